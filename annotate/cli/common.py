@@ -1,0 +1,46 @@
+"""What every safecal subcommand shares: the ``--workspace`` option and error handling.
+
+Each command group is a module with ``register(subparsers)``; each leaf command
+sets ``func(args) -> int``. Heavy imports (Label Studio SDK, Streamlit, the
+openai client) stay inside the handlers so that ``safecal --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from annotate.workspace import Workspace
+
+
+def workspace_parent() -> argparse.ArgumentParser:
+    """A parent parser giving a leaf command ``--workspace`` (after the subcommand too)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--workspace",
+        "-w",
+        default=argparse.SUPPRESS,
+        help="workspace folder (default: $SAFECAL_WORKSPACE or ./safecal-workspace)",
+    )
+    return parent
+
+
+def open_workspace(args: argparse.Namespace, *, create: bool = False) -> Workspace:
+    """The workspace named on the command line (or by the environment)."""
+    return Workspace.open(getattr(args, "workspace", None), create=create)
+
+
+def not_built(group: str, issue: int) -> None:
+    """Placeholder body for a group that a later issue fills."""
+
+    def handler(args: argparse.Namespace) -> int:
+        print(f"safecal {group}: not built yet (tracked in issue {issue})", file=sys.stderr)
+        return 2
+
+    return handler  # type: ignore[return-value]
+
+
+def placeholder_group(subparsers: argparse._SubParsersAction, group: str, issue: int,
+                      help_text: str) -> None:
+    parser = subparsers.add_parser(group, help=f"{help_text} (not built yet)")
+    parser.set_defaults(func=not_built(group, issue))

@@ -1,0 +1,274 @@
+"""The workspace: one folder with a SQLite database and the files safecal keeps.
+
+Layout::
+
+    <workspace>/
+        safecal.sqlite      the database (WAL mode: one writer and many readers
+                            across processes at once)
+        images/             copies of the benchmark images, by their relative path
+
+The folder is chosen with ``--workspace``, else ``$SAFECAL_WORKSPACE``, else
+``./safecal-workspace``. The schema version is SQLite's ``user_version``; opening
+an older workspace applies the missing migrations in one transaction, opening a
+newer one is refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from annotate.errors import InputError
+
+DEFAULT_WORKSPACE = "safecal-workspace"
+DB_NAME = "safecal.sqlite"
+IMAGES_DIR = "images"
+
+# One script per schema version; a workspace at version v runs scripts v+1.. on open.
+# Nothing has been released yet, so version 1 may still grow; once released, a change
+# is a new script appended here, never an edit of an old one.
+_MIGRATIONS: tuple[str, ...] = (
+    # ---- version 1 -------------------------------------------------------------
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    -- ingest (annotate/items.py, annotate/responses.py)
+    CREATE TABLE items (
+        item_id          TEXT PRIMARY KEY,
+        text             TEXT NOT NULL,
+        text_zh          TEXT,
+        image            TEXT,            -- path under <workspace>/images, NULL if missing
+        aspect           TEXT NOT NULL CHECK (aspect IN ('vulnerability', 'overrefusal')),
+        level1_category  TEXT,
+        level2_category  TEXT,
+        level3_category  TEXT,
+        img_risk         INTEGER NOT NULL CHECK (img_risk IN (0, 1)),
+        text_risk        INTEGER NOT NULL CHECK (text_risk IN (0, 1)),
+        modality         TEXT NOT NULL CHECK (modality IN ('RIRT', 'RIST', 'SIRT', 'SIST')),
+        img_style        TEXT,
+        extra            TEXT,            -- JSON object of unmapped columns
+        source           TEXT NOT NULL,   -- the file it came from
+        content_hash     TEXT NOT NULL,
+        ingested_at      TEXT NOT NULL
+    );
+
+    CREATE TABLE responses (
+        response_id   TEXT PRIMARY KEY,   -- derived from (item_id, model, language)
+        item_id       TEXT NOT NULL REFERENCES items (item_id),
+        model         TEXT NOT NULL,
+        language      TEXT NOT NULL CHECK (language IN ('en', 'zh')),
+        response      TEXT NOT NULL,
+        settings      TEXT,               -- JSON: generation settings
+        timestamp     TEXT,
+        extra         TEXT,               -- JSON object of unmapped columns
+        source        TEXT NOT NULL,
+        content_hash  TEXT NOT NULL,
+        ingested_at   TEXT NOT NULL
+    );
+    CREATE INDEX responses_item ON responses (item_id);
+    CREATE INDEX responses_model ON responses (model);
+
+    -- annotation (annotate/): samples, human labels, gold labels
+    CREATE TABLE samples (
+        sample_id       TEXT NOT NULL,
+        response_id     TEXT NOT NULL REFERENCES responses (response_id),
+        stratum         TEXT NOT NULL,
+        inclusion_prob  REAL NOT NULL CHECK (inclusion_prob > 0 AND inclusion_prob <= 1),
+        role            TEXT NOT NULL DEFAULT 'regular'
+                        CHECK (role IN ('regular', 'overlap', 'honeypot')),
+        seed            INTEGER,
+        created_at      TEXT NOT NULL,
+        PRIMARY KEY (sample_id, response_id)
+    );
+
+    -- the long table: one row per (unit, annotator, field)
+    CREATE TABLE annotations (
+        response_id    TEXT,              -- NULL for item-level fields (query quality)
+        item_id        TEXT NOT NULL,
+        annotator      TEXT NOT NULL,
+        field          TEXT NOT NULL,
+        label          TEXT NOT NULL,
+        lead_time      REAL,
+        created_at     TEXT,
+        updated_at     TEXT,
+        project_id     INTEGER,
+        task_id        INTEGER,
+        annotation_id  INTEGER,
+        UNIQUE (item_id, response_id, annotator, field)
+    );
+    CREATE INDEX annotations_response ON annotations (response_id);
+
+    CREATE TABLE gold (
+        response_id  TEXT NOT NULL REFERENCES responses (response_id),
+        field        TEXT NOT NULL,
+        label        TEXT NOT NULL,
+        method       TEXT NOT NULL
+                     CHECK (method IN ('unanimous', 'majority', 'adjudicated', 'dawid_skene',
+                                       'honeypot', 'imported')),
+        soft         TEXT,                -- JSON {label: probability}
+        adjudicator  TEXT,
+        decided_at   TEXT NOT NULL,
+        PRIMARY KEY (response_id, field)
+    );
+
+    -- judging (calibrate/): runs and their verdicts
+    CREATE TABLE judge_runs (
+        run_id          TEXT PRIMARY KEY,
+        judge           TEXT NOT NULL,     -- a name the user sees, e.g. 'keyword', 'gpt-4o'
+        kind            TEXT NOT NULL,     -- 'keyword' | 'llm' | 'imported'
+        model           TEXT,
+        prompt_version  TEXT,
+        params          TEXT,              -- JSON
+        started_at      TEXT NOT NULL,
+        finished_at     TEXT,
+        n_calls         INTEGER NOT NULL DEFAULT 0,
+        tokens_in       INTEGER NOT NULL DEFAULT 0,
+        tokens_out      INTEGER NOT NULL DEFAULT 0,
+        cost            REAL
+    );
+
+    CREATE TABLE verdicts (
+        run_id       TEXT NOT NULL REFERENCES judge_runs (run_id),
+        response_id  TEXT NOT NULL REFERENCES responses (response_id),
+        field        TEXT NOT NULL,
+        label        TEXT,                -- NULL when the answer was invalid
+        valid        INTEGER NOT NULL CHECK (valid IN (0, 1)),
+        score        REAL,                -- P(positive) in [0, 1] when the judge gives one
+        raw          TEXT,
+        tokens_in    INTEGER,
+        tokens_out   INTEGER,
+        latency      REAL,
+        PRIMARY KEY (run_id, response_id)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def resolve_workspace(path: str | os.PathLike[str] | None = None) -> Path:
+    """``path`` if given, else ``$SAFECAL_WORKSPACE``, else ``./safecal-workspace``."""
+    if path:
+        return Path(path)
+    return Path(os.environ.get("SAFECAL_WORKSPACE") or DEFAULT_WORKSPACE)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace folder. Open it with :meth:`open`; each call to :meth:`connect`
+    gives a fresh connection (connections are not shared between threads)."""
+
+    path: Path
+
+    @property
+    def db_path(self) -> Path:
+        return self.path / DB_NAME
+
+    @property
+    def images_dir(self) -> Path:
+        return self.path / IMAGES_DIR
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> Workspace:
+        """Open (and with ``create``, make) the workspace, migrating it to the current schema."""
+        ws = cls(resolve_workspace(path).absolute())
+        if not ws.db_path.exists():
+            if not create:
+                raise InputError(
+                    f"{ws.path}: no safecal workspace here; run `safecal ingest items` first "
+                    "or pass --workspace"
+                )
+            if ws.path.exists() and not ws.path.is_dir():
+                raise InputError(f"{ws.path}: exists and is not a folder; choose another --workspace")
+            ws.path.mkdir(parents=True, exist_ok=True)
+        ws.images_dir.mkdir(exist_ok=True)
+        ws._migrate()
+        return ws
+
+    def connect(self) -> sqlite3.Connection:
+        """A connection in WAL mode with foreign keys on and a 30 s busy timeout.
+
+        Autocommit mode (``isolation_level=None``); group writes with :meth:`transaction`.
+        """
+        try:
+            con = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{self.db_path}: not a usable safecal database ({exc})") from None
+        con.execute("PRAGMA foreign_keys=ON")
+        con.execute("PRAGMA synchronous=NORMAL")
+        return con
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``): all of it lands, or none of it."""
+        con = self.connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+
+    def read_sql(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> pd.DataFrame:
+        """Run a query and return its rows as a DataFrame."""
+        con = self.connect()
+        try:
+            return pd.read_sql_query(sql, con, params=params)
+        finally:
+            con.close()
+
+    def schema_version(self) -> int:
+        con = self.connect()
+        try:
+            return int(con.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            con.close()
+
+    def _migrate(self) -> None:
+        with self.transaction() as con:
+            version = int(con.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise InputError(
+                    f"{self.db_path}: workspace schema version {version} is newer than this "
+                    f"safecal understands ({SCHEMA_VERSION}); upgrade safecal"
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _split_sql(_MIGRATIONS[target - 1]):
+                    con.execute(statement)
+                con.execute(f"PRAGMA user_version = {target}")
+            if version == 0:
+                con.execute(
+                    "INSERT INTO meta (key, value) VALUES ('created_at', datetime('now'))"
+                )
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (``executescript`` would commit)."""
+    statements, buffer = [], []
+    for line in script.splitlines():
+        code = line.split("--", 1)[0]
+        buffer.append(code)
+        if code.rstrip().endswith(";"):
+            statement = "\n".join(buffer).strip()
+            if sqlite3.complete_statement(statement):
+                statements.append(statement)
+                buffer = []
+    rest = "\n".join(buffer).strip()
+    if rest:
+        statements.append(rest)
+    return statements
