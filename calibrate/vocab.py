@@ -9,12 +9,15 @@ observed labels (numerically sorted when every label is a number).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
 from annotate.errors import InputError
 from annotate.labels import SCALES
+
+_INTEGRAL = re.compile(r"[+-]?\d+\.0+")
 
 
 def _one(value: object) -> object:
@@ -27,6 +30,8 @@ def _one(value: object) -> object:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     text = str(value).strip()
+    if _INTEGRAL.fullmatch(text):  # "1.0" written by a float column -> "1"
+        text = text.split(".")[0]
     return text if text else pd.NA
 
 
