@@ -138,7 +138,8 @@ def score_curves_w(pos: np.ndarray, neg: np.ndarray) -> dict[str, np.ndarray]:
     return {"auroc": auroc, "auprc": auprc}
 
 
-def _label_view(table: pd.DataFrame, gold: str, judge: str, labels: Sequence[str] | None
+def _label_view(table: pd.DataFrame, gold: str, judge: str, labels: Sequence[str] | None,
+                positive: Sequence[str] = ()
                 ) -> tuple[pd.Series, pd.Series, list[str], int, dict[str, int], pd.Series]:
     for col in (gold, judge):
         if col not in table.columns:
@@ -148,7 +149,9 @@ def _label_view(table: pd.DataFrame, gold: str, judge: str, labels: Sequence[str
     labeled = g.notna()
     n_unlabeled = int((~labeled).sum())
     g, j = g[labeled], j[labeled]
-    vocab = infer_categories(g.unique(), labels, what=f"gold column {gold!r}")
+    # a slice without gold still needs a vocabulary: the one the positive labels fit
+    observed = set(g.unique()) or (set(positive) if labels is None else set())
+    vocab = infer_categories(observed, labels, what=f"gold column {gold!r}")
     valid = j.notna() & j.isin(vocab)
     bad = j[~valid].fillna("(missing)")
     invalid_values = {str(k): int(v) for k, v in bad.value_counts().items()}
@@ -166,7 +169,10 @@ def judge_metrics(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judg
     AUPRC. ``labels``: the vocabulary (default: the labels seen in gold, widened to the
     :mod:`annotate.labels` scale they fit); a judge value outside it is invalid.
     """
-    g, j, vocab, n_unlabeled, invalid_values, valid = _label_view(table, gold, judge, labels)
+    pos_given = [] if positive is None else (
+        [positive] if isinstance(positive, str) else [str(p) for p in positive])
+    g, j, vocab, n_unlabeled, invalid_values, valid = _label_view(table, gold, judge, labels,
+                                                                  pos_given)
     n_invalid = int((~valid).sum())
     g_ok, j_ok = g[valid].to_numpy(dtype=object), j[valid].to_numpy(dtype=object)
     n = len(g_ok)

@@ -260,10 +260,14 @@ def run_judge(args: argparse.Namespace) -> int:
         if positive is None:
             scores = {}
         require_columns(table, by, source="the workspace")
-        rows_for = {j: table[table[j].notna()] for j in judges}
+        # judge validation uses the responses with gold that the run judged
+        rows_for = {j: table[table[j].notna() & table[args.gold].notna()] for j in judges}
         extra_by = ["unanimity"] if table["unanimity"].notna().any() else []
         source = f"{ws.path} (field {args.field})"
     labels = _split(args.labels)
+    if labels is None and not args.table:
+        from annotate.labels import SCALES
+        labels = list(SCALES[args.field])
     out: dict[str, Any] = {"judges": {}}
     results = {}
     for j in judges:
