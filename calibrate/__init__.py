@@ -10,7 +10,7 @@ from calibrate.judge_metrics import Confusion, JudgeResult, judge_metrics
 from calibrate.paired import PairedResult, paired_test
 from calibrate.ppi import BudgetResult, RateResult, corrected_rate, gold_budget, wilson
 from calibrate.results import Estimate
-from calibrate.slices import MEAN_OF_CELLS, POOLED, benchmark_cells, by_slice
+from calibrate.slices import MEAN_OF_CELLS, POOLED, benchmark_cells, by_slice, unanimity
 
 __all__ = [
     "MEAN_OF_CELLS",
@@ -30,6 +30,7 @@ __all__ = [
     "judge_metrics",
     "paired_test",
     "read_table",
+    "unanimity",
     "wide_to_long",
     "wilson",
 ]

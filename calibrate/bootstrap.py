@@ -46,12 +46,27 @@ def compress(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return first, inverse.reshape(-1), freq
 
 
+#: above this many patterns, draw item indices instead of a multinomial over patterns
+_MULTINOMIAL_MAX_PATTERNS = 64
+
+
 def resample_weights(freq: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """``(n_boot, P)`` counts: how often each pattern is drawn in each item resample."""
-    n = int(freq.sum())
+    """``(n_boot, P)`` counts: how often each pattern is drawn in each item resample.
+
+    Few patterns: one ``Multinomial(N, f / N)`` draw per resample. Many patterns (up to one
+    per item): ``N`` uniform item indices per resample, counted per pattern with one
+    ``bincount`` (numpy's multinomial costs a binomial draw per category).
+    """
+    freq = np.asarray(freq)
+    n, p = int(freq.sum()), len(freq)
     if n == 0:
-        return np.zeros((n_boot, len(freq)))
-    return rng.multinomial(n, freq / n, size=n_boot).astype(float)
+        return np.zeros((n_boot, p))
+    if p <= _MULTINOMIAL_MAX_PATTERNS:
+        return rng.multinomial(n, freq / n, size=n_boot).astype(float)
+    pattern_of_item = np.repeat(np.arange(p), freq.astype(np.int64))
+    draws = pattern_of_item[rng.integers(0, n, size=(n_boot, n))]
+    draws += (np.arange(n_boot) * p)[:, None]
+    return np.bincount(draws.ravel(), minlength=n_boot * p).reshape(n_boot, p).astype(float)
 
 
 def bootstrap(

@@ -40,6 +40,23 @@ def by_slice(func: Callable[..., R], table: pd.DataFrame, *, by: str,
     return {str(v): func(table[values == v], **kwargs) for v in sorted(values.unique())}
 
 
+def unanimity(table: pd.DataFrame, raters: Sequence[str]) -> pd.Series:
+    """How unanimous the human raters of each row were: ``unanimous`` (2+ ratings, one
+    label), ``split`` (2+ labels), ``single`` (one rating) or missing (none). Judges look
+    better on unanimous items; slice judge metrics by this column to see by how much."""
+    from calibrate.vocab import normalize_labels
+
+    missing = [c for c in raters if c not in table.columns]
+    if missing:
+        raise InputError(f"no rater column {missing}; the table has {list(table.columns)}")
+    labels = pd.DataFrame({c: normalize_labels(table[c]) for c in raters}, index=table.index)
+    n = labels.notna().sum(axis=1)
+    distinct = labels.nunique(axis=1, dropna=True)
+    out = np.where(n >= 2, np.where(distinct == 1, "unanimous", "split"),
+                   np.where(n == 1, "single", None))
+    return pd.Series(out, index=table.index, dtype="string", name="unanimity")
+
+
 def _row(model: str, cell: str, l1: str, mod: str, r: RateResult) -> dict[str, Any]:
     row: dict[str, Any] = {"model": model, "cell": cell, "level1_category": l1, "modality": mod,
                            "n_labeled": r.n_labeled, "n_unlabeled": r.n_unlabeled,

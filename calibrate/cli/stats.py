@@ -70,6 +70,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help="label counted as positive (repeat: several levels fold into one)")
     p.add_argument("--labels", metavar="A,B,C",
                    help="the label vocabulary; judge answers outside it are invalid")
+    p.add_argument("--raters", metavar="COL,COL[,COL...]",
+                   help="table: the human raters' columns; adds results by unanimity")
     p.add_argument("--run", action="append", metavar="RUN_ID|JUDGE",
                    help="workspace judge run(s) (default: newest run of every judge)")
     p.add_argument("--binary", action="store_true",
@@ -246,9 +248,15 @@ def run_judge(args: argparse.Namespace) -> int:
         if not judges:
             raise InputError("give at least one --judge COL")
         scores = _score_map(args.score, judges)
-        require_columns(table, [args.gold, *judges, *scores.values(), *by], source=args.table)
-        rows_for = {j: table for j in judges}
+        raters = _split(args.raters) or []
+        require_columns(table, [args.gold, *judges, *scores.values(), *by, *raters],
+                        source=args.table)
         extra_by: list[str] = []
+        if raters:
+            from calibrate.slices import unanimity
+            table = table.assign(unanimity=unanimity(table, raters))
+            extra_by = ["unanimity"]
+        rows_for = {j: table for j in judges}
         source = args.table
     else:
         from calibrate.tables import judge_table

@@ -189,3 +189,27 @@ def test_wide_to_long_and_to_dict() -> None:
     assert set(d) >= {"n_items", "percent_agreement", "cohen_kappa", "fleiss_kappa",
                       "krippendorff_alpha", "gwet_ac1", "prevalence"}
     assert len(d["gwet_ac1"]["ci"]) == 2
+
+
+def test_resample_weights_both_paths_are_item_bootstraps() -> None:
+    """Few patterns: multinomial over patterns; many: item indices counted per pattern.
+    Either way each resample has N items and pattern p is drawn f_p times on average."""
+    from calibrate.bootstrap import resample_weights
+
+    rng = np.random.default_rng(0)
+    for freq in (np.array([5, 1, 14]), np.arange(1, 201)):
+        w = resample_weights(freq, 4000, rng)
+        assert (w.sum(axis=1) == freq.sum()).all()
+        n = freq.sum()
+        # E[w_p] = f_p, Var[w_p] = n (f_p / n)(1 - f_p / n)
+        se = np.sqrt(freq * (1 - freq / n) / 4000)
+        assert (np.abs(w.mean(axis=0) - freq) < 5 * se + 1e-9).all()
+
+
+def test_many_raters_many_patterns() -> None:
+    codes = simulated_codes(600, 12, 3, seed=9, missing=0.5)
+    r = agreement_from_codes(codes, ["a", "b", "c"], n_boot=200)
+    assert r.krippendorff_alpha.value == pytest.approx(
+        krippendorff.alpha(as_reliability(codes), level_of_measurement="nominal",
+                           value_domain=[0, 1, 2]), abs=1e-12)
+    assert r.krippendorff_alpha.ci[0] < r.krippendorff_alpha.value < r.krippendorff_alpha.ci[1]

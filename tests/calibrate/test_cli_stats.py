@@ -115,6 +115,20 @@ def test_judge_json_contract(capsys, files, table) -> None:
     assert d["paired"]["judge_a vs judge_b"]["p_value"] < 0.05
 
 
+def test_judge_by_unanimity_of_table_raters(capsys, files, table) -> None:
+    d = run_json(capsys, "calibrate", "judge", "--table", str(files["csv"]), "--judge",
+                 "judge_a", "--positive", "full_refusal", "--raters", "h1,h2,h3",
+                 "--n-boot", "50")
+    by = d["judges"]["judge_a"]["by_unanimity"]
+    assert set(by) == {"unanimous", "split"}
+    assert by["unanimous"]["n"] + by["split"]["n"] == d["judges"]["judge_a"]["n"]
+    from calibrate import unanimity
+    u = unanimity(table, ["h1", "h2", "h3"])
+    labeled = table["gold"].notna() & table["judge_a"].isin(
+        ["full_compliance", "partial_refusal", "full_refusal"])
+    assert by["split"]["n"] == int((labeled & (u == "split")).sum())
+
+
 def test_judge_multiclass_without_positive(capsys, files) -> None:
     d = run_json(capsys, "calibrate", "judge", "--table", str(files["csv"]), "--judge", "judge_a",
                  "--by", "model", "--n-boot", "50")
