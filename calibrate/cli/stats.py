@@ -24,6 +24,8 @@ def _common(parser: argparse.ArgumentParser, *, confidence: float) -> None:
     parser.add_argument("--encoding", default="utf-8",
                         help="text encoding of --table (default utf-8)")
     parser.add_argument("--by", metavar="COL", help="also report per value of this column")
+    parser.add_argument("--where", action="append", metavar="COL=VALUE",
+                        help="keep only rows where COL equals VALUE (repeatable)")
     parser.add_argument("--confidence", type=float, default=confidence,
                         help=f"interval confidence level (default {confidence})")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -43,7 +45,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--raters", metavar="COL,COL[,COL...]",
                    help="wide table: one column per rater (else a long table with --unit, "
                         "--rater, --label columns)")
-    p.add_argument("--unit", default=None, help="unit (item) column (long table default: unit)")
+    p.add_argument("--unit", default=None, metavar="COL[,COL...]",
+                   help="unit (item) column(s); several columns together identify a unit "
+                        "(long table default: unit; wide table default: the row)")
     p.add_argument("--rater", default="rater", help="rater column of a long table")
     p.add_argument("--label", default="label", help="label column of a long table")
     p.add_argument("--level", choices=("nominal", "ordinal"), default="nominal",
@@ -113,7 +117,35 @@ def _split(text: str | None) -> list[str] | None:
 
 def _load(args: argparse.Namespace) -> Any:
     from calibrate.io import read_table
-    return read_table(args.table, encoding=args.encoding)
+    return _filter(read_table(args.table, encoding=args.encoding), args, args.table)
+
+
+def _filter(table: Any, args: argparse.Namespace, source: str) -> Any:
+    """Apply ``--where COL=VALUE`` filters (string comparison)."""
+    from calibrate.io import require_columns
+
+    for cond in args.where or []:
+        if "=" not in cond:
+            raise InputError(f"--where {cond!r}: write COL=VALUE")
+        col, value = cond.split("=", 1)
+        require_columns(table, [col], source=source, option="--where")
+        table = table[table[col].astype("string") == value]
+        if table.empty:
+            raise InputError(f"--where {cond}: no row of {source} matches")
+    return table
+
+
+def _unit_column(table: Any, unit: str | None) -> tuple[Any, str | None]:
+    """``--unit a,b,c``: several columns together identify a unit."""
+    cols = _split(unit)
+    if not cols or len(cols) == 1:
+        return table, (cols[0] if cols else None)
+    from calibrate.io import require_columns
+    require_columns(table, cols, source="the table", option="--unit")
+    key = table[cols[0]].astype("string")
+    for c in cols[1:]:
+        key = key + "|" + table[c].astype("string")
+    return table.assign(_unit=key), "_unit"
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -171,16 +203,16 @@ def run_agreement(args: argparse.Namespace) -> int:
     kw = dict(level=args.level, categories=_split(args.categories), n_boot=args.n_boot,
               confidence=args.confidence, seed=args.seed)
     if args.table:
-        table = _load(args)
+        table, unit_col = _unit_column(_load(args), args.unit)
         raters = _split(args.raters)
         if raters:
             if len(raters) < 2:
                 raise InputError("--raters needs at least two columns, comma-separated")
-            require_columns(table, [*raters, args.unit, args.by], source=args.table)
-            long = wide_to_long(table, raters, unit=args.unit,
+            require_columns(table, [*raters, unit_col, args.by], source=args.table)
+            long = wide_to_long(table, raters, unit=unit_col,
                                 keep=[args.by] if args.by else [])
         else:
-            unit = args.unit or "unit"
+            unit = unit_col or "unit"
             require_columns(table, [unit, args.rater, args.label, args.by], source=args.table,
                             option="--unit/--rater/--label (or give --raters for a wide table)")
             long = table.rename(columns={unit: "unit", args.rater: "rater", args.label: "label"})
@@ -188,7 +220,7 @@ def run_agreement(args: argparse.Namespace) -> int:
     else:
         from calibrate.tables import annotations_table
         ws = open_workspace(args)
-        long = annotations_table(ws, field=args.field)
+        long = _filter(annotations_table(ws, field=args.field), args, "the workspace")
         if long.empty:
             raise InputError(f"{ws.path}: no human labels of the field {args.field!r} yet; "
                              "pull annotations first (or give --table)")
@@ -262,6 +294,7 @@ def run_judge(args: argparse.Namespace) -> int:
         from calibrate.tables import judge_table
         ws = open_workspace(args)
         table, judges = judge_table(ws, field=args.field, runs=args.run or args.judge)
+        table = _filter(table, args, "the workspace")
         if positive is None and args.binary:
             positive = sorted(POSITIVE[args.field])
         scores = {j: f"score:{j}" for j in judges if table[f"score:{j}"].notna().any()}
@@ -363,6 +396,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         ws = open_workspace(args)
         run = args.run or args.judge
         table, names = judge_table(ws, field=args.field, runs=[run] if run else None)
+        table = _filter(table, args, "the workspace")
         if len(names) > 1:
             raise InputError("several judges have verdicts; choose one with --run RUN_ID|JUDGE "
                              f"(judges: {', '.join(names)})")
