@@ -28,6 +28,11 @@ ratings carry no information about agreement and are left out (counted in
 
 ``level="ordinal"`` changes Krippendorff's alpha only (the others are nominal).
 
+Edge cases: a coefficient whose denominator is 0 is undefined (NaN, ``null`` in JSON): kappa
+and alpha when every rating has the same label (``P_e = 1``; ``krippendorff.alpha`` also gives
+NaN), everything when no unit has two ratings. Bootstrap resamples where a coefficient is
+undefined are left out of its interval.
+
 Why hand-written: the bootstrap. ``krippendorff.alpha`` (and scikit-learn / statsmodels
 for the kappas) recompute from the raw ratings, so 1,000 resamples of 100,000 units cost
 1,000 full passes. Every coefficient above is a ratio of sums of per-unit contributions;
@@ -157,7 +162,7 @@ def coincidence_contributions(p: RatingPatterns) -> np.ndarray:
     n = p.counts
     outer = n[:, :, None] * n[:, None, :]
     outer -= np.einsum("pk,kl->pkl", n, np.eye(p.n_categories))
-    return (outer / (p.m - 1)[:, None, None]).reshape(len(n), -1)
+    return (outer / (p.m - 1)[:, None, None]).reshape(len(n), p.n_categories**2)
 
 
 def alpha_from_coincidences(o: np.ndarray, level: str = "nominal") -> np.ndarray:
@@ -292,6 +297,9 @@ def agreement_from_codes(codes: np.ndarray, categories: Sequence[str], *, level:
     n_items = int(p.freq.sum())
     if n_items == 0:
         notes.append("no unit has two ratings: agreement is undefined")
+    elif max(prevalence.values()) == 1:
+        notes.append("every rating has the same label: kappa and alpha are undefined (no "
+                     "variation to agree on); percent agreement and AC1 are 1")
     elif max(prevalence.values()) > 0.9:
         notes.append("one label has over 90% of ratings: kappa and alpha are low even at high "
                      "agreement (prevalence paradox); read AC1 and percent agreement beside them")

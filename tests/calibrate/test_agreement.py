@@ -213,3 +213,16 @@ def test_many_raters_many_patterns() -> None:
         krippendorff.alpha(as_reliability(codes), level_of_measurement="nominal",
                            value_domain=[0, 1, 2]), abs=1e-12)
     assert r.krippendorff_alpha.ci[0] < r.krippendorff_alpha.value < r.krippendorff_alpha.ci[1]
+
+
+def test_undefined_cases() -> None:
+    # all 10 units rated "a" by 3 raters: P = 1, P_e = 1 -> kappa, alpha 0/0 = undefined;
+    # AC1: pi_a = 1, P_e = 0 -> (1 - 0) / 1 = 1
+    r = agreement_from_codes(np.zeros((10, 3), int), ["a", "b"], n_boot=20)
+    assert r.percent_agreement.value == 1 and r.gwet_ac1.value == 1
+    assert np.isnan(r.cohen_kappa.value) and np.isnan(r.krippendorff_alpha.value)
+    assert r.to_dict()["krippendorff_alpha"] == {"value": None, "ci": [None, None]}
+    assert any("same label" in n for n in r.notes)
+    # no unit with two ratings
+    r = agreement_from_codes(np.array([[0, -1], [1, -1]]), ["a", "b"], n_boot=20)
+    assert r.n_items == 0 and r.n_single == 2 and np.isnan(r.fleiss_kappa.value)

@@ -94,6 +94,24 @@ def test_agreement_long_table_and_ordinal(capsys, files, table, tmp_path) -> Non
     assert d["krippendorff_alpha"]["value"] == pytest.approx(expected.krippendorff_alpha.value)
 
 
+def test_where_filter_and_multi_column_unit(capsys, tmp_path) -> None:
+    rows = [("i1", "en", "a", "x"), ("i1", "en", "b", "x"), ("i1", "zh", "a", "x"),
+            ("i1", "zh", "b", "y"), ("i2", "en", "a", "y"), ("i2", "en", "b", "y")]
+    path = tmp_path / "long.csv"
+    pd.DataFrame(rows, columns=["item", "lang", "rater", "label"]).assign(
+        field="f").to_csv(path, index=False)
+    d = run_json(capsys, "calibrate", "agreement", "--table", str(path), "--unit", "item,lang",
+                 "--where", "field=f", "--n-boot", "10")
+    # units (i1,en) agree, (i1,zh) disagree, (i2,en) agree -> 2/3
+    assert d["n_items"] == 3 and d["percent_agreement"]["value"] == pytest.approx(2 / 3)
+    d = run_json(capsys, "calibrate", "agreement", "--table", str(path), "--unit", "item,lang",
+                 "--where", "lang=en", "--n-boot", "10")
+    assert d["n_items"] == 2 and d["percent_agreement"]["value"] == 1
+    code, _, err = run(capsys, "calibrate", "agreement", "--table", str(path), "--where",
+                       "lang=fr")
+    assert code == 2 and "no row" in err
+
+
 def test_judge_json_contract(capsys, files, table) -> None:
     d = run_json(capsys, "calibrate", "judge", "--table", str(files["parquet"]), "--gold", "gold",
                  "--judge", "judge_a", "--judge", "judge_b", "--positive", "partial_refusal",
