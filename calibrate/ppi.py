@@ -24,10 +24,16 @@ population the benchmark represents, Poisson sampling into ``L``):
 reduces to ``Var(Y) / n`` when every response is labeled. The power-tuning ``lambda``
 minimises it in closed form, ``lambda = -sum b_i a_i / sum a_i^2`` with
 ``a_i = (Yhat_i - mean Yhat) - S_i g_i (Yhat_i - Yhatbar_w)``, ``b_i = S_i g_i (Y_i - Ybar_w)``,
-clipped to [0, 1] (0: human labels only; 1: plain PPI). The interval is the CLT interval
-``theta +- z sqrt(Var)``, clipped to [0, 1]; when ``lambda`` is 0 the estimate is the
-human-only rate and carries its Wilson interval (the CLT interval would collapse to a
-point when every labeled item has the same gold label).
+clipped to [0, 1] (0: human labels only; 1: plain PPI).
+
+The interval is PPI++'s CLT interval ``theta +- z sqrt(Var)`` made fit for the small labeled
+samples of single benchmark cells (:func:`ppi_interval`): ``Var`` with ``n - 1`` degrees of
+freedom, Student's ``t_{n-1}`` quantile, and Wilson's score form at the effective sample size
+``theta (1 - theta) / Var``. In simulation (tests/calibrate/test_ppi.py) the plain CLT interval
+covered 80-85% at a nominal 90% with 10-30 labels per cell; this one 88-92%, and both agree
+with each other on large samples. When ``lambda`` is 0 the estimate is the human-only rate
+and carries its Wilson interval (the CLT interval would collapse to a point when every
+labeled item has the same gold label). Values are clipped to [0, 1].
 
 Beside it: the raw judge rate (Wilson interval over all judged responses; it carries the
 judge's bias, which no interval covers) and the human-only rate (Wilson 1927 interval; with
@@ -108,6 +114,36 @@ def ppi_mean(yhat: np.ndarray, y: np.ndarray, labeled: np.ndarray,
     return PPIFit(float(value), float(se), float(lam))
 
 
+def ppi_interval(value: float, se: float, n_labeled: int, confidence: float) -> Estimate:
+    """The corrected rate's interval, made for small labeled samples (module docstring).
+
+    ``se`` is inflated by ``sqrt(n / (n - 1))`` (the sample variance's degrees of freedom),
+    the quantile is Student's ``t`` with ``n - 1`` degrees of freedom, and the interval is
+    Wilson's score interval at the effective sample size ``n_eff = theta (1 - theta) / se^2``
+    (the design-effect adjustment used for survey proportions, Korn & Graubard 1998), so it
+    stays inside [0, 1] and is asymmetric near 0 and 1 as a proportion's should be. For an
+    estimate outside (0, 1) it is ``theta +- t se`` clipped. The value is clipped to [0, 1].
+    """
+    from scipy import stats
+
+    z_value(confidence)
+    if n_labeled > 1:
+        se = se * math.sqrt(n_labeled / (n_labeled - 1))
+        q = float(stats.t.ppf((1 + confidence) / 2, n_labeled - 1))
+    else:
+        q = z_value(confidence)
+    clipped = min(max(value, 0.0), 1.0)
+    if 0 < value < 1 and se > 0:
+        n_eff = value * (1 - value) / se**2
+        den = 1 + q * q / n_eff
+        centre = (value + q * q / (2 * n_eff)) / den
+        half = q * math.sqrt(value * (1 - value) / n_eff + q * q / (4 * n_eff**2)) / den
+        lo, hi = centre - half, centre + half
+    else:
+        lo, hi = value - q * se, value + q * se
+    return Estimate(clipped, (max(0.0, lo), min(1.0, hi)), se=se)
+
+
 @dataclass(frozen=True)
 class RateResult:
     """Judge rate, human-only rate and the PPI++ corrected rate of one slice."""
@@ -182,7 +218,7 @@ def rate_data(table: pd.DataFrame, *, gold: str, judge: str, positive: Iterable[
 
 
 def rate_from_data(d: RateData, confidence: float = 0.9) -> RateResult:
-    z = z_value(confidence)
+    z_value(confidence)  # validates the level
     m, n = len(d.yhat), int(d.labeled.sum())
     judge_rate = wilson(float(d.yhat.sum()), m, confidence)
     yl = d.y[d.labeled]
@@ -205,8 +241,7 @@ def rate_from_data(d: RateData, confidence: float = 0.9) -> RateResult:
         # small-sample version of the CLT interval (which collapses when all gold agree)
         corrected = human
     else:
-        corrected = Estimate(fit.value, (max(0.0, fit.value - z * fit.se),
-                                         min(1.0, fit.value + z * fit.se)), se=fit.se)
+        corrected = ppi_interval(fit.value, fit.se, n, confidence)
     return RateResult(n_labeled=n, n_unlabeled=m - n, judge_rate=judge_rate, human_rate=human,
                       corrected=corrected, n_invalid=d.n_invalid, lam=fit.lam,
                       confidence=confidence, positive=d.positive,
