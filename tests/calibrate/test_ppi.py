@@ -10,7 +10,7 @@ import pytest
 
 from annotate.errors import InputError
 from calibrate import corrected_rate, gold_budget, wilson
-from calibrate.ppi import ppi_mean
+from calibrate.ppi import ppi_interval, ppi_mean
 
 
 def test_hand_derived_fixed_lambda() -> None:
@@ -157,3 +157,34 @@ def test_gold_budget_floor() -> None:
     t = pd.DataFrame({"gold": gold, "judge": np.where(yhat == 1, "unsafe", "safe_with_refusal")})
     plan = gold_budget(t, positive="unsafe", width=0.001)
     assert math.isinf(plan.n_needed) and plan.to_dict()["n_needed"] is None
+
+
+def test_small_cell_coverage() -> None:
+    """A single benchmark cell: 100 responses, 12 labeled, rate .3, a judge with FPR .15 and
+    FNR .2. The reported interval (t quantile, Wilson form at the effective sample size;
+    the human-only Wilson interval when lambda is 0, as corrected_rate does) covers about
+    90%; the plain z interval covers about 82% here."""
+    rng = np.random.default_rng(99)
+    trials, m, n, p = 1000, 100, 12, 0.3
+    cover = cover_plain = 0
+    for _ in range(trials):
+        y, yhat = simulate(rng, m, p, 0.15, 0.2)
+        labeled = np.zeros(m, bool)
+        labeled[rng.permutation(m)[:n]] = True
+        fit = ppi_mean(yhat, y, labeled)
+        if fit.lam == 0:
+            ci = wilson(y[labeled].sum(), n, 0.9).ci
+        else:
+            ci = ppi_interval(fit.value, fit.se, n, 0.9).ci
+        cover += ci[0] <= p <= ci[1]
+        cover_plain += abs(fit.value - p) <= 1.6448536 * fit.se
+    assert 0.86 <= cover / trials <= 0.94
+    assert cover_plain < cover
+
+
+def test_corrected_rate_stays_a_fraction() -> None:
+    # the PPI value itself can leave [0, 1] on tiny samples; the reported rate cannot
+    t = pd.DataFrame({"gold": ["safe_with_warning", "unsafe", None, None],
+                      "judge": ["unsafe", "unsafe", "safe_with_refusal", "safe_with_refusal"]})
+    r = corrected_rate(t, positive="unsafe")
+    assert 0 <= r.corrected.ci[0] <= r.corrected.value <= r.corrected.ci[1] <= 1
