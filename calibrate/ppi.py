@@ -178,16 +178,23 @@ class RateData:
     weight: np.ndarray | None
     n_invalid: int
     positive: tuple[str, ...]
+    prediction: np.ndarray | None = None   # what PPI uses as Yhat (default: yhat)
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.yhat if self.prediction is None else self.prediction
 
 
 def rate_data(table: pd.DataFrame, *, gold: str, judge: str, positive: Iterable[str] | str,
-              weight: str | None = None, labels: Iterable[str] | None = None) -> RateData:
+              weight: str | None = None, labels: Iterable[str] | None = None,
+              score: str | None = None) -> RateData:
     """Binary arrays from a table: judge verdict, gold where present, inverse weights.
 
     Rows whose judge answer is missing or outside the vocabulary are invalid: counted and
-    left out (PPI needs a prediction on every row it uses).
+    left out (PPI needs a prediction on every row it uses). With ``score``, PPI's prediction
+    is the judge's P(positive) where given (else its binary verdict).
     """
-    for col in [gold, judge, *([weight] if weight else [])]:
+    for col in [gold, judge, *([weight] if weight else []), *([score] if score else [])]:
         if col not in table.columns:
             raise InputError(f"no column {col!r}; the table has {list(table.columns)}")
     g = normalize_labels(table[gold])
@@ -214,7 +221,13 @@ def rate_data(table: pd.DataFrame, *, gold: str, judge: str, positive: Iterable[
     keep = valid.to_numpy()
     yhat = j[valid].isin(pos).to_numpy(float)
     y = g[valid].isin(pos).to_numpy(float)
-    return RateData(yhat, y, labeled[keep], w, int((~valid).sum()), tuple(pos))
+    prediction = None
+    if score:
+        s = pd.to_numeric(table[score], errors="coerce").to_numpy(float)[keep]
+        if np.any((s < 0) | (s > 1)):
+            raise InputError(f"column {score!r} must hold probabilities in [0, 1]")
+        prediction = np.where(np.isfinite(s), s, yhat)
+    return RateData(yhat, y, labeled[keep], w, int((~valid).sum()), tuple(pos), prediction)
 
 
 def rate_from_data(d: RateData, confidence: float = 0.9) -> RateResult:
@@ -233,7 +246,7 @@ def rate_from_data(d: RateData, confidence: float = 0.9) -> RateResult:
             human = Estimate(p, human.ci, human.se)
         else:
             human = Estimate(math.nan, (math.nan, math.nan))
-    fit = ppi_mean(d.yhat, d.y, d.labeled, d.weight)
+    fit = ppi_mean(d.predicted, d.y, d.labeled, d.weight)
     if math.isnan(fit.value):
         corrected = Estimate(math.nan, (math.nan, math.nan))
     elif fit.lam == 0:
@@ -250,15 +263,17 @@ def rate_from_data(d: RateData, confidence: float = 0.9) -> RateResult:
 
 def corrected_rate(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judge",
                    positive: Iterable[str] | str, weight: str | None = None,
-                   confidence: float = 0.9) -> RateResult:
+                   confidence: float = 0.9, score: str | None = None) -> RateResult:
     """A model's attack-success (or refusal) rate corrected for the judge's errors.
 
     Rows without gold are unlabeled. ``weight``: a column of inclusion probabilities of
     the human sample (rows of a stratified sample carry their stratum's probability).
     Returns the raw judge rate, the human-only rate and the PPI++ corrected rate, each
-    with its interval (module docstring).
+    with its interval (module docstring). ``score``: a column with the judge's P(positive);
+    PPI then rectifies the score instead of the 0/1 verdict (any prediction keeps the
+    estimate unbiased; a more informative one narrows the interval).
     """
-    d = rate_data(table, gold=gold, judge=judge, positive=positive, weight=weight)
+    d = rate_data(table, gold=gold, judge=judge, positive=positive, weight=weight, score=score)
     return rate_from_data(d, confidence)
 
 
@@ -286,7 +301,7 @@ class BudgetResult:
 
 def gold_budget(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judge",
                 positive: Iterable[str] | str, width: float, weight: str | None = None,
-                confidence: float = 0.9) -> BudgetResult:
+                confidence: float = 0.9, score: str | None = None) -> BudgetResult:
     """Labels needed for a corrected-rate interval of total width ``width``.
 
     From the current sample: the PPI++ variance splits into a judge term fixed by the
@@ -299,14 +314,14 @@ def gold_budget(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judge"
     """
     if not 0 < width < 1:
         raise InputError(f"the target width must be between 0 and 1, not {width}")
-    d = rate_data(table, gold=gold, judge=judge, positive=positive, weight=weight)
+    d = rate_data(table, gold=gold, judge=judge, positive=positive, weight=weight, score=score)
     z = z_value(confidence)
     m, n = len(d.yhat), int(d.labeled.sum())
     if n < 2:
         raise InputError("need at least 2 labeled rows to plan the gold budget")
-    fit = ppi_mean(d.yhat, d.y, d.labeled, d.weight)
+    fit = ppi_mean(d.predicted, d.y, d.labeled, d.weight)
     v_total = fit.se**2
-    v_judge = fit.lam**2 * d.yhat.var() / m
+    v_judge = fit.lam**2 * d.predicted.var() / m
     v_rect = max(v_total - v_judge, 1e-12)
     half = width / (2 * z)
     n_needed = math.inf if half**2 <= v_judge else v_rect * n / (half**2 - v_judge)

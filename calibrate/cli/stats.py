@@ -96,6 +96,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help="label counted as positive (repeatable; workspace default: the field's)")
     p.add_argument("--weight", metavar="COL",
                    help="inclusion probability of each labeled row in the human sample")
+    p.add_argument("--score", metavar="COL", nargs="?", const="",
+                   help="the judge's P(positive) column: PPI++ rectifies the score (narrower "
+                        "intervals when the score is informative); in the workspace give "
+                        "--score alone to use the run's scores")
     p.add_argument("--run", metavar="RUN_ID|JUDGE", help="workspace judge run")
     p.add_argument("--cells", action="store_true",
                    help="the benchmark report: per model, 12 cells (level-1 category x "
@@ -389,7 +393,10 @@ def run_estimate(args: argparse.Namespace) -> int:
         if not positive:
             raise InputError("give the positive label(s) with --positive VALUE")
         judge = args.judge
-        require_columns(table, [args.gold, judge, weight, args.by], source=args.table)
+        if args.score == "":
+            raise InputError("--score needs the score column's name with --table")
+        score = args.score
+        require_columns(table, [args.gold, judge, weight, args.by, score], source=args.table)
         source = args.table
     else:
         from calibrate.tables import judge_table
@@ -401,6 +408,7 @@ def run_estimate(args: argparse.Namespace) -> int:
             raise InputError("several judges have verdicts; choose one with --run RUN_ID|JUDGE "
                              f"(judges: {', '.join(names)})")
         judge = names[0]
+        score = f"score:{judge}" if args.score is not None else None
         positive = positive or sorted(POSITIVE[args.field])
         require_columns(table, [args.by], source="the workspace")
         weight, note = _workspace_weight(table, args.gold)
@@ -408,7 +416,7 @@ def run_estimate(args: argparse.Namespace) -> int:
             notes.append(note)
         source = f"{ws.path} (field {args.field}, judge {judge})"
     kw = dict(gold=args.gold, judge=judge, positive=positive, weight=weight,
-              confidence=args.confidence)
+              confidence=args.confidence, score=score)
     out: dict[str, Any] = {"estimates": {}}
     if args.by:
         from calibrate.slices import by_slice

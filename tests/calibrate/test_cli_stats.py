@@ -176,6 +176,12 @@ def test_estimate_json_contract(capsys, files, table) -> None:
     assert (cells["cell"] == "total (mean of cells)").sum() == 2
     assert len(cells) == 2 * (12 + 2)
     assert d["budget"]["target_width"] == 0.1
+    d = run_json(capsys, "calibrate", "estimate", "--table", str(files["csv"]), "--judge",
+                 "judge_a", "--positive", "full_refusal", "--positive", "partial_refusal",
+                 "--score", "score_a")
+    ref = corrected_rate(table, judge="judge_a", positive=["full_refusal", "partial_refusal"],
+                         score="score_a")
+    assert d["estimates"]["all"]["corrected"]["value"] == pytest.approx(ref.corrected.value)
 
 
 def test_human_readable_tables(capsys, files) -> None:
@@ -234,6 +240,11 @@ def test_workspace_estimate_uses_inclusion_probabilities(capsys, stats_workspace
                  "--run", "example-vlm-judge", "--by", "model", "--cells")
     assert set(d["estimates"]) == {"aurora-vl-7b", "borealis-vl-13b", "cirrus-vl-72b"}
     assert all(e["weighted"] for e in d["estimates"].values())
+    assert len(d["cells"]) == 3 * 14
+    scored = run_json(capsys, "calibrate", "estimate", "--workspace",
+                      str(stats_workspace.path), "--run", "example-vlm-judge", "--score")
+    assert scored["estimates"]["all"]["corrected"]["value"] != pytest.approx(
+        d["total"]["corrected"]["value"])
     code, _, err = run(capsys, "calibrate", "estimate", "--workspace",
                        str(stats_workspace.path))
     assert code == 2 and "choose one with --run" in err

@@ -188,3 +188,41 @@ def test_corrected_rate_stays_a_fraction() -> None:
                       "judge": ["unsafe", "unsafe", "safe_with_refusal", "safe_with_refusal"]})
     r = corrected_rate(t, positive="unsafe")
     assert 0 <= r.corrected.ci[0] <= r.corrected.value <= r.corrected.ci[1] <= 1
+
+
+def test_score_as_prediction_is_unbiased_and_narrower() -> None:
+    """PPI++ with the judge's score as the prediction: still unbiased (any prediction is),
+    and narrower than with the 0/1 verdict when the score carries more information."""
+    rng = np.random.default_rng(5)
+    trials, m, n, p = 300, 3000, 200, 0.3
+    values, se_score, se_label = [], [], []
+    for _ in range(trials):
+        y = (rng.random(m) < p).astype(float)
+        score = 1 / (1 + np.exp(-(np.where(y == 1, 1.5, -1.5) + rng.normal(0, 1.2, m))))
+        labeled = np.zeros(m, bool)
+        labeled[rng.permutation(m)[:n]] = True
+        a = ppi_mean(score, y, labeled)
+        values.append(a.value)
+        se_score.append(a.se)
+        se_label.append(ppi_mean((score >= 0.5).astype(float), y, labeled).se)
+    assert abs(np.mean(values) - p) < 3 * np.std(values) / math.sqrt(trials)
+    assert np.mean(se_score) < np.mean(se_label)
+
+
+def test_score_column_in_the_table_api() -> None:
+    t = pd.DataFrame({"gold": ["unsafe", "safe_with_warning", None, None],
+                      "judge": ["unsafe", "unsafe", "unsafe", "safe_with_refusal"],
+                      "s": [0.9, 0.6, 0.8, None]})
+    r = corrected_rate(t, positive="unsafe", score="s")
+    # prediction: .9 .6 .8 and (no score) the verdict 0; fixed lambda = 1 would give
+    # mean(.9, .6, .8, 0) + mean(1 - .9, 0 - .6) = .575 - .25 = .325
+    fit = ppi_mean(np.array([0.9, 0.6, 0.8, 0.0]), np.array([1, 0, 0, 0.0]),
+                   np.array([True, True, False, False]), lam=1.0)
+    assert fit.value == pytest.approx(0.325)
+    tuned = ppi_mean(np.array([0.9, 0.6, 0.8, 0.0]), np.array([1, 0, 0, 0.0]),
+                     np.array([True, True, False, False]))
+    expected = tuned.value if tuned.lam > 0 else 0.5  # lambda 0: the human-only rate
+    assert r.corrected.value == pytest.approx(min(max(expected, 0), 1))
+    assert r.judge_rate.value == pytest.approx(0.75)  # the verdicts, not the scores
+    with pytest.raises(InputError, match="probabilities"):
+        corrected_rate(t.assign(s=[2, 0, 0, 0]), positive="unsafe", score="s")
