@@ -1,7 +1,8 @@
 """Corrected attack-success and refusal rates: prediction-powered inference (PPI++).
 
 The judge labels every response; humans label a sample. With ``Yhat_i`` the judge's
-binary verdict (1 = positive) on all ``M`` responses with a valid verdict, ``Y_i`` the
+binary verdict (1 = positive; or its score P(positive) when ``score`` is given) on all ``M``
+responses with a valid verdict, ``Y_i`` the
 human gold on the labeled sample ``L`` and ``w_i = 1 / pi_i`` the inverse inclusion
 probabilities (all 1 without ``weight``), the estimator is
 
