@@ -1,0 +1,250 @@
+"""Run a judge over the workspace's responses: cached, concurrent, resumable.
+
+:func:`run_judge` is what ``safecal calibrate run`` calls:
+
+1. the run id is the judge config's hash (:meth:`JudgeConfig.run_id`), so the same
+   command twice is the same run, and a changed prompt or model is a new one;
+2. responses whose input is in the cache (``judge_cache``) get their verdict from it, in
+   one bulk write, at no cost;
+3. local judges (keyword, imported) judge the rest in one pass;
+4. remote judges (LLM) run on an asyncio loop with at most ``concurrency`` calls in
+   flight; each finished call is written (cache row + verdict) in its own transaction
+   the moment it returns, so a kill loses nothing finished and a rerun repeats nothing
+   finished. Calls that still fail after the judge's retries are left unjudged (a rerun
+   retries them) and counted in the summary.
+
+Token use, latency and cost (from ``prices``: USD per million input / output tokens)
+are summed per run into ``judge_runs``; the summary of this invocation is returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from annotate.labels import FIELD_FOR_ASPECT
+from annotate.workspace import Workspace
+from calibrate import cache
+from calibrate.judges.base import Case, Verdict
+from calibrate.judges.llm import TransientError
+
+_VERDICT_INSERT = (
+    "INSERT OR REPLACE INTO verdicts (run_id, response_id, field, label, valid, score, raw, "
+    "tokens_in, tokens_out, latency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass
+class RunSummary:
+    """What one invocation of :func:`run_judge` did."""
+
+    run_id: str
+    judge: str
+    n_cases: int = 0
+    n_cached: int = 0
+    n_called: int = 0
+    n_local: int = 0
+    n_failed: int = 0
+    n_skipped: int = 0  # imported judge: responses absent from the file
+    n_invalid: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float | None = None
+    seconds: float = 0.0
+    latency_mean: float | None = None
+    latency_p95: float | None = None
+    failures: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["failures"] = self.failures[:20]
+        return out
+
+
+def load_cases(ws: Workspace, *, models: Sequence[str] | None = None,
+               languages: Sequence[str] | None = None,
+               response_ids: Iterable[str] | None = None) -> list[Case]:
+    """Every response of the workspace (optionally filtered) as a :class:`Case`.
+
+    The query is the item's text in the response's language (``text_zh`` for Chinese
+    responses when the item has it); the image is its absolute path, or ``None``.
+    """
+    frame = ws.read_sql(
+        "SELECT r.response_id, r.item_id, r.model, r.language, r.response, i.aspect, "
+        "i.text, i.text_zh, i.image FROM responses r JOIN items i USING (item_id) "
+        "ORDER BY r.response_id"
+    )
+    if models:
+        frame = frame[frame["model"].isin(list(models))]
+    if languages:
+        frame = frame[frame["language"].isin(list(languages))]
+    if response_ids is not None:
+        frame = frame[frame["response_id"].isin(set(response_ids))]
+    images = ws.images_dir
+    cases = []
+    for r in frame.itertuples(index=False):
+        zh = r.language == "zh" and isinstance(r.text_zh, str) and r.text_zh.strip()
+        cases.append(Case(
+            response_id=r.response_id,
+            item_id=r.item_id,
+            field=FIELD_FOR_ASPECT[r.aspect],
+            query=r.text_zh if zh else r.text,
+            response=r.response,
+            language=r.language,
+            image=str(images / r.image) if isinstance(r.image, str) and r.image else None,
+            model=r.model,
+        ))
+    return cases
+
+
+def _verdict_row(run_id: str, case: Case, v: Verdict) -> tuple[object, ...]:
+    return (run_id, case.response_id, case.field, v.label, int(v.valid), v.score, v.raw,
+            v.tokens_in, v.tokens_out, v.latency)
+
+
+def _start_run(con: sqlite3.Connection, judge: Any, run_id: str) -> None:
+    cfg = judge.config
+    con.execute(
+        "INSERT INTO judge_runs (run_id, judge, kind, model, prompt_version, params, started_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET finished_at = NULL",
+        (run_id, cfg.name, cfg.kind, cfg.model, cfg.prompt_version,
+         json.dumps(cfg.params, sort_keys=True, default=str), cache.now()),
+    )
+
+
+def _finish_run(con: sqlite3.Connection, run_id: str, prices: tuple[float, float] | None) -> None:
+    n, tin, tout = con.execute(
+        "SELECT count(*), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0) "
+        "FROM verdicts WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    cost = None if prices is None else (tin * prices[0] + tout * prices[1]) / 1e6
+    con.execute(
+        "UPDATE judge_runs SET finished_at = ?, n_calls = ?, tokens_in = ?, tokens_out = ?, "
+        "cost = coalesce(?, cost) WHERE run_id = ?",
+        (cache.now(), n, tin, tout, cost, run_id),
+    )
+
+
+def run_judge(ws: Workspace, judge: Any, *, cases: Sequence[Case] | None = None,
+              concurrency: int = 64, prices: tuple[float, float] | None = None,
+              progress: bool = False) -> RunSummary:
+    """Judge every case (default: every response in the workspace); see the module docstring."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    started = time.perf_counter()
+    cases = load_cases(ws) if cases is None else list(cases)
+    cfg = judge.config
+    run_id, config_key = cfg.run_id(), cfg.key()
+    summary = RunSummary(run_id=run_id, judge=cfg.name, n_cases=len(cases))
+
+    if hasattr(judge, "has"):  # imported: only the responses its file covers
+        kept = [c for c in cases if judge.has(c)]
+        summary.n_skipped = len(cases) - len(kept)
+        cases = kept
+
+    con = ws.connect()
+    try:
+        with_tx(con, lambda: _start_run(con, judge, run_id))
+        keys = [judge.input_key(c) for c in cases]
+        todo: list[tuple[Case, str]] = []
+        if judge.remote:
+            cached = cache.load(con, config_key)
+            rows = []
+            for case, key in zip(cases, keys, strict=True):
+                hit = cached.get(key)
+                if hit is None:
+                    todo.append((case, key))
+                else:
+                    rows.append(_verdict_row(run_id, case, hit))
+                    summary.n_invalid += not hit.valid
+            summary.n_cached = len(rows)
+            with_tx(con, lambda: con.executemany(_VERDICT_INSERT, rows))
+        else:
+            rows = []
+            for case in cases:
+                v = judge.judge(case)
+                summary.n_invalid += not v.valid
+                rows.append(_verdict_row(run_id, case, v))
+            summary.n_local = len(rows)
+            with_tx(con, lambda: con.executemany(_VERDICT_INSERT, rows))
+
+        if todo:
+            latencies = asyncio.run(_run_remote(con, judge, run_id, config_key, todo,
+                                                concurrency, summary, progress))
+            if latencies:
+                latencies.sort()
+                summary.latency_mean = sum(latencies) / len(latencies)
+                summary.latency_p95 = latencies[min(len(latencies) - 1,
+                                                    int(0.95 * len(latencies)))]
+        with_tx(con, lambda: _finish_run(con, run_id, prices))
+    finally:
+        con.close()
+    if prices is not None:
+        summary.cost = (summary.tokens_in * prices[0] + summary.tokens_out * prices[1]) / 1e6
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def with_tx(con: sqlite3.Connection, body: Any) -> None:
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        body()
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+async def _run_remote(con: sqlite3.Connection, judge: Any, run_id: str, config_key: str,
+                      todo: list[tuple[Case, str]], concurrency: int, summary: RunSummary,
+                      progress: bool) -> list[float]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), desc=f"judging with {summary.judge}", unit="call",
+               disable=not progress, mininterval=0.5)
+    queue = iter(todo)
+    latencies: list[float] = []
+
+    def record(case: Case, key: str, v: Verdict) -> None:
+        at = cache.now()
+        con.execute("BEGIN IMMEDIATE")
+        con.execute(cache.INSERT, cache.row(config_key, key, v, at))
+        con.execute(_VERDICT_INSERT, _verdict_row(run_id, case, v))
+        con.execute("COMMIT")
+
+    async def worker() -> None:
+        for case, key in queue:
+            try:
+                v = await judge.ajudge(case)
+            except TransientError as exc:
+                summary.n_failed += 1
+                summary.failures.append(str(exc))
+                bar.update()
+                continue
+            record(case, key, v)
+            summary.n_called += 1
+            summary.n_invalid += not v.valid
+            summary.tokens_in += v.tokens_in
+            summary.tokens_out += v.tokens_out
+            latencies.append(v.latency)
+            bar.update()
+
+    try:
+        tasks = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(todo)))]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+    finally:
+        bar.close()
+        if hasattr(judge, "aclose"):
+            await judge.aclose()
+    return latencies
