@@ -47,6 +47,7 @@ class FakeOpenAI:
         self.answered: Counter[str] = Counter()
         self.requests: list[dict[str, Any]] = []
         self.keep_requests = False
+        self.authorizations: set[str] = set()
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -101,6 +102,8 @@ class FakeOpenAI:
                 for line in lines[1:]:
                     if line.lower().startswith("content-length:"):
                         length = int(line.split(":", 1)[1])
+                    elif line.lower().startswith("authorization:"):
+                        self.authorizations.add(line.split(":", 1)[1].strip())
                 body = await reader.readexactly(length) if length else b""
                 status, payload, headers = await self._respond(lines[0], body)
                 data = json.dumps(payload).encode()
@@ -118,7 +121,7 @@ class FakeOpenAI:
             writer.close()
 
     async def _respond(self, request_line: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
-        if not request_line.startswith("POST") or "chat/completions" not in request_line:
+        if not request_line.startswith("POST /v1/chat/completions "):
             return 404, {"error": {"message": "not found"}}, {}
         req = json.loads(body)
         if self.keep_requests:
