@@ -154,7 +154,8 @@ def tune_table(table: pd.DataFrame, *, gold: str, score: str, positive: Sequence
     """
     for col in (gold, score):
         if col not in table.columns:
-            raise InputError(f"no column {col!r}; the table has {', '.join(map(str, table.columns))}")
+            columns = ", ".join(map(str, table.columns))
+            raise InputError(f"no column {col!r}; the table has {columns}")
     pos = [positive] if isinstance(positive, str) else list(positive)
     labeled = table[table[gold].notna() & (table[gold].astype("string").str.strip() != "")]
     values = labeled[gold].astype(str).str.strip()

@@ -128,7 +128,8 @@ def _score(value: object, source: str, case: Case) -> float | None:
     try:
         score = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InputError(f"{source}: score {value!r} for {case.response_id} is not a number") from None
+        raise InputError(
+            f"{source}: score {value!r} for {case.response_id} is not a number") from None
     if math.isnan(score):
         return None
     if not 0.0 <= score <= 1.0:

@@ -185,7 +185,9 @@ class LLMJudge:
                 return self._verdict(prompt, completion, latency)
             if attempt + 1 < self.max_attempts:
                 backoff = min(self.backoff_max, self.backoff_base * 2**attempt)
-                await asyncio.sleep(delay if delay is not None else backoff * random.uniform(0.5, 1))
+                if delay is None:
+                    delay = backoff * random.uniform(0.5, 1)
+                await asyncio.sleep(delay)
         raise TransientError(f"{case.response_id}: gave up after {self.max_attempts} attempts "
                              f"({type(last).__name__})")
 
