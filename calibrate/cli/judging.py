@@ -166,8 +166,50 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    raise InputError("tune: not wired yet")
+    from calibrate.tuning import tune_table
+
+    objective_kw = {"cost_fp": args.cost_fp, "cost_fn": args.cost_fn, "max_fnr": args.max_fnr}
+    if bool(args.table) == bool(args.run):
+        raise InputError("give exactly one of --table FILE or --run RUN")
+    if args.table:
+        from calibrate import read_table
+
+        if not args.positive:
+            raise InputError("--table needs --positive VALUE (the gold label counted positive)")
+        table = read_table(args.table)
+        gold, score, positive = args.gold, args.score, args.positive
+    else:
+        from calibrate.report.data import run_table
+
+        ws = open_workspace(args)
+        table, info = run_table(ws, args.run)
+        gold, score = "gold", "score"
+        positive = args.positive or info["positive"]
+    result = tune_table(table, gold=gold, score=score, positive=positive,
+                        objective=args.objective, folds=args.folds, group=args.group,
+                        seed=args.seed, n_boot=args.n_boot, **objective_kw)
+    out = result.to_dict()
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        cv = out["cross_validated"]
+        print(f"threshold {out['threshold']:.6g} (maximises {args.objective} on all "
+              f"{out['n']} rows; {out['n_without_score']} without a score)")
+        print(f"cross-validated ({args.folds} folds, out-of-fold labels):")
+        for name, est in cv.items():
+            lo, hi = est["ci"]
+            if est["value"] is not None:
+                ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None else ""
+                print(f"  {name:18s} {est['value']:.3f}{ci}")
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    raise InputError("report: not wired yet")
+    from calibrate.report.card import judge_card, write_card
+
+    ws = open_workspace(args)
+    card = judge_card(ws, args.run, objective=args.objective, folds=args.folds, seed=args.seed,
+                      n_boot=args.n_boot)
+    html_path, json_path = write_card(card, args.out)
+    print(f"wrote {html_path} and {json_path}")
+    return 0
