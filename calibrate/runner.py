@@ -8,9 +8,10 @@
    one bulk write, at no cost;
 3. local judges (keyword, imported) judge the rest in one pass;
 4. remote judges (LLM) run on an asyncio loop with at most ``concurrency`` calls in
-   flight; each finished call is written (cache row + verdict) in its own transaction
-   the moment it returns, so a kill loses nothing finished and a rerun repeats nothing
-   finished. Calls that still fail after the judge's retries are left unjudged (a rerun
+   flight; each finished call is handed to a writer thread that commits it (cache row +
+   verdict) at once, grouping whatever arrived meanwhile into one transaction, so a kill
+   loses at most the calls inside the commit under way, and a rerun repeats nothing that
+   was recorded. Calls that still fail after the judge's retries are left unjudged (a rerun
    retries them) and counted in the summary.
 
 Token use, latency and cost (from ``prices``: USD per million input / output tokens)
@@ -174,7 +175,7 @@ def run_judge(ws: Workspace, judge: Any, *, cases: Sequence[Case] | None = None,
             with_tx(con, lambda: con.executemany(_VERDICT_INSERT, rows))
 
         if todo:
-            latencies = asyncio.run(_run_remote(con, judge, run_id, config_key, todo,
+            latencies = asyncio.run(_run_remote(ws, judge, run_id, config_key, todo,
                                                 concurrency, summary, progress))
             if latencies:
                 latencies.sort()
@@ -200,7 +201,69 @@ def with_tx(con: sqlite3.Connection, body: Any) -> None:
     con.execute("COMMIT")
 
 
-async def _run_remote(con: sqlite3.Connection, judge: Any, run_id: str, config_key: str,
+class _Writer:
+    """A thread that commits finished calls (cache row + verdict) as soon as they arrive.
+
+    Each time it wakes it takes everything queued and commits it in one transaction
+    (group commit), so a finished call waits at most one commit before it is durable,
+    and the event loop never blocks on SQLite.
+    """
+
+    def __init__(self, ws: Workspace, run_id: str, config_key: str) -> None:
+        import queue
+        import threading
+
+        self.ws, self.run_id, self.config_key = ws, run_id, config_key
+        self.queue: queue.SimpleQueue[tuple[Case, str, Verdict] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="safecal-verdict-writer",
+                                       daemon=True)
+        self.thread.start()
+
+    def put(self, case: Case, key: str, verdict: Verdict) -> None:
+        self.queue.put((case, key, verdict))
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        import queue
+
+        con = self.ws.connect()
+        try:
+            done = False
+            while not done:
+                batch = [self.queue.get()]
+                while True:
+                    try:
+                        batch.append(self.queue.get_nowait())
+                    except queue.Empty:
+                        break
+                if batch[-1] is None:
+                    done = True
+                items = [b for b in batch if b is not None]
+                if not items or self.error is not None:
+                    continue
+                at = cache.now()
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                    con.executemany(cache.INSERT, [cache.row(self.config_key, key, v, at)
+                                                   for _, key, v in items])
+                    con.executemany(_VERDICT_INSERT, [_verdict_row(self.run_id, c, v)
+                                                      for c, _, v in items])
+                    con.execute("COMMIT")
+                except BaseException as exc:  # keep draining; report at close()
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    self.error = exc
+        finally:
+            con.close()
+
+
+async def _run_remote(ws: Workspace, judge: Any, run_id: str, config_key: str,
                       todo: list[tuple[Case, str]], concurrency: int, summary: RunSummary,
                       progress: bool) -> list[float]:
     from tqdm import tqdm
@@ -209,13 +272,7 @@ async def _run_remote(con: sqlite3.Connection, judge: Any, run_id: str, config_k
                disable=not progress, mininterval=0.5)
     queue = iter(todo)
     latencies: list[float] = []
-
-    def record(case: Case, key: str, v: Verdict) -> None:
-        at = cache.now()
-        con.execute("BEGIN IMMEDIATE")
-        con.execute(cache.INSERT, cache.row(config_key, key, v, at))
-        con.execute(_VERDICT_INSERT, _verdict_row(run_id, case, v))
-        con.execute("COMMIT")
+    writer = _Writer(ws, run_id, config_key)
 
     async def worker() -> None:
         for case, key in queue:
@@ -226,7 +283,7 @@ async def _run_remote(con: sqlite3.Connection, judge: Any, run_id: str, config_k
                 summary.failures.append(str(exc))
                 bar.update()
                 continue
-            record(case, key, v)
+            writer.put(case, key, v)
             summary.n_called += 1
             summary.n_invalid += not v.valid
             summary.tokens_in += v.tokens_in
@@ -245,6 +302,7 @@ async def _run_remote(con: sqlite3.Connection, judge: Any, run_id: str, config_k
             raise
     finally:
         bar.close()
+        writer.close()
         if hasattr(judge, "aclose"):
             await judge.aclose()
     return latencies
