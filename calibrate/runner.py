@@ -75,30 +75,35 @@ def load_cases(ws: Workspace, *, models: Sequence[str] | None = None,
     The query is the item's text in the response's language (``text_zh`` for Chinese
     responses when the item has it); the image is its absolute path, or ``None``.
     """
-    frame = ws.read_sql(
-        "SELECT r.response_id, r.item_id, r.model, r.language, r.response, i.aspect, "
-        "i.text, i.text_zh, i.image FROM responses r JOIN items i USING (item_id) "
-        "ORDER BY r.response_id"
-    )
-    if models:
-        frame = frame[frame["model"].isin(list(models))]
-    if languages:
-        frame = frame[frame["language"].isin(list(languages))]
-    if response_ids is not None:
-        frame = frame[frame["response_id"].isin(set(response_ids))]
+    con = ws.connect()
+    try:
+        rows = con.execute(
+            "SELECT r.response_id, r.item_id, r.model, r.language, r.response, i.aspect, "
+            "i.text, i.text_zh, i.image FROM responses r JOIN items i USING (item_id) "
+            "ORDER BY r.response_id"
+        ).fetchall()
+    finally:
+        con.close()
+    keep_models = set(models) if models else None
+    keep_languages = set(languages) if languages else None
+    keep_ids = set(response_ids) if response_ids is not None else None
     images = ws.images_dir
     cases = []
-    for r in frame.itertuples(index=False):
-        zh = r.language == "zh" and isinstance(r.text_zh, str) and r.text_zh.strip()
+    for rid, item_id, model, language, response, aspect, text, text_zh, image in rows:
+        if ((keep_models is not None and model not in keep_models)
+                or (keep_languages is not None and language not in keep_languages)
+                or (keep_ids is not None and rid not in keep_ids)):
+            continue
+        zh = language == "zh" and text_zh and text_zh.strip()
         cases.append(Case(
-            response_id=r.response_id,
-            item_id=r.item_id,
-            field=FIELD_FOR_ASPECT[r.aspect],
-            query=r.text_zh if zh else r.text,
-            response=r.response,
-            language=r.language,
-            image=str(images / r.image) if isinstance(r.image, str) and r.image else None,
-            model=r.model,
+            response_id=rid,
+            item_id=item_id,
+            field=FIELD_FOR_ASPECT[aspect],
+            query=text_zh if zh else text,
+            response=response,
+            language=language,
+            image=str(images / image) if image else None,
+            model=model,
         ))
     return cases
 
@@ -154,17 +159,8 @@ def run_judge(ws: Workspace, judge: Any, *, cases: Sequence[Case] | None = None,
         keys = [judge.input_key(c) for c in cases]
         todo: list[tuple[Case, str]] = []
         if judge.remote:
-            cached = cache.load(con, config_key)
-            rows = []
-            for case, key in zip(cases, keys, strict=True):
-                hit = cached.get(key)
-                if hit is None:
-                    todo.append((case, key))
-                else:
-                    rows.append(_verdict_row(run_id, case, hit))
-                    summary.n_invalid += not hit.valid
-            summary.n_cached = len(rows)
-            with_tx(con, lambda: con.executemany(_VERDICT_INSERT, rows))
+            todo, summary.n_cached, summary.n_invalid = _from_cache(
+                con, run_id, config_key, cases, keys)
         else:
             rows = []
             for case in cases:
@@ -189,6 +185,46 @@ def run_judge(ws: Workspace, judge: Any, *, cases: Sequence[Case] | None = None,
         summary.cost = (summary.tokens_in * prices[0] + summary.tokens_out * prices[1]) / 1e6
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _from_cache(con: sqlite3.Connection, run_id: str, config_key: str, cases: Sequence[Case],
+                keys: Sequence[str]) -> tuple[list[tuple[Case, str]], int, int]:
+    """Write the verdicts the cache already holds (in SQL, rewriting only the verdicts
+    that changed); return the cases still to call, the number of hits and of invalid hits."""
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS _judge_keys "
+                "(response_id TEXT NOT NULL, field TEXT NOT NULL, input_key TEXT NOT NULL)")
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        con.execute("DELETE FROM _judge_keys")
+        con.executemany("INSERT INTO _judge_keys VALUES (?, ?, ?)",
+                        [(c.response_id, c.field, k) for c, k in zip(cases, keys, strict=True)])
+        con.execute(
+            "INSERT OR REPLACE INTO verdicts (run_id, response_id, field, label, valid, score, "
+            "raw, tokens_in, tokens_out, latency) "
+            "SELECT ?, k.response_id, k.field, c.label, c.valid, c.score, c.raw, c.tokens_in, "
+            "c.tokens_out, c.latency FROM _judge_keys k "
+            "JOIN judge_cache c ON c.config_key = ? AND c.input_key = k.input_key "
+            "LEFT JOIN verdicts v ON v.run_id = ? AND v.response_id = k.response_id "
+            "WHERE v.response_id IS NULL OR NOT (v.field IS k.field AND v.label IS c.label "
+            "AND v.valid IS c.valid AND v.score IS c.score AND v.raw IS c.raw)",
+            (run_id, config_key, run_id))
+        hits = invalid = 0
+        missing = set()
+        for rid, valid in con.execute(
+                "SELECT k.response_id, c.valid FROM _judge_keys k LEFT JOIN judge_cache c "
+                "ON c.config_key = ? AND c.input_key = k.input_key", (config_key,)):
+            if valid is None:
+                missing.add(rid)
+            else:
+                hits += 1
+                invalid += not valid
+        con.execute("DELETE FROM _judge_keys")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    todo = [(c, k) for c, k in zip(cases, keys, strict=True) if c.response_id in missing]
+    return todo, int(hits), int(invalid)
 
 
 def with_tx(con: sqlite3.Connection, body: Any) -> None:

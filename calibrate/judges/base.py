@@ -119,11 +119,14 @@ class Judge(Protocol):
 def hash_parts(*parts: str | bytes | None) -> str:
     """sha256 over length-prefixed parts (so ('ab', 'c') and ('a', 'bc') differ)."""
     h = hashlib.sha256()
+    text = []
     for part in parts:
-        if part is None:
-            data = b"\x00"
+        if isinstance(part, bytes):
+            h.update(part)  # binary parts (images) are hashed first, then the text parts
+            text.append(f"b{len(part)}")
+        elif part is None:
+            text.append("n")
         else:
-            data = part.encode("utf-8") if isinstance(part, str) else part
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
+            text.append(f"s{len(part)}:{part}")
+    h.update("\x1e".join(text).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
