@@ -47,8 +47,10 @@ class ImportedJudge:
     label: str = "label"
     score: str | None = None
     source: str = ""
+    raw: str | None = "raw"  # a column with the judge's raw answer, when the file has one
     remote: bool = False
-    _by_key: dict[tuple[str, ...], tuple[object, object]] = field(default_factory=dict, init=False)
+    _by_key: dict[tuple[str, ...], tuple[object, object, object]] = field(
+        default_factory=dict, init=False)
     _keys: tuple[str, ...] = field(default=(), init=False)
 
     @classmethod
@@ -84,16 +86,18 @@ class ImportedJudge:
         else:
             raise InputError(f"{self.source or self.name}: needs a response_id column, or "
                              "item_id, model and language columns")
-        scores = self.table[self.score] if self.score else pd.Series([None] * len(self.table))
-        for n, (key, lab, sc) in enumerate(zip(
+        nothing = pd.Series([None] * len(self.table))
+        scores = self.table[self.score] if self.score else nothing
+        raws = self.table[self.raw] if self.raw and self.raw in self.table.columns else nothing
+        for n, (key, lab, sc, raw) in enumerate(zip(
             self.table[list(self._keys)].itertuples(index=False, name=None),
-            self.table[self.label], scores, strict=True,
+            self.table[self.label], scores, raws, strict=True,
         )):
             key = tuple(str(k) for k in key)
             if key in self._by_key:
                 raise InputError(f"{self.source}: row {n + 2}: a second verdict for {key}; "
                                  "keep one row per response")
-            self._by_key[key] = (lab, sc)
+            self._by_key[key] = (lab, sc, raw)
 
     @property
     def config(self) -> JudgeConfig:
@@ -112,14 +116,19 @@ class ImportedJudge:
         return self.key(case) in self._by_key
 
     def judge(self, case: Case) -> Verdict:
-        raw_label, raw_score = self._by_key[self.key(case)]
-        text = "" if raw_label is None or raw_label is pd.NA else str(raw_label)
-        if isinstance(raw_label, float) and math.isnan(raw_label):
-            text = ""
+        raw_label, raw_score, raw_answer = self._by_key[self.key(case)]
+        text = _text(raw_label)
         label = text.strip() if text.strip() in SCALES[case.field] else None
         score = _score(raw_score, self.source, case)
         return Verdict(label=label, valid=label is not None,
-                       score=score if label is not None else None, raw=text)
+                       score=score if label is not None else None,
+                       raw=_text(raw_answer) or text)
+
+
+def _text(value: object) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
 
 
 def _score(value: object, source: str, case: Case) -> float | None:
