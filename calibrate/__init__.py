@@ -1,7 +1,20 @@
-"""calibrate"""
+"""calibrate: stage 2. Agreement, judge validation, corrected rates, judges, curation.
+
+The statistics take plain tables (pandas DataFrames) from the workspace
+(:mod:`calibrate.tables`) or from a user's file (:func:`calibrate.io.read_table`).
+"""
+
+from calibrate.agreement import AgreementResult, agreement, wide_to_long
+from calibrate.io import read_table
+from calibrate.judge_metrics import Confusion, JudgeResult, judge_metrics
+from calibrate.paired import PairedResult, paired_test
+from calibrate.ppi import BudgetResult, RateResult, corrected_rate, gold_budget, wilson
+from calibrate.results import Estimate
+from calibrate.slices import MEAN_OF_CELLS, POOLED, benchmark_cells, by_slice, unanimity
 
 # ---- judges and tuning (issue 5) ---------------------------------------------------------
-from calibrate.judges import (  # noqa: E402
+# isort: split
+from calibrate.judges import (
     Case,
     ImportedJudge,
     JudgeConfig,
@@ -10,16 +23,16 @@ from calibrate.judges import (  # noqa: E402
     Verdict,
     load_prompt,
 )
-from calibrate.judging import (  # noqa: E402
+from calibrate.judging import (
     import_verdicts,
     run_keyword_judge,
     run_llm_judge,
     tune_run_threshold,
     write_judge_card,
 )
-from calibrate.runner import RunSummary, load_cases, run_judge  # noqa: E402
-from calibrate.thresholds import ThresholdChoice, threshold_table, tune_threshold  # noqa: E402
-from calibrate.tuning import (  # noqa: E402
+from calibrate.runner import RunSummary, load_cases, run_judge
+from calibrate.thresholds import ThresholdChoice, threshold_table, tune_threshold
+from calibrate.tuning import (
     PromptTuning,
     ThresholdTuning,
     assign_splits,
@@ -29,6 +42,26 @@ from calibrate.tuning import (  # noqa: E402
 )
 
 __all__ = [
+    "MEAN_OF_CELLS",
+    "POOLED",
+    "AgreementResult",
+    "BudgetResult",
+    "Confusion",
+    "Estimate",
+    "JudgeResult",
+    "PairedResult",
+    "RateResult",
+    "agreement",
+    "benchmark_cells",
+    "by_slice",
+    "corrected_rate",
+    "gold_budget",
+    "judge_metrics",
+    "paired_test",
+    "read_table",
+    "unanimity",
+    "wide_to_long",
+    "wilson",
     # judges and tuning (issue 5)
     "Case",
     "ImportedJudge",
