@@ -45,9 +45,20 @@ def threshold_table(y_true: np.ndarray | pd.Series | list[int],
         raise ValueError("no scores")
     if np.isnan(s).any():
         raise ValueError("scores contain NaN; drop invalid verdicts first")
-    order = np.argsort(-s, kind="stable")
-    s_sorted = s[order]
-    y_sorted = y[order]
+    order = np.argsort(-s)  # ties are merged below, so the sort need not be stable
+    return table_from_sorted(y[order], s[order], cost_fp=cost_fp, cost_fn=cost_fn)
+
+
+def table_from_sorted(y_sorted: np.ndarray, s_sorted: np.ndarray, *, cost_fp: float = 1.0,
+                      cost_fn: float = 1.0) -> pd.DataFrame:
+    """:func:`threshold_table` for scores already sorted in decreasing order (O(n)).
+
+    Cross-validation sorts once and passes each training fold's rows in that order."""
+    y_sorted = np.asarray(y_sorted, dtype=bool)
+    s = s_sorted = np.asarray(s_sorted, dtype=float)
+    y = y_sorted
+    if len(s) == 0:
+        raise ValueError("no scores")
     tp_cum = np.cumsum(y_sorted)
     fp_cum = np.cumsum(~y_sorted)
     # last index of each run of equal scores (the sort is decreasing)
@@ -105,6 +116,14 @@ def tune_threshold(y_true: np.ndarray | pd.Series | list[int],
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, not {objective!r}")
     table = threshold_table(y_true, score, cost_fp=cost_fp, cost_fn=cost_fn)
+    return choose_threshold(table, objective=objective, max_fnr=max_fnr)
+
+
+def choose_threshold(table: pd.DataFrame, *, objective: str = "kappa",
+                     max_fnr: float = 0.1) -> ThresholdChoice:
+    """The best row of a :func:`threshold_table` (see :func:`tune_threshold`)."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, not {objective!r}")
     feasible = True
     if objective == "fpr_at_fnr":
         ok = table["fnr"].to_numpy() <= max_fnr + 1e-12

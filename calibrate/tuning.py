@@ -28,12 +28,16 @@ import numpy as np
 import pandas as pd
 
 from annotate.errors import InputError
-from calibrate.thresholds import ThresholdChoice, tune_threshold
+from calibrate.thresholds import (
+    OBJECTIVES,
+    ThresholdChoice,
+    choose_threshold,
+    table_from_sorted,
+)
 
 #: the default train / dev / test fractions for prompt tuning
 SPLITS: tuple[tuple[str, float], ...] = (("train", 0.4), ("dev", 0.3), ("test", 0.3))
 
-POS, NEG = "positive", "negative"
 
 
 def assign_splits(keys: Sequence[str] | pd.Series, *,
@@ -118,26 +122,42 @@ def tune_threshold_cv(y_true: np.ndarray | pd.Series, score: np.ndarray | pd.Ser
     """
     from calibrate import judge_metrics
 
+    if objective not in OBJECTIVES:
+        raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     y = np.asarray(y_true).astype(int)
-    s = pd.to_numeric(pd.Series(np.asarray(score, dtype=object)), errors="coerce").to_numpy(float)
+    try:
+        s = np.asarray(score, dtype=float)
+    except (TypeError, ValueError):
+        s = pd.to_numeric(pd.Series(np.asarray(score, dtype=object)),
+                          errors="coerce").to_numpy(float)
     has = np.isfinite(s)
     if has.sum() == 0:
         raise InputError("no row has a score; a threshold needs a scored judge")
+    if ((s[has] < 0) | (s[has] > 1)).any():
+        raise InputError("scores must lie in [0, 1] (P(positive))")
     ys, ss = y[has], s[has]
     g = None if groups is None else np.asarray(groups, dtype=object)[has]
     fold = fold_ids(ys, folds=folds, groups=g, seed=seed)
+    cost = {k: v for k, v in objective_kw.items() if k in ("cost_fp", "cost_fn")}
+    max_fnr = float(objective_kw.get("max_fnr", 0.1))
+    order = np.argsort(-ss)  # sorted once; each training fold keeps this order
+    y_sorted, s_sorted, fold_sorted = ys[order], ss[order], fold[order]
     oof = np.zeros(len(ss), dtype=bool)
     thresholds = []
     for k in range(folds):
-        train, test = fold != k, fold == k
-        choice = tune_threshold(ys[train], ss[train], objective=objective, **objective_kw)
+        train = fold_sorted != k
+        table = table_from_sorted(y_sorted[train], s_sorted[train], **cost)
+        choice = choose_threshold(table, objective=objective, max_fnr=max_fnr)
         thresholds.append(choice.threshold)
+        test = fold == k
         oof[test] = ss[test] >= choice.threshold
-    final = tune_threshold(ys, ss, objective=objective, **objective_kw)
-    judge_col = np.full(len(y), None, dtype=object)
-    judge_col[has] = np.where(oof, POS, NEG)
-    table = pd.DataFrame({"gold": np.where(y == 1, POS, NEG), "judge": judge_col})
-    result = judge_metrics(table, gold="gold", judge="judge", positive=POS, labels=[POS, NEG],
+    final = choose_threshold(table_from_sorted(y_sorted, s_sorted, **cost),
+                             objective=objective, max_fnr=max_fnr)
+    # gold and out-of-fold labels as 1 / 0 (NaN: no score, i.e. an invalid verdict)
+    judge_col = np.full(len(y), np.nan)
+    judge_col[has] = oof
+    table = pd.DataFrame({"gold": y, "judge": judge_col})
+    result = judge_metrics(table, gold="gold", judge="judge", positive="1", labels=["1", "0"],
                            n_boot=n_boot, confidence=confidence, seed=seed)
     return ThresholdTuning(threshold=final.threshold, objective=objective, choice=final,
                            fold=fold, fold_thresholds=thresholds, out_of_fold=oof,

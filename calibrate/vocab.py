@@ -37,7 +37,10 @@ def _one(value: object) -> object:
 
 def normalize_labels(values: pd.Series) -> pd.Series:
     """Labels as stripped strings (``1.0`` -> ``"1"``); missing or empty -> ``<NA>``."""
-    return pd.Series([_one(v) for v in values], index=values.index, dtype="string")
+    # normalise each distinct value once (a million rows hold a handful of labels)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = pd.array([_one(v) for v in uniques] + [pd.NA], dtype="string")
+    return pd.Series(mapped.take(codes), index=values.index, dtype="string")
 
 
 def _sort_key(labels: Iterable[str]) -> list[str]:

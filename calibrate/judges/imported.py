@@ -22,22 +22,6 @@ from annotate.labels import SCALES
 from calibrate.judges.base import Case, JudgeConfig, Verdict, hash_parts
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A CSV, JSON Lines or Parquet file as strings (ids stay ids: '007' is not 7)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path).astype("string")
-        if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True, dtype=False).astype("string")
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (ValueError, OSError) as exc:
-        raise InputError(f"{path}: cannot read it as a table ({exc})") from None
-
-
 @dataclass
 class ImportedJudge:
     """Verdicts looked up in a table; build it with :meth:`from_file`."""
@@ -56,6 +40,8 @@ class ImportedJudge:
     @classmethod
     def from_file(cls, path: str | Path, *, label: str = "label", score: str | None = None,
                   name: str | None = None, judge_column: str = "judge") -> ImportedJudge:
+        from calibrate.io import read_table
+
         table = read_table(path)
         for col in [label] + ([score] if score else []):
             if col not in table.columns:
