@@ -13,6 +13,7 @@ in the judged reply text (the part of the prompt between ``Reply: <<<`` and ``>>
 ``[[garbage]]``  answer prose instead of JSON
 ``[[truncated]]`` answer a cut JSON object with ``finish_reason: length``
 ``[[nologprobs]]`` no log-probs in the answer
+``[[alt=N]]``    answer N instead when the prompt contains ``ALT-PROMPT`` (prompt tuning)
 
 Every call is counted per reply text in ``calls`` (completed answers in ``answered``).
 Run it as a script (``python tests/calibrate/fake_openai.py --latency 0.02``) to get a
@@ -129,8 +130,8 @@ class FakeOpenAI:
         content = req["messages"][-1]["content"]
         text = content if isinstance(content, str) else next(
             p["text"] for p in content if p.get("type") == "text")
-        found = _REPLY.search(text)
-        reply = found.group(1) if found else text
+        found = list(_REPLY.finditer(text))
+        reply = found[-1].group(1) if found else text  # the judged reply comes last
         marks = {m.group(1): m.group(2) for m in _MARK.finditer(reply)}
         self.calls[reply] += 1
         n = self.calls[reply]
@@ -143,6 +144,9 @@ class FakeOpenAI:
         if self.latency:
             await asyncio.sleep(self.latency)
         rating = int(marks.get("rate") or 1)
+        prompt_text = json.dumps(req["messages"])
+        if "ALT-PROMPT" in prompt_text and marks.get("alt"):
+            rating = int(marks["alt"])
         finish = "stop"
         tokens = ['{"', "rating", '":', " ", str(rating), ",", ' "', "reason", '":', ' "',
                   "scripted", '"}']
@@ -185,22 +189,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--log", help="append one line per call (the reply text) to this file")
     args = parser.parse_args(argv)
     server = FakeOpenAI(latency=args.latency)
-    log = open(args.log, "a", buffering=1, encoding="utf-8") if args.log else None  # noqa: SIM115
-    if log is not None:
-        original = server._respond
-
-        async def logged(line: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
-            status, payload, headers = await original(line, body)
-            if status == 200:
-                req = json.loads(body)
-                found = _REPLY.search(req["messages"][-1]["content"])
-                log.write(json.dumps(found.group(1) if found else "") + "\n")
-            return status, payload, headers
-
-        server._respond = logged  # type: ignore[method-assign]
 
     async def run() -> None:
         await server.serve(args.port)
