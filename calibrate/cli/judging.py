@@ -62,6 +62,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     tune.add_argument("--table", help="a CSV / JSONL / Parquet file with gold and score columns")
     tune.add_argument("--run", help="instead of --table: a judge run id (or judge name) in the "
                       "workspace, joined with the workspace's gold labels")
+    tune.add_argument("--field", choices=["harmfulness", "refusal"],
+                      help="with --run: the field to tune (needed when the run judged both)")
     tune.add_argument("--gold", default="gold", help="gold label column (default gold)")
     tune.add_argument("--score", default="score", help="score column (default score)")
     tune.add_argument("--positive", action="append",
@@ -182,7 +184,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         from calibrate.report.data import run_table
 
         ws = open_workspace(args)
-        table, info = run_table(ws, args.run)
+        table, info = run_table(ws, args.run, field=args.field)
         gold, score = "gold", "score"
         positive = args.positive or info["positive"]
     result = tune_table(table, gold=gold, score=score, positive=positive,
