@@ -12,6 +12,35 @@ from calibrate.ppi import BudgetResult, RateResult, corrected_rate, gold_budget,
 from calibrate.results import Estimate
 from calibrate.slices import MEAN_OF_CELLS, POOLED, benchmark_cells, by_slice, unanimity
 
+# ---- judges and tuning (issue 5) ---------------------------------------------------------
+# isort: split
+from calibrate.judges import (
+    Case,
+    ImportedJudge,
+    JudgeConfig,
+    KeywordJudge,
+    LLMJudge,
+    Verdict,
+    load_prompt,
+)
+from calibrate.judging import (
+    import_verdicts,
+    run_keyword_judge,
+    run_llm_judge,
+    tune_run_threshold,
+    write_judge_card,
+)
+from calibrate.runner import RunSummary, load_cases, run_judge
+from calibrate.thresholds import ThresholdChoice, threshold_table, tune_threshold
+from calibrate.tuning import (
+    PromptTuning,
+    ThresholdTuning,
+    assign_splits,
+    tune_prompt,
+    tune_table,
+    tune_threshold_cv,
+)
+
 __all__ = [
     "MEAN_OF_CELLS",
     "POOLED",
@@ -33,4 +62,29 @@ __all__ = [
     "unanimity",
     "wide_to_long",
     "wilson",
+    # judges and tuning (issue 5)
+    "Case",
+    "ImportedJudge",
+    "JudgeConfig",
+    "KeywordJudge",
+    "LLMJudge",
+    "PromptTuning",
+    "RunSummary",
+    "ThresholdChoice",
+    "ThresholdTuning",
+    "Verdict",
+    "assign_splits",
+    "import_verdicts",
+    "load_cases",
+    "load_prompt",
+    "run_judge",
+    "run_keyword_judge",
+    "run_llm_judge",
+    "threshold_table",
+    "tune_prompt",
+    "tune_table",
+    "tune_threshold",
+    "tune_threshold_cv",
+    "tune_run_threshold",
+    "write_judge_card",
 ]
