@@ -13,10 +13,11 @@ OS chooses, with the version check, analytics and Sentry off and local file serv
 on. Label Studio refuses a storage whose path *is* the document root, so the document
 root is the workspace folder and each project's Local Files storage is ``images/``:
 Label Studio serves only files under a storage path, so only ``images/`` is served.
-The first user and its legacy API token are created from environment variables (never on the command line, where ``ps`` would
-show them); legacy tokens are enabled when the organization is first created, so both
-the legacy token and personal access tokens work. The secret key is fixed per
-workspace so sessions and personal access tokens survive restarts.
+The first user and its legacy API token are created from environment variables (never
+on the command line, where ``ps`` would show them); legacy tokens are enabled when the
+organization is first created, so both the legacy token and personal access tokens
+work. The secret key is fixed per workspace so sessions and personal access tokens
+survive restarts.
 
 Nothing is installed at run time. :func:`stop_server` ends exactly the process it
 started, by the PID in ``server.json``, after checking that this PID still runs
