@@ -70,7 +70,7 @@ def _media_block() -> str:
     )
 
 
-def _scale_config(field: str, labels: tuple[str, ...]) -> str:
+def _scale_config(field: str, labels: tuple[str, ...], *, review: bool = False) -> str:
     hints = {lab: quoteattr(_HINTS[lab]["en"] + " / " + _HINTS[lab]["zh"]) for lab in labels}
     choices = "\n".join(f"    <Choice value={quoteattr(lab)} hint={hints[lab]}/>" for lab in labels)
     return (
@@ -79,7 +79,10 @@ def _scale_config(field: str, labels: tuple[str, ...]) -> str:
         + _media_block()
         + '  <Header value="Response / 回答"/>\n'
         '  <Text name="response" value="$response"/>\n'
-        f'  <Choices name="{field}" toName="response" choice="single-radio" required="true">\n'
+        + ('  <Header value="Annotators\' labels (pick the right one) / 标注者标签"/>\n'
+           '  <Text name="labels" value="$labels"/>\n' if review else "")
+        + f'  <Choices name="{field}" toName="response" choice="single-radio" '
+        'required="true">\n'
         f"{choices}\n"
         "  </Choices>\n"
         "</View>\n"
@@ -104,7 +107,7 @@ def _query_quality_config(categories: list[str]) -> str:
                      '    <Choice value="yes"/>\n    <Choice value="no"/>\n  </Choices>\n')
     parts.append('  <Header value="Correct level-3 category (if wrong) / 正确的三级类别"'
                  ' size="6"/>\n')
-    parts.append('  <Choices name="category" toName="query" choice="single" showInline="false">\n')
+    parts.append('  <Choices name="category" toName="query" choice="single" layout="select">\n')
     parts += [f"    <Choice value={quoteattr(c)}/>\n" for c in categories]
     parts.append("  </Choices>\n")
     parts.append('  <TextArea name="note" toName="query" placeholder="Note / 备注" '
@@ -113,13 +116,15 @@ def _query_quality_config(categories: list[str]) -> str:
     return "".join(parts)
 
 
-def label_config(task_type: str, *, categories: list[str] | None = None) -> str:
+def label_config(task_type: str, *, categories: list[str] | None = None,
+                 review: bool = False) -> str:
     """The Label Studio XML for ``task_type`` (``harmfulness``, ``refusal`` or
-    ``query_quality``; the last needs the level-3 ``categories``)."""
+    ``query_quality``; the last takes the level-3 ``categories``, default the bundled
+    taxonomy). ``review`` adds the annotators' labels side by side (review projects)."""
     if task_type == "harmfulness":
-        return _scale_config("harmfulness", HARMFULNESS)
+        return _scale_config("harmfulness", HARMFULNESS, review=review)
     if task_type == "refusal":
-        return _scale_config("refusal", REFUSAL)
+        return _scale_config("refusal", REFUSAL, review=review)
     if task_type == "query_quality":
         if categories is None:
             from annotate.taxonomy import load_taxonomy

@@ -27,6 +27,7 @@ import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -94,19 +95,19 @@ def _units(ws: Workspace, sample_id: str) -> pd.DataFrame:
     )
 
 
-def task_data(row: object, image: str) -> dict[str, str]:
+def task_data(row: Any, image: str) -> dict[str, str]:
     """The task's data. Label Studio's Text tag shows text as text (not HTML)."""
     text_zh = getattr(row, "text_zh", None)
-    if row.task_type == "query_quality":  # type: ignore[attr-defined]
-        query = row.text if not text_zh else f"{row.text}\n\n{text_zh}"  # type: ignore[attr-defined]
-        meta = (f"{row.level1_category} > {row.level2_category} > {row.level3_category} | "  # type: ignore[attr-defined]
-                f"image risk: {'yes' if row.img_risk else 'no'}, "  # type: ignore[attr-defined]
-                f"text risk: {'yes' if row.text_risk else 'no'} ({row.modality})")  # type: ignore[attr-defined]
+    if row.task_type == "query_quality":
+        query = row.text if not text_zh else f"{row.text}\n\n{text_zh}"
+        meta = (f"{row.level1_category} > {row.level2_category} > {row.level3_category} | "
+                f"image risk: {'yes' if row.img_risk else 'no'}, "
+                f"text risk: {'yes' if row.text_risk else 'no'} ({row.modality})")
         return {"image": image, "query": query, "meta": meta,
-                "safecal_unit": row.unit_id}  # type: ignore[attr-defined]
-    query = text_zh if row.language == "zh" and text_zh else row.text  # type: ignore[attr-defined]
-    return {"image": image, "query": query, "response": row.response or "",  # type: ignore[attr-defined]
-            "safecal_unit": row.unit_id}  # type: ignore[attr-defined]
+                "safecal_unit": row.unit_id}
+    query = text_zh if row.language == "zh" and text_zh else row.text
+    return {"image": image, "query": query, "response": row.response or "",
+            "safecal_unit": row.unit_id}
 
 
 def ensure_project(ws: Workspace, conn: Connection, *, sample_id: str, annotator: str,
@@ -175,6 +176,50 @@ def _record(ws: Workspace, url: str, project_id: int, pairs: list[tuple[str, int
             " VALUES (?, ?, ?, ?, ?)", [(url, project_id, u, t, now) for u, t in pairs])
 
 
+def import_batches(ws: Workspace, conn: Connection, project_id: int, todo: pd.DataFrame, *,
+                   make: Callable[[Any], dict], batch_size: int = 2000,
+                   progress: Callable[[int], None] | None = None) -> int:
+    """Import ``todo`` (one row per unit, column ``unit_id``) in batches, recording the
+    task ids of each batch as soon as the server has it; returns the tasks created."""
+    created = 0
+    for start in range(0, len(todo), batch_size):
+        batch = todo.iloc[start:start + batch_size]
+        data = [make(r) for r in batch.itertuples()]
+        result = conn.client.projects.import_tasks(project_id, request=data,
+                                                   return_task_ids=True)
+        ids = list(result.task_ids or [])
+        if len(ids) != len(data):
+            raise InputError(
+                f"Label Studio created {len(ids)} tasks for a batch of {len(data)} in "
+                f"project {project_id}; rerun the command to reconcile")
+        _record(ws, conn.url, project_id, list(zip(batch["unit_id"], ids, strict=True)))
+        created += len(ids)
+        if progress:
+            progress(len(ids))
+    return created
+
+
+def reconcile(ws: Workspace, conn: Connection, project_id: int, units: pd.DataFrame
+              ) -> tuple[pd.DataFrame, int, int]:
+    """The units not yet on the server, after recovering tasks the mapping lacks.
+
+    Returns (todo, already there, recovered)."""
+    known = set(ws.read_sql(
+        "SELECT unit_id FROM ls_tasks WHERE server_url = ? AND project_id = ?",
+        (conn.url, project_id))["unit_id"])
+    todo = units[~units["unit_id"].isin(known)]
+    already, recovered = len(units) - len(todo), 0
+    if len(todo):
+        on_server = int(conn.client.projects.get(project_id).task_number or 0)
+        if on_server > len(known):
+            found = project_units(conn, project_id)
+            pairs = [(u, t) for u, t in found.items() if u not in known]
+            _record(ws, conn.url, project_id, pairs)
+            recovered = len(pairs)
+            todo = todo[~todo["unit_id"].isin(found)]
+    return todo, already, recovered
+
+
 def push(ws: Workspace, conn: Connection, sample_id: str, *, batch_size: int = 2000,
          images: str = "local", progress: Callable[[int], None] | None = None) -> PushReport:
     """Push every assignment of ``sample_id`` (see the module docstring)."""
@@ -192,34 +237,12 @@ def push(ws: Workspace, conn: Connection, sample_id: str, *, batch_size: int = 2
             projects[(annotator, task_type)] = pid
             if images == "local":
                 ensure_local_storage(conn, pid, ws.images_dir)
-            known = set(ws.read_sql(
-                "SELECT unit_id FROM ls_tasks WHERE server_url = ? AND project_id = ?",
-                (conn.url, pid))["unit_id"])
-            todo = group[~group["unit_id"].isin(known)]
-            already += len(group) - len(todo)
-            if len(todo):
-                on_server = int(conn.client.projects.get(pid).task_number or 0)
-                if on_server > len(known):
-                    found = project_units(conn, pid)
-                    pairs = [(u, t) for u, t in found.items() if u not in known]
-                    _record(ws, conn.url, pid, pairs)
-                    recovered += len(pairs)
-                    todo = todo[~todo["unit_id"].isin(found)]
-            for start in range(0, len(todo), batch_size):
-                batch = todo.iloc[start:start + batch_size]
-                data = [task_data(r, image_url(ws.images_dir, r.image, mode=images))
-                        for r in batch.itertuples()]
-                result = conn.client.projects.import_tasks(
-                    pid, request=data, return_task_ids=True)
-                ids = list(result.task_ids or [])
-                if len(ids) != len(data):
-                    raise InputError(
-                        f"Label Studio created {len(ids)} tasks for a batch of {len(data)} in "
-                        f"project {pid}; rerun `safecal annotate push` to reconcile")
-                _record(ws, conn.url, pid, list(zip(batch["unit_id"], ids, strict=True)))
-                created += len(ids)
-                if progress:
-                    progress(len(ids))
+            todo, n_already, n_recovered = reconcile(ws, conn, pid, group)
+            already += n_already
+            recovered += n_recovered
+            created += import_batches(
+                ws, conn, pid, todo, batch_size=batch_size, progress=progress,
+                make=lambda r: task_data(r, image_url(ws.images_dir, r.image, mode=images)))
     except httpx.HTTPError as exc:
         raise server_error(conn.url, exc) from None
     return PushReport(sample_id=sample_id, projects=projects, created=created,
