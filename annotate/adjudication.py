@@ -158,6 +158,8 @@ def write_gold(ws: Workspace, resolution: Resolution) -> None:
     """Store the gold rows and the pending reviews (one transaction; reruns replace)."""
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with ws.transaction() as con:
+        # pending reviews not yet in a review project are recomputed each time
+        con.execute("DELETE FROM reviews WHERE label IS NULL AND project_id IS NULL")
         con.executemany(
             "INSERT INTO gold (response_id, field, label, method, soft, adjudicator, decided_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (response_id, field) DO UPDATE SET"

@@ -23,6 +23,7 @@ import pandas as pd
 from annotate.errors import InputError
 from annotate.labels import SCALES
 from annotate.labelstudio.configs import QUERY_QUALITY_CHOICES, QUERY_QUALITY_FIELDS
+from annotate.taxonomy import load_taxonomy
 from annotate.workspace import Workspace
 
 REQUIRED = ("item_id", "model", "language", "annotator", "field", "label")
@@ -79,11 +80,13 @@ def _match_responses(ws: Workspace, df: pd.DataFrame, path: Path, *, item_level:
 
 def _check_labels(df: pd.DataFrame, path: Path) -> None:
     fields = set(SCALES) | set(QUERY_QUALITY_FIELDS)
+    categories = tuple(sorted(load_taxonomy().level3))
     for i, r in enumerate(df.itertuples()):
         if r.field not in fields:
             raise InputError(f"{_line(i, path)}: field {r.field!r} is unknown; expected one "
                              f"of {', '.join(sorted(fields))}")
-        allowed = SCALES.get(r.field) or QUERY_QUALITY_CHOICES.get(r.field)
+        allowed = (SCALES.get(r.field) or QUERY_QUALITY_CHOICES.get(r.field)
+                   or (categories if r.field == "category" else None))
         if allowed and r.label not in allowed:
             raise InputError(f"{_line(i, path)}: label {r.label!r} is not a {r.field} label; "
                              f"expected one of {', '.join(allowed)}")

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 
 from PIL import Image
 
 from annotate.labels import modality
+from annotate.responses import response_id
 from annotate.workspace import Workspace
 
 MODELS = ("model-a", "model-b")
 CATS = (("National Safety", "Military", "Weapon Fabrication Guidance"),
         ("Personal Safety", "Self-harm", "Suicide"),
         ("Public Safety", "Cybersecurity", "Malware"))
-
-
-def response_id(item_id: str, model: str, language: str) -> str:
-    return hashlib.sha1(f"{item_id}|{model}|{language}".encode()).hexdigest()[:16]
 
 
 def populate(path: Path, *, n_items: int = 12, languages: tuple[str, ...] = ("en", "zh"),
