@@ -125,6 +125,8 @@ _MIGRATIONS: tuple[str, ...] = (
     -- ---- Label Studio round trip (issue 3: annotate/labelstudio/, annotate/assign.py) ----
     -- No passwords or API tokens are stored here (the workspace server's own token lives
     -- in <workspace>/labelstudio/credentials.json, mode 0600).
+    -- server_url: the server's URL, or 'workspace' for the workspace's own server
+    -- (`safecal labelstudio start`), whose port changes from start to start
     CREATE TABLE ls_annotators (
         server_url  TEXT NOT NULL,
         email       TEXT NOT NULL,            -- also the annotator name in annotations

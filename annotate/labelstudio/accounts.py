@@ -112,5 +112,5 @@ def ensure_accounts(ws: Workspace, conn: Connection, emails: list[str], *,
             "INSERT INTO ls_annotators (server_url, email, user_id, role, created_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (server_url, email) DO UPDATE SET"
             " user_id = excluded.user_id",
-            [(conn.url, a.email, a.user_id, role, now) for a in out])
+            [(conn.server_key, a.email, a.user_id, role, now) for a in out])
     return out

@@ -20,6 +20,8 @@ import httpx
 from annotate.errors import InputError
 from annotate.labelstudio.server import server_status
 
+WORKSPACE_SERVER = "workspace"
+
 
 @dataclass
 class Connection:
@@ -29,6 +31,9 @@ class Connection:
     api_key: str = field(repr=False)
     user_email: str = ""
     user_id: int = 0
+    #: how the workspace names this server in its ls_* tables: ``"workspace"`` for the
+    #: workspace's own server (its port changes from start to start), else the URL
+    server_key: str = ""
     _client: Any = field(default=None, repr=False)
 
     @property
@@ -55,10 +60,12 @@ def server_error(url: str, exc: BaseException) -> InputError:
     )
 
 
-def connect_to(url: str, api_key: str) -> Connection:
-    """Connect to ``url`` with ``api_key`` and check both by asking who we are."""
+def connect_to(url: str, api_key: str, *, server_key: str | None = None) -> Connection:
+    """Connect to ``url`` with ``api_key`` and check both by asking who we are.
+
+    ``server_key`` names the server in the workspace (default: the URL)."""
     url = url.rstrip("/")
-    conn = Connection(url=url, api_key=api_key)
+    conn = Connection(url=url, api_key=api_key, server_key=server_key or url)
     try:
         from label_studio_sdk.core.api_error import ApiError
 
@@ -91,7 +98,7 @@ def connect(workspace_path: Path | None = None, *, url: str | None = None,
     if workspace_path is not None:
         info = server_status(Path(workspace_path))
         if info is not None:
-            return connect_to(info.url, info.token)
+            return connect_to(info.url, info.token, server_key=WORKSPACE_SERVER)
     raise InputError(
         "no Label Studio server: run `safecal labelstudio start` for this workspace, or set "
         "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY"

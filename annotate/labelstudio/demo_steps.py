@@ -16,7 +16,7 @@ from annotate.adjudication import Resolution, build_gold
 from annotate.assign import plan_assignments
 from annotate.human_labels import import_honeypots, import_labels
 from annotate.labelstudio.accounts import Account, ensure_accounts
-from annotate.labelstudio.client import Connection, connect_to
+from annotate.labelstudio.client import WORKSPACE_SERVER, Connection, connect_to
 from annotate.labelstudio.push import PushReport, push
 from annotate.labelstudio.review import ReviewReport, push_reviews
 from annotate.labelstudio.server import ServerInfo, start_server
@@ -49,7 +49,7 @@ def setup_demo_labeling(ws: Workspace, server: ServerInfo, *, truth: Path,
                         human_labels: Path, n: int = 40, seed: int = 0,
                         sample_id: str = "demo") -> DemoLabeling:
     """Sample, assign, push, import simulated labels, build gold and a review project."""
-    conn: Connection = connect_to(server.url, server.token)
+    conn: Connection = connect_to(server.url, server.token, server_key=WORKSPACE_SERVER)
     import_honeypots(ws, truth)
     draw_sample(ws, n=n, by=("model", "aspect"), seed=seed, sample_id=sample_id)
     plan_assignments(ws, sample_id, list(DEMO_ANNOTATORS), overlap=1.0, k=2,

@@ -134,7 +134,7 @@ def pull(ws: Workspace, conn: Connection, *, sample_id: str | None = None) -> Pu
     projects = ws.read_sql(
         "SELECT project_id, sample_id, annotator, task_type FROM ls_projects"
         " WHERE server_url = ? AND kind = 'annotate'" + (" AND sample_id = ?" if sample_id else ""),
-        (conn.url, sample_id) if sample_id else (conn.url,))
+        (conn.server_key, sample_id) if sample_id else (conn.server_key,))
     if projects.empty:
         raise InputError(f"no annotation projects on {conn.url} in this workspace; "
                          "run `safecal annotate push` first")

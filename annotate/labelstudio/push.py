@@ -117,7 +117,7 @@ def ensure_project(ws: Workspace, conn: Connection, *, sample_id: str, annotator
     found = ws.read_sql(
         "SELECT project_id FROM ls_projects WHERE server_url = ? AND sample_id = ? AND"
         " annotator = ? AND task_type = ? AND kind = ?",
-        (conn.url, sample_id, annotator, task_type, kind))
+        (conn.server_key, sample_id, annotator, task_type, kind))
     if len(found):
         return int(found["project_id"].iloc[0])
     marker = f"{MARKER}{json.dumps([sample_id, annotator, task_type, kind])}"
@@ -141,7 +141,7 @@ def ensure_project(ws: Workspace, conn: Connection, *, sample_id: str, annotator
         con.execute(
             "INSERT OR IGNORE INTO ls_projects (server_url, project_id, sample_id, annotator,"
             " task_type, kind, title, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (conn.url, project_id, sample_id, annotator, task_type, kind, title, _now()))
+            (conn.server_key, project_id, sample_id, annotator, task_type, kind, title, _now()))
     return project_id
 
 
@@ -192,7 +192,7 @@ def import_batches(ws: Workspace, conn: Connection, project_id: int, todo: pd.Da
             raise InputError(
                 f"Label Studio created {len(ids)} tasks for a batch of {len(data)} in "
                 f"project {project_id}; rerun the command to reconcile")
-        _record(ws, conn.url, project_id, list(zip(batch["unit_id"], ids, strict=True)))
+        _record(ws, conn.server_key, project_id, list(zip(batch["unit_id"], ids, strict=True)))
         created += len(ids)
         if progress:
             progress(len(ids))
@@ -206,7 +206,7 @@ def reconcile(ws: Workspace, conn: Connection, project_id: int, units: pd.DataFr
     Returns (todo, already there, recovered)."""
     known = set(ws.read_sql(
         "SELECT unit_id FROM ls_tasks WHERE server_url = ? AND project_id = ?",
-        (conn.url, project_id))["unit_id"])
+        (conn.server_key, project_id))["unit_id"])
     todo = units[~units["unit_id"].isin(known)]
     already, recovered = len(units) - len(todo), 0
     if len(todo):
@@ -214,7 +214,7 @@ def reconcile(ws: Workspace, conn: Connection, project_id: int, units: pd.DataFr
         if on_server > len(known):
             found = project_units(conn, project_id)
             pairs = [(u, t) for u, t in found.items() if u not in known]
-            _record(ws, conn.url, project_id, pairs)
+            _record(ws, conn.server_key, project_id, pairs)
             recovered = len(pairs)
             todo = todo[~todo["unit_id"].isin(found)]
     return todo, already, recovered

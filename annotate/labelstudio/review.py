@@ -83,12 +83,12 @@ def push_reviews(ws: Workspace, conn: Connection, *, reviewer: str, images: str 
 
             pushed += import_batches(ws, conn, pid, todo, make=make)
             tasks = ws.read_sql("SELECT unit_id, task_id FROM ls_tasks WHERE server_url = ?"
-                                " AND project_id = ?", (conn.url, pid))
+                                " AND project_id = ?", (conn.server_key, pid))
             with ws.transaction() as con:
                 con.executemany(
                     "UPDATE reviews SET server_url = ?, project_id = ?, task_id = ?"
                     " WHERE response_id = ? AND field = ?",
-                    [(conn.url, pid, int(t), u, fld) for u, t in
+                    [(conn.server_key, pid, int(t), u, fld) for u, t in
                      zip(tasks["unit_id"], tasks["task_id"], strict=True)])
     except httpx.HTTPError as exc:
         raise server_error(conn.url, exc) from None
@@ -98,7 +98,7 @@ def push_reviews(ws: Workspace, conn: Connection, *, reviewer: str, images: str 
 def pull_reviews(ws: Workspace, conn: Connection) -> ReviewReport:
     """Read reviewers' choices into ``reviews`` (the first valid one per task counts)."""
     projects = ws.read_sql("SELECT project_id, task_type FROM ls_projects WHERE server_url = ?"
-                           " AND kind = 'review'", (conn.url,))
+                           " AND kind = 'review'", (conn.server_key,))
     if projects.empty:
         raise InputError("no review project yet; run `safecal annotate adjudicate` first")
     try:

@@ -76,7 +76,8 @@ def test_round_trip(live, tmp_path):
     # each project holds exactly its annotator's units, no duplicates
     for (annotator, task_type), pid in first.projects.items():
         data = [t.data["safecal_unit"] for t in conn.client.tasks.list(project=pid)]
-        mine = plan.assignments.query("annotator == @annotator and task_type == @task_type")
+        a = plan.assignments
+        mine = a[(a["annotator"] == annotator) & (a["task_type"] == task_type)]
         assert sorted(data) == sorted(mine["unit_id"])
     # the queue hides the role: task data carry the same keys for every task
     keys = {tuple(sorted(t.data)) for pid in first.projects.values()
