@@ -7,7 +7,8 @@ agreement can be measured; every other unit goes to one annotator, always to the
 least loaded one (ties broken at random), so queues stay balanced. Honeypots
 (responses with a known label, table ``honeypots``) are mixed into every queue at
 ``honeypot_rate`` (the share of the queue that is honeypots): ``round(r/(1-r) * n_a)``
-of them for a queue of ``n_a`` units. Task data carry no role, and each queue is
+of them for a queue of ``n_a`` response units, split over its task types in
+proportion. Task data carry no role, and each queue is
 shuffled, so a honeypot looks like any other task.
 
 The plan is written to ``ls_assignments`` (one row per annotator, task type and
@@ -111,8 +112,10 @@ def plan_assignments(
         extra = []
         for name in annotators:
             mine = plan[(plan["annotator"] == name) & (plan["task_type"] != "query_quality")]
-            for task_type, group in mine.groupby("task_type"):
-                want = int(round(honeypot_rate / (1 - honeypot_rate) * len(group)))
+            sizes = mine.groupby("task_type").size()
+            total = int(round(honeypot_rate / (1 - honeypot_rate) * len(mine)))
+            wants = _split(total, sizes.to_numpy())
+            for task_type, want in zip(sizes.index, wants, strict=True):
                 cand = pool[pool["task_type"] == task_type]
                 take = cand.iloc[rng.permutation(len(cand))[: min(want, len(cand))]]
                 for hp in take.itertuples():
@@ -130,6 +133,16 @@ def plan_assignments(
     _store(ws, sample_id, plan, overlap_ids, seed)
     return AssignmentPlan(sample_id=sample_id, assignments=plan, n_units=len(units),
                           n_overlap=len(overlap_ids), n_honeypots=n_honey)
+
+
+def _split(total: int, weights: np.ndarray) -> list[int]:
+    """``total`` split in proportion to ``weights``, largest remainders first."""
+    if total <= 0 or weights.sum() == 0:
+        return [0] * len(weights)
+    raw = total * weights / weights.sum()
+    out = np.floor(raw).astype(int)
+    out[np.argsort(-(raw - out), kind="stable")[: total - out.sum()]] += 1
+    return [int(x) for x in out]
 
 
 def _store(ws: Workspace, sample_id: str, plan: pd.DataFrame, overlap_ids: list[str],
