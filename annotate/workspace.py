@@ -48,6 +48,7 @@ _MIGRATIONS: tuple[str, ...] = (
         text             TEXT NOT NULL,
         text_zh          TEXT,
         image            TEXT,            -- path under <workspace>/images, NULL if missing
+        open_url         TEXT,            -- the image path as the benchmark file gave it
         aspect           TEXT NOT NULL CHECK (aspect IN ('vulnerability', 'overrefusal')),
         level1_category  TEXT,
         level2_category  TEXT,
@@ -189,7 +190,9 @@ class Workspace:
                     "or pass --workspace"
                 )
             if ws.path.exists() and not ws.path.is_dir():
-                raise InputError(f"{ws.path}: exists and is not a folder; choose another --workspace")
+                raise InputError(
+                    f"{ws.path}: exists and is not a folder; choose another --workspace"
+                )
             ws.path.mkdir(parents=True, exist_ok=True)
         ws.images_dir.mkdir(exist_ok=True)
         ws._migrate()
@@ -252,9 +255,7 @@ class Workspace:
                     con.execute(statement)
                 con.execute(f"PRAGMA user_version = {target}")
             if version == 0:
-                con.execute(
-                    "INSERT INTO meta (key, value) VALUES ('created_at', datetime('now'))"
-                )
+                con.execute("INSERT INTO meta (key, value) VALUES ('created_at', datetime('now'))")
 
 
 def _split_sql(script: str) -> list[str]:

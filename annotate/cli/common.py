@@ -40,7 +40,8 @@ def not_built(group: str, issue: int) -> None:
     return handler  # type: ignore[return-value]
 
 
-def placeholder_group(subparsers: argparse._SubParsersAction, group: str, issue: int,
-                      help_text: str) -> None:
+def placeholder_group(
+    subparsers: argparse._SubParsersAction, group: str, issue: int, help_text: str
+) -> None:
     parser = subparsers.add_parser(group, help=f"{help_text} (not built yet)")
     parser.set_defaults(func=not_built(group, issue))

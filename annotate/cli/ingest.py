@@ -1,11 +1,95 @@
-"""``safecal ingest items | responses``."""
+"""``safecal ingest items | responses``: load and check benchmark items and model responses."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from annotate.cli.common import placeholder_group
+from annotate.cli.common import open_workspace, workspace_parent
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    placeholder_group(subparsers, "ingest", 2, "load benchmark items and model responses")
+    parser = subparsers.add_parser("ingest", help="load benchmark items and model responses")
+    commands = parser.add_subparsers(dest="ingest_command", metavar="COMMAND", required=True)
+    parent = workspace_parent()
+
+    items = commands.add_parser(
+        "items",
+        parents=[parent],
+        help="benchmark items (USB CSV columns, or mapped)",
+        description="Load benchmark items (CSV, JSONL or Parquet) and check their images.",
+    )
+    items.add_argument("file", help="the benchmark file")
+    items.add_argument("--images", help="the image folder (default: the file's folder)")
+    items.add_argument("--taxonomy", help="a taxonomy CSV (default: USB-SafeBench's 61 categories)")
+    items.add_argument(
+        "--allow-missing-images",
+        action="store_true",
+        help="ingest items whose image is missing or unreadable, without the image",
+    )
+    _common(items)
+    items.set_defaults(func=_items)
+
+    responses = commands.add_parser(
+        "responses",
+        parents=[parent],
+        help="model responses, one file or several",
+        description="Load model responses: columns item_id (or id), model, language (en|zh), "
+        "response; optional settings (JSON object) and timestamp.",
+    )
+    responses.add_argument("files", nargs="+", metavar="FILE", help="response files")
+    _common(responses)
+    responses.set_defaults(func=_responses)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--map",
+        action="append",
+        metavar="FIELD=COLUMN",
+        default=[],
+        help="read FIELD from COLUMN (repeatable)",
+    )
+    parser.add_argument(
+        "--encoding", default="utf-8", help="the file's text encoding (default utf-8)"
+    )
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite ids already in the workspace whose content changed",
+    )
+
+
+def _items(args: argparse.Namespace) -> int:
+    from annotate.items import ingest_items
+    from annotate.readers import parse_mapping
+
+    ws = open_workspace(args, create=True)
+    report = ingest_items(
+        ws,
+        args.file,
+        images=args.images,
+        mapping=parse_mapping(args.map),
+        encoding=args.encoding,
+        taxonomy=args.taxonomy,
+        allow_missing_images=args.allow_missing_images,
+        replace=args.replace,
+    )
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def _responses(args: argparse.Namespace) -> int:
+    from annotate.readers import parse_mapping
+    from annotate.responses import ingest_responses
+
+    ws = open_workspace(args, create=False)
+    mapping = parse_mapping(args.map)
+    for file in args.files:
+        report = ingest_responses(
+            ws, file, mapping=mapping, encoding=args.encoding, replace=args.replace
+        )
+        print(report.summary())
+    return 0

@@ -4,8 +4,25 @@ from __future__ import annotations
 
 import argparse
 
-from annotate.cli.common import placeholder_group
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    placeholder_group(subparsers, "demo", 2, "run the whole loop on the bundled example")
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the whole loop on the bundled synthetic example",
+        description="Build a fresh workspace from the bundled synthetic example and run the loop.",
+    )
+    parser.add_argument(
+        "--workspace",
+        "-w",
+        default=argparse.SUPPRESS,
+        help="demo workspace folder (default ./safecal-demo; rebuilt each run)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the example (default 0)")
+    parser.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from dashboards.demo import DEFAULT_DEMO, run_demo
+
+    run_demo(getattr(args, "workspace", None) or DEFAULT_DEMO, seed=args.seed)
+    return 0
