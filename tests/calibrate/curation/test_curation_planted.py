@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.calibrate.curation.conftest import CLEAN, PLANTED, TEMPLATE
-
 from calibrate.curation import curate_workspace
+from tests.calibrate.curation.planted_fixture import CLEAN, PLANTED, TEMPLATE
 
 
 def test_each_planted_problem_gets_its_signal_and_decision(planted_ws):
