@@ -119,14 +119,14 @@ def similar_pairs(
     if i.size:
         pairs = np.unique(np.stack([i, j], axis=1), axis=0)
         i, j = pairs[:, 0], pairs[:, 1]
-    sims = _rowwise_dot(X, i, j)
+    sims = pair_similarity(X, i, j)
     keep = sims >= threshold
     return pd.DataFrame({"i": i[keep], "j": j[keep], "similarity": sims[keep]})
 
 
-def _rowwise_dot(X: sparse.csr_matrix, i: np.ndarray, j: np.ndarray,
-                 batch: int = 200_000) -> np.ndarray:
-    """``X_i . X_j`` for each pair, in float64, batched to bound memory."""
+def pair_similarity(X: sparse.csr_matrix, i: np.ndarray, j: np.ndarray, *,
+                    batch: int = 200_000) -> np.ndarray:
+    """``X_i . X_j`` for each pair (the cosine for L2-normalised rows), in float64."""
     out = np.empty(i.size, dtype=np.float64)
     X64 = X.astype(np.float64)
     for s in range(0, i.size, batch):

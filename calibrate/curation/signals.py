@@ -32,7 +32,8 @@ Signals (codes as they appear in the ``signal`` column):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,15 @@ SIGNAL_COLUMNS = ["item_id", "signal", "severity", "value", "support", "evidence
 SEVERITIES = ("note", "review", "drop")
 SIGNALS = ("risk_label_wrong", "image_irrelevant", "modality_contradicted", "category_wrong",
            "human_disagreement", "judge_disagreement", "uniform_outcome", "near_duplicate")
+
+
+def natural_order(ids: pd.Series) -> pd.Series:
+    """Sort key putting ``"9"`` before ``"10"``: ids compare by their digit runs as numbers."""
+    def key(item_id: object) -> tuple[tuple[int, object], ...]:
+        parts = re.split(r"(\d+)", str(item_id))
+        return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
+
+    return ids.map(key)
 
 
 def empty_signals() -> pd.DataFrame:
@@ -76,11 +86,23 @@ def _unreadable(n: int) -> str:
 
 
 def _answer_severity(share: float, n: int, th: CurationThresholds, *, can_drop: bool) -> str | None:
+    """drop / review / None for ``share`` of ``n`` annotators contradicting the item."""
     if can_drop and n >= th.drop_min_answers and share >= th.drop_share:
         return "drop"
-    if share >= th.answer_share:
+    if share >= th.answer_share and round(share * n) >= th.min_contradicting:
         return "review"
     return None
+
+
+def _concentration_p(k: int, n: int, overall: float) -> float:
+    """One-sided binomial tail ``P(X >= k)``, ``X ~ Binomial(n, overall)`` (scipy.stats)."""
+    from scipy.stats import binomtest
+
+    if overall <= 0.0:
+        return 0.0 if k > 0 else 1.0
+    if overall >= 1.0:
+        return 1.0
+    return float(binomtest(k, n, overall, alternative="greater").pvalue)
 
 
 def risk_label_signals(inputs: CurationInputs, th: CurationThresholds) -> pd.DataFrame:
@@ -259,6 +281,9 @@ def human_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -
         hi=("binary", "max"))
     per_response = per_response[per_response["n"] >= 2]
     per_response["split"] = per_response["lo"] != per_response["hi"]
+    if per_response.empty:
+        return empty_signals()
+    overall = float(per_response["split"].mean())
     per_item = per_response.groupby("item_id").agg(n=("split", "size"), k=("split", "sum"))
     rows = []
     for item_id, r in per_item.iterrows():
@@ -266,18 +291,20 @@ def human_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -
         share = k / n
         if n < th.min_labelled_responses or share < th.human_disagreement or k == 0:
             continue
+        p = _concentration_p(k, n, overall)
+        if p > th.disagreement_p:
+            continue
         rows.append({"item_id": item_id, "signal": "human_disagreement", "severity": "review",
                      "value": share, "support": n,
                      "evidence": f"annotators disagree on {k} of {n} responses labelled by two "
-                                 "or more people (binary view)",
+                                 f"or more people (binary view); overall rate {overall:.1%}, "
+                                 f"one-sided binomial p = {p:.3g}",
                      "suggestion": pd.NA})
     return _frame(rows)
 
 
 def judge_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -> pd.DataFrame:
     """``judge_disagreement``: the judge and the humans differ on many of the query's responses."""
-    from scipy.stats import binomtest
-
     humans = human_labels(inputs)[["response_id", "human", "human_source"]]
     verdicts = _aspect_field(inputs, inputs.verdicts)
     verdicts = verdicts[verdicts["valid"].astype(int) == 1].copy()
@@ -296,7 +323,9 @@ def judge_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -
         share = k / n
         if n < th.min_judged_responses or share < th.judge_disagreement or k == 0:
             continue
-        p = binomtest(k, n, overall, alternative="greater").pvalue if 0 < overall < 1 else np.nan
+        p = _concentration_p(k, n, overall)
+        if p > th.disagreement_p:
+            continue
         rows.append({"item_id": item_id, "signal": "judge_disagreement", "severity": "review",
                      "value": share, "support": n,
                      "evidence": f"judge ({', '.join(r['runs'])}) and humans disagree on "
@@ -367,48 +396,94 @@ def uniform_outcome_signals(inputs: CurationInputs, th: CurationThresholds, *,
 
 
 def duplicate_pairs(inputs: CurationInputs, th: CurationThresholds, *,
-                    vectorize: object | None = None) -> pd.DataFrame:
+                    vectorize: Callable[[Sequence[str]], object] | None = None) -> pd.DataFrame:
     """Near-duplicate pairs over English (``text``) and Chinese (``text_zh``) texts.
 
-    Columns ``item_a, item_b, similarity`` (the higher of the two languages),
-    ``languages`` (e.g. ``en+zh``), ``image_distance`` (average-hash Hamming
-    distance, NA when an image is missing or images are not compared) and
-    ``same_image`` (False only when both images exist and differ).
+    Candidates are the pairs at or above ``th.duplicate_review`` in either
+    language; each gets its cosine in both (``similarity_en``,
+    ``similarity_zh``; NA where an item lacks the text). ``similarity`` combines
+    them: with ``th.duplicate_languages = "all"`` the lowest (a duplicate must be
+    one in every language both items have), with ``"any"`` the highest.
+    ``languages`` names those at or above the threshold; ``image_distance`` is the
+    difference-hash Hamming distance (NA when an image is missing or images are
+    not compared); ``same_image`` is False only when both images exist and differ.
     """
-    from calibrate.curation.duplicates import near_duplicates
+    from calibrate.curation.duplicates import pair_similarity, similar_pairs, tfidf_matrix
 
-    items = inputs.items.sort_values("item_id", kind="stable")
-    ids = items["item_id"].astype(str).tolist()
-    found = [near_duplicates(ids, items[col].tolist(), language=lang,
-                             threshold=th.duplicate_review, vectorize=vectorize)  # type: ignore[arg-type]
-             for lang, col in (("en", "text"), ("zh", "text_zh"))]
-    pairs = pd.concat([f for f in found if len(f)], ignore_index=True) if any(
-        len(f) for f in found) else found[0]
-    columns = ["item_a", "item_b", "similarity", "languages", "image_distance", "same_image"]
-    if pairs.empty:
-        return pd.DataFrame({"item_a": pd.Series(dtype="string"),
-                             "item_b": pd.Series(dtype="string"),
-                             "similarity": pd.Series(dtype="float64"),
-                             "languages": pd.Series(dtype="string"),
-                             "image_distance": pd.Series(dtype="Int64"),
-                             "same_image": pd.Series(dtype="bool")})
-    merged = pairs.groupby(["item_a", "item_b"], as_index=False).agg(
-        similarity=("similarity", "max"),
-        languages=("language", lambda s: "+".join(sorted(set(s)))))
-    distances: list[object] = []
+    items = inputs.items.sort_values("item_id", key=natural_order).reset_index(drop=True)
+    ids = items["item_id"].astype(str).to_numpy()
+    matrices: dict[str, tuple[object, np.ndarray]] = {}
+    found = []
+    for lang, column in (("en", "text"), ("zh", "text_zh")):
+        texts = [t if isinstance(t, str) else "" for t in items[column].tolist()]
+        present = np.array([bool(t.strip()) for t in texts])
+        if present.sum() < 2:
+            continue
+        if vectorize is None:
+            X = tfidf_matrix(texts, language=lang)
+        else:
+            from scipy import sparse
+            from sklearn.preprocessing import normalize
+
+            X = sparse.csr_matrix(normalize(np.asarray(vectorize(texts), dtype=np.float32)))
+            X = sparse.diags(present.astype(np.float32)) @ X
+        matrices[lang] = (X, present)
+        found.append(similar_pairs(X, threshold=th.duplicate_review)[["i", "j"]])
+    if not found or not sum(len(f) for f in found):
+        return _empty_pairs()
+    cand = pd.concat(found, ignore_index=True).drop_duplicates().sort_values(["i", "j"])
+    i, j = cand["i"].to_numpy(), cand["j"].to_numpy()
+    sims = {}
+    for lang in ("en", "zh"):
+        if lang in matrices:
+            X, present = matrices[lang]
+            value = pair_similarity(X, i, j)  # type: ignore[arg-type]
+            sims[lang] = np.where(present[i] & present[j], value, np.nan)
+        else:
+            sims[lang] = np.full(i.size, np.nan)
+    stacked = np.vstack([sims["en"], sims["zh"]])
+    combine = np.nanmin if th.duplicate_languages == "all" else np.nanmax
+    combined = combine(stacked, axis=0)
+    keep = combined >= th.duplicate_review
+    i, j, combined = i[keep], j[keep], combined[keep]
+    en, zh = sims["en"][keep], sims["zh"][keep]
+    merged = pd.DataFrame({
+        "item_a": pd.array(ids[i], dtype="string"),
+        "item_b": pd.array(ids[j], dtype="string"),
+        "similarity": combined,
+        "similarity_en": en,
+        "similarity_zh": zh,
+        "languages": pd.array(
+            ["+".join(lang for lang, v in (("en", a), ("zh", b)) if v >= th.duplicate_review)
+             for a, b in zip(en, zh, strict=True)], dtype="string"),
+    })
     image = items.set_index("item_id")["image"]
     cache: dict[str, int | None] = {}
-    for a, b in zip(merged["item_a"], merged["item_b"], strict=True):
-        distances.append(_image_distance(image.get(a), image.get(b), inputs, th, cache))
+    distances = [_image_distance(image.get(a), image.get(b), inputs, th, cache)
+                 for a, b in zip(merged["item_a"], merged["item_b"], strict=True)]
     merged["image_distance"] = pd.array(distances, dtype="Int64")
     merged["same_image"] = ~(merged["image_distance"].fillna(0) > th.image_distance).astype(bool)
-    merged["languages"] = merged["languages"].astype("string")
-    return merged[columns]
+    return merged[PAIR_COLUMNS].reset_index(drop=True)
+
+
+PAIR_COLUMNS = ["item_a", "item_b", "similarity", "similarity_en", "similarity_zh", "languages",
+                "image_distance", "same_image"]
+
+
+def _empty_pairs() -> pd.DataFrame:
+    return pd.DataFrame({"item_a": pd.Series(dtype="string"),
+                         "item_b": pd.Series(dtype="string"),
+                         "similarity": pd.Series(dtype="float64"),
+                         "similarity_en": pd.Series(dtype="float64"),
+                         "similarity_zh": pd.Series(dtype="float64"),
+                         "languages": pd.Series(dtype="string"),
+                         "image_distance": pd.Series(dtype="Int64"),
+                         "same_image": pd.Series(dtype="bool")})
 
 
 def _image_distance(a: object, b: object, inputs: CurationInputs, th: CurationThresholds,
                     cache: dict[str, int | None]) -> object:
-    from calibrate.curation.images import average_hash, hamming
+    from calibrate.curation.images import difference_hash, hamming
 
     if not th.compare_images or inputs.images_dir is None:
         return pd.NA
@@ -419,7 +494,7 @@ def _image_distance(a: object, b: object, inputs: CurationInputs, th: CurationTh
     hashes = []
     for path in (a, b):
         if path not in cache:
-            cache[path] = average_hash(inputs.images_dir / path)
+            cache[path] = difference_hash(inputs.images_dir / path)
         hashes.append(cache[path])
     if hashes[0] is None or hashes[1] is None:
         return pd.NA
@@ -450,7 +525,8 @@ def duplicate_signals(inputs: CurationInputs, th: CurationThresholds, *,
                                      f"images differ (hash distance {dist})",
                          "suggestion": pd.NA})
     linked = pairs[pairs["same_image"]]
-    ids = sorted(set(linked["item_a"]) | set(linked["item_b"]))
+    ids = [str(x) for x in pd.Series(sorted(set(linked["item_a"]) | set(linked["item_b"])))
+           .sort_values(key=natural_order)]
     if ids:
         groups = duplicate_groups(linked, ids)
         for item_id in ids:
