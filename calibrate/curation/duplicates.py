@@ -33,10 +33,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
+
+if TYPE_CHECKING:  # scipy is imported where used, so `safecal --help` stays instant
+    from scipy import sparse
 
 #: TfidfVectorizer options per language.
 VECTORIZER_OPTIONS: dict[str, dict[str, object]] = {
@@ -75,6 +78,8 @@ def similar_pairs(
     Returns a DataFrame ``i, j, similarity`` (row indices), sorted by ``i, j``.
     Exact: equal to thresholding the full ``X X^T`` (see the module docstring).
     """
+    from scipy import sparse
+
     X = sparse.csr_matrix(X, dtype=np.float32)
     n = X.shape[0]
     if n < 2:
@@ -155,6 +160,8 @@ def near_duplicates(
         return pd.DataFrame(columns=PAIR_COLUMNS).astype(
             {"item_a": "string", "item_b": "string", "language": "string",
              "similarity": "float64"})
+    from scipy import sparse
+
     if vectorize is None:
         X = tfidf_matrix(kept_texts, language=language)
     else:
@@ -177,6 +184,7 @@ def duplicate_groups(pairs: pd.DataFrame, ids: Sequence[str]) -> pd.Series:
     Items without a duplicate are their own group. The first member in ``ids``
     order is the group's representative (the one a curation keeps).
     """
+    from scipy import sparse
     from scipy.sparse.csgraph import connected_components
 
     ids = list(ids)
