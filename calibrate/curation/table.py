@@ -38,22 +38,24 @@ def decide(items: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
     ordered = signals.assign(rank=signals["severity"].map(_RANK)).sort_values(
         ["item_id", "rank", "signal"], ascending=[True, False, True], kind="stable")
     records: dict[str, dict[str, object]] = {}
-    for item_id, group in ordered.groupby("item_id", sort=False):
-        acting = group[group["severity"] != "note"]
-        notes = group[group["severity"] == "note"]
-        top = int(group["rank"].max())
-        record: dict[str, object] = {
-            "decision": ("keep", "review", "drop")[top],
-            "reasons": "; ".join(f"{s}:{v}" for s, v in zip(acting["signal"], acting["severity"],
-                                                            strict=True)),
-            "evidence": " | ".join(acting["evidence"].astype(str)),
-            "notes": " | ".join(f"{s}: {e}" for s, e in zip(notes["signal"], notes["evidence"],
-                                                            strict=True)),
-        }
-        for signal, column in _SUGGESTION_COLUMN.items():
-            hit = acting[(acting["signal"] == signal) & acting["suggestion"].notna()]
-            record[column] = hit["suggestion"].iloc[0] if len(hit) else pd.NA
-        records[str(item_id)] = record
+    for s in ordered.itertuples(index=False):  # plain Python: pandas per group is slow at 10^4
+        record = records.setdefault(str(s.item_id), {
+            "rank": 0, "reasons": [], "evidence": [], "notes": [],
+            **{column: pd.NA for column in _SUGGESTION_COLUMN.values()}})
+        record["rank"] = max(int(record["rank"]), int(s.rank))  # type: ignore[call-overload]
+        if s.severity == "note":
+            record["notes"].append(f"{s.signal}: {s.evidence}")  # type: ignore[union-attr]
+            continue
+        record["reasons"].append(f"{s.signal}:{s.severity}")  # type: ignore[union-attr]
+        record["evidence"].append(str(s.evidence))  # type: ignore[union-attr]
+        column = _SUGGESTION_COLUMN.get(str(s.signal))
+        if column and record[column] is pd.NA and not pd.isna(s.suggestion):
+            record[column] = s.suggestion
+    for record in records.values():
+        record["decision"] = DECISIONS[int(record.pop("rank"))]  # type: ignore[call-overload]
+        record["reasons"] = "; ".join(record["reasons"])  # type: ignore[arg-type]
+        record["evidence"] = " | ".join(record["evidence"])  # type: ignore[arg-type]
+        record["notes"] = " | ".join(record["notes"])  # type: ignore[arg-type]
     decided = pd.DataFrame.from_dict(records, orient="index")
     table = base.merge(decided, left_on="item_id", right_index=True, how="left") if len(
         decided) else base.assign(**{c: pd.NA for c in TABLE_COLUMNS if c not in base})
