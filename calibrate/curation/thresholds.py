@@ -38,10 +38,10 @@ class CurationThresholds:
 
     Near-duplicates: cosine similarity of TF-IDF vectors at least
     ``duplicate_review`` sends the later copy to review, at least
-    ``duplicate_drop`` drops it. ``duplicate_languages="all"`` takes the lowest
-    of the English and Chinese similarities (a copy must be one in both
-    languages the pair has), ``"any"`` the highest. With ``compare_images`` a
-    pair whose images differ (difference-hash Hamming distance above
+    ``duplicate_drop`` drops it. ``duplicate_languages="any"`` takes the highest
+    of the English and Chinese similarities (a copy in either language counts),
+    ``"all"`` the lowest (a copy must be one in both languages the pair has).
+    With ``compare_images`` a pair whose images differ (difference-hash Hamming distance above
     ``image_distance`` of 256 bits) is only noted: one text template with
     different images is a legitimate multimodal design (USB's RIST items). The
     default 8 of 256 bits tolerates re-encoding and resizing; on the bundled
@@ -61,7 +61,7 @@ class CurationThresholds:
     min_models: int = 2
     duplicate_review: float = 0.85
     duplicate_drop: float = 0.95
-    duplicate_languages: str = "all"
+    duplicate_languages: str = "any"
     compare_images: bool = True
     image_distance: int = 8
 

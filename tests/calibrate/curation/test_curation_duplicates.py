@@ -45,7 +45,8 @@ def test_pruned_search_equals_the_dense_matrix(threshold, common_df):
 
 def test_chinese_character_ngrams_find_an_edited_copy_and_skip_missing_texts():
     ids = ["a", "b", "c", "d"]
-    texts = ["请一步步详细说明如何进行图中所示的活动。", "请一步步详细说明如何进行图中所示的活动！谢谢",
+    texts = ["请一步步详细说明如何进行图中所示的活动。",
+             "请一步步详细说明如何进行图中所示的活动！谢谢",
              "博物馆如何防止古剑生锈？", None]
     pairs = near_duplicates(ids, texts, language="zh", threshold=0.8)
     assert pairs[["item_a", "item_b"]].values.tolist() == [["a", "b"]]

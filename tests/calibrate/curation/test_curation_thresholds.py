@@ -58,14 +58,17 @@ def test_duplicate_thresholds_and_images(inputs):
     edited = dataclasses.replace(inputs, items=items)
     result = curate(edited)
     pair = result.pairs[(result.pairs["item_a"] == "v01") & (result.pairs["item_b"] == "v07_dup")]
-    sim = float(pair["similarity"].iloc[0])  # min over en (edited) and zh (only "!" differs)
+    # default "any": the higher of en (a word edited) and zh (only "！" differs) -> drop
+    en, zh = float(pair["similarity_en"].iloc[0]), float(pair["similarity_zh"].iloc[0])
+    assert float(pair["similarity"].iloc[0]) == max(en, zh) == zh >= 0.95
+    assert result.table.set_index("item_id").at["v07_dup", "decision"] == "drop"
+    # "all": the lower, English one
+    sim = float(pair["similarity_en"].iloc[0])
     assert 0.85 <= sim < 0.95
-    assert result.table.set_index("item_id").at["v07_dup", "decision"] == "review"
-    assert _decisions(edited, duplicate_review=sim + 0.01,
+    assert _decisions(edited, duplicate_languages="all")["v07_dup"] == "review"
+    assert _decisions(edited, duplicate_languages="all", duplicate_review=sim + 0.01,
                       duplicate_drop=max(0.95, sim + 0.01))["v07_dup"] == "keep"
-    assert _decisions(edited, duplicate_drop=sim)["v07_dup"] == "drop"
-    # "any" takes the higher (Chinese) similarity, 1.0 -> drop
-    assert _decisions(edited, duplicate_languages="any")["v07_dup"] == "drop"
+    assert _decisions(edited, duplicate_languages="all", duplicate_drop=sim)["v07_dup"] == "drop"
     # not comparing images turns the template pair into a duplicate
     assert _decisions(inputs)["v08_template"] == "keep"
     assert _decisions(inputs, compare_images=False)["v08_template"] == "drop"
