@@ -84,7 +84,7 @@ def wait_for_page(page: object, title: str) -> None:
 
 def test_every_page_renders_in_chromium(dashboard, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
     for path, title in PAGES:
         start = time.monotonic()
         page.goto(dashboard.url + path)
@@ -101,7 +101,7 @@ def test_every_page_renders_in_chromium(dashboard, browser):
 
 
 def test_review_keyboard_shortcut_saves_gold(dashboard, browser, workspace):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
     page.goto(dashboard.url + "review")
     wait_for_page(page, "Review")
     box = page.locator('input[aria-label="reviewer"]')
