@@ -202,16 +202,54 @@ def grid(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: 
 
 
 @cached
-def cells(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str,
-          confidence: float) -> tuple[pd.DataFrame, str | None]:
-    """:func:`calibrate.benchmark_cells` with the workspace's sample weights (as the CLI)."""
+def judge_columns(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...]) -> list[str]:
+    """The verdict column names :func:`judged` gives the runs."""
+    from calibrate.tables import resolve_runs
+
+    return list(resolve_runs(Workspace(Path(path)), list(run_ids), field=field))
+
+
+def _weight(table: pd.DataFrame) -> tuple[str | None, str | None]:
     from calibrate.cli.stats import _workspace_weight  # the CLI's rule for the weights
+
+    return _workspace_weight(table, "gold")
+
+
+@cached
+def model_rates(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str,
+                confidence: float) -> tuple[pd.DataFrame, str | None]:
+    """Per target model, :func:`calibrate.corrected_rate` over all its responses (the
+    benchmark's pooled total), with the workspace's sample weights as the CLI uses them."""
+    from calibrate.ppi import corrected_rate
+    from calibrate.slices import POOLED, by_slice
+
+    table, _ = judged(path, stamp, field, run_ids)
+    weight, note = _weight(table)
+    results = by_slice(corrected_rate, table, by="model", gold="gold", judge=column,
+                       positive=field_positive(field), weight=weight, confidence=confidence)
+    rows = []
+    for model, r in results.items():
+        row: dict[str, Any] = {"model": model, "cell": POOLED, "level1_category": "all",
+                               "modality": "all", "n_labeled": r.n_labeled,
+                               "n_unlabeled": r.n_unlabeled, "n_invalid": r.n_invalid}
+        for name in ("judge_rate", "human_rate", "corrected"):
+            est = getattr(r, name)
+            row[name], row[f"{name}_low"], row[f"{name}_high"] = est.value, *est.ci
+        rows.append(row)
+    return pd.DataFrame(rows), note
+
+
+@cached
+def cells(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str,
+          confidence: float, model: str) -> pd.DataFrame:
+    """:func:`calibrate.benchmark_cells` of one target model (12 cells and both totals)."""
     from calibrate.slices import benchmark_cells
 
     table, _ = judged(path, stamp, field, run_ids)
-    weight, note = _workspace_weight(table, "gold")
-    return benchmark_cells(table, gold="gold", judge=column, positive=field_positive(field),
-                           weight=weight, confidence=confidence), note
+    weight, _ = _weight(table)
+    return benchmark_cells(table[table["model"] == model], gold="gold", judge=column,
+                           positive=field_positive(field), weight=weight,
+                           confidence=confidence)
 
 
 @cached

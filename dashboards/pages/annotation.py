@@ -8,7 +8,7 @@ import streamlit as st
 from dashboards import data
 from dashboards.widgets import field_picker, fmt
 
-SLICES = ("model", "language", "modality", "level1_category", "aspect")
+SLICES = ("language", "model", "modality", "level1_category", "aspect")
 
 
 def page() -> None:

@@ -37,6 +37,15 @@ def _bars(df: pd.DataFrame, *, column: str, title: str) -> alt.LayerChart:
     return (bars + rule).facet(column=alt.Column(f"{column}:N", title=None))
 
 
+def _shown(rows: pd.DataFrame) -> pd.DataFrame:
+    """Counts, then each estimate as ``value [low, high]``."""
+    shown = rows[["model", "cell", "n_labeled", "n_unlabeled", "n_invalid"]].copy()
+    for name, label in ESTIMATES.items():
+        shown[label] = [fmt(v, lo, hi) for v, lo, hi in
+                        zip(rows[name], rows[f"{name}_low"], rows[f"{name}_high"], strict=True)]
+    return shown
+
+
 def page() -> None:
     st.title("Results")
     st.caption("Each target model's rate, as the judge says and corrected by the human gold "
@@ -56,9 +65,9 @@ def page() -> None:
                                   key="results_run")
     confidence = st.sidebar.select_slider("confidence", (0.8, 0.9, 0.95), value=0.9,
                                           key="confidence")
-    _, columns = data.judged(path, stamp, field, (run_id,))
+    column = data.judge_columns(path, stamp, field, (run_id,))[0]
     try:
-        cells, note = data.cells(path, stamp, field, (run_id,), columns[0], confidence)
+        totals, note = data.model_rates(path, stamp, field, (run_id,), column, confidence)
     except InputError as exc:
         st.error(str(exc))
         return
@@ -66,20 +75,16 @@ def page() -> None:
         st.info(note)
     rate = data.rate_name(field)
 
-    totals = cells[cells["cell"].isin([POOLED, MEAN_OF_CELLS])]
     st.subheader(f"{rate.capitalize()} per target model")
-    shown = totals[["model", "cell", "n_labeled", "n_unlabeled", "n_invalid"]].copy()
-    for name, label in ESTIMATES.items():
-        shown[label] = [fmt(v, lo, hi) for v, lo, hi in
-                        zip(totals[name], totals[f"{name}_low"], totals[f"{name}_high"],
-                            strict=True)]
-    st.dataframe(shown, hide_index=True, width="stretch")
-    st.altair_chart(_bars(_long(totals[totals["cell"] == POOLED]), column="model", title=rate),
-                    width="content")
+    st.dataframe(_shown(totals), hide_index=True, width="stretch")
+    st.altair_chart(_bars(_long(totals), column="model", title=rate), width="content")
 
     st.subheader("The benchmark's 12 cells (level-1 category x modality combination)")
-    model = st.selectbox("target model", sorted(cells["model"].unique()), key="results_model")
-    mine = cells[(cells["model"] == model) & ~cells["cell"].isin([POOLED, MEAN_OF_CELLS])]
+    model = st.selectbox("target model", sorted(totals["model"]), key="results_model")
+    cells = data.cells(path, stamp, field, (run_id,), column, confidence, model)
+    st.dataframe(_shown(cells[cells["cell"].isin([POOLED, MEAN_OF_CELLS])]), hide_index=True,
+                 width="stretch")
+    mine = cells[~cells["cell"].isin([POOLED, MEAN_OF_CELLS])]
     which = st.radio("estimate", list(ESTIMATES.values()), index=2, horizontal=True,
                      key="results_estimate")
     name = {v: k for k, v in ESTIMATES.items()}[which]
@@ -97,10 +102,10 @@ def page() -> None:
             color=alt.Color("estimate:N", sort=list(ESTIMATES.values())),
             yOffset="estimate:N"),
         width="stretch")
-    with st.expander("all cells, every estimate"):
+    with st.expander(f"{model}: every cell, every estimate"):
         st.dataframe(cells, hide_index=True, width="stretch")
     st.download_button("download the cells (CSV)", cells.to_csv(index=False),
-                       file_name=f"cells-{field}.csv", mime="text/csv")
+                       file_name=f"cells-{field}-{model}.csv", mime="text/csv")
     st.caption(f"{int(confidence * 100)}% intervals: Wilson for the raw judge and human-only "
                "rates, PPI++ for the corrected rate (calibrate.ppi). `total (pooled)`: one rate "
                "over all responses; `total (mean of cells)`: the unweighted mean of the cells.")

@@ -73,11 +73,12 @@ def test_annotation_page_progress_agreement_queue(filled_workspace):
                   seed=0)
     a = r.krippendorff_alpha
     assert agree.iloc[0]["krippendorff_alpha"] == f"{a.value:.3f} [{a.ci[0]:.3f}, {a.ci[1]:.3f}]"
-    assert set(agree["model"]) == {"all", "aurora-vl-7b", "borealis-vl-13b", "cirrus-vl-72b"}
+    assert set(agree["language"]) == {"all", "en", "zh"}
     assert len(queue) == pending
     # another slice column changes the table
-    at.selectbox(key="agreement_by").set_value("language").run()
-    assert set(at.dataframe[2].value["language"]) == {"all", "en", "zh"}
+    at.selectbox(key="agreement_by").set_value("model").run()
+    assert set(at.dataframe[2].value["model"]) == {"all", "aurora-vl-7b", "borealis-vl-13b",
+                                                   "cirrus-vl-72b"}
 
 
 def test_review_page_writes_gold_with_who_and_when(filled_workspace):
@@ -188,13 +189,17 @@ def test_results_page_shows_raw_and_corrected_rates(filled_workspace):
     assert row["corrected"] == f"{r.corrected.value:.3f} [{r.corrected.ci[0]:.3f}, " \
                                f"{r.corrected.ci[1]:.3f}]"
     assert row["raw judge"].startswith(f"{r.judge_rate.value:.3f}")
-    grid = at.dataframe[1].value
+    assert set(totals["model"]) == {"aurora-vl-7b", "borealis-vl-13b", "cirrus-vl-72b"}
+    grid = at.dataframe[2].value
     assert grid.shape == (3, 4)  # 3 level-1 categories x 4 modality combinations
     at.selectbox(key="results_model").set_value("cirrus-vl-72b").run()
     assert not at.exception
-    cells = at.dataframe[2].value
-    assert set(cells["model"]) == {"aurora-vl-7b", "borealis-vl-13b", "cirrus-vl-72b"}
+    cells = at.dataframe[3].value
+    assert set(cells["model"]) == {"cirrus-vl-72b"} and len(cells) == 14  # 12 + 2 totals
     assert np.isfinite(cells["corrected"]).all()
+    one = cells[cells["cell"] == "total (mean of cells)"]["corrected"].iloc[0]
+    assert one == pytest.approx(cells["corrected"].iloc[:12].mean())
+    assert at.dataframe[1].value["model"].tolist() == ["cirrus-vl-72b"] * 2
 
 
 @pytest.mark.parametrize("name", PAGES)
