@@ -399,21 +399,15 @@ def run_estimate(args: argparse.Namespace) -> int:
         require_columns(table, [args.gold, judge, weight, args.by, score], source=args.table)
         source = args.table
     else:
-        from calibrate.tables import judge_table
+        from calibrate.tables import estimate_table
         ws = open_workspace(args)
-        run = args.run or args.judge
-        table, names = judge_table(ws, field=args.field, runs=[run] if run else None)
-        table = _filter(table, args, "the workspace")
-        if len(names) > 1:
-            raise InputError("several judges have verdicts; choose one with --run RUN_ID|JUDGE "
-                             f"(judges: {', '.join(names)})")
-        judge = names[0]
+        loaded = estimate_table(ws, field=args.field, run=args.run or args.judge)
+        table = _filter(loaded.table, args, "the workspace")
+        judge, weight = loaded.judge, loaded.weight
+        notes.extend(loaded.notes)
         score = f"score:{judge}" if args.score is not None else None
         positive = positive or sorted(POSITIVE[args.field])
         require_columns(table, [args.by], source="the workspace")
-        weight, note = _workspace_weight(table, args.gold)
-        if note:
-            notes.append(note)
         source = f"{ws.path} (field {args.field}, judge {judge})"
     kw = dict(gold=args.gold, judge=judge, positive=positive, weight=weight,
               confidence=args.confidence, score=score)
@@ -467,20 +461,3 @@ def run_estimate(args: argparse.Namespace) -> int:
 
 def _fmt_triplet(row: dict[str, Any], name: str) -> str:
     return _fmt_est({"value": row[name], "ci": [row[f"{name}_low"], row[f"{name}_high"]]})
-
-
-def _workspace_weight(table: Any, gold: str) -> tuple[str | None, str | None]:
-    labeled = table[gold].notna()
-    has = table["inclusion_prob"].notna()
-    if not labeled.any() or not (labeled & has).any():
-        return None, ("no labeled response belongs to a sample with inclusion probabilities; "
-                      "treating the labeled responses as a simple random sample")
-    missing = labeled & ~has
-    if missing.any():
-        raise InputError(
-            f"{int(missing.sum())} responses have gold labels but no sample inclusion "
-            "probability (e.g. imported gold); the corrected rate needs to know how every "
-            "labeled response was chosen: draw them through a safecal sample, or "
-            "estimate from a table with --table and --weight"
-        )
-    return "inclusion_prob", None
