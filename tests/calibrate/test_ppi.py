@@ -47,6 +47,11 @@ def test_matches_ppi_plus_plus_mean_estimator() -> None:
     lam2 = fit.lam * (m - n) / m
     paper = lam2 * yhat[~labeled].mean() + (y[labeled] - lam2 * yhat[labeled]).mean()
     assert fit.value == pytest.approx(paper)
+    # PPI++'s variance for independent labeled / unlabeled sets:
+    # lambda'^2 Var(Yhat_U) / N + Var(Y - lambda' Yhat)_L / n
+    paper_var = (lam2**2 * yhat[~labeled].var() / (m - n)
+                 + (y[labeled] - lam2 * yhat[labeled]).var() / n)
+    assert fit.se == pytest.approx(math.sqrt(paper_var), rel=0.02)
     assert 0 < fit.lam <= 1
 
 
