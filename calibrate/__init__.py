@@ -11,10 +11,18 @@ from calibrate.paired import PairedResult, paired_test
 from calibrate.ppi import BudgetResult, RateResult, corrected_rate, gold_budget, wilson
 from calibrate.results import Estimate
 from calibrate.slices import MEAN_OF_CELLS, POOLED, benchmark_cells, by_slice, unanimity
+from calibrate.tables import (
+    SLICE_COLUMNS,
+    annotations_table,
+    estimate_table,
+    judge_table,
+    responses_table,
+)
 
 __all__ = [
     "MEAN_OF_CELLS",
     "POOLED",
+    "SLICE_COLUMNS",
     "AgreementResult",
     "BudgetResult",
     "Confusion",
@@ -23,13 +31,17 @@ __all__ = [
     "PairedResult",
     "RateResult",
     "agreement",
+    "annotations_table",
     "benchmark_cells",
     "by_slice",
     "corrected_rate",
+    "estimate_table",
     "gold_budget",
     "judge_metrics",
+    "judge_table",
     "paired_test",
     "read_table",
+    "responses_table",
     "unanimity",
     "wide_to_long",
     "wilson",

@@ -355,9 +355,12 @@ def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) ->
             rows.append([name, e["n"], e["n_invalid"],
                          *[_fmt_est(e[m]) for m in shown]])
         _print_rows(["slice", "n", "invalid", *shown], rows, title=f"judge {j}")
-        conf = entry["confusion"]
-        _print_rows(["gold \\ judge", *conf["labels"]],
-                    [[lab, *row] for lab, row in zip(conf["labels"], conf["matrix"], strict=True)])
+        for conf in (entry["confusion"], entry.get("confusion_full")):
+            if conf is None:
+                continue
+            _print_rows(["gold \\ judge", *conf["labels"]],
+                        [[lab, *row] for lab, row in zip(conf["labels"], conf["matrix"],
+                                                          strict=True)])
         if entry["invalid_values"]:
             print("invalid judge answers (left out): "
                   + ", ".join(f"{k!r} x{v}" for k, v in entry["invalid_values"].items()) + "\n")
