@@ -19,6 +19,56 @@ from calibrate.tables import (
     responses_table,
 )
 
+# ---- judges and tuning (issue 5) ---------------------------------------------------------
+# isort: split
+from calibrate.judges import (
+    Case,
+    ImportedJudge,
+    JudgeConfig,
+    KeywordJudge,
+    LLMJudge,
+    Verdict,
+    load_prompt,
+)
+from calibrate.judging import (
+    import_verdicts,
+    run_keyword_judge,
+    run_llm_judge,
+    tune_run_threshold,
+    write_judge_card,
+)
+from calibrate.runner import RunSummary, load_cases, run_judge
+from calibrate.thresholds import ThresholdChoice, threshold_table, tune_threshold
+from calibrate.tuning import (
+    PromptTuning,
+    ThresholdTuning,
+    assign_splits,
+    tune_prompt,
+    tune_table,
+    tune_threshold_cv,
+)
+
+# isort: split
+# ---- curation (issue 7): find the benchmark queries that make it lie ----
+from calibrate.curation import (
+    CurationInputs,
+    CurationResult,
+    CurationThresholds,
+    coverage,
+    coverage_pivot,
+    curate,
+    curate_workspace,
+    curation_pass,
+    emptied_cells,
+    export_table,
+    item_evidence,
+    load_inputs,
+    near_duplicates,
+    summary_text,
+)
+
+# ---- end of the curation block ----
+
 __all__ = [
     "MEAN_OF_CELLS",
     "POOLED",
@@ -45,4 +95,44 @@ __all__ = [
     "unanimity",
     "wide_to_long",
     "wilson",
+    # judges and tuning (issue 5)
+    "Case",
+    "ImportedJudge",
+    "JudgeConfig",
+    "KeywordJudge",
+    "LLMJudge",
+    "PromptTuning",
+    "RunSummary",
+    "ThresholdChoice",
+    "ThresholdTuning",
+    "Verdict",
+    "assign_splits",
+    "import_verdicts",
+    "load_cases",
+    "load_prompt",
+    "run_judge",
+    "run_keyword_judge",
+    "run_llm_judge",
+    "threshold_table",
+    "tune_prompt",
+    "tune_table",
+    "tune_threshold",
+    "tune_threshold_cv",
+    "tune_run_threshold",
+    "write_judge_card",
+    # curation (issue 7)
+    "CurationInputs",
+    "CurationResult",
+    "CurationThresholds",
+    "coverage",
+    "coverage_pivot",
+    "curate",
+    "curate_workspace",
+    "curation_pass",
+    "emptied_cells",
+    "export_table",
+    "item_evidence",
+    "load_inputs",
+    "near_duplicates",
+    "summary_text",
 ]

@@ -17,17 +17,30 @@ import pandas as pd
 from annotate.errors import InputError
 from annotate.labels import SCALES
 
-_INTEGRAL = re.compile(r"^([+-]?\d+)\.0+$")
+_INTEGRAL = re.compile(r"[+-]?\d+\.0+")
+
+
+def _one(value: object) -> object:
+    if value is None or (isinstance(value, float) and value != value):
+        return pd.NA
+    if value is pd.NA:
+        return pd.NA
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    if _INTEGRAL.fullmatch(text):  # "1.0" written by a float column -> "1"
+        text = text.split(".")[0]
+    return text if text else pd.NA
 
 
 def normalize_labels(values: pd.Series) -> pd.Series:
-    """Labels as stripped strings (``1.0`` -> ``"1"``, ``True`` -> ``"1"``); missing or
-    empty -> ``<NA>``."""
-    if pd.api.types.is_bool_dtype(values):
-        values = values.astype("Int64")
-    text = values.astype("string").str.strip()
-    text = text.str.replace(_INTEGRAL, r"\1", regex=True)  # "1.0" from a float column -> "1"
-    return text.mask(text == "")
+    """Labels as stripped strings (``1.0`` -> ``"1"``); missing or empty -> ``<NA>``."""
+    # normalise each distinct value once (a million rows hold a handful of labels)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = pd.array([_one(v) for v in uniques] + [pd.NA], dtype="string")
+    return pd.Series(mapped.take(codes), index=values.index, dtype="string")
 
 
 def _sort_key(labels: Iterable[str]) -> list[str]:
