@@ -54,7 +54,7 @@ import pandas as pd
 
 from annotate.errors import InputError
 from calibrate.results import Estimate
-from calibrate.vocab import infer_categories, normalize_labels
+from calibrate.vocab import label_vocabulary, normalize_labels
 
 
 def z_value(confidence: float) -> float:
@@ -203,8 +203,7 @@ def rate_data(table: pd.DataFrame, *, gold: str, judge: str, positive: Iterable[
     pos = [positive] if isinstance(positive, str) else [str(p) for p in positive]
     if not pos:
         raise InputError("give the positive label(s) with --positive")
-    seen = set(g.dropna().unique()) | set(pos)
-    vocab = infer_categories(seen, None if labels is None else list(labels),
+    vocab = label_vocabulary(g.dropna().unique(), pos, None if labels is None else list(labels),
                              what=f"gold column {gold!r}")
     valid = j.notna() & j.isin(vocab)
     labeled = g.notna().to_numpy() & valid.to_numpy()

@@ -18,6 +18,28 @@ from annotate.cli.common import open_workspace, workspace_parent
 from annotate.errors import InputError
 
 
+def _level(text: str) -> float:
+    """``--confidence``: a fraction in (0, 1) (0.9, not 90)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 1 (e.g. 0.9 for 90%)")
+    return value
+
+
+def _count(text: str) -> int:
+    """``--n-boot``: a non-negative integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser, *, confidence: float) -> None:
     parser.add_argument("--table", metavar="FILE",
                         help="a CSV / TSV / JSONL / JSON / Parquet table (default: the workspace)")
@@ -26,7 +48,7 @@ def _common(parser: argparse.ArgumentParser, *, confidence: float) -> None:
     parser.add_argument("--by", metavar="COL", help="also report per value of this column")
     parser.add_argument("--where", action="append", metavar="COL=VALUE",
                         help="keep only rows where COL equals VALUE (repeatable)")
-    parser.add_argument("--confidence", type=float, default=confidence,
+    parser.add_argument("--confidence", type=_level, default=confidence,
                         help=f"interval confidence level (default {confidence})")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--field", choices=("harmfulness", "refusal"), default="harmfulness",
@@ -54,7 +76,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help="Krippendorff's alpha metric (default nominal)")
     p.add_argument("--categories", metavar="A,B,C",
                    help="the label scale in order (ordinal order; default: inferred)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--n-boot", type=_count, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=run_agreement)
 
@@ -80,7 +102,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help="workspace judge run(s) (default: newest run of every judge)")
     p.add_argument("--binary", action="store_true",
                    help="workspace: use the field's positive labels (annotate.labels)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--n-boot", type=_count, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=run_judge)
 

@@ -231,3 +231,9 @@ def test_score_column_in_the_table_api() -> None:
     assert r.judge_rate.value == pytest.approx(0.75)  # the verdicts, not the scores
     with pytest.raises(InputError, match="probabilities"):
         corrected_rate(t.assign(s=[2, 0, 0, 0]), positive="unsafe", score="s")
+
+
+def test_positive_typo_is_an_error() -> None:
+    t = pd.DataFrame({"gold": ["unsafe", None], "judge": ["unsafe", "unsafe"]})
+    with pytest.raises(InputError, match="not a label"):
+        corrected_rate(t, positive="usafe")
