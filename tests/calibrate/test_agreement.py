@@ -247,3 +247,16 @@ def test_undefined_cases() -> None:
     # no unit with two ratings
     r = agreement_from_codes(np.array([[0, -1], [1, -1]]), ["a", "b"], n_boot=20)
     assert r.n_items == 0 and r.n_single == 2 and np.isnan(r.fleiss_kappa.value)
+
+
+@pytest.mark.parametrize("high", [3, 2**40])
+def test_compress_reconstructs_every_row(high: int) -> None:
+    """Both paths (mixed-radix integers; axis-0 unique for wide ranges) give patterns whose
+    rows, indexed by ``inverse``, rebuild the input, with counts that add up."""
+    from calibrate.bootstrap import compress
+
+    keys = np.random.default_rng(1).integers(-1, high, (3000, 4))
+    keys[1000:2000] = keys[:1000]  # make repeats
+    first, inverse, freq = compress(keys)
+    assert (keys[first][inverse] == keys).all()
+    assert freq.sum() == len(keys) and (np.bincount(inverse) == freq).all()
