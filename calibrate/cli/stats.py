@@ -383,9 +383,12 @@ def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) ->
             _print_rows(["gold \\ judge", *conf["labels"]],
                         [[lab, *row] for lab, row in zip(conf["labels"], conf["matrix"],
                                                           strict=True)])
-        if entry["invalid_values"]:
-            print("invalid judge answers (left out): "
-                  + ", ".join(f"{k!r} x{v}" for k, v in entry["invalid_values"].items()) + "\n")
+        invalid = sorted(entry["invalid_values"].items(), key=lambda kv: -kv[1])
+        if invalid:
+            # judge answers are untrusted text: repr() escapes control characters
+            shown = ", ".join(f"{k[:80]!r} x{v}" for k, v in invalid[:10])
+            more = f" and {len(invalid) - 10} other answers" if len(invalid) > 10 else ""
+            print(f"invalid judge answers (left out): {shown}{more}\n")
     for pair, r in out.get("paired", {}).items():
         print(f"{pair}: {r['method']}, p = {r['p_value']:.4g}; accuracy difference "
               f"{_fmt_est(r['difference'])} on {r['n']} items")
