@@ -182,7 +182,7 @@ def judge_metrics(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judg
     np.add.at(full, (gi, ji), 1)
     rng = np.random.default_rng(seed)
 
-    if positive is None:
+    if not pos_given:  # multi-class view
         cells = gi * k + ji
 
         def stats(w: np.ndarray) -> dict[str, np.ndarray]:
