@@ -202,31 +202,26 @@ def grid(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: 
 
 
 @cached
-def judge_columns(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...]) -> list[str]:
-    """The verdict column names :func:`judged` gives the runs."""
-    from calibrate.tables import resolve_runs
+def estimate_input(path: str, stamp: Stamp, field: str, run_id: str) -> Any:
+    """:func:`calibrate.tables.estimate_table`: one run's verdicts with gold and sample
+    weights, as ``safecal calibrate estimate`` reads the workspace."""
+    from calibrate.tables import estimate_table
 
-    return list(resolve_runs(Workspace(Path(path)), list(run_ids), field=field))
-
-
-def _weight(table: pd.DataFrame) -> tuple[str | None, str | None]:
-    from calibrate.cli.stats import _workspace_weight  # the CLI's rule for the weights
-
-    return _workspace_weight(table, "gold")
+    return estimate_table(Workspace(Path(path)), field=field, run=run_id)
 
 
 @cached
-def model_rates(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str,
-                confidence: float) -> tuple[pd.DataFrame, str | None]:
+def model_rates(path: str, stamp: Stamp, field: str, run_id: str, confidence: float
+                ) -> pd.DataFrame:
     """Per target model, :func:`calibrate.corrected_rate` over all its responses (the
-    benchmark's pooled total), with the workspace's sample weights as the CLI uses them."""
+    benchmark's pooled total)."""
     from calibrate.ppi import corrected_rate
     from calibrate.slices import POOLED, by_slice
 
-    table, _ = judged(path, stamp, field, run_ids)
-    weight, note = _weight(table)
-    results = by_slice(corrected_rate, table, by="model", gold="gold", judge=column,
-                       positive=field_positive(field), weight=weight, confidence=confidence)
+    loaded = estimate_input(path, stamp, field, run_id)
+    results = by_slice(corrected_rate, loaded.table, by="model", gold="gold",
+                       judge=loaded.judge, positive=field_positive(field),
+                       weight=loaded.weight, confidence=confidence)
     rows = []
     for model, r in results.items():
         row: dict[str, Any] = {"model": model, "cell": POOLED, "level1_category": "all",
@@ -236,19 +231,19 @@ def model_rates(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], c
             est = getattr(r, name)
             row[name], row[f"{name}_low"], row[f"{name}_high"] = est.value, *est.ci
         rows.append(row)
-    return pd.DataFrame(rows), note
+    return pd.DataFrame(rows)
 
 
 @cached
-def cells(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str,
-          confidence: float, model: str) -> pd.DataFrame:
+def cells(path: str, stamp: Stamp, field: str, run_id: str, confidence: float, model: str
+          ) -> pd.DataFrame:
     """:func:`calibrate.benchmark_cells` of one target model (12 cells and both totals)."""
     from calibrate.slices import benchmark_cells
 
-    table, _ = judged(path, stamp, field, run_ids)
-    weight, _ = _weight(table)
-    return benchmark_cells(table[table["model"] == model], gold="gold", judge=column,
-                           positive=field_positive(field), weight=weight,
+    loaded = estimate_input(path, stamp, field, run_id)
+    table = loaded.table
+    return benchmark_cells(table[table["model"] == model], gold="gold", judge=loaded.judge,
+                           positive=field_positive(field), weight=loaded.weight,
                            confidence=confidence)
 
 

@@ -65,13 +65,13 @@ def page() -> None:
                                   key="results_run")
     confidence = st.sidebar.select_slider("confidence", (0.8, 0.9, 0.95), value=0.9,
                                           key="confidence")
-    column = data.judge_columns(path, stamp, field, (run_id,))[0]
     try:
-        totals, note = data.model_rates(path, stamp, field, (run_id,), column, confidence)
+        notes = data.estimate_input(path, stamp, field, run_id).notes
+        totals = data.model_rates(path, stamp, field, run_id, confidence)
     except InputError as exc:
         st.error(str(exc))
         return
-    if note:
+    for note in notes:
         st.info(note)
     rate = data.rate_name(field)
 
@@ -81,7 +81,7 @@ def page() -> None:
 
     st.subheader("The benchmark's 12 cells (level-1 category x modality combination)")
     model = st.selectbox("target model", sorted(totals["model"]), key="results_model")
-    cells = data.cells(path, stamp, field, (run_id,), column, confidence, model)
+    cells = data.cells(path, stamp, field, run_id, confidence, model)
     st.dataframe(_shown(cells[cells["cell"].isin([POOLED, MEAN_OF_CELLS])]), hide_index=True,
                  width="stretch")
     mine = cells[~cells["cell"].isin([POOLED, MEAN_OF_CELLS])]
