@@ -38,18 +38,13 @@ def show_unit(row: dict[str, Any]) -> None:
             st.image(image, caption=f"item {row['item_id']}", width="stretch")
         else:
             st.info("no image for this item")
-        st.caption(f"{row.get('level1_category')} / {row.get('level2_category')} / "
-                   f"{row.get('level3_category')} · {row.get('modality')}")
+        st.text(f"{row.get('level1_category')} / {row.get('level2_category')} / "
+                f"{row.get('level3_category')} · {row.get('modality')}")
     with right:
         st.markdown("**Query (English)**")
         st.text(str(row.get("text") or ""))
         st.markdown("**Query (Chinese)**")
         st.text(str(row.get("text_zh") or "(none)"))
-        st.markdown(f"**Response** · model `{_code(row.get('model'))}`, "
-                    f"language `{_code(row.get('language'))}`")
+        st.markdown("**Response**")
+        st.text(f"model {row.get('model')}, language {row.get('language')}")
         st.text(str(row.get("response") or ""))
-
-
-def _code(value: Any) -> str:
-    """A short identifier for inline code in Markdown: backticks removed."""
-    return str(value).replace("`", "'")
