@@ -93,8 +93,8 @@ def page() -> None:
     chart = _long(mine)
     st.altair_chart(
         alt.Chart(chart).mark_point(filled=True).encode(
-            y=alt.Y("cell:N", title=None), x=alt.X("rate:Q", title=rate,
-                                                    scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("cell:N", title=None, axis=alt.Axis(labelLimit=320)),
+            x=alt.X("rate:Q", title=rate, scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("estimate:N", sort=list(ESTIMATES.values())),
             yOffset="estimate:N")
         + alt.Chart(chart).mark_rule().encode(
