@@ -525,32 +525,35 @@ def duplicate_signals(inputs: CurationInputs, th: CurationThresholds, *,
                                      f"images differ (hash distance {dist})",
                          "suggestion": pd.NA})
     linked = pairs[pairs["same_image"]]
-    ids = [str(x) for x in pd.Series(sorted(set(linked["item_a"]) | set(linked["item_b"])))
-           .sort_values(key=natural_order)]
-    if ids:
-        groups = duplicate_groups(linked, ids)
-        for item_id in ids:
-            rep = groups[item_id]
-            mine = linked[(linked["item_a"] == item_id) | (linked["item_b"] == item_id)]
-            neighbours = [
-                (b if a == item_id else a, sim, langs)
-                for a, b, sim, langs in mine[["item_a", "item_b", "similarity", "languages"]]
-                .itertuples(index=False)]
-            neighbours.sort(key=lambda t: (-t[1], t[0]))
-            listing = ", ".join(f"{o} {s:.2f} ({lang})" for o, s, lang in neighbours)
-            if item_id == rep:
-                members = sorted(groups.index[groups == rep])
-                rows.append({"item_id": item_id, "signal": "near_duplicate", "severity": "note",
-                             "value": neighbours[0][1], "support": len(members),
-                             "evidence": f"kept as the first of {len(members)} near-duplicates: "
-                                         f"{listing}",
-                             "suggestion": pd.NA})
-                continue
-            best = neighbours[0][1]
-            severity = "drop" if best >= th.duplicate_drop else "review"
-            rows.append({"item_id": item_id, "signal": "near_duplicate", "severity": severity,
-                         "value": best, "support": len(neighbours),
-                         "evidence": f"near-duplicate of {rep} (group of "
-                                     f"{int((groups == rep).sum())}): {listing}",
-                         "suggestion": rep})
+    ids = [str(x) for x in pd.Series(sorted(set(linked["item_a"]) | set(linked["item_b"])),
+                                     dtype="object").sort_values(key=natural_order)]
+    if not ids:
+        return _frame(rows)
+    groups = duplicate_groups(linked, ids).to_dict()
+    members: dict[str, list[str]] = {}
+    for item_id in ids:  # ids are in natural order, so members are too
+        members.setdefault(groups[item_id], []).append(item_id)
+    neighbours: dict[str, list[tuple[str, float, str]]] = {item_id: [] for item_id in ids}
+    for a, b, sim, langs in linked[["item_a", "item_b", "similarity", "languages"]].itertuples(
+            index=False):
+        neighbours[a].append((b, float(sim), str(langs)))
+        neighbours[b].append((a, float(sim), str(langs)))
+    for item_id in ids:
+        mine = sorted(neighbours[item_id], key=lambda t: (-t[1], t[0]))
+        listing = ", ".join(f"{o} {v:.2f} ({lang})" for o, v, lang in mine)
+        rep = groups[item_id]
+        group = members[rep]
+        if item_id == rep:
+            rows.append({"item_id": item_id, "signal": "near_duplicate", "severity": "note",
+                         "value": mine[0][1], "support": len(group),
+                         "evidence": f"kept as the first of {len(group)} near-duplicates: "
+                                     f"{listing}",
+                         "suggestion": pd.NA})
+            continue
+        best = mine[0][1]
+        rows.append({"item_id": item_id, "signal": "near_duplicate",
+                     "severity": "drop" if best >= th.duplicate_drop else "review",
+                     "value": best, "support": len(mine),
+                     "evidence": f"near-duplicate of {rep} (group of {len(group)}): {listing}",
+                     "suggestion": rep})
     return _frame(rows)
