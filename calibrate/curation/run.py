@@ -182,3 +182,33 @@ def summary_text(result: CurationResult, *, top: int = 10) -> str:
         lines.append(f"  emptied: {row.level3_category} / {row.modality} / {row.language} "
                      f"(had {row.before})")
     return "\n".join(lines)
+
+
+#: planted problem (the example's planted.csv) -> the signal that should find it
+PLANTED_SIGNAL = {"risk_label_wrong": "risk_label_wrong", "image_irrelevant": "image_irrelevant",
+                  "modality_wrong": "modality_contradicted", "category_wrong": "category_wrong",
+                  "near_duplicate": "near_duplicate"}
+
+
+def check_planted(result: CurationResult, planted: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """How curation fared on a list of planted problems (``item_id, problem[, detail]``).
+
+    One row per planted problem: ``signal`` expected, the query's ``decision``,
+    ``found`` (the signal is among its review / drop reasons) and ``noted`` (it
+    is among its notes only). For the bundled example's ``planted.csv``.
+    """
+    if not isinstance(planted, pd.DataFrame):
+        planted = pd.read_csv(planted, dtype=str)
+    table = result.table.set_index("item_id")
+    rows = []
+    for row in planted.itertuples(index=False):
+        signal = PLANTED_SIGNAL.get(str(row.problem), str(row.problem))
+        item = str(row.item_id)
+        if item not in table.index:
+            raise InputError(f"planted item {item!r} is not in the workspace")
+        reasons = str(table.at[item, "reasons"])
+        notes = str(table.at[item, "notes"])
+        rows.append({"item_id": item, "problem": row.problem, "signal": signal,
+                     "decision": table.at[item, "decision"], "found": signal in reasons,
+                     "noted": signal not in reasons and signal in notes})
+    return pd.DataFrame(rows)
