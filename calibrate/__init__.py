@@ -11,6 +11,13 @@ from calibrate.paired import PairedResult, paired_test
 from calibrate.ppi import BudgetResult, RateResult, corrected_rate, gold_budget, wilson
 from calibrate.results import Estimate
 from calibrate.slices import MEAN_OF_CELLS, POOLED, benchmark_cells, by_slice, unanimity
+from calibrate.tables import (
+    SLICE_COLUMNS,
+    annotations_table,
+    estimate_table,
+    judge_table,
+    responses_table,
+)
 
 # ---- judges and tuning (issue 5) ---------------------------------------------------------
 # isort: split
@@ -65,6 +72,7 @@ from calibrate.curation import (
 __all__ = [
     "MEAN_OF_CELLS",
     "POOLED",
+    "SLICE_COLUMNS",
     "AgreementResult",
     "BudgetResult",
     "Confusion",
@@ -73,13 +81,17 @@ __all__ = [
     "PairedResult",
     "RateResult",
     "agreement",
+    "annotations_table",
     "benchmark_cells",
     "by_slice",
     "corrected_rate",
+    "estimate_table",
     "gold_budget",
     "judge_metrics",
+    "judge_table",
     "paired_test",
     "read_table",
+    "responses_table",
     "unanimity",
     "wide_to_long",
     "wilson",

@@ -54,7 +54,7 @@ import pandas as pd
 
 from annotate.errors import InputError
 from calibrate.results import Estimate
-from calibrate.vocab import infer_categories, normalize_labels
+from calibrate.vocab import label_vocabulary, normalize_labels
 
 
 def z_value(confidence: float) -> float:
@@ -203,8 +203,7 @@ def rate_data(table: pd.DataFrame, *, gold: str, judge: str, positive: Iterable[
     pos = [positive] if isinstance(positive, str) else [str(p) for p in positive]
     if not pos:
         raise InputError("give the positive label(s) with --positive")
-    seen = set(g.dropna().unique()) | set(pos)
-    vocab = infer_categories(seen, None if labels is None else list(labels),
+    vocab = label_vocabulary(g.dropna().unique(), pos, None if labels is None else list(labels),
                              what=f"gold column {gold!r}")
     valid = j.notna() & j.isin(vocab)
     labeled = g.notna().to_numpy() & valid.to_numpy()
@@ -309,7 +308,9 @@ def gold_budget(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judge"
     ``M`` judged responses, ``V_J = lambda^2 s^2(Yhat) / M``, and a rectifier term that
     shrinks as ``V_R(n) = V_R * n_now / n``. Solving ``2 z sqrt(V_J + V_R(n)) = width``
     gives ``n = V_R n_now / ((width / 2z)^2 - V_J)`` (infinite when ``width`` is below the
-    floor ``2 z sqrt(V_J)``). Beside it, human labels alone need
+    floor ``2 z sqrt(V_J)``; normal approximation, so on small samples the reported interval,
+    which uses ``t`` and Wilson's form, can come out a little wider). Beside it, human labels
+    alone need
     ``n = z^2 p (1 - p) / (width / 2)^2`` (normal approximation; with weights, times
     Kish's design effect).
     """
@@ -336,7 +337,8 @@ def gold_budget(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judge"
         deff = n * float((wl * wl).sum()) / float(wl.sum() ** 2)
     p_plan = min(max(p, 0.05), 0.95)  # avoid planning on a zero variance
     human_n = deff * z * z * p_plan * (1 - p_plan) / half**2
-    return BudgetResult(target_width=width, n_labeled=n, current_width=2 * z * fit.se,
+    return BudgetResult(target_width=width, n_labeled=n,
+                        current_width=rate_from_data(d, confidence).corrected.width,
                         n_needed=math.ceil(n_needed) if math.isfinite(n_needed) else math.inf,
                         n_more=max(0, math.ceil(n_needed) - n) if math.isfinite(n_needed)
                         else math.inf,

@@ -207,6 +207,21 @@ def test_not_utf8_fails_clearly_unless_encoding_given(capsys, tmp_path) -> None:
     assert d["prevalence"]["sûr"] == pytest.approx(0.75)
 
 
+def test_bad_options_exit_2(capsys, files) -> None:
+    for argv in (["agreement", "--raters", "h1,h2", "--confidence", "95"],
+                 ["agreement", "--raters", "h1,h2", "--n-boot", "-1"],
+                 ["agreement", "--raters", "h1"],
+                 ["estimate", "--judge", "judge_a", "--positive", "nope"],
+                 ["estimate", "--judge", "judge_a", "--positive", "full_refusal",
+                  "--target-width", "2"]):
+        with pytest.raises(SystemExit) as exc:  # argparse errors exit 2 by SystemExit
+            code, _, err = run(capsys, "calibrate", argv[0], "--table", str(files["csv"]),
+                               *argv[1:])
+            raise SystemExit(code)
+        assert exc.value.code == 2, argv
+        assert "Traceback" not in capsys.readouterr().err
+
+
 def test_missing_column_is_named(capsys, files) -> None:
     code, _, err = run(capsys, "calibrate", "judge", "--table", str(files["csv"]),
                        "--judge", "judge_z")

@@ -47,6 +47,11 @@ def test_matches_ppi_plus_plus_mean_estimator() -> None:
     lam2 = fit.lam * (m - n) / m
     paper = lam2 * yhat[~labeled].mean() + (y[labeled] - lam2 * yhat[labeled]).mean()
     assert fit.value == pytest.approx(paper)
+    # PPI++'s variance for independent labeled / unlabeled sets:
+    # lambda'^2 Var(Yhat_U) / N + Var(Y - lambda' Yhat)_L / n
+    paper_var = (lam2**2 * yhat[~labeled].var() / (m - n)
+                 + (y[labeled] - lam2 * yhat[labeled]).var() / n)
+    assert fit.se == pytest.approx(math.sqrt(paper_var), rel=0.02)
     assert 0 < fit.lam <= 1
 
 
@@ -226,3 +231,9 @@ def test_score_column_in_the_table_api() -> None:
     assert r.judge_rate.value == pytest.approx(0.75)  # the verdicts, not the scores
     with pytest.raises(InputError, match="probabilities"):
         corrected_rate(t.assign(s=[2, 0, 0, 0]), positive="unsafe", score="s")
+
+
+def test_positive_typo_is_an_error() -> None:
+    t = pd.DataFrame({"gold": ["unsafe", None], "judge": ["unsafe", "unsafe"]})
+    with pytest.raises(InputError, match="not a label"):
+        corrected_rate(t, positive="usafe")
