@@ -13,8 +13,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from annotate import build_gold, import_labels
 from calibrate.curation import CurationThresholds, check_planted, curate_workspace
-from tests.calibrate.curation.example_labels import load_example_labels
+from calibrate.judging import import_verdicts
 
 SIGNAL_FOR_PROBLEM = {"risk_label_wrong": "risk_label_wrong",
                       "image_irrelevant": "image_irrelevant",
@@ -27,7 +28,12 @@ ANSWER_SIGNALS = ("risk_label_wrong", "image_irrelevant", "modality_contradicted
 
 @pytest.fixture
 def labelled(example_workspace, example):
-    load_example_labels(example_workspace, example)
+    """The example with its human labels, query-quality answers, judge verdicts and gold
+    (majority), loaded through the annotation and judging stages' own importers."""
+    import_labels(example_workspace, example.human_labels)
+    import_labels(example_workspace, example.query_quality_labels)
+    import_verdicts(example_workspace, example.judge_verdicts)
+    build_gold(example_workspace)
     return example_workspace
 
 
