@@ -15,6 +15,7 @@ from annotate.taxonomy import Taxonomy, load_taxonomy
 from annotate.workspace import Workspace
 from calibrate.curation import signals as sig
 from calibrate.curation.coverage import coverage
+from calibrate.curation.duplicate_signals import duplicate_pairs, duplicate_signals
 from calibrate.curation.inputs import CurationInputs, load_inputs
 from calibrate.curation.table import decide, export_table
 from calibrate.curation.thresholds import CurationThresholds
@@ -63,7 +64,7 @@ def curate(inputs: CurationInputs, *, thresholds: CurationThresholds | None = No
     if judge_run is not None and judge_run not in set(inputs.verdicts["run_id"].astype(str)):
         known = ", ".join(sorted(set(inputs.verdicts["run_id"].astype(str)))) or "none"
         raise InputError(f"--judge-run {judge_run}: no such judge run (known: {known})")
-    pairs = sig.duplicate_pairs(inputs, th, vectorize=vectorize)
+    pairs = duplicate_pairs(inputs, th, vectorize=vectorize)
     parts = [
         sig.risk_label_signals(inputs, th),
         sig.image_signals(inputs, th),
@@ -72,7 +73,7 @@ def curate(inputs: CurationInputs, *, thresholds: CurationThresholds | None = No
         sig.human_disagreement_signals(inputs, th),
         sig.judge_disagreement_signals(inputs, th),
         sig.uniform_outcome_signals(inputs, th, judge_run=judge_run),
-        sig.duplicate_signals(inputs, th, pairs=pairs),
+        duplicate_signals(inputs, th, pairs=pairs),
     ]
     parts = [p for p in parts if len(p)]
     signals = (pd.concat(parts, ignore_index=True) if parts else sig.empty_signals())
