@@ -339,7 +339,8 @@ def judge_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -
 def outcomes(inputs: CurationInputs, *, judge_run: str | None = None) -> pd.DataFrame:
     """One binary outcome per response: gold label where present, else one judge run's verdict.
 
-    ``judge_run`` defaults to the latest run (by ``started_at``). Columns
+    ``judge_run`` defaults to the latest run (by ``started_at``) that judged the
+    field (harmfulness, refusal), each field on its own. Columns
     ``response_id, item_id, model, language, outcome, source``.
     """
     cols = ["response_id", "item_id", "model", "language", "outcome", "source"]
@@ -348,13 +349,17 @@ def outcomes(inputs: CurationInputs, *, judge_run: str | None = None) -> pd.Data
     gold = gold.dropna(subset=["outcome"]).assign(source="gold")
     verdicts = _aspect_field(inputs, inputs.verdicts)
     verdicts = verdicts[verdicts["valid"].astype(int) == 1].copy()
-    if judge_run is None and len(verdicts):
-        judge_run = str(verdicts.sort_values(["started_at", "run_id"])["run_id"].iloc[-1])
-    verdicts = verdicts[verdicts["run_id"] == judge_run].copy()
+    if judge_run is None:
+        latest = (verdicts.sort_values(["started_at", "run_id"]).groupby("field")["run_id"]
+                  .last())
+        verdicts = verdicts[verdicts["run_id"] == verdicts["field"].map(latest)].copy()
+    else:
+        verdicts = verdicts[verdicts["run_id"] == judge_run].copy()
     verdicts["outcome"] = _binary(verdicts)
     verdicts = verdicts.dropna(subset=["outcome"])
     verdicts = verdicts[~verdicts["response_id"].isin(gold["response_id"])]
-    verdicts["source"] = "judge " + verdicts["judge"].astype("string") + f" (run {judge_run})"
+    verdicts["source"] = ("judge " + verdicts["judge"].astype("string") + " (run "
+                          + verdicts["run_id"].astype("string") + ")")
     return pd.concat([gold[cols], verdicts[cols]], ignore_index=True)
 
 
