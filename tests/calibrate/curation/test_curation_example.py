@@ -13,8 +13,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from calibrate.curation import CurationThresholds, curate_workspace
-from tests.calibrate.curation.example_labels import load_example_labels
+from annotate import build_gold, import_labels
+from calibrate.curation import CurationThresholds, check_planted, curate_workspace
+from calibrate.judging import import_verdicts
 
 SIGNAL_FOR_PROBLEM = {"risk_label_wrong": "risk_label_wrong",
                       "image_irrelevant": "image_irrelevant",
@@ -27,7 +28,12 @@ ANSWER_SIGNALS = ("risk_label_wrong", "image_irrelevant", "modality_contradicted
 
 @pytest.fixture
 def labelled(example_workspace, example):
-    load_example_labels(example_workspace, example)
+    """The example with its human labels, query-quality answers, judge verdicts and gold
+    (majority), loaded through the annotation and judging stages' own importers."""
+    import_labels(example_workspace, example.human_labels)
+    import_labels(example_workspace, example.query_quality_labels)
+    import_verdicts(example_workspace, example.judge_verdicts)
+    build_gold(example_workspace)
     return example_workspace
 
 
@@ -64,3 +70,15 @@ def test_clean_items_are_not_flagged_by_annotator_answers(labelled, example):
         assert len(mine)
         for a, b, dist in mine[["item_a", "item_b", "image_distance"]].itertuples(index=False):
             assert items.at[a, "text"] == items.at[b, "text"] and dist <= 8
+
+
+def test_check_planted_reports_found_and_noted(labelled, example):
+    check = check_planted(curate_workspace(labelled), example.planted).set_index("item_id")
+    planted = pd.read_csv(example.planted, dtype=str)
+    dups = planted.loc[planted["problem"] == "near_duplicate", "item_id"]
+    others = planted.loc[planted["problem"] != "near_duplicate", "item_id"]
+    assert check.loc[others, "found"].all()
+    # the example draws its copies with a new image: noted as a template, not flagged
+    assert not check.loc[dups, "found"].any() and check.loc[dups, "noted"].all()
+    text_only = curate_workspace(labelled, thresholds=CurationThresholds(compare_images=False))
+    assert check_planted(text_only, example.planted)["found"].all()
