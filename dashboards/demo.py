@@ -203,10 +203,14 @@ def _rates(result: DemoResult, *, say: Callable[[str], None]) -> None:
 
 
 def _curation(result: DemoResult, *, say: Callable[[str], None]) -> None:
-    from calibrate.curation import curation_pass, summary_text
+    from calibrate.curation import check_planted, curation_pass, summary_text
 
     out = result.workspace.path / "reports" / "curation"
-    say(summary_text(curation_pass(result.workspace, out_dir=out)))
+    curated = curation_pass(result.workspace, out_dir=out)
+    say(summary_text(curated))
+    check = check_planted(curated, result.example.planted)
+    say(f"planted problems found: {int(check['found'].sum())} of {len(check)} "
+        "(see example-data/README.md)")
     result.outputs["curation"] = out
 
 
