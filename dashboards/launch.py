@@ -3,14 +3,17 @@
 :func:`launch` is what ``safecal dashboard`` and ``safecal demo`` call::
 
     running = launch(workspace, port=None)       # a free port on 127.0.0.1
-    print(running.url); ...; running.stop()
+    print(running.url); ...; running.stop()      # or stop(workspace)
 
 The server binds to ``host`` (127.0.0.1 unless told otherwise), runs headless and sends
-no usage statistics.
+no usage statistics. Its process id and URL are kept in ``<workspace>/dashboard.json``
+while it runs, so :func:`stop` can end it from another process (it checks that the
+process is this app's ``streamlit run`` before ending it).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -24,6 +27,10 @@ from annotate.workspace import Workspace
 
 APP = Path(__file__).resolve().parent / "app.py"
 REPO = APP.parents[1]
+STATE = "dashboard.json"
+
+#: dashboards started by this process, by workspace path (so :func:`stop` reaps them)
+_RUNNING: dict[Path, Dashboard] = {}
 
 
 @dataclass
@@ -32,6 +39,7 @@ class Dashboard:
 
     url: str
     process: subprocess.Popen[bytes]
+    workspace: Path | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server (this process only) and wait for it."""
@@ -42,6 +50,52 @@ class Dashboard:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.workspace is not None:
+            _RUNNING.pop(self.workspace, None)
+            state = self.workspace / STATE
+            if _read_state(state).get("pid") == self.process.pid:
+                state.unlink(missing_ok=True)
+
+
+def _read_state(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _is_our_server(pid: int) -> bool:
+    """Whether ``pid`` runs ``streamlit run`` on this app (Linux /proc; else assume not)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"streamlit" in cmdline and str(APP).encode() in cmdline
+
+
+def stop(workspace: str | os.PathLike[str], *, timeout: float = 10.0) -> bool:
+    """Stop the dashboard serving ``workspace`` (started by :func:`launch` here or in
+    another process); returns whether one was running."""
+    path = Path(workspace).absolute()
+    running = _RUNNING.get(path)
+    if running is not None:
+        running.stop(timeout)
+        return True
+    state = path / STATE
+    pid = _read_state(state).get("pid")
+    stopped = False
+    if isinstance(pid, int) and _is_our_server(pid):
+        import signal
+
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _is_our_server(pid):
+            time.sleep(0.1)
+        if _is_our_server(pid):
+            os.kill(pid, signal.SIGKILL)
+        stopped = True
+    state.unlink(missing_ok=True)
+    return stopped
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -107,7 +161,9 @@ def launch(workspace: str | os.PathLike[str], *, port: int | None = None,
     finally:
         if out:
             out.close()
-    running = Dashboard(url=url, process=process)
+    running = Dashboard(url=url, process=process, workspace=ws.path)
+    _RUNNING[ws.path] = running
+    (ws.path / STATE).write_text(json.dumps({"pid": process.pid, "url": url}) + "\n")
     if wait:
         try:
             wait_until_up(url, process, timeout=timeout)

@@ -54,3 +54,28 @@ def test_streamlit_command_binds_localhost_headless_without_statistics():
     assert cmd[cmd.index("--server.headless") + 1] == "true"
     assert cmd[cmd.index("--browser.gatherUsageStats") + 1] == "false"
     assert cmd[-2:] == ["--workspace", "/some/ws"]
+
+
+def test_stop_ends_the_workspace_dashboard_from_here_or_elsewhere(filled_workspace):
+    import importlib
+
+    from dashboards.launch import STATE, launch, stop
+
+    launch_module = importlib.import_module("dashboards.launch")  # the module, not launch()
+
+    ws = filled_workspace.path
+    running = launch(ws)
+    assert running.url.startswith("http://127.0.0.1:")
+    assert (ws / STATE).exists()
+    assert stop(ws) is True                       # started in this process
+    assert running.process.poll() is not None and not (ws / STATE).exists()
+    assert stop(ws) is False                      # nothing left to stop
+
+    again = launch(ws)
+    launch_module._RUNNING.clear()                # as if another process had started it
+    try:
+        assert stop(ws) is True                   # by the recorded, checked process id
+        assert again.process.wait(timeout=15) is not None
+    finally:
+        again.stop()
+    assert not (ws / STATE).exists()

@@ -152,16 +152,17 @@ def test_calibration_threshold_slider_updates_the_numbers(filled_workspace):
     first = {m.label: m.value for m in at.metric}
     for label, value in _independent(ws, slider.value).items():
         assert first[label] == f"{value:.3f}", label
-    slider.set_value(0.9).run()
+    slider.set_value(0.7).run()
     assert not at.exception
     second = {m.label: m.value for m in at.metric}
     assert second != first
-    for label, value in _independent(ws, 0.9).items():
+    for label, value in _independent(ws, 0.7).items():
         assert second[label] == f"{value:.3f}", label
-    # the error browser follows the threshold: its false positives are score >= 0.9, gold safe
+    # the error browser follows the threshold: its false positives are score >= 0.7, gold safe
     table, _ = judge_table(ws, field="harmfulness")
     fps = table[(table["gold"].notna()) & (table["gold"] != "unsafe")
-                & (table[f"score:{JUDGE}"] >= 0.9)]
+                & (table[f"score:{JUDGE}"] >= 0.7)]
+    assert len(fps) > 0
     assert at.dataframe[-1].value["response_id"].tolist() == fps["response_id"].tolist()
     # the heatmap table: kappa per level-1 category x modality of one language
     at.selectbox(key="grid_language").set_value("zh").run()
