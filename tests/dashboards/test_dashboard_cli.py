@@ -65,15 +65,18 @@ def test_stop_ends_the_workspace_dashboard_from_here_or_elsewhere(filled_workspa
 
     ws = filled_workspace.path
     running = launch(ws)
-    assert running.url.startswith("http://127.0.0.1:")
-    assert (ws / STATE).exists()
-    assert stop(ws) is True                       # started in this process
-    assert running.process.poll() is not None and not (ws / STATE).exists()
-    assert stop(ws) is False                      # nothing left to stop
+    try:
+        assert running.url.startswith("http://127.0.0.1:")
+        assert (ws / STATE).exists()
+        assert stop(ws) is True                   # started in this process
+        assert running.process.poll() is not None and not (ws / STATE).exists()
+        assert stop(ws) is False                  # nothing left to stop
+    finally:
+        running.stop()
 
     again = launch(ws)
-    launch_module._RUNNING.clear()                # as if another process had started it
     try:
+        launch_module._RUNNING.clear()            # as if another process had started it
         assert stop(ws) is True                   # by the recorded, checked process id
         assert again.process.wait(timeout=15) is not None
     finally:
