@@ -89,15 +89,14 @@ def page() -> None:
         threshold = st.slider("positive when score >= threshold", 0.0, 1.0,
                               value=round(best.threshold, 2), step=0.01, key="threshold")
         row = at_threshold(grid, threshold)
-        cols = st.columns(5)
+        cols = st.columns(4)
         cols[0].metric("Cohen's kappa", _num(row["cohen_kappa"]))
         cols[1].metric("F1", _num(row["f1"]))
         cols[2].metric("false-positive rate", _num(row["fpr"]))
         cols[3].metric("false-negative rate", _num(row["fnr"]))
-        cols[4].metric("tp / fp / fn / tn",
-                       f"{row['tp']:.0f} / {row['fp']:.0f} / {row['fn']:.0f} / {row['tn']:.0f}")
-        st.caption(f"kappa is highest at threshold {best.threshold:.3f} "
-                   f"(kappa {best.value:.3f}); gold-labeled responses only.")
+        st.caption(f"tp {row['tp']:.0f}, fp {row['fp']:.0f}, fn {row['fn']:.0f}, "
+                   f"tn {row['tn']:.0f} on the gold-labeled responses; kappa is highest at "
+                   f"threshold {best.threshold:.3f} (kappa {best.value:.3f}).")
         curves = grid.assign(tpr=1 - grid["fnr"],
                              precision=grid["tp"] / (grid["tp"] + grid["fp"]))
         left, right = st.columns(2)
@@ -127,7 +126,8 @@ def page() -> None:
                      "n"])
         text = heat.mark_text(baseline="middle").encode(
             text=alt.Text("value:Q", format=".2f"), color=alt.value("white"))
-        st.altair_chart(heat + text, width="stretch")
+        height = 45 * cells["level1_category"].nunique()
+        st.altair_chart((heat + text).properties(height=height), width="stretch")
         st.dataframe(cells, hide_index=True, width="stretch")
 
     st.subheader("Errors")
