@@ -99,8 +99,9 @@ def field_card(table: pd.DataFrame, info: dict[str, Any], *, objective: str = "k
             out["threshold"] = tuned.to_dict()
         except InputError as exc:
             out["threshold"] = {"note": str(exc)}
-    out["prompt"] = {"version": info.get("prompt_version"),
-                     "tuning": prompt_tuning.to_dict() if prompt_tuning is not None else None}
+    if prompt_tuning is not None and not isinstance(prompt_tuning, dict):
+        prompt_tuning = prompt_tuning.to_dict()
+    out["prompt"] = {"version": info.get("prompt_version"), "tuning": prompt_tuning}
 
     slices = {}
     for col in SLICES:
