@@ -36,10 +36,13 @@ def compress(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pattern; ``freq[p]`` how many items share it.
     """
     keys = np.asarray(keys)
-    if keys.ndim == 1:
-        keys = keys[:, None]
     if len(keys) == 0:
         return np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)
+    if keys.ndim == 1 or keys.shape[1] == 1:  # one key column: the fast 1-d unique
+        _, first, inverse, freq = np.unique(
+            keys.reshape(-1), return_index=True, return_inverse=True, return_counts=True
+        )
+        return first, inverse.reshape(-1), freq
     _, first, inverse, freq = np.unique(
         keys, axis=0, return_index=True, return_inverse=True, return_counts=True
     )
