@@ -122,6 +122,81 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (response_id, field)
     );
 
+    -- ---- Label Studio round trip (issue 3: annotate/labelstudio/, annotate/assign.py) ----
+    -- No passwords or API tokens are stored here (the workspace server's own token lives
+    -- in <workspace>/labelstudio/credentials.json, mode 0600).
+    -- server_url: the server's URL, or 'workspace' for the workspace's own server
+    -- (`safecal labelstudio start`), whose port changes from start to start
+    CREATE TABLE ls_annotators (
+        server_url  TEXT NOT NULL,
+        email       TEXT NOT NULL,            -- also the annotator name in annotations
+        user_id     INTEGER,
+        role        TEXT NOT NULL DEFAULT 'annotator' CHECK (role IN ('annotator', 'reviewer')),
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (server_url, email)
+    );
+
+    -- who labels what: one row per (sample, annotator, task type, unit), in queue order
+    CREATE TABLE ls_assignments (
+        sample_id    TEXT NOT NULL,
+        annotator    TEXT NOT NULL,
+        task_type    TEXT NOT NULL CHECK (task_type IN ('harmfulness', 'refusal', 'query_quality')),
+        unit_id      TEXT NOT NULL,           -- response_id, or item_id for query_quality
+        item_id      TEXT NOT NULL,
+        response_id  TEXT,
+        role         TEXT NOT NULL CHECK (role IN ('regular', 'overlap', 'honeypot')),
+        position     INTEGER NOT NULL,
+        PRIMARY KEY (sample_id, annotator, task_type, unit_id)
+    );
+
+    CREATE TABLE ls_projects (
+        server_url  TEXT NOT NULL,
+        project_id  INTEGER NOT NULL,
+        sample_id   TEXT NOT NULL,
+        annotator   TEXT NOT NULL,            -- the reviewer for kind 'review'
+        task_type   TEXT NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('annotate', 'review')),
+        title       TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (server_url, project_id),
+        UNIQUE (server_url, sample_id, annotator, task_type, kind)
+    );
+
+    -- task mapping for an idempotent, resumable push: one task per (project, unit)
+    CREATE TABLE ls_tasks (
+        server_url  TEXT NOT NULL,
+        project_id  INTEGER NOT NULL,
+        unit_id     TEXT NOT NULL,
+        task_id     INTEGER NOT NULL,
+        pushed_at   TEXT NOT NULL,
+        PRIMARY KEY (server_url, project_id, unit_id)
+    );
+
+    -- known labels mixed into annotators' queues
+    CREATE TABLE honeypots (
+        response_id  TEXT NOT NULL REFERENCES responses (response_id),
+        field        TEXT NOT NULL,
+        label        TEXT NOT NULL,
+        source       TEXT NOT NULL,
+        PRIMARY KEY (response_id, field)
+    );
+
+    -- adjudication: units sent to review and the reviewer's decision
+    CREATE TABLE reviews (
+        response_id  TEXT NOT NULL,
+        field        TEXT NOT NULL,
+        reason       TEXT NOT NULL,           -- 'disagreement' | 'tie' | 'honeypot_failed'
+        server_url   TEXT,
+        project_id   INTEGER,
+        task_id      INTEGER,
+        label        TEXT,                    -- the reviewer's choice, once made
+        reviewer     TEXT,
+        decided_at   TEXT,
+        created_at   TEXT NOT NULL,
+        PRIMARY KEY (response_id, field)
+    );
+    -- ---- end of Label Studio round trip block ----
+
     -- judging (calibrate/): runs and their verdicts
     CREATE TABLE judge_runs (
         run_id          TEXT PRIMARY KEY,

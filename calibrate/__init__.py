@@ -11,6 +11,13 @@ from calibrate.paired import PairedResult, paired_test
 from calibrate.ppi import BudgetResult, RateResult, corrected_rate, gold_budget, wilson
 from calibrate.results import Estimate
 from calibrate.slices import MEAN_OF_CELLS, POOLED, benchmark_cells, by_slice, unanimity
+from calibrate.tables import (
+    SLICE_COLUMNS,
+    annotations_table,
+    estimate_table,
+    judge_table,
+    responses_table,
+)
 
 # ---- judges and tuning (issue 5) ---------------------------------------------------------
 # isort: split
@@ -41,9 +48,31 @@ from calibrate.tuning import (
     tune_threshold_cv,
 )
 
+# isort: split
+# ---- curation (issue 7): find the benchmark queries that make it lie ----
+from calibrate.curation import (
+    CurationInputs,
+    CurationResult,
+    CurationThresholds,
+    coverage,
+    coverage_pivot,
+    curate,
+    curate_workspace,
+    curation_pass,
+    emptied_cells,
+    export_table,
+    item_evidence,
+    load_inputs,
+    near_duplicates,
+    summary_text,
+)
+
+# ---- end of the curation block ----
+
 __all__ = [
     "MEAN_OF_CELLS",
     "POOLED",
+    "SLICE_COLUMNS",
     "AgreementResult",
     "BudgetResult",
     "Confusion",
@@ -52,13 +81,17 @@ __all__ = [
     "PairedResult",
     "RateResult",
     "agreement",
+    "annotations_table",
     "benchmark_cells",
     "by_slice",
     "corrected_rate",
+    "estimate_table",
     "gold_budget",
     "judge_metrics",
+    "judge_table",
     "paired_test",
     "read_table",
+    "responses_table",
     "unanimity",
     "wide_to_long",
     "wilson",
@@ -87,4 +120,19 @@ __all__ = [
     "tune_threshold_cv",
     "tune_run_threshold",
     "write_judge_card",
+    # curation (issue 7)
+    "CurationInputs",
+    "CurationResult",
+    "CurationThresholds",
+    "coverage",
+    "coverage_pivot",
+    "curate",
+    "curate_workspace",
+    "curation_pass",
+    "emptied_cells",
+    "export_table",
+    "item_evidence",
+    "load_inputs",
+    "near_duplicates",
+    "summary_text",
 ]

@@ -36,16 +36,20 @@ def compress(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pattern; ``freq[p]`` how many items share it.
     """
     keys = np.asarray(keys)
+    if keys.ndim == 1:
+        keys = keys[:, None]
     if len(keys) == 0:
         return np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)
-    if keys.ndim == 1 or keys.shape[1] == 1:  # one key column: the fast 1-d unique
+    lo, hi = int(keys.min()), int(keys.max())
+    base = hi - lo + 1
+    if keys.shape[1] * math.log2(max(base, 2)) < 62:
+        # one integer per row (mixed radix): a 1-D unique is far faster than axis=0
+        flat = ((keys - lo) * (base ** np.arange(keys.shape[1], dtype=np.int64))).sum(axis=1)
         _, first, inverse, freq = np.unique(
-            keys.reshape(-1), return_index=True, return_inverse=True, return_counts=True
-        )
-        return first, inverse.reshape(-1), freq
-    _, first, inverse, freq = np.unique(
-        keys, axis=0, return_index=True, return_inverse=True, return_counts=True
-    )
+            flat, return_index=True, return_inverse=True, return_counts=True)
+    else:
+        _, first, inverse, freq = np.unique(
+            keys, axis=0, return_index=True, return_inverse=True, return_counts=True)
     return first, inverse.reshape(-1), freq
 
 

@@ -43,7 +43,7 @@ from annotate.errors import InputError
 from calibrate.agreement import kappa_from_confusion
 from calibrate.bootstrap import bootstrap, compress, percentile_estimate, safe_divide
 from calibrate.results import Estimate, estimate_or_none
-from calibrate.vocab import infer_categories, normalize_labels
+from calibrate.vocab import label_vocabulary, normalize_labels
 
 BINARY_METRICS = ("accuracy", "cohen_kappa", "precision", "recall", "f1", "fpr", "fnr", "mcc",
                   "balanced_accuracy")
@@ -149,9 +149,7 @@ def _label_view(table: pd.DataFrame, gold: str, judge: str, labels: Sequence[str
     labeled = g.notna()
     n_unlabeled = int((~labeled).sum())
     g, j = g[labeled], j[labeled]
-    # a slice without gold still needs a vocabulary: the one the positive labels fit
-    observed = set(g.unique()) or (set(positive) if labels is None else set())
-    vocab = infer_categories(observed, labels, what=f"gold column {gold!r}")
+    vocab = label_vocabulary(g.unique(), positive, labels, what=f"gold column {gold!r}")
     valid = j.notna() & j.isin(vocab)
     bad = j[~valid].fillna("(missing)")
     invalid_values = {str(k): int(v) for k, v in bad.value_counts().items()}
@@ -184,7 +182,7 @@ def judge_metrics(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judg
     np.add.at(full, (gi, ji), 1)
     rng = np.random.default_rng(seed)
 
-    if positive is None:
+    if not pos_given:  # multi-class view
         cells = gi * k + ji
 
         def stats(w: np.ndarray) -> dict[str, np.ndarray]:
@@ -204,10 +202,7 @@ def judge_metrics(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judg
                            confusion=Confusion(vocab, full.tolist()), labels=tuple(vocab),
                            invalid_values=invalid_values, confidence=confidence, **est)
 
-    pos_set = [positive] if isinstance(positive, str) else [str(p) for p in positive]
-    unknown = [p for p in pos_set if p not in vocab]
-    if unknown:
-        raise InputError(f"--positive {unknown} is not a label of {gold!r}; labels are {vocab}")
+    pos_set = pos_given
     pos_idx = np.isin(np.arange(k), [index[p] for p in pos_set])
     gb, jb = pos_idx[gi], pos_idx[ji]
     cells = np.where(gb, np.where(jb, 0, 1), np.where(jb, 2, 3))     # tp fn fp tn

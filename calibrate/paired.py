@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sstats
 
 from calibrate.bootstrap import bootstrap, percentile_estimate
 from calibrate.results import Estimate
@@ -49,6 +48,7 @@ def paired_test(table: pd.DataFrame, *, gold: str, judge_a: str, judge_b: str,
                 n_boot: int = 1000, confidence: float = 0.95, seed: int | None = 0
                 ) -> PairedResult:
     """McNemar's test (and a paired bootstrap interval) for two judges on the same items."""
+    from scipy import stats as sstats  # heavy: imported when used
     g = normalize_labels(table[gold])
     a = normalize_labels(table[judge_a])
     b = normalize_labels(table[judge_b])

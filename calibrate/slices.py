@@ -94,8 +94,8 @@ def _mean_of_cells(model: str, rows: list[dict[str, Any]], results: list[RateRes
 def benchmark_cells(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judge",
                     positive: Sequence[str] | str, weight: str | None = None,
                     confidence: float = 0.9, model: str = "model",
-                    category: str = "level1_category", modality: str = "modality"
-                    ) -> pd.DataFrame:
+                    category: str = "level1_category", modality: str = "modality",
+                    score: str | None = None) -> pd.DataFrame:
     """Per model, the benchmark's 12 cells (level-1 category x modality combination) and
     two totals, each labelled in the ``cell`` column:
 
@@ -109,7 +109,8 @@ def benchmark_cells(table: pd.DataFrame, *, gold: str = "gold", judge: str = "ju
     for col in (model, category, modality):
         if col not in table.columns:
             raise InputError(f"no column {col!r}; the table has {list(table.columns)}")
-    kwargs = dict(gold=gold, judge=judge, positive=positive, weight=weight, confidence=confidence)
+    kwargs = dict(gold=gold, judge=judge, positive=positive, weight=weight, confidence=confidence,
+                  score=score)
     rows: list[dict[str, Any]] = []
     models = slice_values(table, model)
     for m in sorted(models.unique()):

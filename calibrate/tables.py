@@ -13,11 +13,16 @@ statistic.
 * :func:`judge_table`: :func:`responses_table` plus one column per judge run with its
   verdict (``(invalid)`` when the run's answer was unparseable, missing when the run did
   not judge that response) and ``score:<judge>`` with its P(positive).
+* :func:`estimate_table`: what ``safecal calibrate estimate`` uses: one run's verdicts on
+  every response of the field, gold where it came from a sample with known inclusion
+  probabilities, and the weight column to use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 import numpy as np
 import pandas as pd
@@ -169,3 +174,45 @@ def judge_table(ws: Workspace, *, field: str, runs: Sequence[str] | None = None
         v = v.rename(columns={"score": f"score:{name}"})[["response_id", name, f"score:{name}"]]
         df = df.merge(v, on="response_id", how="left")
     return df, list(columns)
+
+
+@dataclass(frozen=True)
+class EstimateTable:
+    """Input of the corrected rates: ``table`` (one row per response), the verdict column
+    ``judge``, the ``weight`` column (``None``: treat the gold as a simple random sample)
+    and ``notes`` saying what was set aside and why."""
+
+    table: pd.DataFrame
+    judge: str
+    weight: str | None
+    notes: list[str] = dataclass_field(default_factory=list)
+
+
+def estimate_table(ws: Workspace, *, field: str, run: str | None = None) -> EstimateTable:
+    """One judge run's verdicts on every response of ``field``, with gold and weights.
+
+    Corrected rates need to know how each labeled response was chosen. Gold on responses
+    that no (non-honeypot) sample drew, such as honeypots or imported labels, has an unknown
+    inclusion probability: when other gold does come from a sample, those responses count as
+    unlabeled (their gold is set aside, and a note says how many). When no gold comes from a
+    sample, the gold is treated as a simple random sample (unweighted), with a note.
+    """
+    table, names = judge_table(ws, field=field, runs=[run] if run else None)
+    if len(names) > 1:
+        raise InputError("several judges have verdicts; choose one with --run RUN_ID|JUDGE "
+                         f"(judges: {', '.join(names)})")
+    notes: list[str] = []
+    labeled = table["gold"].notna()
+    has = table["inclusion_prob"].notna()
+    if not (labeled & has).any():
+        if labeled.any():
+            notes.append("no gold label comes from a sample with inclusion probabilities; "
+                         "treating the labeled responses as a simple random sample")
+        return EstimateTable(table, names[0], None, notes)
+    aside = labeled & ~has
+    if aside.any():
+        table = table.copy()
+        table.loc[aside, "gold"] = None
+        notes.append(f"{int(aside.sum())} gold labels come from no sample (honeypots or "
+                     "imported gold; inclusion probability unknown): counted as unlabeled")
+    return EstimateTable(table, names[0], "inclusion_prob", notes)

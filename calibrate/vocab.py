@@ -70,3 +70,25 @@ def infer_categories(observed: Iterable[str], categories: Sequence[str] | None =
         if seen and seen <= set(scale):
             return list(scale)
     return _sort_key(seen)
+
+
+def label_vocabulary(gold_seen: Iterable[str], positive: Sequence[str],
+                     labels: Sequence[str] | None = None, *, what: str = "gold") -> list[str]:
+    """The vocabulary judge answers are checked against, and the positive labels in it.
+
+    ``labels`` if given. Otherwise the :data:`annotate.labels.SCALES` scale the gold labels
+    fit (a ``positive`` outside it is an error: a typo, not a new label), or else the gold
+    labels plus the positive ones (a slice of 0/1 data may hold no positive gold).
+    """
+    seen = {str(v) for v in gold_seen}
+    pos = [str(p) for p in positive]
+    if labels is not None:
+        vocab = infer_categories(seen, labels, what=what)
+    else:
+        vocab = infer_categories(seen, None, what=what)
+        if not seen or vocab not in [list(s) for s in SCALES.values()]:
+            vocab = infer_categories(seen | set(pos), None, what=what)
+    unknown = [p for p in pos if p not in vocab]
+    if unknown:
+        raise InputError(f"--positive {unknown} is not a label of {what}; labels are {vocab}")
+    return vocab

@@ -1,11 +1,69 @@
-"""``safecal labelstudio``: start, stop and check a local Label Studio server."""
+"""``safecal labelstudio start | stop | status``: the workspace's local Label Studio."""
 
 from __future__ import annotations
 
 import argparse
 
-from annotate.cli.common import placeholder_group
+from annotate.cli.common import open_workspace, workspace_parent
+
+
+def _print_login(info: object, *, header: str) -> None:
+    print(header)
+    print(f"  URL:      {info.url}")  # type: ignore[attr-defined]
+    print(f"  login:    {info.email}")  # type: ignore[attr-defined]
+    print(f"  password: {info.password}")  # type: ignore[attr-defined]
+    print("  (the API token and password are kept in "
+          f"{info.data_dir.parent / 'credentials.json'}, readable by you only)")  # type: ignore[attr-defined]
+
+
+def _start(args: argparse.Namespace) -> int:
+    from annotate.labelstudio.server import server_status, start_server
+
+    ws = open_workspace(args, create=True)
+    if server_status(ws.path) is not None:
+        _print_login(server_status(ws.path), header="Label Studio is already running:")
+        return 0
+    print("starting Label Studio (about 30-60 s on a new workspace) ...", flush=True)
+    info = start_server(ws.path, images_dir=ws.images_dir, port=args.port)
+    _print_login(info, header=f"Label Studio is running (pid {info.pid}):")
+    print("stop it with `safecal labelstudio stop`")
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from annotate.labelstudio.server import stop_server
+
+    ws = open_workspace(args)
+    if stop_server(ws.path):
+        print("Label Studio stopped")
+    else:
+        print("no Label Studio was running for this workspace")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from annotate.labelstudio.server import server_status
+
+    ws = open_workspace(args)
+    info = server_status(ws.path)
+    if info is None:
+        print("Label Studio is not running for this workspace (start it with "
+              "`safecal labelstudio start`)")
+        return 1
+    print(f"Label Studio is running (pid {info.pid}) at {info.url}; login {info.email}")
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    placeholder_group(subparsers, "labelstudio", 3, "start/stop/status of a local Label Studio")
+    parser = subparsers.add_parser(
+        "labelstudio", help="start/stop/status of the workspace's local Label Studio")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parent = workspace_parent()
+    p = sub.add_parser("start", parents=[parent],
+                       help="start Label Studio on 127.0.0.1 (data under the workspace)")
+    p.add_argument("--port", type=int, default=None, help="port (default: one the OS picks)")
+    p.set_defaults(func=_start)
+    p = sub.add_parser("stop", parents=[parent], help="stop the server this workspace started")
+    p.set_defaults(func=_stop)
+    p = sub.add_parser("status", parents=[parent], help="is the workspace's server running?")
+    p.set_defaults(func=_status)

@@ -18,6 +18,28 @@ from annotate.cli.common import open_workspace, workspace_parent
 from annotate.errors import InputError
 
 
+def _level(text: str) -> float:
+    """``--confidence``: a fraction in (0, 1) (0.9, not 90)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 1 (e.g. 0.9 for 90%)")
+    return value
+
+
+def _count(text: str) -> int:
+    """``--n-boot``: a non-negative integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser, *, confidence: float) -> None:
     parser.add_argument("--table", metavar="FILE",
                         help="a CSV / TSV / JSONL / JSON / Parquet table (default: the workspace)")
@@ -26,7 +48,7 @@ def _common(parser: argparse.ArgumentParser, *, confidence: float) -> None:
     parser.add_argument("--by", metavar="COL", help="also report per value of this column")
     parser.add_argument("--where", action="append", metavar="COL=VALUE",
                         help="keep only rows where COL equals VALUE (repeatable)")
-    parser.add_argument("--confidence", type=float, default=confidence,
+    parser.add_argument("--confidence", type=_level, default=confidence,
                         help=f"interval confidence level (default {confidence})")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--field", choices=("harmfulness", "refusal"), default="harmfulness",
@@ -54,7 +76,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help="Krippendorff's alpha metric (default nominal)")
     p.add_argument("--categories", metavar="A,B,C",
                    help="the label scale in order (ordinal order; default: inferred)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--n-boot", type=_count, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=run_agreement)
 
@@ -80,7 +102,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help="workspace judge run(s) (default: newest run of every judge)")
     p.add_argument("--binary", action="store_true",
                    help="workspace: use the field's positive labels (annotate.labels)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--n-boot", type=_count, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=run_judge)
 
@@ -96,6 +118,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help="label counted as positive (repeatable; workspace default: the field's)")
     p.add_argument("--weight", metavar="COL",
                    help="inclusion probability of each labeled row in the human sample")
+    p.add_argument("--score", metavar="COL", nargs="?", const="",
+                   help="the judge's P(positive) column: PPI++ rectifies the score (narrower "
+                        "intervals when the score is informative); in the workspace give "
+                        "--score alone to use the run's scores")
     p.add_argument("--run", metavar="RUN_ID|JUDGE", help="workspace judge run")
     p.add_argument("--cells", action="store_true",
                    help="the benchmark report: per model, 12 cells (level-1 category x "
@@ -351,12 +377,18 @@ def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) ->
             rows.append([name, e["n"], e["n_invalid"],
                          *[_fmt_est(e[m]) for m in shown]])
         _print_rows(["slice", "n", "invalid", *shown], rows, title=f"judge {j}")
-        conf = entry["confusion"]
-        _print_rows(["gold \\ judge", *conf["labels"]],
-                    [[lab, *row] for lab, row in zip(conf["labels"], conf["matrix"], strict=True)])
-        if entry["invalid_values"]:
-            print("invalid judge answers (left out): "
-                  + ", ".join(f"{k!r} x{v}" for k, v in entry["invalid_values"].items()) + "\n")
+        for conf in (entry["confusion"], entry.get("confusion_full")):
+            if conf is None:
+                continue
+            _print_rows(["gold \\ judge", *conf["labels"]],
+                        [[lab, *row] for lab, row in zip(conf["labels"], conf["matrix"],
+                                                          strict=True)])
+        invalid = sorted(entry["invalid_values"].items(), key=lambda kv: -kv[1])
+        if invalid:
+            # judge answers are untrusted text: repr() escapes control characters
+            shown = ", ".join(f"{k[:80]!r} x{v}" for k, v in invalid[:10])
+            more = f" and {len(invalid) - 10} other answers" if len(invalid) > 10 else ""
+            print(f"invalid judge answers (left out): {shown}{more}\n")
     for pair, r in out.get("paired", {}).items():
         print(f"{pair}: {r['method']}, p = {r['p_value']:.4g}; accuracy difference "
               f"{_fmt_est(r['difference'])} on {r['n']} items")
@@ -389,26 +421,24 @@ def run_estimate(args: argparse.Namespace) -> int:
         if not positive:
             raise InputError("give the positive label(s) with --positive VALUE")
         judge = args.judge
-        require_columns(table, [args.gold, judge, weight, args.by], source=args.table)
+        if args.score == "":
+            raise InputError("--score needs the score column's name with --table")
+        score = args.score
+        require_columns(table, [args.gold, judge, weight, args.by, score], source=args.table)
         source = args.table
     else:
-        from calibrate.tables import judge_table
+        from calibrate.tables import estimate_table
         ws = open_workspace(args)
-        run = args.run or args.judge
-        table, names = judge_table(ws, field=args.field, runs=[run] if run else None)
-        table = _filter(table, args, "the workspace")
-        if len(names) > 1:
-            raise InputError("several judges have verdicts; choose one with --run RUN_ID|JUDGE "
-                             f"(judges: {', '.join(names)})")
-        judge = names[0]
+        loaded = estimate_table(ws, field=args.field, run=args.run or args.judge)
+        table = _filter(loaded.table, args, "the workspace")
+        judge, weight = loaded.judge, loaded.weight
+        notes.extend(loaded.notes)
+        score = f"score:{judge}" if args.score is not None else None
         positive = positive or sorted(POSITIVE[args.field])
         require_columns(table, [args.by], source="the workspace")
-        weight, note = _workspace_weight(table, args.gold)
-        if note:
-            notes.append(note)
         source = f"{ws.path} (field {args.field}, judge {judge})"
     kw = dict(gold=args.gold, judge=judge, positive=positive, weight=weight,
-              confidence=args.confidence)
+              confidence=args.confidence, score=score)
     out: dict[str, Any] = {"estimates": {}}
     if args.by:
         from calibrate.slices import by_slice
@@ -459,20 +489,3 @@ def run_estimate(args: argparse.Namespace) -> int:
 
 def _fmt_triplet(row: dict[str, Any], name: str) -> str:
     return _fmt_est({"value": row[name], "ci": [row[f"{name}_low"], row[f"{name}_high"]]})
-
-
-def _workspace_weight(table: Any, gold: str) -> tuple[str | None, str | None]:
-    labeled = table[gold].notna()
-    has = table["inclusion_prob"].notna()
-    if not labeled.any() or not (labeled & has).any():
-        return None, ("no labeled response belongs to a sample with inclusion probabilities; "
-                      "treating the labeled responses as a simple random sample")
-    missing = labeled & ~has
-    if missing.any():
-        raise InputError(
-            f"{int(missing.sum())} responses have gold labels but no sample inclusion "
-            "probability (e.g. imported gold); the corrected rate needs to know how every "
-            "labeled response was chosen: draw them through a safecal sample, or "
-            "estimate from a table with --table and --weight"
-        )
-    return "inclusion_prob", None

@@ -18,7 +18,6 @@ import random
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PIL import Image
@@ -70,7 +69,8 @@ def measure(code: str) -> tuple[float, float]:
         f"sys.path.insert(0, {str(REPO)!r})\n"
         "t = time.perf_counter()\n"
         f"{code}\n"
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(time.perf_counter() - t, peak)\n"
     )
     out = subprocess.run([sys.executable, "-c", runner], capture_output=True, text=True,
                          check=True).stdout.split()

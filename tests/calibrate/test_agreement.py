@@ -8,7 +8,7 @@ import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import cohen_kappa_score
+from sklearn.metrics import accuracy_score, cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
 from annotate.errors import InputError
@@ -111,6 +111,27 @@ def test_kappas_match_sklearn_and_statsmodels() -> None:
         fleiss_kappa(aggregate_raters(codes)[0], method="fleiss"), abs=1e-12)
 
 
+def gwet_ac1_two_raters(a: np.ndarray, b: np.ndarray, k: int) -> float:
+    """Gwet (2008), two-rater form, from the raters' confusion table: p_a = sum_k p_kk,
+    pi_k = (p_k. + p_.k) / 2, p_e = sum_k pi_k (1 - pi_k) / (K - 1)."""
+    table = np.zeros((k, k))
+    for x, y in zip(a, b, strict=True):
+        table[x, y] += 1
+    table /= table.sum()
+    pa = np.trace(table)
+    pi = (table.sum(axis=1) + table.sum(axis=0)) / 2
+    pe = (pi * (1 - pi)).sum() / (k - 1)
+    return (pa - pe) / (1 - pe)
+
+
+def test_two_raters_ac1_and_percent_agreement_independent() -> None:
+    codes = simulated_codes(300, 2, 3, seed=21)
+    r = agreement_from_codes(codes, ["a", "b", "c"], n_boot=0)
+    assert r.gwet_ac1.value == pytest.approx(gwet_ac1_two_raters(codes[:, 0], codes[:, 1], 3))
+    assert r.percent_agreement.value == pytest.approx(
+        accuracy_score(codes[:, 0], codes[:, 1]))
+
+
 def test_two_raters_cohen_with_missing_uses_shared_units() -> None:
     codes = simulated_codes(200, 2, 3, seed=8, missing=0.2)
     both = (codes >= 0).all(axis=1)
@@ -197,12 +218,12 @@ def test_resample_weights_both_paths_are_item_bootstraps() -> None:
     from calibrate.bootstrap import resample_weights
 
     rng = np.random.default_rng(0)
-    for freq in (np.array([5, 1, 14]), np.arange(1, 201)):
-        w = resample_weights(freq, 4000, rng)
+    for freq in (np.array([5, 1, 14]), np.arange(1, 101)):
+        w = resample_weights(freq, 1000, rng)
         assert (w.sum(axis=1) == freq.sum()).all()
         n = freq.sum()
         # E[w_p] = f_p, Var[w_p] = n (f_p / n)(1 - f_p / n)
-        se = np.sqrt(freq * (1 - freq / n) / 4000)
+        se = np.sqrt(freq * (1 - freq / n) / 1000)
         assert (np.abs(w.mean(axis=0) - freq) < 5 * se + 1e-9).all()
 
 
@@ -226,3 +247,16 @@ def test_undefined_cases() -> None:
     # no unit with two ratings
     r = agreement_from_codes(np.array([[0, -1], [1, -1]]), ["a", "b"], n_boot=20)
     assert r.n_items == 0 and r.n_single == 2 and np.isnan(r.fleiss_kappa.value)
+
+
+@pytest.mark.parametrize("high", [3, 2**40])
+def test_compress_reconstructs_every_row(high: int) -> None:
+    """Both paths (mixed-radix integers; axis-0 unique for wide ranges) give patterns whose
+    rows, indexed by ``inverse``, rebuild the input, with counts that add up."""
+    from calibrate.bootstrap import compress
+
+    keys = np.random.default_rng(1).integers(-1, high, (3000, 4))
+    keys[1000:2000] = keys[:1000]  # make repeats
+    first, inverse, freq = compress(keys)
+    assert (keys[first][inverse] == keys).all()
+    assert freq.sum() == len(keys) and (np.bincount(inverse) == freq).all()

@@ -176,6 +176,12 @@ def test_estimate_json_contract(capsys, files, table) -> None:
     assert (cells["cell"] == "total (mean of cells)").sum() == 2
     assert len(cells) == 2 * (12 + 2)
     assert d["budget"]["target_width"] == 0.1
+    d = run_json(capsys, "calibrate", "estimate", "--table", str(files["csv"]), "--judge",
+                 "judge_a", "--positive", "full_refusal", "--positive", "partial_refusal",
+                 "--score", "score_a")
+    ref = corrected_rate(table, judge="judge_a", positive=["full_refusal", "partial_refusal"],
+                         score="score_a")
+    assert d["estimates"]["all"]["corrected"]["value"] == pytest.approx(ref.corrected.value)
 
 
 def test_human_readable_tables(capsys, files) -> None:
@@ -199,6 +205,21 @@ def test_not_utf8_fails_clearly_unless_encoding_given(capsys, tmp_path) -> None:
     d = run_json(capsys, "calibrate", "agreement", "--table", str(path), "--raters", "a,b",
                  "--encoding", "latin-1", "--n-boot", "10")
     assert d["prevalence"]["sûr"] == pytest.approx(0.75)
+
+
+def test_bad_options_exit_2(capsys, files) -> None:
+    for argv in (["agreement", "--raters", "h1,h2", "--confidence", "95"],
+                 ["agreement", "--raters", "h1,h2", "--n-boot", "-1"],
+                 ["agreement", "--raters", "h1"],
+                 ["estimate", "--judge", "judge_a", "--positive", "nope"],
+                 ["estimate", "--judge", "judge_a", "--positive", "full_refusal",
+                  "--target-width", "2"]):
+        with pytest.raises(SystemExit) as exc:  # argparse errors exit 2 by SystemExit
+            code, _, err = run(capsys, "calibrate", argv[0], "--table", str(files["csv"]),
+                               *argv[1:])
+            raise SystemExit(code)
+        assert exc.value.code == 2, argv
+        assert "Traceback" not in capsys.readouterr().err
 
 
 def test_missing_column_is_named(capsys, files) -> None:
@@ -234,6 +255,11 @@ def test_workspace_estimate_uses_inclusion_probabilities(capsys, stats_workspace
                  "--run", "example-vlm-judge", "--by", "model", "--cells")
     assert set(d["estimates"]) == {"aurora-vl-7b", "borealis-vl-13b", "cirrus-vl-72b"}
     assert all(e["weighted"] for e in d["estimates"].values())
+    assert len(d["cells"]) == 3 * 14
+    scored = run_json(capsys, "calibrate", "estimate", "--workspace",
+                      str(stats_workspace.path), "--run", "example-vlm-judge", "--score")
+    assert scored["estimates"]["all"]["corrected"]["value"] != pytest.approx(
+        d["total"]["corrected"]["value"])
     code, _, err = run(capsys, "calibrate", "estimate", "--workspace",
                        str(stats_workspace.path))
     assert code == 2 and "choose one with --run" in err

@@ -139,3 +139,13 @@ def test_intervals_and_json() -> None:
         lo, hi = d[name]["ci"]
         assert lo <= d[name]["value"] <= hi, name
     assert d["confusion"]["labels"] == ["positive", "negative"]
+
+
+def test_vocabulary_for_slices_and_typos() -> None:
+    # a slice of 0/1 data with no positive gold: "1" is still a label, not an invalid answer
+    t = pd.DataFrame({"gold": ["0", "0", "0"], "judge": ["1", "0", "0"]})
+    r = judge_metrics(t, positive="1", n_boot=0)
+    assert r.n == 3 and r.n_invalid == 0 and r.fpr.value == pytest.approx(1 / 3)
+    # gold on a known scale: a positive outside it is a typo
+    with pytest.raises(InputError, match="not a label"):
+        judge_metrics(hand_table(), positive="usafe")

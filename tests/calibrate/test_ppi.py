@@ -10,7 +10,7 @@ import pytest
 
 from annotate.errors import InputError
 from calibrate import corrected_rate, gold_budget, wilson
-from calibrate.ppi import ppi_mean
+from calibrate.ppi import ppi_interval, ppi_mean
 
 
 def test_hand_derived_fixed_lambda() -> None:
@@ -47,6 +47,11 @@ def test_matches_ppi_plus_plus_mean_estimator() -> None:
     lam2 = fit.lam * (m - n) / m
     paper = lam2 * yhat[~labeled].mean() + (y[labeled] - lam2 * yhat[labeled]).mean()
     assert fit.value == pytest.approx(paper)
+    # PPI++'s variance for independent labeled / unlabeled sets:
+    # lambda'^2 Var(Yhat_U) / N + Var(Y - lambda' Yhat)_L / n
+    paper_var = (lam2**2 * yhat[~labeled].var() / (m - n)
+                 + (y[labeled] - lam2 * yhat[labeled]).var() / n)
+    assert fit.se == pytest.approx(math.sqrt(paper_var), rel=0.02)
     assert 0 < fit.lam <= 1
 
 
@@ -157,3 +162,78 @@ def test_gold_budget_floor() -> None:
     t = pd.DataFrame({"gold": gold, "judge": np.where(yhat == 1, "unsafe", "safe_with_refusal")})
     plan = gold_budget(t, positive="unsafe", width=0.001)
     assert math.isinf(plan.n_needed) and plan.to_dict()["n_needed"] is None
+
+
+def test_small_cell_coverage() -> None:
+    """A single benchmark cell: 100 responses, 12 labeled, rate .3, a judge with FPR .15 and
+    FNR .2. The reported interval (t quantile, Wilson form at the effective sample size;
+    the human-only Wilson interval when lambda is 0, as corrected_rate does) covers about
+    90%; the plain z interval covers about 82% here."""
+    rng = np.random.default_rng(99)
+    trials, m, n, p = 1000, 100, 12, 0.3
+    cover = cover_plain = 0
+    for _ in range(trials):
+        y, yhat = simulate(rng, m, p, 0.15, 0.2)
+        labeled = np.zeros(m, bool)
+        labeled[rng.permutation(m)[:n]] = True
+        fit = ppi_mean(yhat, y, labeled)
+        if fit.lam == 0:
+            ci = wilson(y[labeled].sum(), n, 0.9).ci
+        else:
+            ci = ppi_interval(fit.value, fit.se, n, 0.9).ci
+        cover += ci[0] <= p <= ci[1]
+        cover_plain += abs(fit.value - p) <= 1.6448536 * fit.se
+    assert 0.86 <= cover / trials <= 0.94
+    assert cover_plain < cover
+
+
+def test_corrected_rate_stays_a_fraction() -> None:
+    # the PPI value itself can leave [0, 1] on tiny samples; the reported rate cannot
+    t = pd.DataFrame({"gold": ["safe_with_warning", "unsafe", None, None],
+                      "judge": ["unsafe", "unsafe", "safe_with_refusal", "safe_with_refusal"]})
+    r = corrected_rate(t, positive="unsafe")
+    assert 0 <= r.corrected.ci[0] <= r.corrected.value <= r.corrected.ci[1] <= 1
+
+
+def test_score_as_prediction_is_unbiased_and_narrower() -> None:
+    """PPI++ with the judge's score as the prediction: still unbiased (any prediction is),
+    and narrower than with the 0/1 verdict when the score carries more information."""
+    rng = np.random.default_rng(5)
+    trials, m, n, p = 300, 3000, 200, 0.3
+    values, se_score, se_label = [], [], []
+    for _ in range(trials):
+        y = (rng.random(m) < p).astype(float)
+        score = 1 / (1 + np.exp(-(np.where(y == 1, 1.5, -1.5) + rng.normal(0, 1.2, m))))
+        labeled = np.zeros(m, bool)
+        labeled[rng.permutation(m)[:n]] = True
+        a = ppi_mean(score, y, labeled)
+        values.append(a.value)
+        se_score.append(a.se)
+        se_label.append(ppi_mean((score >= 0.5).astype(float), y, labeled).se)
+    assert abs(np.mean(values) - p) < 3 * np.std(values) / math.sqrt(trials)
+    assert np.mean(se_score) < np.mean(se_label)
+
+
+def test_score_column_in_the_table_api() -> None:
+    t = pd.DataFrame({"gold": ["unsafe", "safe_with_warning", None, None],
+                      "judge": ["unsafe", "unsafe", "unsafe", "safe_with_refusal"],
+                      "s": [0.9, 0.6, 0.8, None]})
+    r = corrected_rate(t, positive="unsafe", score="s")
+    # prediction: .9 .6 .8 and (no score) the verdict 0; fixed lambda = 1 would give
+    # mean(.9, .6, .8, 0) + mean(1 - .9, 0 - .6) = .575 - .25 = .325
+    fit = ppi_mean(np.array([0.9, 0.6, 0.8, 0.0]), np.array([1, 0, 0, 0.0]),
+                   np.array([True, True, False, False]), lam=1.0)
+    assert fit.value == pytest.approx(0.325)
+    tuned = ppi_mean(np.array([0.9, 0.6, 0.8, 0.0]), np.array([1, 0, 0, 0.0]),
+                     np.array([True, True, False, False]))
+    expected = tuned.value if tuned.lam > 0 else 0.5  # lambda 0: the human-only rate
+    assert r.corrected.value == pytest.approx(min(max(expected, 0), 1))
+    assert r.judge_rate.value == pytest.approx(0.75)  # the verdicts, not the scores
+    with pytest.raises(InputError, match="probabilities"):
+        corrected_rate(t.assign(s=[2, 0, 0, 0]), positive="unsafe", score="s")
+
+
+def test_positive_typo_is_an_error() -> None:
+    t = pd.DataFrame({"gold": ["unsafe", None], "judge": ["unsafe", "unsafe"]})
+    with pytest.raises(InputError, match="not a label"):
+        corrected_rate(t, positive="usafe")

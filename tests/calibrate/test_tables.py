@@ -77,3 +77,30 @@ def test_corrected_rate_on_the_workspace(stats_workspace: Workspace, example) ->
     population = sum(x == "unsafe" for x in gold_all) / len(gold_all)
     assert r.corrected.ci[0] <= population <= r.corrected.ci[1]
     assert corrected_rate(t, **kw).corrected.value != pytest.approx(r.corrected.value)
+
+
+def test_estimate_table_sets_aside_gold_without_a_sample(stats_workspace: Workspace,
+                                                         tmp_path) -> None:
+    import shutil
+
+    from calibrate.tables import estimate_table
+
+    shutil.copytree(stats_workspace.path, tmp_path / "ws")
+    ws = Workspace.open(tmp_path / "ws", create=False)
+    before = estimate_table(ws, field="harmfulness", run="example-vlm-judge")
+    assert before.weight == "inclusion_prob" and before.notes == []
+    unsampled = before.table.loc[before.table["gold"].isna(), "response_id"].iloc[:3].tolist()
+    with ws.transaction() as con:
+        con.executemany("INSERT INTO gold (response_id, field, label, method, decided_at) "
+                        "VALUES (?, 'harmfulness', 'unsafe', 'honeypot', 'now')",
+                        [(r,) for r in unsampled])
+    after = estimate_table(ws, field="harmfulness", run="example-vlm-judge")
+    assert "3 gold labels come from no sample" in after.notes[0]
+    assert after.table["gold"].notna().sum() == before.table["gold"].notna().sum()
+    # with no sample at all, the gold is used unweighted, and the note says so
+    with ws.transaction() as con:
+        con.execute("DELETE FROM samples")
+    bare = estimate_table(ws, field="harmfulness", run="example-vlm-judge")
+    assert bare.weight is None and "simple random sample" in bare.notes[0]
+    with pytest.raises(InputError, match="choose one with --run"):
+        estimate_table(ws, field="harmfulness")

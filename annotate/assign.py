@@ -1,0 +1,174 @@
+"""Blind overlap and honeypots: who labels which unit.
+
+Each annotator gets a queue (later a Label Studio project of their own, because in
+the Community edition annotators in one project see each other's labels). A share
+``overlap`` of the sampled units (default 20 %) goes to ``k >= 2`` annotators, so
+agreement can be measured; every other unit goes to one annotator, always to the
+least loaded one (ties broken at random), so queues stay balanced. Honeypots
+(responses with a known label, table ``honeypots``) are mixed into every queue at
+``honeypot_rate`` (the share of the queue that is honeypots): ``round(r/(1-r) * n_a)``
+of them for a queue of ``n_a`` response units, split over its task types in
+proportion. Task data carry no role, and each queue is
+shuffled, so a honeypot looks like any other task.
+
+The plan is written to ``ls_assignments`` (one row per annotator, task type and
+unit, with its queue position) and overlap / honeypot roles to ``samples``; planning
+the same sample again with the same arguments gives the same plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from annotate.errors import InputError
+from annotate.labels import FIELD_FOR_ASPECT
+from annotate.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class AssignmentPlan:
+    """The plan: one row per (annotator, task_type, unit) and a summary."""
+
+    sample_id: str
+    assignments: pd.DataFrame
+    n_units: int
+    n_overlap: int
+    n_honeypots: int
+
+
+def _sample_units(ws: Workspace, sample_id: str) -> pd.DataFrame:
+    df = ws.read_sql(
+        """SELECT s.response_id, s.role, r.item_id, i.aspect
+           FROM samples s JOIN responses r USING (response_id) JOIN items i USING (item_id)
+           WHERE s.sample_id = ? AND s.role != 'honeypot' ORDER BY s.response_id""",
+        (sample_id,),
+    )
+    if df.empty:
+        raise InputError(f"sample {sample_id!r} is empty or unknown; run `safecal annotate sample`")
+    return df
+
+
+def plan_assignments(
+    ws: Workspace,
+    sample_id: str,
+    annotators: list[str],
+    *,
+    overlap: float = 0.2,
+    k: int = 2,
+    honeypot_rate: float = 0.1,
+    query_quality: bool = False,
+    seed: int = 0,
+) -> AssignmentPlan:
+    """Assign the sample's units to ``annotators`` (see the module docstring)."""
+    annotators = list(dict.fromkeys(annotators))
+    if not annotators:
+        raise InputError("no annotators given; pass --annotators a@x.org,b@x.org")
+    if not 0 <= overlap <= 1:
+        raise InputError(f"--overlap {overlap}: must be a share between 0 and 1")
+    if not 0 <= honeypot_rate < 1:
+        raise InputError(f"--honeypot-rate {honeypot_rate}: must be in [0, 1)")
+    if overlap > 0 and not 2 <= k <= len(annotators):
+        raise InputError(
+            f"--k {k}: overlap needs 2 <= k <= number of annotators ({len(annotators)})")
+    rng = np.random.default_rng(seed)
+    units = _sample_units(ws, sample_id)
+    units["task_type"] = units["aspect"].map(FIELD_FOR_ASPECT)
+    order = rng.permutation(len(units))
+    units = units.iloc[order].reset_index(drop=True)
+    n_overlap = int(round(overlap * len(units))) if len(annotators) >= 2 else 0
+    load = np.zeros(len(annotators))
+    rows: list[dict] = []
+    overlap_ids: list[str] = []
+    for idx, unit in units.iterrows():
+        n_raters = k if idx < n_overlap else 1
+        ties = rng.random(len(annotators))
+        chosen = np.lexsort((ties, load))[:n_raters]
+        role = "overlap" if n_raters > 1 else "regular"
+        if role == "overlap":
+            overlap_ids.append(unit.response_id)
+        for a in chosen:
+            load[a] += 1
+            rows.append({"annotator": annotators[a], "task_type": unit.task_type,
+                         "unit_id": unit.response_id, "item_id": unit.item_id,
+                         "response_id": unit.response_id, "role": role})
+        if query_quality:
+            for a in chosen:
+                rows.append({"annotator": annotators[a], "task_type": "query_quality",
+                             "unit_id": unit.item_id, "item_id": unit.item_id,
+                             "response_id": None, "role": role})
+    plan = pd.DataFrame(rows).drop_duplicates(["annotator", "task_type", "unit_id"])
+    sampled = set(units["response_id"])
+    n_honey = 0
+    if honeypot_rate > 0:
+        pool = ws.read_sql(
+            """SELECT h.response_id, r.item_id, h.field AS task_type
+               FROM honeypots h JOIN responses r USING (response_id)
+               ORDER BY h.response_id, h.field""")
+        pool = pool[~pool["response_id"].isin(sampled)]
+        extra = []
+        for name in annotators:
+            mine = plan[(plan["annotator"] == name) & (plan["task_type"] != "query_quality")]
+            sizes = mine.groupby("task_type").size()
+            total = int(round(honeypot_rate / (1 - honeypot_rate) * len(mine)))
+            wants = _split(total, sizes.to_numpy())
+            for task_type, want in zip(sizes.index, wants, strict=True):
+                cand = pool[pool["task_type"] == task_type]
+                take = cand.iloc[rng.permutation(len(cand))[: min(want, len(cand))]]
+                for hp in take.itertuples():
+                    extra.append({"annotator": name, "task_type": task_type,
+                                  "unit_id": hp.response_id, "item_id": hp.item_id,
+                                  "response_id": hp.response_id, "role": "honeypot"})
+        if extra:
+            plan = pd.concat([plan, pd.DataFrame(extra)], ignore_index=True)
+            n_honey = len({e["unit_id"] for e in extra})
+    # shuffle each queue so honeypots and overlap units sit anywhere
+    plan["position"] = 0
+    for _name, idx in plan.groupby("annotator").groups.items():
+        plan.loc[idx, "position"] = rng.permutation(len(idx))
+    plan = plan.sort_values(["annotator", "position"]).reset_index(drop=True)
+    _store(ws, sample_id, plan, overlap_ids, seed)
+    return AssignmentPlan(sample_id=sample_id, assignments=plan, n_units=len(units),
+                          n_overlap=len(overlap_ids), n_honeypots=n_honey)
+
+
+def _split(total: int, weights: np.ndarray) -> list[int]:
+    """``total`` split in proportion to ``weights``, largest remainders first."""
+    if total <= 0 or weights.sum() == 0:
+        return [0] * len(weights)
+    raw = total * weights / weights.sum()
+    out = np.floor(raw).astype(int)
+    out[np.argsort(-(raw - out), kind="stable")[: total - out.sum()]] += 1
+    return [int(x) for x in out]
+
+
+def _store(ws: Workspace, sample_id: str, plan: pd.DataFrame, overlap_ids: list[str],
+           seed: int) -> None:
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    with ws.transaction() as con:
+        pushed = con.execute(
+            "SELECT COUNT(*) FROM ls_projects WHERE sample_id = ?", (sample_id,)).fetchone()[0]
+        if pushed:
+            raise InputError(
+                f"sample {sample_id!r} was already pushed to Label Studio; its assignments are "
+                "fixed (draw a new sample to plan again)")
+        con.execute("DELETE FROM ls_assignments WHERE sample_id = ?", (sample_id,))
+        con.execute("DELETE FROM samples WHERE sample_id = ? AND role = 'honeypot'", (sample_id,))
+        con.execute("UPDATE samples SET role = 'regular' WHERE sample_id = ?", (sample_id,))
+        con.executemany(
+            "UPDATE samples SET role = 'overlap' WHERE sample_id = ? AND response_id = ?",
+            [(sample_id, r) for r in overlap_ids])
+        honey = plan.loc[plan["role"] == "honeypot", "response_id"].dropna().unique()
+        con.executemany(
+            "INSERT OR IGNORE INTO samples (sample_id, response_id, stratum, inclusion_prob, role,"
+            " seed, created_at) VALUES (?, ?, 'honeypot', 1.0, 'honeypot', ?, ?)",
+            [(sample_id, r, seed, now) for r in honey])
+        con.executemany(
+            "INSERT INTO ls_assignments (sample_id, annotator, task_type, unit_id, item_id,"
+            " response_id, role, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(sample_id, r.annotator, r.task_type, r.unit_id, r.item_id,
+              None if pd.isna(r.response_id) else r.response_id, r.role, int(r.position))
+             for r in plan.itertuples()])

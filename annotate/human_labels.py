@@ -1,0 +1,150 @@
+"""Load an existing long table of human labels, and honeypot labels, into the workspace.
+
+Human labels (``safecal annotate import FILE``): columns ``item_id, model, language,
+annotator, field, label``; optional ``lead_time, created_at``. Response fields
+(``harmfulness``, ``refusal``) are matched to the workspace's responses by
+(item_id, model, language); item-level query-quality fields need only ``item_id``
+(leave model and language empty). Every row is checked before anything is written:
+an unknown response or item, an unknown field or a label outside the field's scale is
+an ``InputError`` naming the file, line and value. Importing the same file again
+replaces the same rows (idempotent).
+
+Honeypots (``safecal annotate honeypots FILE``): ``item_id, model, language, field,
+label`` (for instance the example's ``truth.csv``), written to ``honeypots``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from annotate.errors import InputError
+from annotate.labels import SCALES
+from annotate.labelstudio.configs import QUERY_QUALITY_CHOICES, QUERY_QUALITY_FIELDS
+from annotate.taxonomy import load_taxonomy
+from annotate.workspace import Workspace
+
+REQUIRED = ("item_id", "model", "language", "annotator", "field", "label")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A CSV / JSONL / Parquet table as strings (by extension)."""
+    path = Path(path)
+    try:
+        if path.suffix == ".parquet":
+            df = pd.read_parquet(path)
+        elif path.suffix in (".jsonl", ".json"):
+            df = pd.read_json(path, lines=path.suffix == ".jsonl", dtype=False)
+        else:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the table ({exc})") from None
+    df = df.rename(columns=lambda c: str(c).strip())
+    for c in df.columns:
+        if c not in ("lead_time",):
+            df[c] = df[c].astype("string").fillna("").str.strip()
+    return df
+
+
+def _line(i: int, path: Path) -> str:
+    return f"{path}, line {i + 2}" if path.suffix == ".csv" else f"{path}, row {i + 1}"
+
+
+def _match_responses(ws: Workspace, df: pd.DataFrame, path: Path, *, item_level: pd.Series
+                     ) -> pd.Series:
+    resp = ws.read_sql("SELECT response_id, item_id, model, language FROM responses")
+    key = dict(zip(zip(resp["item_id"], resp["model"], resp["language"], strict=True),
+                   resp["response_id"], strict=True))
+    items = set(ws.read_sql("SELECT item_id FROM items")["item_id"])
+    out = []
+    for i, r in enumerate(df.itertuples()):
+        if item_level.iloc[i]:
+            if r.item_id not in items:
+                raise InputError(f"{_line(i, path)}: item_id {r.item_id!r} is not in the "
+                                 "workspace; ingest the items first")
+            out.append(None)
+            continue
+        rid = key.get((r.item_id, r.model, r.language))
+        if rid is None:
+            raise InputError(
+                f"{_line(i, path)}: no response for item_id={r.item_id!r}, model={r.model!r}, "
+                f"language={r.language!r} in the workspace; ingest the responses first or fix "
+                "the row")
+        out.append(rid)
+    return pd.Series(out, index=df.index, dtype=object)
+
+
+def _check_labels(df: pd.DataFrame, path: Path) -> None:
+    fields = set(SCALES) | set(QUERY_QUALITY_FIELDS)
+    categories = tuple(sorted(load_taxonomy().level3))
+    for i, r in enumerate(df.itertuples()):
+        if r.field not in fields:
+            raise InputError(f"{_line(i, path)}: field {r.field!r} is unknown; expected one "
+                             f"of {', '.join(sorted(fields))}")
+        allowed = (SCALES.get(r.field) or QUERY_QUALITY_CHOICES.get(r.field)
+                   or (categories if r.field == "category" else None))
+        if allowed and r.label not in allowed:
+            raise InputError(f"{_line(i, path)}: label {r.label!r} is not a {r.field} label; "
+                             f"expected one of {', '.join(allowed)}")
+        if not r.label:
+            raise InputError(f"{_line(i, path)}: empty label")
+
+
+def import_labels(ws: Workspace, path: str | Path) -> int:
+    """Validate and load a long table of human labels; returns the rows stored."""
+    path = Path(path)
+    df = read_table(path)
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; a human-label "
+                         f"table needs {', '.join(REQUIRED)}")
+    empty = df["annotator"] == ""
+    if empty.any():
+        raise InputError(f"{_line(int(empty.to_numpy().argmax()), path)}: empty annotator")
+    _check_labels(df, path)
+    item_level = df["field"].isin(QUERY_QUALITY_FIELDS)
+    df["response_id"] = _match_responses(ws, df, path, item_level=item_level)
+    lead = pd.to_numeric(df["lead_time"], errors="coerce") if "lead_time" in df else None
+    created = df["created_at"] if "created_at" in df else None
+    rows = []
+    for i, r in enumerate(df.itertuples()):
+        lt = None if lead is None or pd.isna(lead.iloc[i]) else float(lead.iloc[i])
+        ca = None if created is None or not created.iloc[i] else str(created.iloc[i])
+        rows.append((r.item_id, r.response_id, r.annotator, r.field, r.label, lt, ca))
+    with ws.transaction() as con:
+        # delete first: item-level rows have response_id NULL, which UNIQUE does not compare
+        con.executemany("DELETE FROM annotations WHERE item_id = ? AND response_id IS ? AND"
+                        " annotator = ? AND field = ?", [r[:4] for r in rows])
+        con.executemany(
+            "INSERT INTO annotations (item_id, response_id, annotator, field, label, lead_time,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)
+
+
+def import_honeypots(ws: Workspace, path: str | Path) -> int:
+    """Load known labels (``item_id, model, language, field, label``) as honeypots."""
+    path = Path(path)
+    df = read_table(path)
+    missing = [c for c in ("item_id", "model", "language", "field", "label")
+               if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+    bad = ~df["field"].isin(list(SCALES))
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise InputError(f"{_line(i, path)}: honeypots label response fields only "
+                         f"({', '.join(SCALES)}), not {df['field'].iloc[i]!r}")
+    _check_labels(df, path)
+    df["response_id"] = _match_responses(ws, df, path, item_level=pd.Series(False, df.index))
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    with ws.transaction() as con:
+        con.executemany(
+            "INSERT INTO honeypots (response_id, field, label, source) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (response_id, field) DO UPDATE SET label = excluded.label,"
+            " source = excluded.source",
+            [(r.response_id, r.field, r.label, f"{path.name} {now}") for r in df.itertuples()])
+    return len(df)

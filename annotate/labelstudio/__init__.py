@@ -1,0 +1,1 @@
+"""Label Studio round trip: server, connection, configs, accounts, push, pull."""
