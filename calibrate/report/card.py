@@ -284,6 +284,9 @@ def _field_html(c: dict[str, Any]) -> str:
             f"threshold), chosen to maximise {escape(t['objective'])}. Cross-validated "
             f"figures ({len(t['fold_thresholds'])} folds; each fold labelled with a threshold "
             "tuned on the other folds):</p>")
+        folds = ", ".join(f"{x:.4g}" for x in t["fold_thresholds"])
+        parts.append(f"<p>Thresholds chosen within the folds: {escape(folds)} (their spread "
+                     "shows how stable the choice is).</p>")
         parts.append(_table(["metric", "out-of-fold value [interval]"],
                             [[escape(k), _fmt(v)] for k, v in t["cross_validated"].items()]))
     elif t:
