@@ -275,8 +275,8 @@ def _prepare(
     ):
         sett = sett or None
         ts = ts or None
-        digest = hashlib.sha1(
-            "\x1f".join((text, sett or "", ts or "", extra or "")).encode()
+        digest = hashlib.blake2b(
+            "\x1f".join((text, sett or "", ts or "", extra or "")).encode(), digest_size=8
         ).hexdigest()
         out.append(
             (response_id(item, model, lang), item, model, lang, text, sett, ts, extra, digest,
