@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from annotate.example import images, texts
+from annotate.items import ITEM_FIELDS
 from annotate.labels import MODALITIES, SCALES
 from annotate.taxonomy import load_taxonomy
 
@@ -86,7 +87,7 @@ def write_example(out_dir: str | Path, *, seed: int = 0) -> ExamplePaths:
             continue
         _draw(item, rng).save(root / "images" / item["open_url"], optimize=True)
     item_table = pd.DataFrame(items)
-    item_table[list(_USB_COLUMNS)].to_csv(root / "items.csv", index=False)
+    item_table[list(ITEM_FIELDS)].to_csv(root / "items.csv", index=False)
 
     responses = _responses(items, rng)
     response_paths = []
@@ -125,21 +126,6 @@ def write_example(out_dir: str | Path, *, seed: int = 0) -> ExamplePaths:
         planted=root / "planted.csv",
         readme=root / "README.md",
     )
-
-
-_USB_COLUMNS = (
-    "id",
-    "text",
-    "text_zh",
-    "open_url",
-    "usage",
-    "level1_category",
-    "level2_category",
-    "level3_category",
-    "img_risk",
-    "text_risk",
-    "img_style",
-)
 
 
 def _items(rng: np.random.Generator) -> tuple[list[dict], list[tuple[str, str, str]]]:
