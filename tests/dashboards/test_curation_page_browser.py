@@ -28,7 +28,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_curation_page_in_chromium(tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     fx = build_workspace(tmp_path / "ws")
     port = _free_port()
@@ -55,8 +55,8 @@ def test_curation_page_in_chromium(tmp_path):
             page.goto(url)
             page.get_by_text("Curation table").wait_for(timeout=90_000)
             page.get_by_text("2 cells emptied by curation").wait_for(timeout=90_000)
-            metrics = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-            assert metrics == ["9", "5", "4"]
+            values = page.locator('[data-testid="stMetricValue"]')
+            expect(values).to_have_text(["9", "5", "4"], timeout=90_000)  # waits for the render
             browser.close()
     finally:
         server.terminate()
