@@ -119,15 +119,17 @@ def page() -> None:
         st.info("no gold labels in this language")
     else:
         heat = alt.Chart(cells).mark_rect().encode(
-            x=alt.X("modality:N"), y=alt.Y("level1_category:N", title="level-1 category"),
+            x=alt.X("modality:N", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("level1_category:N", title=None, axis=alt.Axis(labelLimit=200)),
             color=alt.Color("value:Q", title=metric, scale=alt.Scale(scheme="viridis")),
             tooltip=["level1_category", "modality", alt.Tooltip("value:Q", format=".3f"),
                      alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f"),
                      "n"])
         text = heat.mark_text(baseline="middle").encode(
             text=alt.Text("value:Q", format=".2f"), color=alt.value("white"))
-        height = 45 * cells["level1_category"].nunique()
-        st.altair_chart((heat + text).properties(height=height), width="stretch")
+        height = 60 * cells["level1_category"].nunique()
+        st.altair_chart((heat + text).properties(height=height), width="stretch",
+                        height=height + 60)
         st.dataframe(cells, hide_index=True, width="stretch")
 
     st.subheader("Errors")
