@@ -22,8 +22,11 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
 #: (url path, title) of every page in navigation order
-PAGES = (("", "Annotation"), ("review", "Review"), ("calibration", "Judge calibration"),
-         ("results", "Results"), ("curation", "Curation"))
+# (path, title, a section heading that only appears once the page's data has rendered)
+PAGES = (("", "Annotation", "Honeypot accuracy"), ("review", "Review", "Gold label"),
+         ("calibration", "Judge calibration", "Threshold"),
+         ("results", "Results", "The benchmark's 12 cells"),
+         ("curation", "Curation", "Curation table"))
 
 
 def ensure_chromium() -> str:
@@ -74,9 +77,12 @@ def browser(chromium: str) -> Iterator[object]:
             b.close()
 
 
-def wait_for_page(page: object, title: str) -> None:
-    """Until the title is shown and Streamlit has finished running the script."""
+def wait_for_page(page: object, title: str, section: str | None = None) -> None:
+    """Until the title (and a section rendered from data) is shown and Streamlit has
+    finished running the script."""
     page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+    if section:
+        page.get_by_role("heading", name=section).first.wait_for(timeout=90_000)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
     page.wait_for_timeout(500)
@@ -85,10 +91,10 @@ def wait_for_page(page: object, title: str) -> None:
 def test_every_page_renders_in_chromium(dashboard, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
-    for path, title in PAGES:
+    for path, title, section in PAGES:
         start = time.monotonic()
         page.goto(dashboard.url + path)
-        wait_for_page(page, title)
+        wait_for_page(page, title, section)
         print(f"{title}: {time.monotonic() - start:.1f} s")
         page.screenshot(path=str(ARTIFACTS / f"{path or 'annotation'}.png"), full_page=True)
         errors = page.locator('[data-testid="stException"]')
@@ -96,7 +102,7 @@ def test_every_page_renders_in_chromium(dashboard, browser):
         assert page.locator("h1", has_text=title).count() >= 1
     # the navigation lists every page
     nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
-    for _, title in PAGES:
+    for _, title, _ in PAGES:
         assert title in nav
 
 
