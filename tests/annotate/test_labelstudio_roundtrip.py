@@ -120,7 +120,8 @@ def test_round_trip(live, tmp_path):
     assert rep.left_out.get("invalid_label") == 1
     assert rep.left_out.get("skipped") == 1
     got = ws.read_sql("SELECT COALESCE(response_id, item_id) AS unit, annotator, field, label,"
-                      " lead_time FROM annotations WHERE project_id IS NOT NULL")
+                      " lead_time FROM annotations WHERE project_id IN (SELECT project_id FROM"
+                      " ls_projects WHERE sample_id = 'rt')")
     assert sorted(map(tuple, got[["unit", "annotator", "field", "label"]].to_numpy())) == \
         sorted(expected)
     assert got["lead_time"].notna().all()
@@ -128,7 +129,8 @@ def test_round_trip(live, tmp_path):
     # idempotent
     again = pull(ws, conn, sample_id="rt")
     assert again.rows == rep.rows
-    assert len(ws.read_sql("SELECT * FROM annotations WHERE project_id IS NOT NULL")) == len(got)
+    assert len(ws.read_sql("SELECT * FROM annotations WHERE project_id IN (SELECT project_id"
+                           " FROM ls_projects WHERE sample_id = 'rt')")) == len(got)
 
     # adjudication: the overlap units disagree by construction -> review
     res = build_gold(ws)
