@@ -1,6 +1,6 @@
 """Benchmark: safecal push / pull against the bare SDK on the same real Label Studio.
 
-    python tests/benchmarks/bench_labelstudio.py [--n 10000] [--reps 3]
+    python tests/benchmarks/bench_labelstudio.py [--n 10000] [--reps 3] [--template DIR]
 
 * push: ``annotate.push`` of an n-task sample (one project) against one
   ``projects.import_tasks`` call of the same n task dicts into a fresh project;
@@ -45,13 +45,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--template", type=Path, default=None,
+                        help="a stopped server's labelstudio/ folder to start from (skips the "
+                             "first migration)")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="bench-ls-"))
     # n responses, all vulnerability items, so each sample is one project
     ws = populate(base / "ws", n_items=args.n // 2, languages=("en",), with_images=False,
                   aspects=("vulnerability",))
     print(f"workspace {ws.path}: {args.n} responses; starting Label Studio ...", flush=True)
-    info = start_server(ws.path, images_dir=ws.images_dir)
+    info = start_server(ws.path, images_dir=ws.images_dir, template=args.template)
     try:
         conn = connect_to(info.url, info.token, server_key="workspace")
         ls = conn.client
