@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import re
 
-import pytest
+from playwright.sync_api import sync_playwright
 
 from annotate.assign import plan_assignments
 from annotate.labelstudio.accounts import ensure_accounts
 from annotate.labelstudio.pull import pull
 from annotate.labelstudio.push import push
 from annotate.sampling import draw_sample
-
-playwright = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
@@ -26,7 +24,7 @@ def test_label_submitted_in_the_browser_arrives_in_pull(live):
     account = ensure_accounts(ws, conn, ["web@test.org"])[0]
     rep = push(ws, conn, "web")
     pid = rep.projects[("web@test.org", "harmfulness")]
-    with playwright.sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                     args=CHROMIUM_ARGS)
         try:
