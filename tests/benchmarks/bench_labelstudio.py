@@ -35,7 +35,7 @@ from tests.annotate.fixtures import populate  # noqa: E402
 
 
 def _annotated(units, user_id: int) -> list[dict]:
-    return [{**task_data(r, ""), "annotations": [{
+    return [{"data": task_data(r, ""), "annotations": [{
         "result": [{"from_name": "harmfulness", "to_name": "response", "type": "choices",
                     "value": {"choices": ["unsafe" if i % 3 else "safe_with_warning"]}}],
         "completed_by": user_id, "lead_time": 3.0}]} for i, r in enumerate(units.itertuples())]
@@ -65,16 +65,26 @@ def main() -> None:
             plan_assignments(ws, sid, ["bench@x.org"], overlap=0, honeypot_rate=0, seed=rep)
             units = _units(ws, sid)
             data = [task_data(r, "") for r in units.itertuples()]
-            # bare SDK: one bulk import into a fresh project
-            t = time.perf_counter()
-            project = ls.projects.create(title=f"sdk push {rep}",
-                                         label_config=label_config("harmfulness"))
-            ls.projects.import_tasks(project.id, request=data, return_task_ids=True)
-            sdk_push.append(time.perf_counter() - t)
-            # safecal
-            t = time.perf_counter()
-            report = push(ws, conn, sid, images="inline")
-            our_push.append(time.perf_counter() - t)
+            def sdk_push_once(rep: int = rep, data: list = data) -> None:  # bare SDK, one call
+                t = time.perf_counter()
+                project = ls.projects.create(title=f"sdk push {rep}",
+                                             label_config=label_config("harmfulness"))
+                ls.projects.import_tasks(project.id, request=data, return_task_ids=True)
+                sdk_push.append(time.perf_counter() - t)
+
+            def our_push_once(sid: str = sid):  # noqa: ANN202
+                t = time.perf_counter()
+                report = push(ws, conn, sid, images="inline")
+                our_push.append(time.perf_counter() - t)
+                return report
+
+            # alternate which side goes first, so neither always meets a warmer server
+            if rep % 2:
+                report = our_push_once()
+                sdk_push_once()
+            else:
+                sdk_push_once()
+                report = our_push_once()
             assert report.created == args.n
             # pull: a project of n annotated tasks, known to the workspace as this sample's
             pid = report.projects[("bench@x.org", "harmfulness")]
@@ -85,21 +95,34 @@ def main() -> None:
             with ws.transaction() as con:
                 con.execute("UPDATE ls_projects SET project_id = ? WHERE project_id = ?",
                             (annotated.id, pid))
-            t = time.perf_counter()
-            raw = b"".join(ls.projects.exports.download_sync(
-                annotated.id, export_type="JSON", download_all_tasks=True))
-            n_sdk = sum(len(task["annotations"]) for task in json.loads(raw))
-            sdk_pull.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            got = pull(ws, conn, sample_id=sid)
-            our_pull.append(time.perf_counter() - t)
+            def sdk_pull_once(annotated=annotated) -> int:  # noqa: ANN001
+                t = time.perf_counter()
+                raw = b"".join(ls.projects.exports.download_sync(
+                    annotated.id, export_type="JSON", download_all_tasks=True))
+                n = sum(len(task["annotations"]) for task in json.loads(raw))
+                sdk_pull.append(time.perf_counter() - t)
+                return n
+
+            def our_pull_once(sid: str = sid):  # noqa: ANN202
+                t = time.perf_counter()
+                got = pull(ws, conn, sample_id=sid)
+                our_pull.append(time.perf_counter() - t)
+                return got
+
+            if rep % 2:
+                got = our_pull_once()
+                n_sdk = sdk_pull_once()
+            else:
+                n_sdk = sdk_pull_once()
+                got = our_pull_once()
             assert got.rows == n_sdk == args.n, (got, n_sdk)
             print(f"rep {rep}: push sdk {sdk_push[-1]:.2f}s safecal {our_push[-1]:.2f}s | "
                   f"pull sdk {sdk_pull[-1]:.2f}s safecal {our_pull[-1]:.2f}s", flush=True)
         for name, sdk, ours in (("push", sdk_push, our_push), ("pull", sdk_pull, our_pull)):
             s, o = statistics.median(sdk), statistics.median(ours)
-            print(f"{name} {args.n} tasks: bare SDK {s:.2f} s, safecal {o:.2f} s, "
-                  f"ratio {o / s:.2f} (target <= 1.3)")
+            paired = statistics.median(b / a for a, b in zip(sdk, ours, strict=True))
+            print(f"{name} {args.n} tasks: bare SDK {s:.2f} s, safecal {o:.2f} s (medians); "
+                  f"median paired ratio {paired:.2f} (target <= 1.3)")
     finally:
         stop_server(ws.path)
 
