@@ -92,7 +92,7 @@ def _iter_csv(
     try:
         reader = pd.read_csv(
             path,
-            dtype=str,
+            dtype=object,  # plain Python str: iterating arrow-backed strings is 10x slower
             keep_default_na=False,
             encoding=encoding,
             chunksize=chunksize,
@@ -177,7 +177,7 @@ def _records_frame(rows: list[dict[str, object]], *, first_line: int) -> pd.Data
     for row in rows:
         columns.update(dict.fromkeys(row))
     data = {c: [_as_text(row.get(c)) for row in rows] for c in columns}
-    return pd.DataFrame(data, dtype=str)
+    return pd.DataFrame(data, dtype=object)
 
 
 def _iter_parquet(path: Path, chunksize: int | None) -> Iterator[tuple[int, pd.DataFrame]]:
@@ -189,7 +189,8 @@ def _iter_parquet(path: Path, chunksize: int | None) -> Iterator[tuple[int, pd.D
     for batch in parquet.iter_batches(batch_size=chunksize or 1_000_000):
         frame = batch.to_pandas()
         out = pd.DataFrame(
-            {str(c): [_as_text(v) for v in frame[c].tolist()] for c in frame.columns}, dtype=str
+            {str(c): [_as_text(v) for v in frame[c].tolist()] for c in frame.columns},
+            dtype=object,
         )
         yield first, out
         first += len(out)

@@ -6,15 +6,23 @@ plus optional ``settings`` (generation settings, a JSON object) and
 may be called ``item_id`` or ``id``. A response's id is derived from
 (item id, model, language), so it is stable across re-ingests.
 
-Built for size (10^6 rows): the file is read in chunks into a temporary staging
-table, and every check that spans rows (duplicates, unknown items, changed
-content) is one SQL query over it. One ingest is one transaction.
+Built for size (10^6 rows): a reader thread parses and checks the file chunk by
+chunk while the main thread writes the previous chunk (SQLite releases the GIL
+while it works). Rows go straight into ``responses`` inside one transaction;
+the checks that span rows (duplicates, unknown items, changed content) use the
+set of known item ids and a dict of the workspace's response hashes, kept in
+memory (about 150 MB per million responses). Any failure rolls the whole
+transaction back: nothing is written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +44,19 @@ def response_id(item_id: str, model: str, language: str) -> str:
     return hashlib.sha1(f"{item_id}\x1f{model}\x1f{language}".encode()).hexdigest()[:16]
 
 
+@dataclass
+class _Seen:
+    """What the reader learns across chunks: keys seen, and the cross-row problems."""
+
+    known_items: set[str]
+    existing: dict[str, str]  # response_id -> content_hash already in the workspace
+    first_row: dict[str, int] = field(default_factory=dict)  # response_id -> first row
+    duplicates: dict[str, list[int]] = field(default_factory=dict)
+    unknown: dict[str, list[int]] = field(default_factory=dict)  # item_id -> rows
+    changed: list[tuple[int, str, str, str]] = field(default_factory=list)
+    unchanged: int = 0
+
+
 def ingest_responses(
     ws: Workspace,
     path: str | Path,
@@ -49,25 +70,144 @@ def ingest_responses(
     nothing on bad input (unknown items, duplicates, bad languages, changed content)."""
     path = Path(path)
     report = IngestReport(file=str(path), kind="responses")
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+    source, now = str(path), datetime.now(UTC).isoformat(timespec="seconds")
+    columns = ("response_id, item_id, model, language, response, settings, timestamp, extra, "
+               "content_hash, source, ingested_at")
+    insert = f"INSERT INTO responses ({columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    update = ("UPDATE responses SET response = ?, settings = ?, timestamp = ?, extra = ?, "
+              "content_hash = ?, source = ?, ingested_at = ? WHERE response_id = ?")
     with ws.transaction() as con:
-        con.execute(
-            """CREATE TEMP TABLE staging (
-                   row INTEGER, response_id TEXT, item_id TEXT, model TEXT, language TEXT,
-                   response TEXT, settings TEXT, timestamp TEXT, extra TEXT, content_hash TEXT)"""
+        con.execute("PRAGMA cache_size = -262144")  # 256 MB page cache for this connection
+        seen = _Seen(
+            known_items={r[0] for r in con.execute("SELECT item_id FROM items")},
+            existing=dict(con.execute("SELECT response_id, content_hash FROM responses")),
         )
+        rebuild = _drop_indexes_for_bulk_load(con, path, n_existing=len(seen.existing))
+        for new, changed, n_rows in _prepared_chunks(path, encoding, chunk_rows, mapping or {},
+                                                     seen):
+            report.rows += n_rows
+            con.executemany(insert, [(*row, source, now) for row in new])
+            if replace:
+                con.executemany(update, [(*row[4:], source, now, row[0]) for row in changed])
+            report.added += len(new)
+            report.replaced += len(changed) if replace else 0
+        if report.rows == 0:
+            raise InputError(f"{path}: the header is there but there are no data rows")
+        _raise_cross_row_problems(path, seen, replace=replace)
+        for statement in rebuild:
+            con.execute(statement)
+        report.unchanged = seen.unchanged
+    return report
+
+
+def _drop_indexes_for_bulk_load(con, path: Path, *, n_existing: int) -> list[str]:
+    """Drop the secondary indexes of ``responses`` when the file looks larger than the
+    table (about 300 bytes a row): building an index once from sorted keys after the
+    load is several times faster than updating it a million times in random order.
+    Returns the statements that rebuild them (run inside the same transaction)."""
+    if path.stat().st_size / 300 < max(n_existing, 50_000):
+        return []
+    indexes = con.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'responses' "
+        "AND sql IS NOT NULL"
+    ).fetchall()
+    for name, _ in indexes:
+        con.execute(f'DROP INDEX "{name}"')
+    return [sql for _, sql in indexes]
+
+
+def _prepared_chunks(path: Path, encoding: str, chunk_rows: int, mapping: dict[str, str],
+                     seen: _Seen) -> Iterator[tuple[list[tuple], list[tuple], int]]:
+    """Parse and check chunks in a reader thread, up to two chunks ahead of the writer.
+
+    Yields ``(new rows, changed rows, number of rows read)`` per chunk.
+    """
+    ahead: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def offer(message: object) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False  # the writer gave up
+
+    def read() -> None:
         try:
             for first, chunk in iter_table(path, encoding=encoding, chunksize=chunk_rows):
-                rows = _prepare(chunk, first, path=path, mapping=mapping or {})
-                con.executemany("INSERT INTO staging VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-                report.rows += len(rows)
-            if report.rows == 0:
-                raise InputError(f"{path}: the header is there but there are no data rows")
-            _check_staging(con, path)
-            _merge(con, report, replace=replace, source=str(path), now=now)
-        finally:
-            con.execute("DROP TABLE IF EXISTS temp.staging")
-    return report
+                rows = _prepare(chunk, first, path=path, mapping=mapping)
+                if not offer((*_classify(rows, seen), len(rows))):
+                    return
+            offer(None)
+        except BaseException as exc:  # handed to the writer, which re-raises it
+            offer(exc)
+
+    reader = threading.Thread(target=read, name="safecal-ingest-reader", daemon=True)
+    reader.start()
+    try:
+        while (message := ahead.get()) is not None:
+            if isinstance(message, BaseException):
+                raise message
+            yield message
+    finally:
+        stop.set()
+        reader.join()
+
+
+def _classify(rows: list[tuple], seen: _Seen) -> tuple[list[tuple], list[tuple]]:
+    """Split prepared rows into new and changed ones, recording every other case in ``seen``.
+
+    A prepared row is ``(response_id, item_id, model, language, response, settings,
+    timestamp, extra, content_hash, row number)``; the returned rows drop the row number.
+    """
+    new, changed = [], []
+    for *values, row in rows:
+        rid, item = values[0], values[1]
+        if item not in seen.known_items:
+            seen.unknown.setdefault(item, []).append(row)
+            continue
+        if rid in seen.first_row:
+            seen.duplicates.setdefault(rid, [seen.first_row[rid]]).append(row)
+            continue
+        seen.first_row[rid] = row
+        old = seen.existing.get(rid)
+        if old is None:
+            new.append(tuple(values))
+        elif old == values[8]:
+            seen.unchanged += 1
+        else:
+            seen.changed.append((row, item, values[2], values[3]))
+            changed.append(tuple(values))
+    return new, changed
+
+
+def _raise_cross_row_problems(path: Path, seen: _Seen, *, replace: bool) -> None:
+    problems = Problems(path)
+    dups = sorted(seen.duplicates.items(), key=lambda kv: kv[1][0])
+    problems.add(
+        "duplicate (item_id, model, language); each response must appear once",
+        [f"rows {', '.join(map(str, rows))}" for _, rows in dups[:10]],
+        len(dups),
+    )
+    unknown = sorted(seen.unknown.items(), key=lambda kv: kv[1][0])
+    problems.add(
+        "responses to item ids not in the workspace; ingest the items first "
+        "(`safecal ingest items`) or fix the ids",
+        [f"item {i!r} (first at row {rows[0]}, {len(rows)} response{'s' if len(rows) != 1 else ''})"
+         for i, rows in unknown[:10]],
+        len(unknown),
+    )
+    problems.raise_if_any()
+    if seen.changed and not replace:
+        raise InputError(
+            f"{path}: nothing was ingested. {len(seen.changed)} response(s) already in the "
+            "workspace with different content: "
+            + listing([f"({i!r}, {m!r}, {lang}) at row {r}" for r, i, m, lang in seen.changed[:10]],
+                      total=len(seen.changed))
+            + ". Pass --replace to overwrite them"
+        )
 
 
 def _prepare(
@@ -100,14 +240,12 @@ def _prepare(
         int(bad.sum()),
     )
     settings = chunk["settings"] if "settings" in chunk.columns else pd.Series([""] * len(chunk))
-    bad_settings = []
-    for r, value in zip(rows, settings, strict=True):
-        if value and not _is_json_object(value):
-            bad_settings.append(f"row {r}: {value[:40]!r}")
+    valid = {v: not v or _is_json_object(v) for v in settings.unique()}  # settings repeat a lot
+    bad = (~settings.map(valid).astype(bool)).to_numpy()
     problems.add(
         "field settings must be a JSON object (generation settings)",
-        bad_settings,
-        len(bad_settings),
+        [f"row {r}: {v[:40]!r}" for r, v in zip(rows[bad][:10], settings[bad][:10], strict=True)],
+        int(bad.sum()),
     )
     problems.raise_if_any()
 
@@ -141,18 +279,8 @@ def _prepare(
             "\x1f".join((text, sett or "", ts or "", extra or "")).encode()
         ).hexdigest()
         out.append(
-            (
-                int(r),
-                response_id(item, model, lang),
-                item,
-                model,
-                lang,
-                text,
-                sett,
-                ts,
-                extra,
-                digest,
-            )
+            (response_id(item, model, lang), item, model, lang, text, sett, ts, extra, digest,
+             int(r))
         )
     return out
 
@@ -164,65 +292,3 @@ def _is_json_object(value: str) -> bool:
         return False
 
 
-def _check_staging(con, path: Path) -> None:
-    problems = Problems(path)
-    dups = con.execute(
-        """SELECT item_id, model, language, group_concat(row, ', '), count(*) FROM staging
-           GROUP BY response_id HAVING count(*) > 1 ORDER BY min(row)"""
-    ).fetchall()
-    problems.add(
-        "duplicate (item_id, model, language); each response must appear once",
-        [f"({i!r}, {m!r}, {lang}) at rows {rows}" for i, m, lang, rows, _ in dups[:10]],
-        len(dups),
-    )
-    unknown = con.execute(
-        """SELECT item_id, min(row), count(*) FROM staging
-           WHERE item_id NOT IN (SELECT item_id FROM items)
-           GROUP BY item_id ORDER BY min(row)"""
-    ).fetchall()
-    problems.add(
-        "responses to item ids not in the workspace; ingest the items first "
-        "(`safecal ingest items`) or fix the ids",
-        [
-            f"item {i!r} (first at row {r}, {n} response{'s' if n != 1 else ''})"
-            for i, r, n in unknown[:10]
-        ],
-        len(unknown),
-    )
-    problems.raise_if_any()
-
-
-def _merge(con, report: IngestReport, *, replace: bool, source: str, now: str) -> None:
-    changed = con.execute(
-        """SELECT s.item_id, s.model, s.language, s.row FROM staging s
-           JOIN responses r ON r.response_id = s.response_id
-           WHERE r.content_hash != s.content_hash ORDER BY s.row"""
-    ).fetchall()
-    if changed and not replace:
-        raise InputError(
-            f"{report.file}: nothing was ingested. {len(changed)} response(s) already in the "
-            "workspace with different content: "
-            + listing(
-                [f"({i!r}, {m!r}, {lang}) at row {r}" for i, m, lang, r in changed[:10]],
-                total=len(changed),
-            )
-            + ". Pass --replace to overwrite them"
-        )
-    report.added = con.execute(
-        """INSERT INTO responses (response_id, item_id, model, language, response, settings,
-                                  timestamp, extra, source, content_hash, ingested_at)
-           SELECT response_id, item_id, model, language, response, settings, timestamp, extra,
-                  ?, content_hash, ? FROM staging s
-           WHERE NOT EXISTS (SELECT 1 FROM responses r WHERE r.response_id = s.response_id)""",
-        (source, now),
-    ).rowcount
-    if changed:
-        report.replaced = con.execute(
-            """UPDATE responses SET response = s.response, settings = s.settings,
-                      timestamp = s.timestamp, extra = s.extra, source = ?,
-                      content_hash = s.content_hash, ingested_at = ?
-               FROM staging s WHERE responses.response_id = s.response_id
-                 AND responses.content_hash != s.content_hash""",
-            (source, now),
-        ).rowcount
-    report.unchanged = report.rows - report.added - report.replaced

@@ -226,6 +226,23 @@ _MIGRATIONS: tuple[str, ...] = (
         latency      REAL,
         PRIMARY KEY (run_id, response_id)
     );
+
+    -- judges and tuning (calibrate/cache.py, issue 5): every finished judge call, keyed by
+    -- (judge, model, prompt version, parameters) -> config_key and the judged input -> input_key,
+    -- so a rerun or a resumed run never pays for the same call twice.
+    CREATE TABLE judge_cache (
+        config_key   TEXT NOT NULL,       -- sha256 of kind, name, model, prompt version, params
+        input_key    TEXT NOT NULL,       -- sha256 of what the judge saw (query, image, response)
+        label        TEXT,                -- NULL when the answer was invalid
+        valid        INTEGER NOT NULL CHECK (valid IN (0, 1)),
+        score        REAL,
+        raw          TEXT,
+        tokens_in    INTEGER,
+        tokens_out   INTEGER,
+        latency      REAL,
+        created_at   TEXT NOT NULL,
+        PRIMARY KEY (config_key, input_key)
+    );
     """,
 )
 

@@ -1,9 +1,217 @@
-"""``safecal calibrate run | tune | report``."""
+"""``safecal calibrate run | tune | report`` (judges, threshold tuning, the judge card)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from annotate.cli.common import open_workspace, workspace_parent
+from annotate.errors import InputError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Filled by the judges-and-tuning issue (5)."""
+    ws = workspace_parent()
+
+    run = commands.add_parser(
+        "run", parents=[ws], help="run a judge over the workspace's responses (cached, resumable)",
+        description="Run a judge over every response in the workspace. Finished calls are "
+        "cached: a rerun costs nothing and a killed run resumes where it stopped.",
+    )
+    run.add_argument("--judge", required=True, choices=["keyword", "llm", "imported"])
+    run.add_argument("--name", help="the judge's name in reports (default: keyword / the "
+                     "model / the file's judge column)")
+    run.add_argument("--phrases", action="append", metavar="FILE",
+                     help="keyword: refusal-phrase file(s), one phrase a line (default: the "
+                     "bundled English and Chinese lists)")
+    run.add_argument("--model", help="llm: the model name the server knows")
+    run.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),
+                     help="llm: OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "
+                     "(default: $OPENAI_BASE_URL, else api.openai.com)")
+    run.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="NAME",
+                     help="llm: environment variable holding the API key (default OPENAI_API_KEY)")
+    run.add_argument("--prompt", action="append", metavar="FIELD=TEMPLATE", default=[],
+                     help="llm: template per field, a built-in name or a file "
+                     "(default harmfulness=harmfulness-v1, refusal=refusal-v1)")
+    run.add_argument("--text-only", action="store_true", help="llm: do not send images")
+    run.add_argument("--temperature", type=float, default=0.0)
+    run.add_argument("--max-tokens", type=int, default=200)
+    run.add_argument("--no-logprobs", action="store_true",
+                     help="llm: do not ask for log-probabilities (no score)")
+    run.add_argument("--timeout", type=float, default=60.0, help="llm: seconds per attempt")
+    run.add_argument("--max-attempts", type=int, default=6, help="llm: attempts per call")
+    run.add_argument("--concurrency", type=int, default=64, help="llm: calls in flight")
+    run.add_argument("--price-in", type=float, help="USD per million input tokens")
+    run.add_argument("--price-out", type=float, help="USD per million output tokens")
+    run.add_argument("--file", help="imported: the file holding the verdicts")
+    run.add_argument("--label-column", default="label", help="imported: label column")
+    run.add_argument("--score-column", help="imported: score column (P(positive))")
+    run.add_argument("--models", nargs="+", help="only responses of these target models")
+    run.add_argument("--languages", nargs="+", choices=["en", "zh"])
+    run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    run.set_defaults(func=cmd_run)
+
+    tune = commands.add_parser(
+        "tune", parents=[ws], help="choose a score threshold by cross-validation",
+        description="Choose the threshold on a judge's score that maximises the objective, "
+        "exactly over all distinct scores; report cross-validated (out-of-fold) figures.",
+    )
+    tune.add_argument("--table", help="a CSV / JSONL / Parquet file with gold and score columns")
+    tune.add_argument("--run", help="instead of --table: a judge run id (or judge name) in the "
+                      "workspace, joined with the workspace's gold labels")
+    tune.add_argument("--field", choices=["harmfulness", "refusal"],
+                      help="with --run: the field to tune (needed when the run judged both)")
+    tune.add_argument("--gold", default="gold", help="gold label column (default gold)")
+    tune.add_argument("--score", default="score", help="score column (default score)")
+    tune.add_argument("--positive", action="append",
+                      help="the gold value(s) counted as positive (repeatable); default from "
+                      "annotate.labels for workspace runs")
+    tune.add_argument("--objective", default="kappa",
+                      choices=["kappa", "f1", "youden", "cost", "fpr_at_fnr"])
+    tune.add_argument("--cost-fp", type=float, default=1.0, help="cost objective: cost of a FP")
+    tune.add_argument("--cost-fn", type=float, default=1.0, help="cost objective: cost of a FN")
+    tune.add_argument("--max-fnr", type=float, default=0.1,
+                      help="fpr_at_fnr objective: the false-negative-rate cap")
+    tune.add_argument("--folds", type=int, default=5)
+    tune.add_argument("--group", help="column grouping rows for the folds (default item_id "
+                      "when present): rows of one group never straddle train and test")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--n-boot", type=int, default=1000)
+    tune.add_argument("--json", action="store_true")
+    tune.set_defaults(func=cmd_tune)
+
+    report = commands.add_parser(
+        "report", parents=[ws], help="write the judge card (HTML + JSON)",
+        description="Write a self-contained HTML judge card and its JSON for one judge run "
+        "against the workspace's gold labels.",
+    )
+    report.add_argument("--run", required=True, help="judge run id or judge name")
+    report.add_argument("--out", default="judge-card",
+                        help="output path without suffix (writes .html and .json)")
+    report.add_argument("--objective", default="kappa",
+                        choices=["kappa", "f1", "youden", "cost", "fpr_at_fnr"])
+    report.add_argument("--folds", type=int, default=5)
+    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--n-boot", type=int, default=1000)
+    report.set_defaults(func=cmd_report)
+
+
+# -- handlers ----------------------------------------------------------------------
+def build_judge(args: argparse.Namespace) -> Any:
+    """The judge the ``run`` arguments describe."""
+    if args.judge == "keyword":
+        from calibrate.judges.keyword import KeywordJudge, read_phrases
+
+        kw: dict[str, Any] = {"name": args.name or "keyword"}
+        if args.phrases:
+            try:
+                kw["phrases"] = read_phrases(args.phrases)
+            except OSError as exc:
+                raise InputError(f"--phrases: cannot read {exc.filename}") from None
+        return KeywordJudge(**kw)
+    if args.judge == "imported":
+        from calibrate.judges.imported import ImportedJudge
+
+        if not args.file:
+            raise InputError("--judge imported needs --file FILE (and --label-column)")
+        return ImportedJudge.from_file(args.file, label=args.label_column,
+                                       score=args.score_column, name=args.name)
+    from calibrate.judges.llm import LLMJudge
+    from calibrate.judges.prompt import load_prompt
+
+    if not args.model:
+        raise InputError("--judge llm needs --model NAME")
+    prompts = {}
+    for spec in args.prompt:
+        field, sep, template = spec.partition("=")
+        if not sep:
+            raise InputError(f"--prompt {spec!r}: write FIELD=TEMPLATE, e.g. "
+                             "harmfulness=harmfulness-v1")
+        prompts[field] = load_prompt(template)
+    return LLMJudge(model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
+                    prompts=prompts, name=args.name, vision=not args.text_only,
+                    temperature=args.temperature, max_tokens=args.max_tokens,
+                    logprobs=not args.no_logprobs, timeout=args.timeout,
+                    max_attempts=args.max_attempts)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from calibrate.runner import load_cases, run_judge
+
+    ws = open_workspace(args)
+    judge = build_judge(args)
+    prices = None
+    if args.price_in is not None or args.price_out is not None:
+        prices = (args.price_in or 0.0, args.price_out or 0.0)
+    cases = load_cases(ws, models=args.models, languages=args.languages)
+    if not cases:
+        raise InputError(f"{ws.path}: no responses to judge; run `safecal ingest responses` first")
+    summary = run_judge(ws, judge, cases=cases, concurrency=args.concurrency, prices=prices,
+                        progress=not args.no_progress and sys.stderr.isatty())
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        cost = f", cost ${summary.cost:.4f}" if summary.cost is not None else ""
+        print(f"run {summary.run_id}: {summary.n_cases} responses, {summary.n_cached} from "
+              f"cache, {summary.n_called} calls, {summary.n_local} judged locally, "
+              f"{summary.n_invalid} invalid, {summary.n_failed} failed, "
+              f"{summary.n_skipped} not in the file; tokens {summary.tokens_in} in / "
+              f"{summary.tokens_out} out{cost}; {summary.seconds:.1f} s")
+    if summary.n_failed:
+        print(f"{summary.n_failed} calls failed after retries; rerun the same command to "
+              "retry them", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from calibrate.tuning import tune_table
+
+    objective_kw = {"cost_fp": args.cost_fp, "cost_fn": args.cost_fn, "max_fnr": args.max_fnr}
+    if bool(args.table) == bool(args.run):
+        raise InputError("give exactly one of --table FILE or --run RUN")
+    if args.table:
+        from calibrate import read_table
+
+        if not args.positive:
+            raise InputError("--table needs --positive VALUE (the gold label counted positive)")
+        table = read_table(args.table)
+        gold, score, positive = args.gold, args.score, args.positive
+    else:
+        from calibrate.report.data import run_table
+
+        ws = open_workspace(args)
+        table, info = run_table(ws, args.run, field=args.field)
+        gold, score = "gold", "score"
+        positive = args.positive or info["positive"]
+    result = tune_table(table, gold=gold, score=score, positive=positive,
+                        objective=args.objective, folds=args.folds, group=args.group,
+                        seed=args.seed, n_boot=args.n_boot, **objective_kw)
+    out = result.to_dict()
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        cv = out["cross_validated"]
+        print(f"threshold {out['threshold']:.6g} (maximises {args.objective} on all "
+              f"{out['n']} rows; {out['n_without_score']} without a score)")
+        print(f"cross-validated ({args.folds} folds, out-of-fold labels):")
+        for name, est in cv.items():
+            lo, hi = est["ci"]
+            if est["value"] is not None:
+                ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None else ""
+                print(f"  {name:18s} {est['value']:.3f}{ci}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from calibrate.report.card import judge_card, write_card
+
+    ws = open_workspace(args)
+    card = judge_card(ws, args.run, objective=args.objective, folds=args.folds, seed=args.seed,
+                      n_boot=args.n_boot)
+    html_path, json_path = write_card(card, args.out)
+    print(f"wrote {html_path} and {json_path}")
+    return 0

@@ -1,0 +1,66 @@
+"""The tables behind tuning and the judge card, from the workspace.
+
+Built on :func:`calibrate.tables.judge_table` (gold, slices, unanimity, one verdict
+column per run): the run's verdict column is renamed ``judge`` (``(invalid)`` for an
+unparseable answer) and its score ``score``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from annotate.errors import InputError
+from annotate.labels import POSITIVE
+from annotate.workspace import Workspace
+
+
+def resolve_run(ws: Workspace, run: str) -> dict[str, Any]:
+    """The judge run named by ``run`` (a run id, or a judge name: its newest run)."""
+    runs = ws.read_sql("SELECT * FROM judge_runs ORDER BY started_at DESC, run_id")
+    hit = runs[runs["run_id"] == run]
+    if hit.empty:
+        hit = runs[runs["judge"] == run]
+    if hit.empty:
+        known = ", ".join(f"{r.run_id} ({r.judge})" for r in runs.itertuples()) or "none"
+        raise InputError(f"no judge run or judge named {run!r}; known runs: {known}. "
+                         "Run `safecal calibrate run` first")
+    return hit.iloc[0].to_dict()
+
+
+def run_fields(ws: Workspace, run_id: str) -> list[str]:
+    """The fields the run has verdicts for, harmfulness first."""
+    fields = ws.read_sql("SELECT DISTINCT field FROM verdicts WHERE run_id = ?", (run_id,))
+    return sorted(fields["field"], key=lambda f: (f != "harmfulness", f))
+
+
+def run_table(ws: Workspace, run: str, *, field: str | None = None
+              ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One run's verdicts beside the gold labels of ``field``, with slice columns.
+
+    Columns: those of :func:`calibrate.tables.responses_table` (gold, model, language,
+    level1-3 category, modality, aspect, unanimity, ...) plus ``judge``, ``score``,
+    ``latency``, ``tokens_in``, ``tokens_out``, ``raw``. Returns the table and the run's
+    row of ``judge_runs`` with ``field`` and ``positive`` added.
+    """
+    from calibrate.tables import judge_table
+
+    info = resolve_run(ws, run)
+    fields = run_fields(ws, info["run_id"])
+    if field is None:
+        if len(fields) != 1:
+            raise InputError(f"run {info['run_id']} has verdicts for {', '.join(fields) or 'no'} "
+                             "field(s); choose one with --field")
+        field = fields[0]
+    elif field not in fields:
+        raise InputError(f"run {info['run_id']} has no verdicts for field {field!r}")
+    table, columns = judge_table(ws, field=field, runs=[info["run_id"]])
+    name = columns[0]
+    table = table.rename(columns={name: "judge", f"score:{name}": "score"})
+    extra = ws.read_sql(
+        "SELECT response_id, latency, tokens_in, tokens_out, raw FROM verdicts "
+        "WHERE run_id = ? AND field = ?", (info["run_id"], field))
+    table = table.merge(extra, on="response_id", how="left")
+    info = {**info, "field": field, "positive": sorted(POSITIVE[field])}
+    return table, info

@@ -1,0 +1,50 @@
+"""A point estimate with its interval: the one result shape every statistic returns."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+def _num(x: float) -> float | None:
+    """A JSON-safe float: NaN (undefined) becomes ``None``."""
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """``value`` with its interval ``ci = (low, high)``; NaN where undefined.
+
+    ``se`` is the standard error when the interval came from a normal
+    approximation (``None`` for bootstrap percentile intervals).
+    """
+
+    value: float
+    ci: tuple[float, float]
+    se: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"value": v, "ci": [lo, hi]}``; undefined numbers become ``null``."""
+        return {"value": _num(self.value), "ci": [_num(self.ci[0]), _num(self.ci[1])]}
+
+    @property
+    def width(self) -> float:
+        return float(self.ci[1] - self.ci[0])
+
+    def __format__(self, spec: str) -> str:
+        spec = spec or ".3f"
+        if math.isnan(self.value):
+            return "n/a"
+        lo, hi = self.ci
+        if math.isnan(lo):
+            return f"{self.value:{spec}}"
+        return f"{self.value:{spec}} [{lo:{spec}}, {hi:{spec}}]"
+
+
+NAN_ESTIMATE = Estimate(math.nan, (math.nan, math.nan))
+
+
+def estimate_or_none(est: Estimate | None) -> dict[str, Any] | None:
+    return None if est is None else est.to_dict()

@@ -1,0 +1,344 @@
+"""Run a judge over the workspace's responses: cached, concurrent, resumable.
+
+:func:`run_judge` is what ``safecal calibrate run`` calls:
+
+1. the run id is the judge config's hash (:meth:`JudgeConfig.run_id`), so the same
+   command twice is the same run, and a changed prompt or model is a new one;
+2. responses whose input is in the cache (``judge_cache``) get their verdict from it, in
+   one bulk write, at no cost;
+3. local judges (keyword, imported) judge the rest in one pass;
+4. remote judges (LLM) run on an asyncio loop with at most ``concurrency`` calls in
+   flight; each finished call is handed to a writer thread that commits it (cache row +
+   verdict) at once, grouping whatever arrived meanwhile into one transaction, so a kill
+   loses at most the calls inside the commit under way, and a rerun repeats nothing that
+   was recorded. Calls that still fail after the judge's retries are left unjudged (a rerun
+   retries them) and counted in the summary.
+
+Token use, latency and cost (from ``prices``: USD per million input / output tokens)
+are summed per run into ``judge_runs``; the summary of this invocation is returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from annotate.labels import FIELD_FOR_ASPECT
+from annotate.workspace import Workspace
+from calibrate import cache
+from calibrate.judges.base import Case, Verdict
+from calibrate.judges.llm import TransientError
+
+_VERDICT_INSERT = (
+    "INSERT OR REPLACE INTO verdicts (run_id, response_id, field, label, valid, score, raw, "
+    "tokens_in, tokens_out, latency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass
+class RunSummary:
+    """What one invocation of :func:`run_judge` did."""
+
+    run_id: str
+    judge: str
+    n_cases: int = 0
+    n_cached: int = 0
+    n_called: int = 0
+    n_local: int = 0
+    n_failed: int = 0
+    n_skipped: int = 0  # imported judge: responses absent from the file
+    n_invalid: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float | None = None
+    seconds: float = 0.0
+    latency_mean: float | None = None
+    latency_p95: float | None = None
+    failures: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["failures"] = self.failures[:20]
+        return out
+
+
+def load_cases(ws: Workspace, *, models: Sequence[str] | None = None,
+               languages: Sequence[str] | None = None,
+               response_ids: Iterable[str] | None = None) -> list[Case]:
+    """Every response of the workspace (optionally filtered) as a :class:`Case`.
+
+    The query is the item's text in the response's language (``text_zh`` for Chinese
+    responses when the item has it); the image is its absolute path, or ``None``.
+    """
+    con = ws.connect()
+    try:
+        rows = con.execute(
+            "SELECT r.response_id, r.item_id, r.model, r.language, r.response, i.aspect, "
+            "i.text, i.text_zh, i.image FROM responses r JOIN items i USING (item_id) "
+            "ORDER BY r.response_id"
+        ).fetchall()
+    finally:
+        con.close()
+    keep_models = set(models) if models else None
+    keep_languages = set(languages) if languages else None
+    keep_ids = set(response_ids) if response_ids is not None else None
+    images = ws.images_dir
+    cases = []
+    for rid, item_id, model, language, response, aspect, text, text_zh, image in rows:
+        if ((keep_models is not None and model not in keep_models)
+                or (keep_languages is not None and language not in keep_languages)
+                or (keep_ids is not None and rid not in keep_ids)):
+            continue
+        zh = language == "zh" and text_zh and text_zh.strip()
+        cases.append(Case(
+            response_id=rid,
+            item_id=item_id,
+            field=FIELD_FOR_ASPECT[aspect],
+            query=text_zh if zh else text,
+            response=response,
+            language=language,
+            image=str(images / image) if image else None,
+            model=model,
+        ))
+    return cases
+
+
+def _verdict_row(run_id: str, case: Case, v: Verdict) -> tuple[object, ...]:
+    return (run_id, case.response_id, case.field, v.label, int(v.valid), v.score, v.raw,
+            v.tokens_in, v.tokens_out, v.latency)
+
+
+def _start_run(con: sqlite3.Connection, judge: Any, run_id: str) -> None:
+    cfg = judge.config
+    con.execute(
+        "INSERT INTO judge_runs (run_id, judge, kind, model, prompt_version, params, started_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET finished_at = NULL",
+        (run_id, cfg.name, cfg.kind, cfg.model, cfg.prompt_version,
+         json.dumps(cfg.params, sort_keys=True, default=str), cache.now()),
+    )
+
+
+def _finish_run(con: sqlite3.Connection, run_id: str, prices: tuple[float, float] | None) -> None:
+    n, tin, tout = con.execute(
+        "SELECT count(*), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0) "
+        "FROM verdicts WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    cost = None if prices is None else (tin * prices[0] + tout * prices[1]) / 1e6
+    con.execute(
+        "UPDATE judge_runs SET finished_at = ?, n_calls = ?, tokens_in = ?, tokens_out = ?, "
+        "cost = coalesce(?, cost) WHERE run_id = ?",
+        (cache.now(), n, tin, tout, cost, run_id),
+    )
+
+
+def run_judge(ws: Workspace, judge: Any, *, cases: Sequence[Case] | None = None,
+              concurrency: int = 64, prices: tuple[float, float] | None = None,
+              progress: bool = False) -> RunSummary:
+    """Judge every case (default: every response in the workspace); see the module docstring."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    started = time.perf_counter()
+    cases = load_cases(ws) if cases is None else list(cases)
+    cfg = judge.config
+    run_id, config_key = cfg.run_id(), cfg.key()
+    summary = RunSummary(run_id=run_id, judge=cfg.name, n_cases=len(cases))
+
+    if hasattr(judge, "has"):  # imported: only the responses its file covers
+        kept = [c for c in cases if judge.has(c)]
+        summary.n_skipped = len(cases) - len(kept)
+        cases = kept
+
+    con = ws.connect()
+    try:
+        with_tx(con, lambda: _start_run(con, judge, run_id))
+        keys = [judge.input_key(c) for c in cases]
+        todo: list[tuple[Case, str]] = []
+        if judge.remote:
+            todo, summary.n_cached, summary.n_invalid = _from_cache(
+                con, run_id, config_key, cases, keys)
+        else:
+            rows = []
+            for case in cases:
+                v = judge.judge(case)
+                summary.n_invalid += not v.valid
+                rows.append(_verdict_row(run_id, case, v))
+            summary.n_local = len(rows)
+            with_tx(con, lambda: con.executemany(_VERDICT_INSERT, rows))
+
+        if todo:
+            latencies = asyncio.run(_run_remote(ws, judge, run_id, config_key, todo,
+                                                concurrency, summary, progress))
+            if latencies:
+                latencies.sort()
+                summary.latency_mean = sum(latencies) / len(latencies)
+                summary.latency_p95 = latencies[min(len(latencies) - 1,
+                                                    int(0.95 * len(latencies)))]
+        with_tx(con, lambda: _finish_run(con, run_id, prices))
+    finally:
+        con.close()
+    if prices is not None:
+        summary.cost = (summary.tokens_in * prices[0] + summary.tokens_out * prices[1]) / 1e6
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _from_cache(con: sqlite3.Connection, run_id: str, config_key: str, cases: Sequence[Case],
+                keys: Sequence[str]) -> tuple[list[tuple[Case, str]], int, int]:
+    """Write the verdicts the cache already holds (in SQL, rewriting only the verdicts
+    that changed); return the cases still to call, the number of hits and of invalid hits."""
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS _judge_keys "
+                "(response_id TEXT NOT NULL, field TEXT NOT NULL, input_key TEXT NOT NULL)")
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        con.execute("DELETE FROM _judge_keys")
+        con.executemany("INSERT INTO _judge_keys VALUES (?, ?, ?)",
+                        [(c.response_id, c.field, k) for c, k in zip(cases, keys, strict=True)])
+        con.execute(
+            "INSERT OR REPLACE INTO verdicts (run_id, response_id, field, label, valid, score, "
+            "raw, tokens_in, tokens_out, latency) "
+            "SELECT ?, k.response_id, k.field, c.label, c.valid, c.score, c.raw, c.tokens_in, "
+            "c.tokens_out, c.latency FROM _judge_keys k "
+            "JOIN judge_cache c ON c.config_key = ? AND c.input_key = k.input_key "
+            "LEFT JOIN verdicts v ON v.run_id = ? AND v.response_id = k.response_id "
+            "WHERE v.response_id IS NULL OR NOT (v.field IS k.field AND v.label IS c.label "
+            "AND v.valid IS c.valid AND v.score IS c.score AND v.raw IS c.raw)",
+            (run_id, config_key, run_id))
+        hits = invalid = 0
+        missing = set()
+        for rid, valid in con.execute(
+                "SELECT k.response_id, c.valid FROM _judge_keys k LEFT JOIN judge_cache c "
+                "ON c.config_key = ? AND c.input_key = k.input_key", (config_key,)):
+            if valid is None:
+                missing.add(rid)
+            else:
+                hits += 1
+                invalid += not valid
+        con.execute("DELETE FROM _judge_keys")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    todo = [(c, k) for c, k in zip(cases, keys, strict=True) if c.response_id in missing]
+    return todo, int(hits), int(invalid)
+
+
+def with_tx(con: sqlite3.Connection, body: Any) -> None:
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        body()
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+class _Writer:
+    """A thread that commits finished calls (cache row + verdict) as soon as they arrive.
+
+    Each time it wakes it takes everything queued and commits it in one transaction
+    (group commit), so a finished call waits at most one commit before it is durable,
+    and the event loop never blocks on SQLite.
+    """
+
+    def __init__(self, ws: Workspace, run_id: str, config_key: str) -> None:
+        import queue
+        import threading
+
+        self.ws, self.run_id, self.config_key = ws, run_id, config_key
+        self.queue: queue.SimpleQueue[tuple[Case, str, Verdict] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="safecal-verdict-writer",
+                                       daemon=True)
+        self.thread.start()
+
+    def put(self, case: Case, key: str, verdict: Verdict) -> None:
+        self.queue.put((case, key, verdict))
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        import queue
+
+        con = self.ws.connect()
+        try:
+            done = False
+            while not done:
+                batch = [self.queue.get()]
+                while True:
+                    try:
+                        batch.append(self.queue.get_nowait())
+                    except queue.Empty:
+                        break
+                if batch[-1] is None:
+                    done = True
+                items = [b for b in batch if b is not None]
+                if not items or self.error is not None:
+                    continue
+                at = cache.now()
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                    con.executemany(cache.INSERT, [cache.row(self.config_key, key, v, at)
+                                                   for _, key, v in items])
+                    con.executemany(_VERDICT_INSERT, [_verdict_row(self.run_id, c, v)
+                                                      for c, _, v in items])
+                    con.execute("COMMIT")
+                except BaseException as exc:  # keep draining; report at close()
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    self.error = exc
+        finally:
+            con.close()
+
+
+async def _run_remote(ws: Workspace, judge: Any, run_id: str, config_key: str,
+                      todo: list[tuple[Case, str]], concurrency: int, summary: RunSummary,
+                      progress: bool) -> list[float]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), desc=f"judging with {summary.judge}", unit="call",
+               disable=not progress, mininterval=0.5)
+    queue = iter(todo)
+    latencies: list[float] = []
+    writer = _Writer(ws, run_id, config_key)
+
+    async def worker() -> None:
+        for case, key in queue:
+            try:
+                v = await judge.ajudge(case)
+            except TransientError as exc:
+                summary.n_failed += 1
+                summary.failures.append(str(exc))
+                bar.update()
+                continue
+            writer.put(case, key, v)
+            summary.n_called += 1
+            summary.n_invalid += not v.valid
+            summary.tokens_in += v.tokens_in
+            summary.tokens_out += v.tokens_out
+            latencies.append(v.latency)
+            bar.update()
+
+    try:
+        tasks = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(todo)))]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+    finally:
+        bar.close()
+        writer.close()
+        if hasattr(judge, "aclose"):
+            await judge.aclose()
+    return latencies

@@ -1,0 +1,218 @@
+"""Workspace loaders: the plain tables the statistics take, with the slice columns joined.
+
+Every loader returns a pandas DataFrame carrying the slice columns
+:data:`SLICE_COLUMNS` (target model, level-1/2/3 category, modality, language, aspect),
+so the command line and the dashboard slice the same way. Nothing here computes a
+statistic.
+
+* :func:`annotations_table`: the long ``(unit, rater, label)`` table of one field.
+* :func:`responses_table`: all responses whose item's aspect matches the field, with the
+  gold label (``gold``, missing where none), how it was decided (``gold_method``), how
+  unanimous the humans were (``unanimity``) and the sample's inclusion probability
+  (``inclusion_prob``).
+* :func:`judge_table`: :func:`responses_table` plus one column per judge run with its
+  verdict (``(invalid)`` when the run's answer was unparseable, missing when the run did
+  not judge that response) and ``score:<judge>`` with its P(positive).
+* :func:`estimate_table`: what ``safecal calibrate estimate`` uses: one run's verdicts on
+  every response of the field, gold where it came from a sample with known inclusion
+  probabilities, and the weight column to use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+
+import numpy as np
+import pandas as pd
+
+from annotate.errors import InputError
+from annotate.labels import FIELD_FOR_ASPECT, SCALES
+from annotate.workspace import Workspace
+
+SLICE_COLUMNS = ("model", "level1_category", "level2_category", "level3_category", "modality",
+                 "language", "aspect")
+INVALID = "(invalid)"
+
+_SLICE_SELECT = """
+    r.response_id, r.item_id, r.model, r.language,
+    i.aspect, i.level1_category, i.level2_category, i.level3_category, i.modality
+"""
+
+
+def check_field(field: str) -> str:
+    if field not in SCALES:
+        raise InputError(f"unknown field {field!r}; choose one of {sorted(SCALES)}")
+    return field
+
+
+def aspect_of(field: str) -> str:
+    return {f: a for a, f in FIELD_FOR_ASPECT.items()}[check_field(field)]
+
+
+def annotations_table(ws: Workspace, *, field: str) -> pd.DataFrame:
+    """Human labels of ``field``: columns unit, rater, label, response_id, item_id + slices."""
+    check_field(field)
+    df = ws.read_sql(
+        f"""
+        SELECT COALESCE(a.response_id, a.item_id) AS unit, a.annotator AS rater, a.label,
+               a.response_id AS ann_response_id, a.item_id AS ann_item_id,
+               {_SLICE_SELECT}
+        FROM annotations a
+        LEFT JOIN responses r ON r.response_id = a.response_id
+        LEFT JOIN items i ON i.item_id = COALESCE(r.item_id, a.item_id)
+        WHERE a.field = ?
+        ORDER BY unit, rater
+        """,
+        (field,),
+    )
+    df["response_id"] = df.pop("ann_response_id")
+    df["item_id"] = df.pop("ann_item_id")
+    return df
+
+
+def _unanimity(ws: Workspace, field: str) -> pd.DataFrame:
+    ann = ws.read_sql(
+        "SELECT response_id, annotator, label FROM annotations "
+        "WHERE field = ? AND response_id IS NOT NULL", (field,))
+    if ann.empty:
+        return pd.DataFrame({"response_id": pd.Series(dtype="string"),
+                             "unanimity": pd.Series(dtype="string"),
+                             "n_annotators": pd.Series(dtype="Int64")})
+    g = ann.groupby("response_id")["label"].agg(["nunique", "size"]).reset_index()
+    g["unanimity"] = np.where(g["size"] < 2, "single",
+                              np.where(g["nunique"] == 1, "unanimous", "split"))
+    return g.rename(columns={"size": "n_annotators"})[["response_id", "unanimity",
+                                                       "n_annotators"]]
+
+
+def _inclusion(ws: Workspace) -> pd.DataFrame:
+    s = ws.read_sql("SELECT response_id, inclusion_prob FROM samples WHERE role != 'honeypot'")
+    if s.empty:
+        return pd.DataFrame({"response_id": pd.Series(dtype="string"),
+                             "inclusion_prob": pd.Series(dtype=float)})
+    # independent samples: P(in at least one) = 1 - prod(1 - pi)
+    s["miss"] = 1 - s["inclusion_prob"].astype(float)
+    g = s.groupby("response_id")["miss"].prod().reset_index()
+    g["inclusion_prob"] = 1 - g.pop("miss")
+    return g
+
+
+def responses_table(ws: Workspace, *, field: str) -> pd.DataFrame:
+    """All responses of ``field``'s aspect with gold, unanimity and inclusion probability."""
+    aspect = aspect_of(field)
+    df = ws.read_sql(
+        f"""
+        SELECT {_SLICE_SELECT}, g.label AS gold, g.method AS gold_method
+        FROM responses r
+        JOIN items i ON i.item_id = r.item_id
+        LEFT JOIN gold g ON g.response_id = r.response_id AND g.field = ?
+        WHERE i.aspect = ?
+        ORDER BY r.response_id
+        """,
+        (field, aspect),
+    )
+    df = df.merge(_unanimity(ws, field), on="response_id", how="left")
+    df = df.merge(_inclusion(ws), on="response_id", how="left")
+    return df
+
+
+def judge_runs(ws: Workspace, *, field: str | None = None) -> pd.DataFrame:
+    """The judge runs (with how many verdicts of ``field`` each has), newest first."""
+    sql = """SELECT j.run_id, j.judge, j.kind, j.model, j.started_at,
+                    COUNT(v.response_id) AS n_verdicts
+             FROM judge_runs j LEFT JOIN verdicts v ON v.run_id = j.run_id {where}
+             GROUP BY j.run_id ORDER BY j.started_at DESC, j.run_id"""
+    if field:
+        return ws.read_sql(sql.format(where="AND v.field = ?"), (field,))
+    return ws.read_sql(sql.format(where=""))
+
+
+def resolve_runs(ws: Workspace, runs: Sequence[str] | None, *, field: str) -> dict[str, str]:
+    """``{column name: run_id}`` for ``runs`` (run ids or judge names; a judge name picks
+    its newest run). Default: the newest run of every judge with verdicts of ``field``."""
+    known = judge_runs(ws, field=field)
+    if known.empty:
+        raise InputError("the workspace has no judge runs; run `safecal calibrate run` first")
+    chosen: list[tuple[str, str]] = []
+    if not runs:
+        with_verdicts = known[known["n_verdicts"] > 0]
+        for judge, grp in with_verdicts.groupby("judge", sort=True):
+            chosen.append((str(judge), str(grp.iloc[0]["run_id"])))
+        if not chosen:
+            raise InputError(f"no judge run has verdicts for the field {field!r}")
+    else:
+        for token in runs:
+            hit = known[known["run_id"] == token]
+            if hit.empty:
+                hit = known[known["judge"] == token]
+            if hit.empty:
+                raise InputError(
+                    f"no judge run or judge named {token!r}; known runs: "
+                    + ", ".join(f"{r.run_id} ({r.judge})" for r in known.itertuples())
+                )
+            chosen.append((str(hit.iloc[0]["judge"]), str(hit.iloc[0]["run_id"])))
+    names = [j for j, _ in chosen]
+    return {(j if names.count(j) == 1 else r): r for j, r in chosen}
+
+
+def judge_table(ws: Workspace, *, field: str, runs: Sequence[str] | None = None
+                ) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`responses_table` with a verdict column (and ``score:<name>``) per run.
+
+    Returns the table and the verdict column names.
+    """
+    df = responses_table(ws, field=field)
+    columns = resolve_runs(ws, runs, field=field)
+    for name, run_id in columns.items():
+        v = ws.read_sql(
+            "SELECT response_id, label, valid, score FROM verdicts WHERE run_id = ? AND field = ?",
+            (run_id, field),
+        )
+        v[name] = np.where(v["valid"].astype(int) == 1, v["label"], INVALID)
+        v = v.rename(columns={"score": f"score:{name}"})[["response_id", name, f"score:{name}"]]
+        df = df.merge(v, on="response_id", how="left")
+    return df, list(columns)
+
+
+@dataclass(frozen=True)
+class EstimateTable:
+    """Input of the corrected rates: ``table`` (one row per response), the verdict column
+    ``judge``, the ``weight`` column (``None``: treat the gold as a simple random sample)
+    and ``notes`` saying what was set aside and why."""
+
+    table: pd.DataFrame
+    judge: str
+    weight: str | None
+    notes: list[str] = dataclass_field(default_factory=list)
+
+
+def estimate_table(ws: Workspace, *, field: str, run: str | None = None) -> EstimateTable:
+    """One judge run's verdicts on every response of ``field``, with gold and weights.
+
+    Corrected rates need to know how each labeled response was chosen. Gold on responses
+    that no (non-honeypot) sample drew, such as honeypots or imported labels, has an unknown
+    inclusion probability: when other gold does come from a sample, those responses count as
+    unlabeled (their gold is set aside, and a note says how many). When no gold comes from a
+    sample, the gold is treated as a simple random sample (unweighted), with a note.
+    """
+    table, names = judge_table(ws, field=field, runs=[run] if run else None)
+    if len(names) > 1:
+        raise InputError("several judges have verdicts; choose one with --run RUN_ID|JUDGE "
+                         f"(judges: {', '.join(names)})")
+    notes: list[str] = []
+    labeled = table["gold"].notna()
+    has = table["inclusion_prob"].notna()
+    if not (labeled & has).any():
+        if labeled.any():
+            notes.append("no gold label comes from a sample with inclusion probabilities; "
+                         "treating the labeled responses as a simple random sample")
+        return EstimateTable(table, names[0], None, notes)
+    aside = labeled & ~has
+    if aside.any():
+        table = table.copy()
+        table.loc[aside, "gold"] = None
+        notes.append(f"{int(aside.sum())} gold labels come from no sample (honeypots or "
+                     "imported gold; inclusion probability unknown): counted as unlabeled")
+    return EstimateTable(table, names[0], "inclusion_prob", notes)

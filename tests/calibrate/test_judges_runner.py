@@ -1,0 +1,109 @@
+"""``safecal calibrate run`` as a user runs it: a subprocess, killed and resumed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.calibrate.fake_openai import FakeOpenAI
+from tests.calibrate.judges_support import make_workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "sk-test-DO-NOT-LEAK-8c41f0"
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAI]:
+    srv = FakeOpenAI(latency=0.02).start_in_thread()
+    yield srv
+    srv.stop()
+
+
+def cli(ws: Path, server: FakeOpenAI, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "dashboards.cli", "calibrate", "run", "--workspace", str(ws),
+            "--judge", "llm", "--model", "fake-judge", "--base-url", server.base_url,
+            "--api-key-env", "SAFECAL_TEST_JUDGE_KEY", "--no-progress", *extra]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "SAFECAL_TEST_JUDGE_KEY": SECRET}
+
+
+def test_killed_run_resumes_without_losing_or_repeating_calls(server: FakeOpenAI,
+                                                               tmp_path: Path) -> None:
+    n = 400
+    replies = [(("vulnerability", "overrefusal")[k % 2], f"resp {k} [[rate={1 + k % 3}]]")
+               for k in range(n)]
+    ws = make_workspace(tmp_path / "ws", replies)
+    proc = subprocess.Popen(cli(tmp_path / "ws", server, "--concurrency", "8"), cwd=ROOT,
+                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while sum(server.answered.values()) < 120 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)  # no chance to clean up
+    proc.wait(10)
+    time.sleep(0.5)  # let the server finish the calls that were in flight at the kill
+    first = dict(server.answered)
+    assert 120 <= sum(first.values()) < n, "the kill must land mid-run"
+
+    recorded = set(ws.read_sql("SELECT response_id FROM verdicts")["response_id"])
+    cached = ws.read_sql("SELECT count(*) AS c FROM judge_cache")["c"].iloc[0]
+    assert 0 < len(recorded) < n and cached == len(recorded)
+    # lost at the kill: the calls in flight (8) and those waiting in the commit under way
+    assert sum(first.values()) - len(recorded) <= 16
+
+    done = subprocess.run(cli(tmp_path / "ws", server, "--concurrency", "8"), cwd=ROOT, env=env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    second = {reply: server.answered[reply] - first.get(reply, 0) for reply in server.answered}
+    called_again = {f"r{int(reply.split()[1]):04d}" for reply, c in second.items() if c}
+    # nothing recorded before the kill was called again; everything else exactly once
+    assert called_again == {f"r{k:04d}" for k in range(n)} - recorded
+    assert all(c <= 1 for c in second.values())
+    verdicts = ws.read_sql("SELECT response_id, label FROM verdicts")
+    assert len(verdicts) == verdicts["response_id"].nunique() == n
+    # a third run costs nothing
+    before = sum(server.calls.values())
+    again = subprocess.run(cli(tmp_path / "ws", server), cwd=ROOT, env=env(),
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and sum(server.calls.values()) == before
+    assert f"{n} from cache, 0 calls" in again.stdout
+
+
+def test_api_key_never_reaches_logs_or_database(server: FakeOpenAI, tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", [("vulnerability", "a [[rate=3]]"),
+                                          ("overrefusal", "b [[garbage]]")])
+    done = subprocess.run(cli(tmp_path / "ws", server, "--json"), cwd=ROOT, env=env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"Bearer {SECRET}" in server.authorizations  # the key was really used
+    assert SECRET not in done.stdout + done.stderr
+    for path in (tmp_path / "ws").rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    con = ws.connect()
+    try:
+        dump = "\n".join(con.iterdump())
+    finally:
+        con.close()
+    assert SECRET not in dump and "SAFECAL_TEST_JUDGE_KEY" not in dump
+
+
+def test_missing_key_for_a_remote_api_is_a_clear_error(tmp_path: Path) -> None:
+    make_workspace(tmp_path / "ws", [("vulnerability", "a")])
+    environment = {k: v for k, v in os.environ.items() if k not in ("NO_SUCH_KEY_VAR",
+                                                                     "OPENAI_BASE_URL")}
+    done = subprocess.run(
+        [sys.executable, "-m", "dashboards.cli", "calibrate", "run", "--workspace",
+         str(tmp_path / "ws"), "--judge", "llm", "--model", "m", "--api-key-env",
+         "NO_SUCH_KEY_VAR"], cwd=ROOT, env=environment, capture_output=True, text=True,
+        timeout=60)
+    assert done.returncode == 2
+    assert "NO_SUCH_KEY_VAR is not set" in done.stderr and "Traceback" not in done.stderr
