@@ -121,12 +121,14 @@ def ensure_project(ws: Workspace, conn: Connection, *, sample_id: str, annotator
     if len(found):
         return int(found["project_id"].iloc[0])
     marker = f"{MARKER}{json.dumps([sample_id, annotator, task_type, kind])}"
+    title = f"{annotator.split('@')[0]} {task_type} {kind} {sample_id}"[:50]
     project_id = None
-    for p in conn.client.projects.list(page_size=1000):
+    # a project made by a run that died before recording it: same title and marker
+    for p in conn.client.projects.list(title=title, include="id,title,description",
+                                       page_size=100):
         if (p.description or "") == marker:
             project_id = int(p.id)
             break
-    title = f"{task_type} {kind} {annotator.split('@')[0]}"[:50]
     if project_id is None:
         project = conn.client.projects.create(
             title=title, description=marker,
