@@ -209,7 +209,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("push", parents=[parent], help="push a sample to Label Studio")
     p.add_argument("sample_id")
-    p.add_argument("--batch-size", type=int, default=5000)
+    p.add_argument("--batch-size", type=int, default=10_000)
     p.add_argument("--images", choices=("local", "inline"), default="local")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_push)

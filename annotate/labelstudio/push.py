@@ -179,7 +179,7 @@ def _record(ws: Workspace, url: str, project_id: int, pairs: list[tuple[str, int
 
 
 def import_batches(ws: Workspace, conn: Connection, project_id: int, todo: pd.DataFrame, *,
-                   make: Callable[[Any], dict], batch_size: int = 5000,
+                   make: Callable[[Any], dict], batch_size: int = 10_000,
                    progress: Callable[[int], None] | None = None) -> int:
     """Import ``todo`` (one row per unit, column ``unit_id``) in batches, recording the
     task ids of each batch as soon as the server has it; returns the tasks created."""
@@ -222,7 +222,7 @@ def reconcile(ws: Workspace, conn: Connection, project_id: int, units: pd.DataFr
     return todo, already, recovered
 
 
-def push(ws: Workspace, conn: Connection, sample_id: str, *, batch_size: int = 5000,
+def push(ws: Workspace, conn: Connection, sample_id: str, *, batch_size: int = 10_000,
          images: str = "local", progress: Callable[[int], None] | None = None) -> PushReport:
     """Push every assignment of ``sample_id`` (see the module docstring)."""
     if images not in ("local", "inline"):
