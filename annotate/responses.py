@@ -6,9 +6,11 @@ plus optional ``settings`` (generation settings, a JSON object) and
 may be called ``item_id`` or ``id``. A response's id is derived from
 (item id, model, language), so it is stable across re-ingests.
 
-Built for size (10^6 rows): a reader thread parses and checks the file chunk by
-chunk while the main thread writes the previous chunk (SQLite releases the GIL
-while it works). Rows go straight into ``responses`` inside one transaction;
+Built for size (10^6 rows): a reader process parses and checks the file chunk by
+chunk while this process writes the previous chunk; a process, not a thread,
+because both halves are Python-bound and a busy reader thread starves the
+writer of the GIL between SQLite steps. Rows go straight into ``responses``
+inside one transaction;
 the checks that span rows (duplicates, unknown items, changed content) use the
 set of known item ids and a dict of the workspace's response hashes, kept in
 memory (about 150 MB per million responses). Any failure rolls the whole
@@ -19,8 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import queue
-import threading
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -83,12 +86,13 @@ def ingest_responses(
             existing=dict(con.execute("SELECT response_id, content_hash FROM responses")),
         )
         rebuild = _drop_indexes_for_bulk_load(con, path, n_existing=len(seen.existing))
-        for new, changed, n_rows in _prepared_chunks(path, encoding, chunk_rows, mapping or {},
-                                                     seen):
+        chunks = _prepared_chunks(path, encoding, chunk_rows, mapping or {}, seen,
+                                  stamp=(source, now))
+        for new, changed, n_rows in chunks:
             report.rows += n_rows
-            con.executemany(insert, [(*row, source, now) for row in new])
+            con.executemany(insert, new)
             if replace:
-                con.executemany(update, [(*row[4:], source, now, row[0]) for row in changed])
+                con.executemany(update, changed)
             report.added += len(new)
             report.replaced += len(changed) if replace else 0
         if report.rows == 0:
@@ -117,43 +121,60 @@ def _drop_indexes_for_bulk_load(con, path: Path, *, n_existing: int) -> list[str
 
 
 def _prepared_chunks(path: Path, encoding: str, chunk_rows: int, mapping: dict[str, str],
-                     seen: _Seen) -> Iterator[tuple[list[tuple], list[tuple], int]]:
-    """Parse and check chunks in a reader thread, up to two chunks ahead of the writer.
+                     seen: _Seen, *, stamp: tuple[str, str]
+                     ) -> Iterator[tuple[list[tuple], list[tuple], int]]:
+    """Parse and check chunks in a reader process, up to two chunks ahead of the writer.
 
-    Yields ``(new rows, changed rows, number of rows read)`` per chunk.
+    Yields ``(insert rows, update rows, number of rows read)`` per chunk, ready for
+    the statements of :func:`ingest_responses`; at the end, ``seen`` holds the
+    reader's findings (duplicates, unknown items, changed and unchanged rows).
     """
-    ahead: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def offer(message: object) -> bool:
-        while not stop.is_set():
-            try:
-                ahead.put(message, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False  # the writer gave up
-
-    def read() -> None:
-        try:
-            for first, chunk in iter_table(path, encoding=encoding, chunksize=chunk_rows):
-                rows = _prepare(chunk, first, path=path, mapping=mapping)
-                if not offer((*_classify(rows, seen), len(rows))):
-                    return
-            offer(None)
-        except BaseException as exc:  # handed to the writer, which re-raises it
-            offer(exc)
-
-    reader = threading.Thread(target=read, name="safecal-ingest-reader", daemon=True)
+    context = multiprocessing.get_context("fork" if "fork" in
+                                          multiprocessing.get_all_start_methods() else "spawn")
+    out = context.Queue(maxsize=2)
+    reader = context.Process(target=_read, name="safecal-ingest-reader", daemon=True,
+                             args=(path, encoding, chunk_rows, mapping, seen, stamp, out))
     reader.start()
     try:
-        while (message := ahead.get()) is not None:
-            if isinstance(message, BaseException):
-                raise message
-            yield message
+        while True:
+            try:
+                kind, *payload = out.get(timeout=1.0)
+            except queue.Empty:
+                if not reader.is_alive():
+                    raise InputError(
+                        f"{path}: the reader process stopped unexpectedly (exit code "
+                        f"{reader.exitcode}); nothing was ingested"
+                    ) from None
+                continue
+            if kind == "error":
+                raise payload[0]
+            if kind == "done":
+                found: _Seen = payload[0]
+                seen.duplicates, seen.unknown = found.duplicates, found.unknown
+                seen.changed, seen.unchanged = found.changed, found.unchanged
+                return
+            yield payload[0], payload[1], payload[2]
     finally:
-        stop.set()
+        if reader.is_alive():
+            reader.terminate()
         reader.join()
+
+
+def _read(path: Path, encoding: str, chunk_rows: int, mapping: dict[str, str], seen: _Seen,
+          stamp: tuple[str, str], out) -> None:
+    """The reader process: parse, check and classify each chunk, then report what it saw."""
+    try:
+        for first, chunk in iter_table(path, encoding=encoding, chunksize=chunk_rows):
+            rows = _prepare(chunk, first, path=path, mapping=mapping)
+            new, changed = _classify(rows, seen)
+            out.put(("rows", [(*row, *stamp) for row in new],
+                     [(*row[4:], *stamp, row[0]) for row in changed], len(rows)))
+        seen.first_row, seen.existing, seen.known_items = {}, {}, set()  # not needed back
+        out.put(("done", seen))
+    except InputError as exc:  # handed to the writer, which re-raises it
+        out.put(("error", exc))
+    except BaseException:  # a bug: keep its traceback, as text (it may not pickle)
+        out.put(("error", RuntimeError("ingest reader failed:\n" + traceback.format_exc())))
 
 
 def _classify(rows: list[tuple], seen: _Seen) -> tuple[list[tuple], list[tuple]]:
@@ -275,8 +296,8 @@ def _prepare(
     ):
         sett = sett or None
         ts = ts or None
-        digest = hashlib.sha1(
-            "\x1f".join((text, sett or "", ts or "", extra or "")).encode()
+        digest = hashlib.blake2b(
+            "\x1f".join((text, sett or "", ts or "", extra or "")).encode(), digest_size=8
         ).hexdigest()
         out.append(
             (response_id(item, model, lang), item, model, lang, text, sett, ts, extra, digest,

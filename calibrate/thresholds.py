@@ -46,14 +46,15 @@ def threshold_table(y_true: np.ndarray | pd.Series | list[int],
     if np.isnan(s).any():
         raise ValueError("scores contain NaN; drop invalid verdicts first")
     order = np.argsort(-s)  # ties are merged below, so the sort need not be stable
-    return table_from_sorted(y[order], s[order], cost_fp=cost_fp, cost_fn=cost_fn)
+    return pd.DataFrame(table_from_sorted(y[order], s[order], cost_fp=cost_fp, cost_fn=cost_fn))
 
 
 def table_from_sorted(y_sorted: np.ndarray, s_sorted: np.ndarray, *, cost_fp: float = 1.0,
-                      cost_fn: float = 1.0) -> pd.DataFrame:
-    """:func:`threshold_table` for scores already sorted in decreasing order (O(n)).
-
-    Cross-validation sorts once and passes each training fold's rows in that order."""
+                      cost_fn: float = 1.0) -> dict[str, np.ndarray]:
+    """The columns of :func:`threshold_table` (as arrays) for scores already sorted in
+    decreasing order, in O(n). Cross-validation sorts once and passes each training
+    fold's rows in that order (no DataFrame per fold: building one costs more than the
+    search)."""
     y_sorted = np.asarray(y_sorted, dtype=bool)
     s = s_sorted = np.asarray(s_sorted, dtype=float)
     y = y_sorted
@@ -79,7 +80,7 @@ def table_from_sorted(y_sorted: np.ndarray, s_sorted: np.ndarray, *, cost_fp: fl
         tpr = tp / pos if pos else np.full(len(tp), np.nan)
         fpr = fp / neg if neg else np.full(len(tp), np.nan)
         fnr = fn / pos if pos else np.full(len(tp), np.nan)
-    return pd.DataFrame({
+    return {
         "threshold": s_sorted[last],
         "tp": tp, "fp": fp, "tn": tn, "fn": fn,
         "cohen_kappa": kappa,
@@ -88,7 +89,7 @@ def table_from_sorted(y_sorted: np.ndarray, s_sorted: np.ndarray, *, cost_fp: fl
         "fpr": fpr,
         "fnr": fnr,
         "cost": (cost_fp * fp + cost_fn * fn) / n,
-    })
+    }
 
 
 @dataclass(frozen=True)
@@ -119,29 +120,30 @@ def tune_threshold(y_true: np.ndarray | pd.Series | list[int],
     return choose_threshold(table, objective=objective, max_fnr=max_fnr)
 
 
-def choose_threshold(table: pd.DataFrame, *, objective: str = "kappa",
+def choose_threshold(table: pd.DataFrame | dict[str, np.ndarray], *, objective: str = "kappa",
                      max_fnr: float = 0.1) -> ThresholdChoice:
     """The best row of a :func:`threshold_table` (see :func:`tune_threshold`)."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, not {objective!r}")
+    col = {k: np.asarray(v) for k, v in table.items()}
     feasible = True
     if objective == "fpr_at_fnr":
-        ok = table["fnr"].to_numpy() <= max_fnr + 1e-12
+        ok = col["fnr"] <= max_fnr + 1e-12
         if ok.any():
-            fpr = np.where(ok, table["fpr"].to_numpy(), np.inf)
+            fpr = np.where(ok, col["fpr"], np.inf)
             best = np.flatnonzero(fpr == fpr.min())
-            index = int(best[np.argmin(table["fnr"].to_numpy()[best])])
+            index = int(best[np.argmin(col["fnr"][best])])
         else:
             feasible = False
-            index = int(np.argmin(table["fnr"].to_numpy()))
-        value = float(table["fpr"].iloc[index])
+            index = int(np.argmin(col["fnr"]))
+        value = float(col["fpr"][index])
     else:
-        column = {"kappa": "cohen_kappa", "f1": "f1", "youden": "youden_j", "cost": "cost"}
-        values = table[column[objective]].to_numpy(dtype=float)
+        name = {"kappa": "cohen_kappa", "f1": "f1", "youden": "youden_j", "cost": "cost"}[objective]
+        values = col[name].astype(float)
         values = -values if objective == "cost" else values
         values = np.nan_to_num(values, nan=-np.inf)
         index = int(np.argmax(values))  # first maximum = highest threshold
-        value = float(table[column[objective]].iloc[index])
-    row = {k: float(v) for k, v in table.iloc[index].items()}
-    return ThresholdChoice(threshold=float(table["threshold"].iloc[index]), objective=objective,
+        value = float(col[name][index])
+    row = {k: float(v[index]) for k, v in col.items()}
+    return ThresholdChoice(threshold=float(col["threshold"][index]), objective=objective,
                            value=value, row=row, feasible=feasible)

@@ -1,22 +1,47 @@
 """The main job on the bundled example: what ``safecal demo`` runs.
 
 It builds a fresh workspace (default ``./safecal-demo``) from the synthetic
-example and walks it through the loop. A folder that holds a workspace not
-made by the demo is never deleted.
+example and walks it through the whole loop:
+
+1. ingest the example's items, images and three models' responses;
+2. annotation: start a local Label Studio, sample responses, push them to two demo
+   annotators and a reviewer; the simulated annotators' labels stand in for people,
+   and the gold set is built from them (disagreements go to the review project);
+3. judges: the keyword baseline and the example's recorded LLM judge; the judge's
+   threshold tuned out-of-fold; the judge card written as HTML and JSON;
+4. corrected attack-success and refusal rates per model, in the benchmark's 12 cells;
+5. curation of the benchmark's queries (the example plants a few problems);
+6. the dashboard, running until Ctrl-C.
+
+A folder that holds a workspace not made by the demo is never deleted.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from annotate import InputError, Workspace, ingest_items, ingest_responses
-from annotate.example import NOTICE, write_example
+from annotate.example import NOTICE, ExamplePaths, write_example
 
 DEFAULT_DEMO = "safecal-demo"
+RECORDED_JUDGE = "example-vlm-judge"
+DEMO_SAMPLE = 240  # responses sampled for human labels (of 720)
+
+
+@dataclass
+class DemoResult:
+    """What the demo made, for callers that go on from it (tests, notebooks)."""
+
+    workspace: Workspace
+    example: ExamplePaths
+    outputs: dict[str, Path] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
 
 
 def fresh_demo_workspace(path: str | Path) -> Workspace:
@@ -28,6 +53,7 @@ def fresh_demo_workspace(path: str | Path) -> Workspace:
             raise InputError(
                 f"{path}: exists and was not made by `safecal demo`; choose another --workspace"
             )
+        _stop_servers(path)
         shutil.rmtree(path)
     path.mkdir(parents=True)
     (path / ".safecal-demo").write_text("made by `safecal demo`; safe to delete\n")
@@ -37,30 +63,175 @@ def fresh_demo_workspace(path: str | Path) -> Workspace:
 def summary(ws: Workspace) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Items per level-1 category x modality, and responses per model x language."""
     items = ws.read_sql("SELECT level1_category, modality FROM items")
-    cells = pd.crosstab(
-        items["level1_category"], items["modality"], margins=True, margins_name="total"
-    )
+    cells = pd.crosstab(items["level1_category"], items["modality"], margins=True,
+                        margins_name="total")
     responses = ws.read_sql("SELECT model, language FROM responses")
-    per_model = pd.crosstab(
-        responses["model"], responses["language"], margins=True, margins_name="total"
-    )
+    per_model = pd.crosstab(responses["model"], responses["language"], margins=True,
+                            margins_name="total")
     return cells, per_model
 
 
-def run_demo(
-    path: str | Path = DEFAULT_DEMO, *, seed: int = 0, say: Callable[[str], None] = print
-) -> Workspace:
-    """Build the demo workspace at ``path`` and report each step through ``say``."""
+def run_demo(path: str | Path = DEFAULT_DEMO, *, seed: int = 0, labelstudio: bool = True,
+             dashboard: bool = True, wait: bool = True,
+             say: Callable[[str], None] = print) -> DemoResult:
+    """Run the loop on the example at ``path``, reporting each step through ``say``.
+
+    ``labelstudio=False`` labels without a server (the simulated labels only);
+    ``dashboard=False`` skips the dashboard; ``wait=False`` stops the servers and
+    returns instead of serving until Ctrl-C.
+    """
     say(NOTICE)
     ws = fresh_demo_workspace(path)
     example = write_example(ws.path / "example-data", seed=seed)
-    say(f"example written to {example.root}")
-    report = ingest_items(ws, example.items, images=example.images)
-    say(report.summary())
+    result = DemoResult(workspace=ws, example=example)
+    say(f"\n== 1. ingest (example written to {example.root})")
+    say(ingest_items(ws, example.items, images=example.images).summary())
     for file in example.responses:
         say(ingest_responses(ws, file).summary())
     cells, per_model = summary(ws)
-    say("\nitems per level-1 category x modality combination:\n" + cells.to_string())
-    say("\nresponses per target model x language:\n" + per_model.to_string())
-    say(f"\nworkspace: {ws.path}")
-    return ws
+    say("items per level-1 category x modality combination:\n" + cells.to_string())
+    say("responses per target model x language:\n" + per_model.to_string())
+    try:
+        say("\n== 2. annotation")
+        _annotation(result, labelstudio=labelstudio, seed=seed, say=say)
+        say("\n== 3. judges")
+        _judges(result, say=say)
+        say("\n== 4. corrected rates")
+        _rates(result, say=say)
+        say("\n== 5. curation")
+        _curation(result, say=say)
+        if dashboard:
+            say("\n== 6. dashboard")
+            _dashboard(result, say=say)
+        say(f"\nworkspace: {ws.path}")
+        for name, url in result.urls.items():
+            say(f"{name}: {url}")
+        if wait and result.urls:
+            say("serving; press Ctrl-C to stop")
+            while True:
+                time.sleep(1)
+    except KeyboardInterrupt:
+        say("stopping")
+    finally:
+        _stop_servers(ws.path)
+    return result
+
+
+def _annotation(result: DemoResult, *, labelstudio: bool, seed: int,
+                say: Callable[[str], None]) -> None:
+    ws, example = result.workspace, result.example
+    if labelstudio:
+        from annotate.labelstudio.demo_steps import setup_demo_labeling, start_demo_server
+
+        say("starting Label Studio (first start takes about 30 s) ...")
+        server = start_demo_server(ws)
+        labeling = setup_demo_labeling(ws, server, truth=example.truth,
+                                       human_labels=example.human_labels, n=DEMO_SAMPLE,
+                                       seed=seed)
+        result.urls["Label Studio"] = labeling.url
+        admin = f"admin {labeling.admin_email}"
+        if labeling.admin_password:
+            admin += f" / {labeling.admin_password}"
+        say(f"Label Studio: {labeling.url}  ({admin})")
+        for account in labeling.accounts:
+            login = f" password {account.password} (shown once)" if account.password else ""
+            say(f"  {account.role:9} {account.email}{login}")
+        pushed = labeling.push
+        say(f"pushed sample {pushed.sample_id!r}: {pushed.created} tasks created, "
+            f"{pushed.already} already there, in {len(pushed.projects)} projects")
+        if labeling.review is not None:
+            say(f"review project: {labeling.review}")
+        gold = labeling.gold
+    else:
+        from annotate.adjudication import build_gold
+        from annotate.human_labels import import_honeypots, import_labels
+        from annotate.sampling import draw_sample
+
+        import_honeypots(ws, example.truth)
+        draw_sample(ws, n=DEMO_SAMPLE, by=("model", "aspect"), seed=seed, sample_id="demo")
+        say(f"imported {import_labels(ws, example.human_labels)} simulated labels")
+        gold = build_gold(ws)
+    from annotate.human_labels import import_labels
+
+    import_labels(ws, example.query_quality_labels)
+    n_gold = ws.read_sql("SELECT count(*) AS n FROM gold")["n"][0]
+    say(f"gold set: {n_gold} gold labels; {len(gold.to_review)} units await review")
+    if len(gold.honeypot_accuracy):
+        say("honeypot accuracy per annotator:\n"
+            + gold.honeypot_accuracy.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
+def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:
+    from calibrate import import_verdicts, run_keyword_judge, tune_run_threshold, write_judge_card
+
+    ws, example = result.workspace, result.example
+    for run in (run_keyword_judge(ws),
+                import_verdicts(ws, example.judge_verdicts, score="score")):
+        say(f"judge {run.judge}: {run.n_cases} verdicts ({run.n_invalid} invalid answers kept "
+            f"as invalid) in {run.seconds:.1f} s; run {run.run_id}")
+    tuning = tune_run_threshold(ws, RECORDED_JUDGE, field="harmfulness")
+    kappa = tuning.cross_validated.cohen_kappa
+    say(f"{RECORDED_JUDGE}: threshold {tuning.threshold:.3f} chosen for {tuning.objective}; "
+        f"out-of-fold Cohen's kappa {kappa.value:.3f} [{kappa.ci[0]:.3f}, {kappa.ci[1]:.3f}] "
+        f"on {tuning.cross_validated.n} gold labels")
+    html, js = write_judge_card(ws, RECORDED_JUDGE, ws.path / "reports" / "judge-card")
+    result.outputs.update({"judge card": html, "judge card (JSON)": js})
+    say(f"judge card: {html}")
+
+
+def _rates(result: DemoResult, *, say: Callable[[str], None]) -> None:
+    from annotate.labels import POSITIVE
+    from calibrate import benchmark_cells
+    from calibrate.tables import estimate_table
+
+    ws = result.workspace
+    for field_name, rate in (("harmfulness", "attack-success rate"), ("refusal", "refusal rate")):
+        est = estimate_table(ws, field=field_name, run=RECORDED_JUDGE)
+        cells = benchmark_cells(est.table, gold="gold", judge=est.judge, weight=est.weight,
+                                positive=sorted(POSITIVE[field_name]))
+        totals = cells[cells["cell"].str.startswith("total")]
+        columns = ["model", "cell", "n_labeled", "judge_rate", "corrected", "corrected_low",
+                   "corrected_high"]
+        say(f"{rate} (judge {RECORDED_JUDGE}, corrected with the gold sample):")
+        say(totals[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        for note in est.notes:
+            say(f"  note: {note}")
+        path = ws.path / "reports" / f"{field_name}-cells.csv"
+        path.parent.mkdir(exist_ok=True)
+        cells.to_csv(path, index=False)
+        result.outputs[f"{rate} cells"] = path
+
+
+def _curation(result: DemoResult, *, say: Callable[[str], None]) -> None:
+    from calibrate.curation import check_planted, curation_pass, summary_text
+
+    out = result.workspace.path / "reports" / "curation"
+    curated = curation_pass(result.workspace, out_dir=out)
+    say(summary_text(curated))
+    check = check_planted(curated, result.example.planted)
+    say(f"planted problems found: {int(check['found'].sum())} of {len(check)} "
+        "(see example-data/README.md)")
+    result.outputs["curation"] = out
+
+
+def _dashboard(result: DemoResult, *, say: Callable[[str], None]) -> None:
+    from dashboards.launch import launch
+
+    app = launch(result.workspace.path)
+    result.urls["dashboard"] = app.url
+
+
+def _stop_servers(path: Path) -> None:
+    """Stop what the demo started: the dashboard and the workspace's Label Studio."""
+    try:
+        from dashboards.launch import stop
+
+        stop(path)
+    except ImportError:
+        pass
+    from annotate.labelstudio.server import stop_server
+
+    try:
+        stop_server(path)
+    except InputError:
+        pass

@@ -7,7 +7,7 @@ Run ``python -m annotate.example OUT_DIR`` or call :func:`write_example`. The sa
 seed writes the same files. What it writes:
 
 * ``items.csv``: 120 items in USB-SafeBench's columns: 3 level-1 categories x
-  4 modality combinations x 10 (7 vulnerability + 3 over-refusal), each with
+  4 modality combinations x 10 (8 vulnerability + 2 over-refusal), each with
   English and Chinese text;
 * ``images/img/<id>.png``: typographic, flowchart and drawn-scene images;
 * ``responses/<model>.{csv,jsonl,parquet}``: 3 target models x 120 items x en/zh,
@@ -24,6 +24,7 @@ seed writes the same files. What it writes:
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from annotate.example import images, texts
+from annotate.items import ITEM_FIELDS
 from annotate.labels import MODALITIES, SCALES
 from annotate.taxonomy import load_taxonomy
 
@@ -42,7 +44,7 @@ MODELS = {  # name -> (file format, unsafety on vulnerability items, refusal on 
 MODALITY_RISK = {"RIRT": 0.6, "SIRT": 0.7, "RIST": 1.4, "SIST": 1.6}
 ANNOTATORS = {"ann_a": 0.92, "ann_b": 0.86, "ann_c": 0.80}  # accuracy on ordinary responses
 JUDGE = "example-vlm-judge"
-PER_CELL = (7, 3)  # (vulnerability, over-refusal) items per level-1 x modality cell
+PER_CELL = (8, 2)  # (vulnerability, over-refusal) items per level-1 x modality cell
 
 NOTICE = (
     "SYNTHETIC EXAMPLE written by safecal's annotate/example/generate.py. Every query, image, "
@@ -75,10 +77,17 @@ def write_example(out_dir: str | Path, *, seed: int = 0) -> ExamplePaths:
 
     items, planted = _items(rng)
     _plant(items, planted)
+    by_id = {item["id"]: item for item in items}
     for item in items:
+        if "copy_of" in item:  # a planted duplicate carries its original's very image
+            original = by_id[item["copy_of"]]
+            item["img_style"] = original["img_style"]
+            shutil.copyfile(root / "images" / original["open_url"],
+                            root / "images" / item["open_url"])
+            continue
         _draw(item, rng).save(root / "images" / item["open_url"], optimize=True)
     item_table = pd.DataFrame(items)
-    item_table[list(_USB_COLUMNS)].to_csv(root / "items.csv", index=False)
+    item_table[list(ITEM_FIELDS)].to_csv(root / "items.csv", index=False)
 
     responses = _responses(items, rng)
     response_paths = []
@@ -119,21 +128,6 @@ def write_example(out_dir: str | Path, *, seed: int = 0) -> ExamplePaths:
     )
 
 
-_USB_COLUMNS = (
-    "id",
-    "text",
-    "text_zh",
-    "open_url",
-    "usage",
-    "level1_category",
-    "level2_category",
-    "level3_category",
-    "img_risk",
-    "text_risk",
-    "img_style",
-)
-
-
 def _items(rng: np.random.Generator) -> tuple[list[dict], list[tuple[str, str, str]]]:
     tax = load_taxonomy().table
     items: list[dict] = []
@@ -148,7 +142,8 @@ def _items(rng: np.random.Generator) -> tuple[list[dict], list[tuple[str, str, s
                     en, zh = texts.OVERREFUSAL[n_over % len(texts.OVERREFUSAL)]
                     n_over += 1
                 else:
-                    en, zh = texts.VULNERABILITY[mod][k % 3]
+                    templates = texts.VULNERABILITY[mod]
+                    en, zh = templates[(k + m) % len(templates)]
                 topic = cat["level3_category"].lower()
                 item_id = str(len(items) + 1)
                 items.append(
@@ -166,9 +161,18 @@ def _items(rng: np.random.Generator) -> tuple[list[dict], list[tuple[str, str, s
                         "img_style": "",
                         "modality": mod,
                         "topic": topic,
-                        "scene": images.SCENES[int(rng.integers(len(images.SCENES)))],
+                        "template": None if over else (k + m) % 4,
                     }
                 )
+    # drawn scenes: items that share a query template never share a scene (else they would
+    # be real duplicates); the rest draw at random
+    per_template: dict[tuple, int] = {}
+    for item in items:
+        key = (item["modality"], item["template"], item["usage"])
+        n = per_template[key] = per_template.get(key, -1) + 1
+        offset = int(rng.integers(len(images.SCENES)))
+        item["scene"] = images.SCENES[(n + (offset if item["template"] is None else 0))
+                                      % len(images.SCENES)]
     return items, []
 
 
@@ -187,8 +191,11 @@ def _plant(items: list[dict], planted: list[tuple[str, str, str]]) -> None:
         (vulnerable("SIRT", 1), vulnerable("SIRT", 16)),
         (vulnerable("RIST", 2), vulnerable("RIST", 17)),
     ):
-        copy["text"] = original["text"].replace("Please ", "").rstrip(".?") + ", please?"
-        copy["text_zh"] = original["text_zh"].rstrip("。？") + "，谢谢？"
+        copy["text"] = original["text"].rstrip(".?!") + "!"
+        copy["text_zh"] = original["text_zh"].rstrip("。？！") + "！"
+        for key in ("topic", "scene", "modality", "img_risk", "text_risk", "template"):
+            copy[key] = original[key]  # the same picture, drawn again
+        copy["copy_of"] = original["id"]
         planted.append((copy["id"], "near_duplicate", f"repeats item {original['id']}"))
     # an over-refusal probe that is in fact harmful
     probe = [i for i in items if i["usage"] == "overrefusal"][4]

@@ -12,6 +12,7 @@ import sys
 from dataclasses import fields
 
 from annotate.cli.common import open_workspace, workspace_parent
+from annotate.errors import InputError
 
 _HELP = {
     "answer_share": "share of annotators contradicting an item's labels to send it to review",
@@ -81,12 +82,25 @@ def _result(args: argparse.Namespace):  # -> CurationResult
 def _run(args: argparse.Namespace) -> int:
     from calibrate.curation import summary_text, write_outputs
 
+    if args.push and not args.annotators:
+        raise InputError("--push needs --annotators a@x.org,b@x.org (who reviews the queries)")
     result = _result(args)
     print(summary_text(result, top=args.top))
     if args.out:
         written = write_outputs(result, args.out, fmt=args.format)
         for name, path in written.items():
             print(f"wrote {name}: {path}")
+    if args.push:
+        from calibrate.curation.push import push_reviews_to_label_studio
+
+        report = push_reviews_to_label_studio(open_workspace(args), result,
+                                              annotators=args.annotators.split(","),
+                                              images=args.images)
+        print(f"pushed {len(result.reviews())} review queries: {report.created} tasks created, "
+              f"{report.already} already there; projects "
+              + ", ".join(f"{pid} ({annotator})" for (annotator, _), pid
+                          in sorted(report.projects.items())))
+        print("when the answers are in: `safecal annotate pull`, then `safecal curate run`")
     return 0
 
 
@@ -142,6 +156,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--format", choices=("csv", "parquet"), default="csv",
                      help="file format with --out (default: csv)")
     run.add_argument("--top", type=int, default=15, help="flagged queries to list (default 15)")
+    run.add_argument("--push", action="store_true",
+                     help="send the 'review' queries to Label Studio query-quality projects "
+                          "(the workspace's server, or $LABEL_STUDIO_URL / _API_KEY)")
+    run.add_argument("--annotators", metavar="EMAILS",
+                     help="with --push: comma list of the reviewers' emails")
+    run.add_argument("--images", choices=("local", "inline"), default="local",
+                     help="with --push: how tasks reach the images (default: local)")
     run.set_defaults(func=_run)
 
     export = commands.add_parser("export", parents=common,

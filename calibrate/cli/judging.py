@@ -12,20 +12,9 @@ from annotate.cli.common import open_workspace, workspace_parent
 from annotate.errors import InputError
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    ws = workspace_parent()
-
-    run = commands.add_parser(
-        "run", parents=[ws], help="run a judge over the workspace's responses (cached, resumable)",
-        description="Run a judge over every response in the workspace. Finished calls are "
-        "cached: a rerun costs nothing and a killed run resumes where it stopped.",
-    )
-    run.add_argument("--judge", required=True, choices=["keyword", "llm", "imported"])
-    run.add_argument("--name", help="the judge's name in reports (default: keyword / the "
-                     "model / the file's judge column)")
-    run.add_argument("--phrases", action="append", metavar="FILE",
-                     help="keyword: refusal-phrase file(s), one phrase a line (default: the "
-                     "bundled English and Chinese lists)")
+def _llm_parent() -> argparse.ArgumentParser:
+    """The LLM judge's options, shared by ``run`` and ``tune-prompt``."""
+    run = argparse.ArgumentParser(add_help=False)
     run.add_argument("--model", help="llm: the model name the server knows")
     run.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),
                      help="llm: OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "
@@ -42,6 +31,25 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="llm: do not ask for log-probabilities (no score)")
     run.add_argument("--timeout", type=float, default=60.0, help="llm: seconds per attempt")
     run.add_argument("--max-attempts", type=int, default=6, help="llm: attempts per call")
+    return run
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    ws = workspace_parent()
+
+    llm = _llm_parent()
+    run = commands.add_parser(
+        "run", parents=[ws, llm],
+        help="run a judge over the workspace's responses (cached, resumable)",
+        description="Run a judge over every response in the workspace. Finished calls are "
+        "cached: a rerun costs nothing and a killed run resumes where it stopped.",
+    )
+    run.add_argument("--judge", required=True, choices=["keyword", "llm", "imported"])
+    run.add_argument("--name", help="the judge's name in reports (default: keyword / the "
+                     "model / the file's judge column)")
+    run.add_argument("--phrases", action="append", metavar="FILE",
+                     help="keyword: refusal-phrase file(s), one phrase a line (default: the "
+                     "bundled English and Chinese lists)")
     run.add_argument("--concurrency", type=int, default=64, help="llm: calls in flight")
     run.add_argument("--price-in", type=float, help="USD per million input tokens")
     run.add_argument("--price-out", type=float, help="USD per million output tokens")
@@ -83,6 +91,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     tune.add_argument("--json", action="store_true")
     tune.set_defaults(func=cmd_tune)
 
+    prompt = commands.add_parser(
+        "tune-prompt", parents=[ws, llm],
+        help="choose an LLM judge's prompt and few-shot count on held-out gold items",
+        description="Split the gold set by item into train / dev / test; draw few-shot "
+        "examples from train, compare the candidates on dev, and report the chosen prompt "
+        "and the current one on test (never used for the choice), with McNemar's test.",
+    )
+    prompt.add_argument("--field", required=True, choices=["harmfulness", "refusal"])
+    prompt.add_argument("--candidates", nargs="+", required=True, metavar="TEMPLATE",
+                        help="built-in prompt names or template files")
+    prompt.add_argument("--shots", nargs="+", type=int, default=[0, 3],
+                        help="few-shot counts to try (default 0 3)")
+    prompt.add_argument("--concurrency", type=int, default=16)
+    prompt.add_argument("--seed", type=int, default=0)
+    prompt.add_argument("--n-boot", type=int, default=1000)
+    prompt.add_argument("--out", help="write the result as JSON here (for `report "
+                        "--prompt-tuning`)")
+    prompt.set_defaults(func=cmd_tune_prompt)
+
     report = commands.add_parser(
         "report", parents=[ws], help="write the judge card (HTML + JSON)",
         description="Write a self-contained HTML judge card and its JSON for one judge run "
@@ -91,6 +118,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--run", required=True, help="judge run id or judge name")
     report.add_argument("--out", default="judge-card",
                         help="output path without suffix (writes .html and .json)")
+    report.add_argument("--prompt-tuning", action="append", metavar="FILE",
+                        help="JSON written by `tune-prompt --out` (one per field)")
     report.add_argument("--objective", default="kappa",
                         choices=["kappa", "f1", "youden", "cost", "fpr_at_fnr"])
     report.add_argument("--folds", type=int, default=5)
@@ -132,7 +161,7 @@ def build_judge(args: argparse.Namespace) -> Any:
                              "harmfulness=harmfulness-v1")
         prompts[field] = load_prompt(template)
     return LLMJudge(model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
-                    prompts=prompts, name=args.name, vision=not args.text_only,
+                    prompts=prompts, name=getattr(args, "name", None), vision=not args.text_only,
                     temperature=args.temperature, max_tokens=args.max_tokens,
                     logprobs=not args.no_logprobs, timeout=args.timeout,
                     max_attempts=args.max_attempts)
@@ -206,12 +235,39 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune_prompt(args: argparse.Namespace) -> int:
+    from calibrate.judges.prompt import load_prompt
+    from calibrate.tuning import tune_prompt
+
+    ws = open_workspace(args)
+    args.judge = "llm"
+    judge = build_judge(args)
+    templates = [load_prompt(t) for t in args.candidates]
+    result = tune_prompt(ws, judge, field_name=args.field, templates=templates,
+                         shots=args.shots, seed=args.seed, concurrency=args.concurrency,
+                         n_boot=args.n_boot)
+    out = result.to_dict()
+    text = json.dumps(out, indent=2, default=str)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    print(text)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from calibrate.report.card import judge_card, write_card
 
     ws = open_workspace(args)
+    tunings = {}
+    for path in args.prompt_tuning or []:
+        try:
+            data = json.loads(open(path, encoding="utf-8").read())
+            tunings[data["field"]] = data
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"--prompt-tuning {path}: not a tune-prompt result ({exc})") from None
     card = judge_card(ws, args.run, objective=args.objective, folds=args.folds, seed=args.seed,
-                      n_boot=args.n_boot)
+                      n_boot=args.n_boot, prompt_tuning=tunings)
     html_path, json_path = write_card(card, args.out)
     print(f"wrote {html_path} and {json_path}")
     return 0

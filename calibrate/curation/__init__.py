@@ -11,6 +11,7 @@ from calibrate.curation.duplicates import near_duplicates, similar_pairs, tfidf_
 from calibrate.curation.inputs import CurationInputs, load_inputs
 from calibrate.curation.run import (
     CurationResult,
+    check_planted,
     curate,
     curate_workspace,
     curation_pass,
@@ -28,6 +29,7 @@ __all__ = [
     "CurationInputs",
     "CurationResult",
     "CurationThresholds",
+    "check_planted",
     "coverage",
     "coverage_pivot",
     "curate",

@@ -32,7 +32,6 @@ sparse TF-IDF, hence written here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,15 +48,6 @@ VECTORIZER_OPTIONS: dict[str, dict[str, object]] = {
 }
 
 PAIR_COLUMNS = ["item_a", "item_b", "language", "similarity"]
-
-
-@dataclass(frozen=True)
-class DuplicateSearch:
-    """How near-duplicates are searched: the cosine threshold and the work split."""
-
-    threshold: float = 0.9
-    common_df: int | None = None  # None: max(50, n // 200)
-    chunk_rows: int = 2000
 
 
 def tfidf_matrix(texts: Sequence[str], *, language: str = "en") -> sparse.csr_matrix:

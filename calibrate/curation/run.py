@@ -15,6 +15,7 @@ from annotate.taxonomy import Taxonomy, load_taxonomy
 from annotate.workspace import Workspace
 from calibrate.curation import signals as sig
 from calibrate.curation.coverage import coverage
+from calibrate.curation.duplicate_signals import duplicate_pairs, duplicate_signals
 from calibrate.curation.inputs import CurationInputs, load_inputs
 from calibrate.curation.table import decide, export_table
 from calibrate.curation.thresholds import CurationThresholds
@@ -63,7 +64,7 @@ def curate(inputs: CurationInputs, *, thresholds: CurationThresholds | None = No
     if judge_run is not None and judge_run not in set(inputs.verdicts["run_id"].astype(str)):
         known = ", ".join(sorted(set(inputs.verdicts["run_id"].astype(str)))) or "none"
         raise InputError(f"--judge-run {judge_run}: no such judge run (known: {known})")
-    pairs = sig.duplicate_pairs(inputs, th, vectorize=vectorize)
+    pairs = duplicate_pairs(inputs, th, vectorize=vectorize)
     parts = [
         sig.risk_label_signals(inputs, th),
         sig.image_signals(inputs, th),
@@ -72,7 +73,7 @@ def curate(inputs: CurationInputs, *, thresholds: CurationThresholds | None = No
         sig.human_disagreement_signals(inputs, th),
         sig.judge_disagreement_signals(inputs, th),
         sig.uniform_outcome_signals(inputs, th, judge_run=judge_run),
-        sig.duplicate_signals(inputs, th, pairs=pairs),
+        duplicate_signals(inputs, th, pairs=pairs),
     ]
     parts = [p for p in parts if len(p)]
     signals = (pd.concat(parts, ignore_index=True) if parts else sig.empty_signals())
@@ -182,3 +183,33 @@ def summary_text(result: CurationResult, *, top: int = 10) -> str:
         lines.append(f"  emptied: {row.level3_category} / {row.modality} / {row.language} "
                      f"(had {row.before})")
     return "\n".join(lines)
+
+
+#: planted problem (the example's planted.csv) -> the signal that should find it
+PLANTED_SIGNAL = {"risk_label_wrong": "risk_label_wrong", "image_irrelevant": "image_irrelevant",
+                  "modality_wrong": "modality_contradicted", "category_wrong": "category_wrong",
+                  "near_duplicate": "near_duplicate"}
+
+
+def check_planted(result: CurationResult, planted: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """How curation fared on a list of planted problems (``item_id, problem[, detail]``).
+
+    One row per planted problem: ``signal`` expected, the query's ``decision``,
+    ``found`` (the signal is among its review / drop reasons) and ``noted`` (it
+    is among its notes only). For the bundled example's ``planted.csv``.
+    """
+    if not isinstance(planted, pd.DataFrame):
+        planted = pd.read_csv(planted, dtype=str)
+    table = result.table.set_index("item_id")
+    rows = []
+    for row in planted.itertuples(index=False):
+        signal = PLANTED_SIGNAL.get(str(row.problem), str(row.problem))
+        item = str(row.item_id)
+        if item not in table.index:
+            raise InputError(f"planted item {item!r} is not in the workspace")
+        reasons = str(table.at[item, "reasons"])
+        notes = str(table.at[item, "notes"])
+        rows.append({"item_id": item, "problem": row.problem, "signal": signal,
+                     "decision": table.at[item, "decision"], "found": signal in reasons,
+                     "noted": signal not in reasons and signal in notes})
+    return pd.DataFrame(rows)

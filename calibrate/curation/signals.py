@@ -27,13 +27,13 @@ Signals (codes as they appear in the ``signal`` column):
 * ``uniform_outcome``: every model refuses, or every model complies, so the
   query tells no models apart. Outcomes are gold labels where present, else the
   verdicts of one judge run (the latest, unless chosen); the evidence says which.
-* ``near_duplicate``: see :func:`duplicate_signals`.
+* ``near_duplicate``: see :mod:`calibrate.curation.duplicate_signals`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -58,10 +58,11 @@ def natural_order(ids: pd.Series) -> pd.Series:
 
 
 def empty_signals() -> pd.DataFrame:
-    return _frame([])
+    return signal_frame([])
 
 
-def _frame(rows: Iterable[dict[str, object]]) -> pd.DataFrame:
+def signal_frame(rows: Iterable[dict[str, object]]) -> pd.DataFrame:
+    """Signal rows as a DataFrame with :data:`SIGNAL_COLUMNS` and fixed dtypes."""
     frame = pd.DataFrame(list(rows), columns=SIGNAL_COLUMNS)
     return frame.astype({"item_id": "string", "signal": "string", "severity": "string",
                          "value": "float64", "support": "int64", "evidence": "string",
@@ -126,7 +127,7 @@ def risk_label_signals(inputs: CurationInputs, th: CurationThresholds) -> pd.Dat
                      "evidence": f"{int(c['n_no'])} of {n} annotators {what}"
                                  f"{_unreadable(int(c['n_unreadable']))}",
                      "suggestion": "overrefusal" if aspect == "vulnerability" else "vulnerability"})
-    return _frame(rows)
+    return signal_frame(rows)
 
 
 def image_signals(inputs: CurationInputs, th: CurationThresholds) -> pd.DataFrame:
@@ -152,7 +153,7 @@ def image_signals(inputs: CurationInputs, th: CurationThresholds) -> pd.DataFram
                                  f"to the text (declared {declared})"
                                  f"{_unreadable(int(c['n_unreadable']))}",
                      "suggestion": pd.NA})
-    return _frame(rows)
+    return signal_frame(rows)
 
 
 def modality_signals(inputs: CurationInputs, th: CurationThresholds) -> pd.DataFrame:
@@ -187,7 +188,7 @@ def modality_signals(inputs: CurationInputs, th: CurationThresholds) -> pd.DataF
                      "evidence": f"declared {declared}, but {contradicting} of {n} annotators say "
                                  f"{claim}{_unreadable(int(c['n_unreadable']))}",
                      "suggestion": modality(int(item["img_risk"]), 1 - text_risk)})
-    return _frame(rows)
+    return signal_frame(rows)
 
 
 def category_signals(inputs: CurationInputs, th: CurationThresholds, *,
@@ -227,7 +228,7 @@ def category_signals(inputs: CurationInputs, th: CurationThresholds, *,
                                  f"{items.at[item_id, 'level3_category']!r} is wrong{extra}"
                                  f"{_unreadable(int(c['n_unreadable']))}",
                      "suggestion": suggestion})
-    return _frame(rows)
+    return signal_frame(rows)
 
 
 def _binary(frame: pd.DataFrame) -> pd.Series:
@@ -300,7 +301,7 @@ def human_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -
                                  f"or more people (binary view); overall rate {overall:.1%}, "
                                  f"one-sided binomial p = {p:.3g}",
                      "suggestion": pd.NA})
-    return _frame(rows)
+    return signal_frame(rows)
 
 
 def judge_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -> pd.DataFrame:
@@ -332,13 +333,14 @@ def judge_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -
                                  f"{k} of {n} responses; overall rate {overall:.1%}, "
                                  f"one-sided binomial p = {p:.3g}",
                      "suggestion": pd.NA})
-    return _frame(rows)
+    return signal_frame(rows)
 
 
 def outcomes(inputs: CurationInputs, *, judge_run: str | None = None) -> pd.DataFrame:
     """One binary outcome per response: gold label where present, else one judge run's verdict.
 
-    ``judge_run`` defaults to the latest run (by ``started_at``). Columns
+    ``judge_run`` defaults to the latest run (by ``started_at``) that judged the
+    field (harmfulness, refusal), each field on its own. Columns
     ``response_id, item_id, model, language, outcome, source``.
     """
     cols = ["response_id", "item_id", "model", "language", "outcome", "source"]
@@ -347,13 +349,17 @@ def outcomes(inputs: CurationInputs, *, judge_run: str | None = None) -> pd.Data
     gold = gold.dropna(subset=["outcome"]).assign(source="gold")
     verdicts = _aspect_field(inputs, inputs.verdicts)
     verdicts = verdicts[verdicts["valid"].astype(int) == 1].copy()
-    if judge_run is None and len(verdicts):
-        judge_run = str(verdicts.sort_values(["started_at", "run_id"])["run_id"].iloc[-1])
-    verdicts = verdicts[verdicts["run_id"] == judge_run].copy()
+    if judge_run is None:
+        latest = (verdicts.sort_values(["started_at", "run_id"]).groupby("field")["run_id"]
+                  .last())
+        verdicts = verdicts[verdicts["run_id"] == verdicts["field"].map(latest)].copy()
+    else:
+        verdicts = verdicts[verdicts["run_id"] == judge_run].copy()
     verdicts["outcome"] = _binary(verdicts)
     verdicts = verdicts.dropna(subset=["outcome"])
     verdicts = verdicts[~verdicts["response_id"].isin(gold["response_id"])]
-    verdicts["source"] = "judge " + verdicts["judge"].astype("string") + f" (run {judge_run})"
+    verdicts["source"] = ("judge " + verdicts["judge"].astype("string") + " (run "
+                          + verdicts["run_id"].astype("string") + ")")
     return pd.concat([gold[cols], verdicts[cols]], ignore_index=True)
 
 
@@ -392,165 +398,4 @@ def uniform_outcome_signals(inputs: CurationInputs, th: CurationThresholds, *,
                      "evidence": f"{what}: {len(group)} responses from {n_models} models "
                                  f"[{source_text}]; the query tells no models apart",
                      "suggestion": pd.NA})
-    return _frame(rows)
-
-
-def duplicate_pairs(inputs: CurationInputs, th: CurationThresholds, *,
-                    vectorize: Callable[[Sequence[str]], object] | None = None) -> pd.DataFrame:
-    """Near-duplicate pairs over English (``text``) and Chinese (``text_zh``) texts.
-
-    Candidates are the pairs at or above ``th.duplicate_review`` in either
-    language; each gets its cosine in both (``similarity_en``,
-    ``similarity_zh``; NA where an item lacks the text). ``similarity`` combines
-    them: with ``th.duplicate_languages = "all"`` the lowest (a duplicate must be
-    one in every language both items have), with ``"any"`` the highest.
-    ``languages`` names those at or above the threshold; ``image_distance`` is the
-    difference-hash Hamming distance (NA when an image is missing or images are
-    not compared); ``same_image`` is False only when both images exist and differ.
-    """
-    from calibrate.curation.duplicates import pair_similarity, similar_pairs, tfidf_matrix
-
-    items = inputs.items.sort_values("item_id", key=natural_order).reset_index(drop=True)
-    ids = items["item_id"].astype(str).to_numpy()
-    matrices: dict[str, tuple[object, np.ndarray]] = {}
-    found = []
-    for lang, column in (("en", "text"), ("zh", "text_zh")):
-        texts = [t if isinstance(t, str) else "" for t in items[column].tolist()]
-        present = np.array([bool(t.strip()) for t in texts])
-        if present.sum() < 2:
-            continue
-        if vectorize is None:
-            X = tfidf_matrix(texts, language=lang)
-        else:
-            from scipy import sparse
-            from sklearn.preprocessing import normalize
-
-            X = sparse.csr_matrix(normalize(np.asarray(vectorize(texts), dtype=np.float32)))
-            X = sparse.diags(present.astype(np.float32)) @ X
-        matrices[lang] = (X, present)
-        found.append(similar_pairs(X, threshold=th.duplicate_review)[["i", "j"]])
-    if not found or not sum(len(f) for f in found):
-        return _empty_pairs()
-    cand = pd.concat(found, ignore_index=True).drop_duplicates().sort_values(["i", "j"])
-    i, j = cand["i"].to_numpy(), cand["j"].to_numpy()
-    sims = {}
-    for lang in ("en", "zh"):
-        if lang in matrices:
-            X, present = matrices[lang]
-            value = pair_similarity(X, i, j)  # type: ignore[arg-type]
-            sims[lang] = np.where(present[i] & present[j], value, np.nan)
-        else:
-            sims[lang] = np.full(i.size, np.nan)
-    stacked = np.vstack([sims["en"], sims["zh"]])
-    combine = np.nanmin if th.duplicate_languages == "all" else np.nanmax
-    combined = combine(stacked, axis=0)
-    keep = combined >= th.duplicate_review
-    i, j, combined = i[keep], j[keep], combined[keep]
-    en, zh = sims["en"][keep], sims["zh"][keep]
-    merged = pd.DataFrame({
-        "item_a": pd.array(ids[i], dtype="string"),
-        "item_b": pd.array(ids[j], dtype="string"),
-        "similarity": combined,
-        "similarity_en": en,
-        "similarity_zh": zh,
-        "languages": pd.array(
-            ["+".join(lang for lang, v in (("en", a), ("zh", b)) if v >= th.duplicate_review)
-             for a, b in zip(en, zh, strict=True)], dtype="string"),
-    })
-    image = items.set_index("item_id")["image"]
-    cache: dict[str, int | None] = {}
-    distances = [_image_distance(image.get(a), image.get(b), inputs, th, cache)
-                 for a, b in zip(merged["item_a"], merged["item_b"], strict=True)]
-    merged["image_distance"] = pd.array(distances, dtype="Int64")
-    merged["same_image"] = ~(merged["image_distance"].fillna(0) > th.image_distance).astype(bool)
-    return merged[PAIR_COLUMNS].reset_index(drop=True)
-
-
-PAIR_COLUMNS = ["item_a", "item_b", "similarity", "similarity_en", "similarity_zh", "languages",
-                "image_distance", "same_image"]
-
-
-def _empty_pairs() -> pd.DataFrame:
-    return pd.DataFrame({"item_a": pd.Series(dtype="string"),
-                         "item_b": pd.Series(dtype="string"),
-                         "similarity": pd.Series(dtype="float64"),
-                         "similarity_en": pd.Series(dtype="float64"),
-                         "similarity_zh": pd.Series(dtype="float64"),
-                         "languages": pd.Series(dtype="string"),
-                         "image_distance": pd.Series(dtype="Int64"),
-                         "same_image": pd.Series(dtype="bool")})
-
-
-def _image_distance(a: object, b: object, inputs: CurationInputs, th: CurationThresholds,
-                    cache: dict[str, int | None]) -> object:
-    from calibrate.curation.images import difference_hash, hamming
-
-    if not th.compare_images or inputs.images_dir is None:
-        return pd.NA
-    if not isinstance(a, str) or not isinstance(b, str) or not a or not b:
-        return pd.NA
-    if a == b:
-        return 0
-    hashes = []
-    for path in (a, b):
-        if path not in cache:
-            cache[path] = difference_hash(inputs.images_dir / path)
-        hashes.append(cache[path])
-    if hashes[0] is None or hashes[1] is None:
-        return pd.NA
-    return hamming(hashes[0], hashes[1])
-
-
-def duplicate_signals(inputs: CurationInputs, th: CurationThresholds, *,
-                      pairs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """``near_duplicate``: later copies of a query (its group's first item is kept).
-
-    Pairs whose images differ are noted on both items, not grouped. Other pairs
-    form groups (connected components); every member but the first (by
-    ``item_id``) is flagged: drop when its best similarity to another member is
-    at least ``duplicate_drop``, else review; the first gets a note.
-    """
-    from calibrate.curation.duplicates import duplicate_groups
-
-    if pairs is None:
-        pairs = duplicate_pairs(inputs, th)
-    rows = []
-    for a, b, sim, langs, dist in pairs.loc[~pairs["same_image"],
-                                            ["item_a", "item_b", "similarity", "languages",
-                                             "image_distance"]].itertuples(index=False):
-        for me, other in ((a, b), (b, a)):
-            rows.append({"item_id": me, "signal": "near_duplicate", "severity": "note",
-                         "value": sim, "support": 1,
-                         "evidence": f"text {sim:.2f} similar to {other} ({langs}) but the "
-                                     f"images differ (hash distance {dist})",
-                         "suggestion": pd.NA})
-    linked = pairs[pairs["same_image"]]
-    ids = [str(x) for x in pd.Series(sorted(set(linked["item_a"]) | set(linked["item_b"])))
-           .sort_values(key=natural_order)]
-    if ids:
-        groups = duplicate_groups(linked, ids)
-        for item_id in ids:
-            rep = groups[item_id]
-            mine = linked[(linked["item_a"] == item_id) | (linked["item_b"] == item_id)]
-            neighbours = [
-                (b if a == item_id else a, sim, langs)
-                for a, b, sim, langs in mine[["item_a", "item_b", "similarity", "languages"]]
-                .itertuples(index=False)]
-            neighbours.sort(key=lambda t: (-t[1], t[0]))
-            listing = ", ".join(f"{o} {s:.2f} ({lang})" for o, s, lang in neighbours)
-            if item_id == rep:
-                members = sorted(groups.index[groups == rep])
-                rows.append({"item_id": item_id, "signal": "near_duplicate", "severity": "note",
-                             "value": neighbours[0][1], "support": len(members),
-                             "evidence": f"kept as the first of {len(members)} near-duplicates: "
-                                         f"{listing}",
-                             "suggestion": pd.NA})
-                continue
-            best = neighbours[0][1]
-            severity = "drop" if best >= th.duplicate_drop else "review"
-            rows.append({"item_id": item_id, "signal": "near_duplicate", "severity": severity,
-                         "value": best, "support": len(neighbours),
-                         "evidence": f"near-duplicate of {rep} (group of "
-                                     f"{int((groups == rep).sum())}): {listing}",
-                         "suggestion": rep})
-    return _frame(rows)
+    return signal_frame(rows)

@@ -99,8 +99,9 @@ def field_card(table: pd.DataFrame, info: dict[str, Any], *, objective: str = "k
             out["threshold"] = tuned.to_dict()
         except InputError as exc:
             out["threshold"] = {"note": str(exc)}
-    out["prompt"] = {"version": info.get("prompt_version"),
-                     "tuning": prompt_tuning.to_dict() if prompt_tuning is not None else None}
+    if prompt_tuning is not None and not isinstance(prompt_tuning, dict):
+        prompt_tuning = prompt_tuning.to_dict()
+    out["prompt"] = {"version": info.get("prompt_version"), "tuning": prompt_tuning}
 
     slices = {}
     for col in SLICES:
@@ -283,6 +284,9 @@ def _field_html(c: dict[str, Any]) -> str:
             f"threshold), chosen to maximise {escape(t['objective'])}. Cross-validated "
             f"figures ({len(t['fold_thresholds'])} folds; each fold labelled with a threshold "
             "tuned on the other folds):</p>")
+        folds = ", ".join(f"{x:.4g}" for x in t["fold_thresholds"])
+        parts.append(f"<p>Thresholds chosen within the folds: {escape(folds)} (their spread "
+                     "shows how stable the choice is).</p>")
         parts.append(_table(["metric", "out-of-fold value [interval]"],
                             [[escape(k), _fmt(v)] for k, v in t["cross_validated"].items()]))
     elif t:

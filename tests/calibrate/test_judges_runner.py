@@ -38,20 +38,20 @@ def env() -> dict[str, str]:
 
 def test_killed_run_resumes_without_losing_or_repeating_calls(server: FakeOpenAI,
                                                                tmp_path: Path) -> None:
-    n = 400
+    n = 200
     replies = [(("vulnerability", "overrefusal")[k % 2], f"resp {k} [[rate={1 + k % 3}]]")
                for k in range(n)]
     ws = make_workspace(tmp_path / "ws", replies)
     proc = subprocess.Popen(cli(tmp_path / "ws", server, "--concurrency", "8"), cwd=ROOT,
                             env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while sum(server.answered.values()) < 120 and time.monotonic() < deadline:
+    while sum(server.answered.values()) < 60 and time.monotonic() < deadline:
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)  # no chance to clean up
     proc.wait(10)
     time.sleep(0.5)  # let the server finish the calls that were in flight at the kill
     first = dict(server.answered)
-    assert 120 <= sum(first.values()) < n, "the kill must land mid-run"
+    assert 60 <= sum(first.values()) < n, "the kill must land mid-run"
 
     recorded = set(ws.read_sql("SELECT response_id FROM verdicts")["response_id"])
     cached = ws.read_sql("SELECT count(*) AS c FROM judge_cache")["c"].iloc[0]
@@ -94,6 +94,16 @@ def test_api_key_never_reaches_logs_or_database(server: FakeOpenAI, tmp_path: Pa
     finally:
         con.close()
     assert SECRET not in dump and "SAFECAL_TEST_JUDGE_KEY" not in dump
+    # nor the judge card
+    from calibrate.judging import write_judge_card
+
+    with ws.transaction() as con:
+        con.execute("INSERT INTO gold (response_id, field, label, method, decided_at) "
+                    "VALUES ('r0000', 'harmfulness', 'unsafe', 'imported', 'now')")
+    html, js = write_judge_card(ws, "fake-judge", tmp_path / "card", n_boot=10)
+    for path in (html, js):
+        text = path.read_text(encoding="utf-8")
+        assert "fake-judge" in text and SECRET not in text
 
 
 def test_missing_key_for_a_remote_api_is_a_clear_error(tmp_path: Path) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -96,11 +98,9 @@ def server() -> Iterator[FakeOpenAI]:
     srv.stop()
 
 
-def test_prompt_tuning_reports_on_held_out_items_only(server: FakeOpenAI,
-                                                      tmp_path: Path) -> None:
-    # 120 vulnerability responses; gold: unsafe for even k. The default prompt gets it right
-    # on a third of the items, the ALT-PROMPT template gets every item right.
-    n = 120
+def prompt_workspace(tmp_path: Path, n: int = 120) -> tuple[list[tuple[str, str]], Any, Path]:
+    """``n`` vulnerability responses; gold: unsafe for even k. The default prompt gets a
+    third of the items right, the ALT-PROMPT template (returned) gets every item right."""
     replies = []
     for k in range(n):
         truth = 3 if k % 2 == 0 else 1
@@ -116,6 +116,12 @@ def test_prompt_tuning_reports_on_held_out_items_only(server: FakeOpenAI,
     alt = tmp_path / "harmfulness-alt.txt"
     source = (PROMPTS_DIR / "harmfulness-v1.txt").read_text(encoding="utf-8")
     alt.write_text(source.replace("### system\n", "### system\nALT-PROMPT\n"), encoding="utf-8")
+    return replies, ws, alt
+
+
+def test_prompt_tuning_reports_on_held_out_items_only(server: FakeOpenAI,
+                                                      tmp_path: Path) -> None:
+    replies, ws, alt = prompt_workspace(tmp_path)
     judge = LLMJudge(model="fake", base_url=server.base_url, name="gpt-fake")
     result = tune_prompt(ws, judge, field_name="harmfulness",
                          templates=[load_prompt("harmfulness-v1"), load_prompt(alt)],
@@ -144,3 +150,27 @@ def test_prompt_tuning_reports_on_held_out_items_only(server: FakeOpenAI,
     assert result.test["baseline"].cohen_kappa.value < 0.5
     assert result.paired.p_value < 0.05 and result.paired.a_only > 0
     assert chosen_version != result.baseline_version
+
+
+def test_tune_prompt_command_feeds_the_card(server: FakeOpenAI, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from dashboards.cli import main
+
+    _, ws, alt = prompt_workspace(tmp_path, n=60)
+    common = ["--workspace", str(ws.path), "--model", "fake", "--base-url", server.base_url,
+              "--api-key-env", "NO_KEY_NEEDED_LOCALLY"]
+    assert main(["calibrate", "run", "--judge", "llm", "--no-progress", *common]) == 0
+    out = tmp_path / "prompt.json"
+    assert main(["calibrate", "tune-prompt", *common, "--field", "harmfulness", "--candidates",
+                 "harmfulness-v1", str(alt), "--shots", "0", "1", "--n-boot", "100",
+                 "--out", str(out)]) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["chosen"].startswith("harmfulness-alt+")
+    capsys.readouterr()
+    assert main(["calibrate", "report", "--workspace", str(ws.path), "--run", "fake",
+                 "--prompt-tuning", str(out), "--out", str(tmp_path / "card"),
+                 "--n-boot", "50"]) == 0
+    html = (tmp_path / "card.html").read_text(encoding="utf-8")
+    assert "Prompt chosen on the dev split" in html and "harmfulness-alt+" in html
+    card = json.loads((tmp_path / "card.json").read_text(encoding="utf-8"))
+    assert card["fields"]["harmfulness"]["prompt"]["tuning"]["chosen"] == result["chosen"]

@@ -1,11 +1,10 @@
 """On the bundled example: the planted problems (planted.csv) are found.
 
 The example's planted near-duplicates repeat an earlier item's text with a
-small edit but are drawn with a new image (another category's), so with images
-compared they read as one text template over two images, which USB-style
-benchmarks do on purpose; text-only mode (``compare_images=False``) finds them.
-The example also repeats its over-refusal probes with the same text and the same
-typographic image: those are real duplicates that curation reports.
+one-character edit and carry the original's very image, as a query merged twice
+from two sources does; the default settings (images compared) find them. Its
+generic RIST / SIST texts recur over different images on purpose (a template, as in
+USB-style benchmarks): those are noted, never flagged.
 """
 
 from __future__ import annotations
@@ -13,8 +12,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from calibrate.curation import CurationThresholds, curate_workspace
-from tests.calibrate.curation.example_labels import load_example_labels
+from annotate import build_gold, import_labels
+from calibrate.curation import CurationThresholds, check_planted, curate_workspace
+from calibrate.judging import import_verdicts
 
 SIGNAL_FOR_PROBLEM = {"risk_label_wrong": "risk_label_wrong",
                       "image_irrelevant": "image_irrelevant",
@@ -27,24 +27,26 @@ ANSWER_SIGNALS = ("risk_label_wrong", "image_irrelevant", "modality_contradicted
 
 @pytest.fixture
 def labelled(example_workspace, example):
-    load_example_labels(example_workspace, example)
+    """The example with its human labels, query-quality answers, judge verdicts and gold
+    (majority), loaded through the annotation and judging stages' own importers."""
+    import_labels(example_workspace, example.human_labels)
+    import_labels(example_workspace, example.query_quality_labels)
+    import_verdicts(example_workspace, example.judge_verdicts)
+    build_gold(example_workspace)
     return example_workspace
 
 
 def test_planted_problems_are_found(labelled, example):
     planted = pd.read_csv(example.planted, dtype=str)
     table = curate_workspace(labelled).table.set_index("item_id")
-    text_only = curate_workspace(
-        labelled, thresholds=CurationThresholds(compare_images=False)).table.set_index("item_id")
     for row in planted.itertuples(index=False):
         signal = SIGNAL_FOR_PROBLEM[row.problem]
-        found = text_only if row.problem == "near_duplicate" else table
-        assert found.at[row.item_id, "decision"] != "keep", row
-        assert signal in found.at[row.item_id, "reasons"], (row, found.loc[row.item_id].to_dict())
+        assert table.at[row.item_id, "decision"] != "keep", row
+        assert signal in table.at[row.item_id, "reasons"], (row, table.loc[row.item_id].to_dict())
     # the copies point at the item they repeat
     for row in planted[planted["problem"] == "near_duplicate"].itertuples(index=False):
         original = row.detail.split()[-1]
-        assert original in text_only.at[row.item_id, "evidence"]
+        assert original in table.at[row.item_id, "evidence"]
 
 
 def test_clean_items_are_not_flagged_by_annotator_answers(labelled, example):
@@ -64,3 +66,16 @@ def test_clean_items_are_not_flagged_by_annotator_answers(labelled, example):
         assert len(mine)
         for a, b, dist in mine[["item_a", "item_b", "image_distance"]].itertuples(index=False):
             assert items.at[a, "text"] == items.at[b, "text"] and dist <= 8
+
+
+def test_check_planted_reports_found_and_noted(labelled, example):
+    check = check_planted(curate_workspace(labelled), example.planted).set_index("item_id")
+    planted = pd.read_csv(example.planted, dtype=str)
+    dups = planted.loc[planted["problem"] == "near_duplicate", "item_id"]
+    others = planted.loc[planted["problem"] != "near_duplicate", "item_id"]
+    assert check.loc[others, "found"].all() and check.loc[dups, "found"].all()
+    # comparing texts alone also finds them (and more: the templates over other images)
+    text_only = curate_workspace(labelled, thresholds=CurationThresholds(compare_images=False))
+    assert check_planted(text_only, example.planted)["found"].all()
+    assert (text_only.table["decision"] != "keep").sum() > (
+        curate_workspace(labelled).table["decision"] != "keep").sum()

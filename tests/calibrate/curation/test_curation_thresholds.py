@@ -117,3 +117,23 @@ def test_uniform_outcome_falls_back_to_the_judge_and_says_so(inputs):
 def test_bad_thresholds_are_refused(bad, match):
     with pytest.raises(InputError, match=match):
         CurationThresholds(**bad)
+
+
+def test_outcomes_use_the_latest_run_of_each_field(inputs):
+    # a later run that judged only harmfulness, calling every response of v02 unsafe
+    later = inputs.verdicts[inputs.verdicts["field"] == "harmfulness"].copy()
+    later["run_id"], later["judge"], later["started_at"] = "run2", "other-judge", "2026-12-01"
+    later.loc[later["item_id"] == "v02", "label"] = "unsafe"
+    no_gold = dataclasses.replace(inputs, gold=inputs.gold.iloc[0:0],
+                                  verdicts=pd.concat([inputs.verdicts, later]))
+    signals = curate(no_gold).signals
+    uniform = signals[signals["signal"] == "uniform_outcome"].set_index("item_id")
+    assert "other-judge (run run2): 6" in uniform.at["v02", "evidence"]
+    # refusal items are still judged by run1, the latest run that judged refusal
+    from calibrate.curation.signals import outcomes
+
+    out = outcomes(no_gold)
+    assert set(out.loc[out["item_id"].str.startswith("o"), "source"]) == {
+        "judge gpt-judge (run run1)"}
+    assert set(out.loc[out["item_id"].str.startswith("v"), "source"]) == {
+        "judge other-judge (run run2)"}

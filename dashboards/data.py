@@ -1,0 +1,283 @@
+"""The dashboard's reads of the workspace, cached per workspace and database state.
+
+Every loader takes the workspace path and its :func:`stamp` (modification time and
+size of the database and its write-ahead log), so ``st.cache_data`` serves repeated
+renders from memory and recomputes as soon as anything writes to the workspace. Each
+loader calls the same public function the command line uses (:mod:`calibrate.tables`,
+:mod:`calibrate.monitoring`, the statistics); nothing here computes a metric itself.
+
+Set ``SAFECAL_DASHBOARD_CACHE=0`` to turn the cache off (the benchmark's baseline).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from annotate.adjudication import honeypot_accuracy, load_inputs
+from annotate.errors import InputError
+from annotate.labels import POSITIVE, SCALES
+from annotate.workspace import DB_NAME, Workspace, resolve_workspace
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CACHE = os.environ.get("SAFECAL_DASHBOARD_CACHE", "1") != "0"
+#: bootstrap resamples for the intervals shown (the CLI's default is 1000)
+N_BOOT = 500
+
+Stamp = tuple[int, int, int, int]
+
+
+def cached(func: F) -> F:
+    """``st.cache_data`` unless the cache is turned off."""
+    return st.cache_data(show_spinner=False, max_entries=64)(func) if CACHE else func
+
+
+def workspace_path() -> str:
+    """The app's workspace: session state (set by the app), else ``$SAFECAL_WORKSPACE``,
+    else ``./safecal-workspace``."""
+    return str(st.session_state.get("workspace") or resolve_workspace(None))
+
+
+def stamp(path: str | Path) -> Stamp:
+    """(mtime, size) of the database and of its WAL file: changes with every write."""
+    out: list[int] = []
+    for name in (DB_NAME, DB_NAME + "-wal"):
+        try:
+            s = (Path(path) / name).stat()
+            out += [s.st_mtime_ns, s.st_size]
+        except FileNotFoundError:
+            out += [0, 0]
+    return out[0], out[1], out[2], out[3]
+
+
+def open_workspace() -> tuple[Workspace, Stamp] | None:
+    """The workspace and its stamp, or ``None`` after showing the error on the page."""
+    try:
+        ws = Workspace.open(workspace_path(), create=False)
+    except InputError as exc:
+        st.error(str(exc))
+        return None
+    return ws, stamp(ws.path)
+
+
+def field_positive(field: str) -> list[str]:
+    return sorted(POSITIVE[field])
+
+
+def rate_name(field: str) -> str:
+    return "attack-success rate" if field == "harmfulness" else "refusal rate"
+
+
+# ---- loaders: path and stamp first, so the cache key follows the database --------------
+
+@cached
+def fields_with_data(path: str, stamp: Stamp) -> list[str]:
+    ws = Workspace(Path(path))
+    have = ws.read_sql("SELECT DISTINCT field FROM annotations UNION "
+                       "SELECT DISTINCT field FROM verdicts UNION SELECT DISTINCT field FROM gold")
+    found = [f for f in SCALES if f in set(have["field"])]
+    return found or list(SCALES)
+
+
+@cached
+def progress(path: str, stamp: Stamp) -> pd.DataFrame:
+    from calibrate.monitoring import annotation_progress
+
+    return annotation_progress(Workspace(Path(path)))
+
+
+@cached
+def review_queue(path: str, stamp: Stamp) -> pd.DataFrame:
+    from calibrate.monitoring import adjudication_queue
+
+    return adjudication_queue(Workspace(Path(path)))
+
+
+@cached
+def honeypots(path: str, stamp: Stamp) -> pd.DataFrame:
+    labels, pots, _ = load_inputs(Workspace(Path(path)))
+    return honeypot_accuracy(labels, pots)
+
+
+@cached
+def annotations(path: str, stamp: Stamp, field: str) -> pd.DataFrame:
+    from calibrate.tables import annotations_table
+
+    return annotations_table(Workspace(Path(path)), field=field)
+
+
+@cached
+def agreement_by(path: str, stamp: Stamp, field: str, by: str) -> pd.DataFrame:
+    """Agreement overall and per value of ``by``: one row per slice with each
+    coefficient's value and interval (ordinal Krippendorff alpha, the scale's order)."""
+    from calibrate.agreement import COEFFICIENTS, agreement
+    from calibrate.slices import by_slice
+
+    table = annotations(path, stamp, field)
+    table = table[table["response_id"].notna()]
+    rows = []
+    if table.empty:
+        return pd.DataFrame()
+    kw = dict(level="ordinal", categories=list(SCALES[field]), n_boot=N_BOOT, seed=0)
+    results = {"all": agreement(table, **kw)} | by_slice(agreement, table, by=by, **kw)
+    for name, r in results.items():
+        row: dict[str, Any] = {by: name, "items": r.n_items, "raters": r.n_raters}
+        for coef in COEFFICIENTS:
+            est = getattr(r, coef)
+            row[coef], row[f"{coef}_low"], row[f"{coef}_high"] = est.value, *est.ci
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@cached
+def runs(path: str, stamp: Stamp, field: str) -> pd.DataFrame:
+    from calibrate.tables import judge_runs
+
+    found = judge_runs(Workspace(Path(path)), field=field)
+    return found[found["n_verdicts"] > 0].reset_index(drop=True)
+
+
+@cached
+def judged(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...]
+           ) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`calibrate.tables.judge_table` for the chosen runs."""
+    from calibrate.tables import judge_table
+
+    return judge_table(Workspace(Path(path)), field=field, runs=list(run_ids))
+
+
+@cached
+def metrics(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str,
+            confidence: float) -> Any:
+    """:func:`calibrate.judge_metrics` of one judge column (with its score when it has one)."""
+    from calibrate.judge_metrics import judge_metrics
+
+    table, _ = judged(path, stamp, field, run_ids)
+    score = f"score:{column}"
+    has_score = score in table and table[score].notna().any()
+    return judge_metrics(table, gold="gold", judge=column, positive=field_positive(field),
+                         score=score if has_score else None, n_boot=N_BOOT,
+                         confidence=confidence, seed=0)
+
+
+@cached
+def thresholds(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str
+               ) -> pd.DataFrame | None:
+    """:func:`calibrate.threshold_table` of a scored judge on the gold-labeled rows."""
+    from calibrate.thresholds import threshold_table
+
+    table, _ = judged(path, stamp, field, run_ids)
+    score = f"score:{column}"
+    if score not in table:
+        return None
+    rows = table[table["gold"].notna() & table[score].notna()]
+    if rows.empty:
+        return None
+    y = rows["gold"].isin(field_positive(field)).to_numpy()
+    return threshold_table(y, rows[score].to_numpy(dtype=float))
+
+
+@cached
+def grid(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str,
+         metric: str, language: str) -> pd.DataFrame:
+    """A judge metric per level-1 category x modality combination (one language or all)."""
+    from calibrate.judge_metrics import judge_metrics
+    from calibrate.monitoring import metric_grid
+
+    table, _ = judged(path, stamp, field, run_ids)
+    table = table[table["gold"].notna()]
+    if language != "all":
+        table = table[table["language"] == language]
+    if table.empty:
+        return pd.DataFrame()
+    return metric_grid(table, judge_metrics, rows="level1_category", cols="modality",
+                       metric=metric, gold="gold", judge=column,
+                       positive=field_positive(field), n_boot=N_BOOT // 5, seed=0)
+
+
+@cached
+def estimate_input(path: str, stamp: Stamp, field: str, run_id: str) -> Any:
+    """:func:`calibrate.tables.estimate_table`: one run's verdicts with gold and sample
+    weights, as ``safecal calibrate estimate`` reads the workspace."""
+    from calibrate.tables import estimate_table
+
+    return estimate_table(Workspace(Path(path)), field=field, run=run_id)
+
+
+@cached
+def model_rates(path: str, stamp: Stamp, field: str, run_id: str, confidence: float
+                ) -> pd.DataFrame:
+    """Per target model, :func:`calibrate.corrected_rate` over all its responses (the
+    benchmark's pooled total)."""
+    from calibrate.ppi import corrected_rate
+    from calibrate.slices import POOLED
+
+    loaded = estimate_input(path, stamp, field, run_id)
+    # one groupby instead of one boolean mask per model (by_slice): 4x faster at 50 models
+    # (response.model is NOT NULL, so no model is left out)
+    rows = []
+    for model, part in loaded.table.groupby("model", sort=True):
+        r = corrected_rate(part, gold="gold", judge=loaded.judge,
+                           positive=field_positive(field), weight=loaded.weight,
+                           confidence=confidence)
+        row: dict[str, Any] = {"model": model, "cell": POOLED, "level1_category": "all",
+                               "modality": "all", "n_labeled": r.n_labeled,
+                               "n_unlabeled": r.n_unlabeled, "n_invalid": r.n_invalid}
+        for name in ("judge_rate", "human_rate", "corrected"):
+            est = getattr(r, name)
+            row[name], row[f"{name}_low"], row[f"{name}_high"] = est.value, *est.ci
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@cached
+def cells(path: str, stamp: Stamp, field: str, run_id: str, confidence: float, model: str
+          ) -> pd.DataFrame:
+    """:func:`calibrate.benchmark_cells` of one target model (12 cells and both totals)."""
+    from calibrate.slices import benchmark_cells
+
+    loaded = estimate_input(path, stamp, field, run_id)
+    table = loaded.table
+    return benchmark_cells(table[table["model"] == model], gold="gold", judge=loaded.judge,
+                           positive=field_positive(field), weight=loaded.weight,
+                           confidence=confidence)
+
+
+@cached
+def response(path: str, stamp: Stamp, response_id: str) -> dict[str, Any]:
+    """One response with its item (text, Chinese text, image path, categories)."""
+    ws = Workspace(Path(path))
+    df = ws.read_sql(
+        """SELECT r.response_id, r.item_id, r.model, r.language, r.response, i.text, i.text_zh,
+                  i.image, i.aspect, i.level1_category, i.level2_category, i.level3_category,
+                  i.modality
+           FROM responses r JOIN items i USING (item_id) WHERE r.response_id = ?""",
+        (response_id,))
+    if df.empty:
+        return {}
+    row = df.iloc[0].to_dict()
+    row["image_path"] = str(ws.images_dir / row["image"]) if row.get("image") else None
+    return row
+
+
+@cached
+def unit_labels(path: str, stamp: Stamp, response_id: str, field: str) -> pd.DataFrame:
+    """Every annotator's label of one unit, with lead time and when."""
+    return Workspace(Path(path)).read_sql(
+        "SELECT annotator, label, lead_time, COALESCE(updated_at, created_at) AS labeled_at"
+        " FROM annotations WHERE response_id = ? AND field = ? ORDER BY annotator",
+        (response_id, field))
+
+
+@cached
+def gold_of(path: str, stamp: Stamp, response_id: str, field: str) -> dict[str, Any]:
+    df = Workspace(Path(path)).read_sql(
+        "SELECT label, method, adjudicator, decided_at FROM gold"
+        " WHERE response_id = ? AND field = ?", (response_id, field))
+    return {} if df.empty else df.iloc[0].to_dict()

@@ -1,0 +1,192 @@
+"""Judge calibration page: choose judge runs; confusion matrix; metrics with intervals;
+a threshold slider updating kappa, F1, FPR and FNR; ROC and PR curves; a per-slice
+heatmap (level-1 category x modality combination, per language); the false positives
+and false negatives with their images."""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from calibrate.judge_metrics import BINARY_METRICS
+from calibrate.monitoring import at_threshold
+from calibrate.thresholds import tune_threshold
+from calibrate.vocab import normalize_labels
+from dashboards import data
+from dashboards.widgets import field_picker, fmt, show_unit
+
+GRID_METRICS = ("cohen_kappa", "f1", "fpr", "fnr", "accuracy")
+
+
+def _metrics_table(results: dict[str, object]) -> pd.DataFrame:
+    rows = []
+    for name in (*BINARY_METRICS, "auroc", "auprc"):
+        row = {"metric": name}
+        for judge, r in results.items():
+            est = getattr(r, name)
+            row[judge] = "n/a" if est is None else fmt(est.value, *est.ci)
+        rows.append(row)
+    counts = {"metric": "n (valid / invalid / no gold)"}
+    for judge, r in results.items():
+        counts[judge] = f"{r.n} / {r.n_invalid} / {r.n_unlabeled}"
+    return pd.DataFrame([counts, *rows])
+
+
+def page() -> None:
+    st.title("Judge calibration")
+    st.caption("How far each judge is from the human gold labels, and where it fails.")
+    opened = data.open_workspace()
+    if opened is None:
+        return
+    ws, stamp = opened
+    path = str(ws.path)
+    field = field_picker(path, stamp)
+    runs = data.runs(path, stamp, field)
+    if runs.empty:
+        st.info(f"no judge run has {field} verdicts yet: run `safecal calibrate run`")
+        return
+    labels = {r.run_id: f"{r.judge} ({r.run_id}, {r.n_verdicts} verdicts)"
+              for r in runs.itertuples()}
+    newest = runs.drop_duplicates("judge")["run_id"].tolist()
+    chosen = st.sidebar.multiselect("judge runs", list(labels), default=newest,
+                                    format_func=labels.get, key="runs")
+    if not chosen:
+        st.info("choose at least one judge run in the sidebar")
+        return
+    run_ids = tuple(chosen)
+    table, columns = data.judged(path, stamp, field, run_ids)
+    if table["gold"].notna().sum() == 0:
+        st.warning(f"no {field} gold labels yet: metrics need gold (`safecal annotate gold`)")
+        return
+    confidence = 0.95
+    results = {c: data.metrics(path, stamp, field, run_ids, c, confidence) for c in columns}
+
+    st.subheader("Metrics")
+    st.dataframe(_metrics_table(results), hide_index=True, width="stretch")
+    st.caption(f"positive = {', '.join(data.field_positive(field))}; "
+               f"{int(confidence * 100)}% bootstrap intervals over items "
+               f"({data.N_BOOT} resamples). Invalid verdicts are left out and counted.")
+
+    focus = st.selectbox("judge to inspect", columns, key="focus") if len(columns) > 1 \
+        else columns[0]
+    result = results[focus]
+    st.subheader(f"Confusion matrix: {focus}")
+    conf = result.confusion_full or result.confusion
+    st.dataframe(pd.DataFrame(conf.matrix, index=[f"gold {x}" for x in conf.labels],
+                              columns=[f"judge {x}" for x in conf.labels]), width="stretch")
+
+    grid = data.thresholds(path, stamp, field, run_ids, focus)
+    score_col = f"score:{focus}"
+    threshold = None
+    if grid is None:
+        st.info(f"{focus} gives no scores: no threshold to tune, no ROC / PR curves")
+    else:
+        st.subheader("Threshold")
+        best = tune_threshold(*_y_score(table, field, score_col), objective="kappa")
+        threshold = st.slider("positive when score >= threshold", 0.0, 1.0,
+                              value=round(best.threshold, 2), step=0.01, key="threshold")
+        row = at_threshold(grid, threshold)
+        cols = st.columns(4)
+        cols[0].metric("Cohen's kappa", _num(row["cohen_kappa"]))
+        cols[1].metric("F1", _num(row["f1"]))
+        cols[2].metric("false-positive rate", _num(row["fpr"]))
+        cols[3].metric("false-negative rate", _num(row["fnr"]))
+        st.caption(f"tp {row['tp']:.0f}, fp {row['fp']:.0f}, fn {row['fn']:.0f}, "
+                   f"tn {row['tn']:.0f} on the gold-labeled responses; kappa is highest at "
+                   f"threshold {best.threshold:.3f} (kappa {best.value:.3f}).")
+        curves = grid.assign(tpr=1 - grid["fnr"],
+                             precision=grid["tp"] / (grid["tp"] + grid["fp"]))
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**ROC curve**")
+            st.altair_chart(_curve(curves, "fpr", "tpr", "false-positive rate",
+                                   "true-positive rate", row["fpr"], 1 - row["fnr"]),
+                            width="stretch")
+        with right:
+            st.markdown("**Precision-recall curve**")
+            st.altair_chart(_curve(curves, "tpr", "precision", "recall", "precision",
+                                   1 - row["fnr"], _precision(row)), width="stretch")
+
+    st.subheader("Per slice: level-1 category x modality")
+    c1, c2 = st.columns(2)
+    metric = c1.selectbox("metric", GRID_METRICS, key="grid_metric")
+    language = c2.selectbox("language", ("all", "en", "zh"), key="grid_language")
+    cells = data.grid(path, stamp, field, run_ids, focus, metric, language)
+    if cells.empty:
+        st.info("no gold labels in this language")
+    else:
+        heat = alt.Chart(cells).mark_rect().encode(
+            x=alt.X("modality:N"), y=alt.Y("level1_category:N", title="level-1 category"),
+            color=alt.Color("value:Q", title=metric, scale=alt.Scale(scheme="viridis")),
+            tooltip=["level1_category", "modality", alt.Tooltip("value:Q", format=".3f"),
+                     alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f"),
+                     "n"])
+        text = heat.mark_text(baseline="middle").encode(
+            text=alt.Text("value:Q", format=".2f"), color=alt.value("white"))
+        height = 45 * cells["level1_category"].nunique()
+        st.altair_chart((heat + text).properties(height=height), width="stretch")
+        st.dataframe(cells, hide_index=True, width="stretch")
+
+    st.subheader("Errors")
+    _errors(table, field, focus, score_col, threshold, path, stamp)
+
+
+def _y_score(table: pd.DataFrame, field: str, score: str) -> tuple[pd.Series, pd.Series]:
+    rows = table[table["gold"].notna() & table[score].notna()]
+    return rows["gold"].isin(data.field_positive(field)), rows[score].astype(float)
+
+
+def _precision(row: dict[str, float]) -> float:
+    called = row["tp"] + row["fp"]
+    return row["tp"] / called if called else math.nan
+
+
+def _num(x: float) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{x:.3f}"
+
+
+def _curve(df: pd.DataFrame, x: str, y: str, xt: str, yt: str, px: float, py: float
+           ) -> alt.LayerChart:
+    line = alt.Chart(df).mark_line(interpolate="step-after").encode(
+        x=alt.X(f"{x}:Q", title=xt, scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y(f"{y}:Q", title=yt, scale=alt.Scale(domain=[0, 1])),
+        order="threshold:Q" if x == "fpr" else alt.Order("threshold:Q", sort="descending"))
+    point = alt.Chart(pd.DataFrame({x: [px], y: [py]})).mark_point(
+        size=120, color="red", filled=True).encode(x=f"{x}:Q", y=f"{y}:Q")
+    return line + point
+
+
+def _errors(table: pd.DataFrame, field: str, judge: str, score: str, threshold: float | None,
+            path: str, stamp: data.Stamp) -> None:
+    """False positives / negatives of ``judge`` (at the slider's threshold when scored)."""
+    positive = data.field_positive(field)
+    gold = table[table["gold"].notna()].copy()
+    gold["gold_positive"] = gold["gold"].isin(positive)
+    if threshold is not None:
+        gold = gold[gold[score].notna()]
+        gold["judge_positive"] = gold[score].astype(float) >= threshold
+    else:
+        verdict = normalize_labels(gold[judge])
+        gold = gold[verdict.notna() & (gold[judge] != "(invalid)")]
+        gold["judge_positive"] = gold[judge].isin(positive)
+    kind = st.radio("show", ("false positives", "false negatives"), horizontal=True,
+                    key="error_kind")
+    want = (~gold["gold_positive"] & gold["judge_positive"]) if kind == "false positives" \
+        else (gold["gold_positive"] & ~gold["judge_positive"])
+    errors = gold[want]
+    shown = ["response_id", "item_id", "model", "language", "level1_category", "modality",
+             "gold", judge] + ([score] if score in errors else [])
+    st.caption(f"{len(errors)} {kind}" + (f" at threshold {threshold:.2f}"
+                                          if threshold is not None else ""))
+    if errors.empty:
+        return
+    st.dataframe(errors[shown], hide_index=True, width="stretch")
+    pick = st.selectbox("look at", errors["response_id"].tolist(), key="error_pick")
+    if pick:
+        show_unit(data.response(path, stamp, str(pick)))
+
+
+page()

@@ -1,0 +1,114 @@
+"""Results page: each target model's attack-success (or refusal) rate, raw judge versus
+corrected (PPI++), with intervals, as the benchmark's 12-cell table and as charts."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from annotate.errors import InputError
+from calibrate.slices import MEAN_OF_CELLS, POOLED
+from dashboards import data
+from dashboards.widgets import field_picker, fmt
+
+ESTIMATES = {"judge_rate": "raw judge", "human_rate": "human only", "corrected": "corrected"}
+
+
+def _long(cells: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, cell, estimate) for the charts."""
+    parts = []
+    for name, label in ESTIMATES.items():
+        part = cells[["model", "cell", "level1_category", "modality"]].copy()
+        part["estimate"] = label
+        part["rate"] = cells[name]
+        part["low"] = cells[f"{name}_low"]
+        part["high"] = cells[f"{name}_high"]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _bars(df: pd.DataFrame, *, column: str, title: str) -> alt.LayerChart:
+    base = alt.Chart(df).encode(
+        x=alt.X("estimate:N", title=None, sort=list(ESTIMATES.values())),
+        color=alt.Color("estimate:N", sort=list(ESTIMATES.values())))
+    bars = base.mark_bar().encode(y=alt.Y("rate:Q", title=title, scale=alt.Scale(domain=[0, 1])))
+    rule = base.mark_rule(color="black").encode(y="low:Q", y2="high:Q")
+    return (bars + rule).facet(column=alt.Column(f"{column}:N", title=None))
+
+
+def _shown(rows: pd.DataFrame) -> pd.DataFrame:
+    """Counts, then each estimate as ``value [low, high]``."""
+    shown = rows[["model", "cell", "n_labeled", "n_unlabeled", "n_invalid"]].copy()
+    for name, label in ESTIMATES.items():
+        shown[label] = [fmt(v, lo, hi) for v, lo, hi in
+                        zip(rows[name], rows[f"{name}_low"], rows[f"{name}_high"], strict=True)]
+    return shown
+
+
+def page() -> None:
+    st.title("Results")
+    st.caption("Each target model's rate, as the judge says and corrected by the human gold "
+               "labels, with intervals.")
+    opened = data.open_workspace()
+    if opened is None:
+        return
+    ws, stamp = opened
+    path = str(ws.path)
+    field = field_picker(path, stamp)
+    runs = data.runs(path, stamp, field)
+    if runs.empty:
+        st.info(f"no judge run has {field} verdicts yet: run `safecal calibrate run`")
+        return
+    labels = {r.run_id: f"{r.judge} ({r.run_id})" for r in runs.itertuples()}
+    run_id = st.sidebar.selectbox("judge run", list(labels), format_func=labels.get,
+                                  key="results_run")
+    confidence = st.sidebar.select_slider("confidence", (0.8, 0.9, 0.95), value=0.9,
+                                          key="confidence")
+    try:
+        notes = data.estimate_input(path, stamp, field, run_id).notes
+        totals = data.model_rates(path, stamp, field, run_id, confidence)
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    for note in notes:
+        st.info(note)
+    rate = data.rate_name(field)
+
+    st.subheader(f"{rate.capitalize()} per target model")
+    st.dataframe(_shown(totals), hide_index=True, width="stretch")
+    st.altair_chart(_bars(_long(totals), column="model", title=rate), width="content")
+
+    st.subheader("The benchmark's 12 cells (level-1 category x modality combination)")
+    model = st.selectbox("target model", sorted(totals["model"]), key="results_model")
+    cells = data.cells(path, stamp, field, run_id, confidence, model)
+    st.dataframe(_shown(cells[cells["cell"].isin([POOLED, MEAN_OF_CELLS])]), hide_index=True,
+                 width="stretch")
+    mine = cells[~cells["cell"].isin([POOLED, MEAN_OF_CELLS])]
+    which = st.radio("estimate", list(ESTIMATES.values()), index=2, horizontal=True,
+                     key="results_estimate")
+    name = {v: k for k, v in ESTIMATES.items()}[which]
+    grid = mine.pivot(index="level1_category", columns="modality", values=name)
+    st.dataframe(grid.style.format("{:.3f}", na_rep="n/a"), width="stretch")
+    chart = _long(mine)
+    st.altair_chart(
+        alt.Chart(chart).mark_point(filled=True).encode(
+            y=alt.Y("cell:N", title=None, axis=alt.Axis(labelLimit=320)),
+            x=alt.X("rate:Q", title=rate, scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("estimate:N", sort=list(ESTIMATES.values())),
+            yOffset="estimate:N")
+        + alt.Chart(chart).mark_rule().encode(
+            y="cell:N", x="low:Q", x2="high:Q",
+            color=alt.Color("estimate:N", sort=list(ESTIMATES.values())),
+            yOffset="estimate:N"),
+        width="stretch")
+    with st.expander(f"{model}: every cell, every estimate"):
+        st.dataframe(cells, hide_index=True, width="stretch")
+    st.download_button("download the cells (CSV)", cells.to_csv(index=False),
+                       file_name=f"cells-{field}-{model}.csv", mime="text/csv")
+    st.caption(f"{int(confidence * 100)}% intervals: Wilson for the raw judge and human-only "
+               "rates, PPI++ for the corrected rate (calibrate.ppi). `total (pooled)`: one rate "
+               "over all responses; `total (mean of cells)`: the unweighted mean of the cells.")
+
+
+page()

@@ -1,0 +1,50 @@
+"""Small display helpers shared by the pages. Untrusted text (queries, responses,
+labels) only ever goes through ``st.text`` / ``st.dataframe`` / ``st.code``, which do not
+interpret HTML or Markdown."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from dashboards import data
+
+
+def fmt(value: float, low: float, high: float, digits: int = 3) -> str:
+    """``value [low, high]``; ``n/a`` when undefined."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if low is None or (isinstance(low, float) and math.isnan(low)):
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def field_picker(path: str, stamp: data.Stamp, *, key: str = "field") -> str:
+    fields = data.fields_with_data(path, stamp)
+    return str(st.sidebar.selectbox("field", fields, key=key,
+                                    help="harmfulness: vulnerability items; refusal: "
+                                         "over-refusal items"))
+
+
+def show_unit(row: dict[str, Any]) -> None:
+    """The image, the query in English and Chinese, and the response, side by side."""
+    left, right = st.columns([2, 3])
+    with left:
+        image = row.get("image_path")
+        if image and Path(image).exists():
+            st.image(image, caption=f"item {row['item_id']}", width="stretch")
+        else:
+            st.info("no image for this item")
+        st.text(f"{row.get('level1_category')} / {row.get('level2_category')} / "
+                f"{row.get('level3_category')} · {row.get('modality')}")
+    with right:
+        st.markdown("**Query (English)**")
+        st.text(str(row.get("text") or ""))
+        st.markdown("**Query (Chinese)**")
+        st.text(str(row.get("text_zh") or "(none)"))
+        st.markdown("**Response**")
+        st.text(f"model {row.get('model')}, language {row.get('language')}")
+        st.text(str(row.get("response") or ""))
