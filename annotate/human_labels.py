@@ -125,8 +125,12 @@ def import_labels(ws: Workspace, path: str | Path) -> int:
     return len(rows)
 
 
-def import_honeypots(ws: Workspace, path: str | Path) -> int:
-    """Load known labels (``item_id, model, language, field, label``) as honeypots."""
+def import_honeypots(ws: Workspace, path: str | Path, *, n: int | None = None,
+                     exclude_sample: str | None = None, seed: int = 0) -> int:
+    """Load known labels (``item_id, model, language, field, label``) as honeypots.
+
+    ``n``: keep only ``n`` rows drawn at random (``seed``); ``exclude_sample``: skip the
+    responses of that sample (a honeypot should not be one of the sampled units)."""
     path = Path(path)
     df = read_table(path)
     missing = [c for c in ("item_id", "model", "language", "field", "label")
@@ -140,6 +144,12 @@ def import_honeypots(ws: Workspace, path: str | Path) -> int:
                          f"({', '.join(SCALES)}), not {df['field'].iloc[i]!r}")
     _check_labels(df, path)
     df["response_id"] = _match_responses(ws, df, path, item_level=pd.Series(False, df.index))
+    if exclude_sample:
+        taken = ws.read_sql("SELECT response_id FROM samples WHERE sample_id = ?",
+                            (exclude_sample,))["response_id"]
+        df = df[~df["response_id"].isin(set(taken))]
+    if n is not None and n < len(df):
+        df = df.sample(n=n, random_state=seed).sort_index()
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with ws.transaction() as con:
         con.executemany(

@@ -98,7 +98,8 @@ def _honeypots(args: argparse.Namespace) -> int:
     from annotate.human_labels import import_honeypots
 
     ws = open_workspace(args)
-    n = import_honeypots(ws, args.file)
+    n = import_honeypots(ws, args.file, n=args.n, exclude_sample=args.exclude_sample,
+                         seed=args.seed)
     print(f"loaded {n} honeypot labels from {args.file}")
     return 0
 
@@ -208,7 +209,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("push", parents=[parent], help="push a sample to Label Studio")
     p.add_argument("sample_id")
-    p.add_argument("--batch-size", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=10_000)
     p.add_argument("--images", choices=("local", "inline"), default="local")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_push)
@@ -223,6 +224,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("honeypots", parents=[parent], help="load known labels for honeypots")
     p.add_argument("file")
+    p.add_argument("--n", type=int, default=None, help="keep only N rows, drawn at random")
+    p.add_argument("--exclude-sample", default=None,
+                   help="skip responses of this sample (assign a sample after loading)")
+    p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_honeypots)
 
     p = sub.add_parser("adjudicate", parents=[parent],

@@ -1,10 +1,11 @@
 """The Label Studio part of ``safecal demo``, as plain functions (see README, annotation).
 
 :func:`start_demo_server` starts the workspace's Label Studio; :func:`setup_demo_labeling`
-samples the example, plans two demo annotators with full overlap and honeypots from the
-example's ``truth.csv``, creates the accounts, pushes the tasks, imports the simulated
-annotators' labels, builds the gold set and puts its disputed units into a review
-project for the reviewer. It returns where to log in and the one-time passwords.
+samples the example, plans two demo annotators with full overlap and honeypots (a few
+known labels from the example's ``truth.csv``, outside the sample), creates the
+accounts, pushes the tasks, imports the simulated annotators' labels, builds the gold
+set and puts its disputed units into a review project for the reviewer. It returns
+where to log in and the one-time passwords.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def setup_demo_labeling(ws: Workspace, server: ServerInfo, *, truth: Path,
                         sample_id: str = "demo") -> DemoLabeling:
     """Sample, assign, push, import simulated labels, build gold and a review project."""
     conn: Connection = connect_to(server.url, server.token, server_key=WORKSPACE_SERVER)
-    import_honeypots(ws, truth)
     draw_sample(ws, n=n, by=("model", "aspect"), seed=seed, sample_id=sample_id)
+    import_honeypots(ws, truth, n=max(4, n // 5), exclude_sample=sample_id, seed=seed)
     plan_assignments(ws, sample_id, list(DEMO_ANNOTATORS), overlap=1.0, k=2,
                      honeypot_rate=0.1, seed=seed)
     accounts = ensure_accounts(ws, conn, list(DEMO_ANNOTATORS))

@@ -62,7 +62,7 @@ def image_url(images_dir: Path, rel: str | None, *, mode: str) -> str:
 
     Refuses (``InputError``) a path that escapes ``images_dir``.
     """
-    if not rel:
+    if not isinstance(rel, str) or not rel:
         return ""
     root = images_dir.resolve()
     full = (root / rel).resolve()
@@ -114,19 +114,30 @@ def ensure_project(ws: Workspace, conn: Connection, *, sample_id: str, annotator
                    task_type: str, kind: str = "annotate", config: str | None = None,
                    instruction: str = "") -> int:
     """The project for (sample, annotator, task type, kind), made once."""
+    return _ensure_project(ws, conn, sample_id=sample_id, annotator=annotator,
+                           task_type=task_type, kind=kind, config=config,
+                           instruction=instruction)[0]
+
+
+def _ensure_project(ws: Workspace, conn: Connection, *, sample_id: str, annotator: str,
+                    task_type: str, kind: str = "annotate", config: str | None = None,
+                    instruction: str = "") -> tuple[int, bool]:
+    """(project id, whether it was created just now)."""
     found = ws.read_sql(
         "SELECT project_id FROM ls_projects WHERE server_url = ? AND sample_id = ? AND"
         " annotator = ? AND task_type = ? AND kind = ?",
         (conn.server_key, sample_id, annotator, task_type, kind))
     if len(found):
-        return int(found["project_id"].iloc[0])
+        return int(found["project_id"].iloc[0]), False
     marker = f"{MARKER}{json.dumps([sample_id, annotator, task_type, kind])}"
-    project_id = None
-    for p in conn.client.projects.list(page_size=1000):
+    title = f"{annotator.split('@')[0]} {task_type} {kind} {sample_id}"[:50]
+    project_id, created = None, False
+    # a project made by a run that died before recording it: same title and marker
+    for p in conn.client.projects.list(title=title, include="id,title,description",
+                                       page_size=100):
         if (p.description or "") == marker:
             project_id = int(p.id)
             break
-    title = f"{task_type} {kind} {annotator.split('@')[0]}"[:50]
     if project_id is None:
         project = conn.client.projects.create(
             title=title, description=marker,
@@ -136,13 +147,13 @@ def ensure_project(ws: Workspace, conn: Connection, *, sample_id: str, annotator
             maximum_annotations=1, show_collab_predictions=False,
             show_annotation_history=False, sampling="Sequential sampling",
         )
-        project_id = int(project.id)
+        project_id, created = int(project.id), True
     with ws.transaction() as con:
         con.execute(
             "INSERT OR IGNORE INTO ls_projects (server_url, project_id, sample_id, annotator,"
             " task_type, kind, title, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (conn.server_key, project_id, sample_id, annotator, task_type, kind, title, _now()))
-    return project_id
+    return project_id, created
 
 
 def ensure_local_storage(conn: Connection, project_id: int, images_dir: Path) -> None:
@@ -177,7 +188,7 @@ def _record(ws: Workspace, url: str, project_id: int, pairs: list[tuple[str, int
 
 
 def import_batches(ws: Workspace, conn: Connection, project_id: int, todo: pd.DataFrame, *,
-                   make: Callable[[Any], dict], batch_size: int = 2000,
+                   make: Callable[[Any], dict], batch_size: int = 10_000,
                    progress: Callable[[int], None] | None = None) -> int:
     """Import ``todo`` (one row per unit, column ``unit_id``) in batches, recording the
     task ids of each batch as soon as the server has it; returns the tasks created."""
@@ -199,9 +210,10 @@ def import_batches(ws: Workspace, conn: Connection, project_id: int, todo: pd.Da
     return created
 
 
-def reconcile(ws: Workspace, conn: Connection, project_id: int, units: pd.DataFrame
-              ) -> tuple[pd.DataFrame, int, int]:
-    """The units not yet on the server, after recovering tasks the mapping lacks.
+def reconcile(ws: Workspace, conn: Connection, project_id: int, units: pd.DataFrame, *,
+              new: bool = False) -> tuple[pd.DataFrame, int, int]:
+    """The units not yet on the server, after recovering tasks the mapping lacks
+    (``new``: the project was just created, so it holds nothing to recover).
 
     Returns (todo, already there, recovered)."""
     known = set(ws.read_sql(
@@ -209,7 +221,7 @@ def reconcile(ws: Workspace, conn: Connection, project_id: int, units: pd.DataFr
         (conn.server_key, project_id))["unit_id"])
     todo = units[~units["unit_id"].isin(known)]
     already, recovered = len(units) - len(todo), 0
-    if len(todo):
+    if len(todo) and not new:
         on_server = int(conn.client.projects.get(project_id).task_number or 0)
         if on_server > len(known):
             found = project_units(conn, project_id)
@@ -220,29 +232,30 @@ def reconcile(ws: Workspace, conn: Connection, project_id: int, units: pd.DataFr
     return todo, already, recovered
 
 
-def push(ws: Workspace, conn: Connection, sample_id: str, *, batch_size: int = 2000,
+def push(ws: Workspace, conn: Connection, sample_id: str, *, batch_size: int = 10_000,
          images: str = "local", progress: Callable[[int], None] | None = None) -> PushReport:
     """Push every assignment of ``sample_id`` (see the module docstring)."""
     if images not in ("local", "inline"):
         raise InputError(f"--images {images}: expected local or inline")
-    units = _units(ws, sample_id)
+    units = _units(ws, sample_id).astype(object)
+    images_dir = ws.images_dir
     if units.empty:
         raise InputError(f"sample {sample_id!r} has no assignments; run `safecal annotate assign`")
     projects: dict[tuple[str, str], int] = {}
     created = already = recovered = 0
     try:
         for (annotator, task_type), group in units.groupby(["annotator", "task_type"], sort=True):
-            pid = ensure_project(ws, conn, sample_id=sample_id, annotator=annotator,
-                                 task_type=task_type)
+            pid, new = _ensure_project(ws, conn, sample_id=sample_id, annotator=annotator,
+                                       task_type=task_type)
             projects[(annotator, task_type)] = pid
             if images == "local":
                 ensure_local_storage(conn, pid, ws.images_dir)
-            todo, n_already, n_recovered = reconcile(ws, conn, pid, group)
+            todo, n_already, n_recovered = reconcile(ws, conn, pid, group, new=new)
             already += n_already
             recovered += n_recovered
             created += import_batches(
                 ws, conn, pid, todo, batch_size=batch_size, progress=progress,
-                make=lambda r: task_data(r, image_url(ws.images_dir, r.image, mode=images)))
+                make=lambda r: task_data(r, image_url(images_dir, r.image, mode=images)))
     except httpx.HTTPError as exc:
         raise server_error(conn.url, exc) from None
     return PushReport(sample_id=sample_id, projects=projects, created=created,

@@ -45,7 +45,7 @@ from annotate.errors import InputError
 
 LS_DIR = "labelstudio"
 ADMIN_EMAIL = "admin@safecal.local"
-START_TIMEOUT = 240.0
+START_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ CATS = (("National Safety", "Military", "Weapon Fabrication Guidance"),
 
 
 def populate(path: Path, *, n_items: int = 12, languages: tuple[str, ...] = ("en", "zh"),
-             with_images: bool = True) -> Workspace:
+             with_images: bool = True, aspects: tuple[str, ...] = ("vulnerability",
+                                                                   "overrefusal")) -> Workspace:
     """Items (half vulnerability, half over-refusal), a PNG each, and responses of
     two models in ``languages``; the responses include hostile HTML."""
     ws = Workspace.open(path)
@@ -26,7 +27,7 @@ def populate(path: Path, *, n_items: int = 12, languages: tuple[str, ...] = ("en
     items, responses = [], []
     for i in range(n_items):
         item_id = f"item{i:04d}"
-        aspect = "vulnerability" if i % 2 == 0 else "overrefusal"
+        aspect = aspects[i % len(aspects)]
         l1, l2, l3 = CATS[i % len(CATS)]
         img_risk, text_risk = (i // 2) % 2, (i // 4) % 2
         image = None

@@ -120,7 +120,8 @@ def test_round_trip(live, tmp_path):
     assert rep.left_out.get("invalid_label") == 1
     assert rep.left_out.get("skipped") == 1
     got = ws.read_sql("SELECT COALESCE(response_id, item_id) AS unit, annotator, field, label,"
-                      " lead_time FROM annotations WHERE project_id IS NOT NULL")
+                      " lead_time FROM annotations WHERE project_id IN (SELECT project_id FROM"
+                      " ls_projects WHERE sample_id = 'rt')")
     assert sorted(map(tuple, got[["unit", "annotator", "field", "label"]].to_numpy())) == \
         sorted(expected)
     assert got["lead_time"].notna().all()
@@ -128,7 +129,8 @@ def test_round_trip(live, tmp_path):
     # idempotent
     again = pull(ws, conn, sample_id="rt")
     assert again.rows == rep.rows
-    assert len(ws.read_sql("SELECT * FROM annotations WHERE project_id IS NOT NULL")) == len(got)
+    assert len(ws.read_sql("SELECT * FROM annotations WHERE project_id IN (SELECT project_id"
+                           " FROM ls_projects WHERE sample_id = 'rt')")) == len(got)
 
     # adjudication: the overlap units disagree by construction -> review
     res = build_gold(ws)
@@ -198,3 +200,34 @@ def test_images_served_only_from_the_images_folder(live):
     assert r.status_code == 200 and r.content[:4] == b"\x89PNG"
     inline = image_url(live.ws.images_dir, "item0000.png", mode="inline")
     assert inline.startswith("data:image/png;base64,")
+
+
+def test_demo_steps_on_the_example(example, ls_template, tmp_path):
+    """What `safecal demo` calls: a server, two annotators and a reviewer who can log in,
+    the sample pushed, and a gold set built from the simulated annotators' labels."""
+    from annotate import ingest_items, ingest_responses
+    from annotate.labelstudio.demo_steps import setup_demo_labeling, start_demo_server
+    from annotate.labelstudio.server import stop_server
+    from annotate.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "demo")
+    ingest_items(ws, example.items, images=example.images)
+    for f in example.responses:
+        ingest_responses(ws, f)
+    info = start_demo_server(ws, template=ls_template)
+    try:
+        lab = setup_demo_labeling(ws, info, truth=example.truth,
+                                  human_labels=example.human_labels, n=24)
+        assert lab.url == info.url and lab.admin_password
+        assert {a.role for a in lab.accounts} == {"annotator", "reviewer"}
+        for a in lab.accounts:
+            assert login(lab.url, a.email, a.password).get(
+                "/api/current-user/whoami").json()["email"] == a.email
+        n_assigned = len(ws.read_sql("SELECT * FROM ls_assignments WHERE sample_id = 'demo'"))
+        assert lab.push.created == n_assigned > 24  # 24 units twice, plus honeypots
+        honey = ws.read_sql("SELECT COUNT(*) AS n FROM ls_assignments WHERE role = 'honeypot'")
+        assert honey["n"].iloc[0] > 0
+        assert len(lab.gold.gold) > 0 and lab.review is not None
+        assert lab.review.pushed == len(lab.gold.to_review)
+    finally:
+        stop_server(ws.path)

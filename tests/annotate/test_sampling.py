@@ -78,7 +78,7 @@ def test_horvitz_thompson_is_unbiased_with_oversampling(tmp_path):
                         [(r, 0.55 if r in flagged else 0.95) for r in frame["response_id"]])
     assert flagged_responses(ws, threshold=0.5, margin=0.1) == set(flagged)
     estimates = []
-    for seed in range(300):
+    for seed in range(150):
         s = draw_sample(ws, n=20, by=("model",), oversample=4, seed=seed,
                         sample_id=f"o{seed}").sample
         w = 1 / s["inclusion_prob"]
@@ -88,6 +88,6 @@ def test_horvitz_thompson_is_unbiased_with_oversampling(tmp_path):
             hit = pi[pi.index.isin(flagged)]
             miss = pi[~pi.index.isin(flagged)]
             assert hit.min() > miss.max()  # flagged responses are oversampled
-    # 300 draws: the mean is within 4 standard errors of the truth
+    # 150 draws: the mean is within 4 standard errors of the truth
     se = np.std(estimates) / math.sqrt(len(estimates))
     assert abs(np.mean(estimates) - y.mean()) < 4 * se
