@@ -287,14 +287,9 @@ def human_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -
     overall = float(per_response["split"].mean())
     per_item = per_response.groupby("item_id").agg(n=("split", "size"), k=("split", "sum"))
     rows = []
-    for item_id, r in per_item.iterrows():
-        n, k = int(r["n"]), int(r["k"])
-        share = k / n
-        if n < th.min_labelled_responses or share < th.human_disagreement or k == 0:
-            continue
-        p = _concentration_p(k, n, overall)
-        if p > th.disagreement_p:
-            continue
+    for item_id, _, n, k, share, p in _concentrated(
+            per_item, overall=overall, min_n=th.min_labelled_responses,
+            min_share=th.human_disagreement, max_p=th.disagreement_p):
         rows.append({"item_id": item_id, "signal": "human_disagreement", "severity": "review",
                      "value": share, "support": n,
                      "evidence": f"annotators disagree on {k} of {n} responses labelled by two "
@@ -302,6 +297,21 @@ def human_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -
                                  f"one-sided binomial p = {p:.3g}",
                      "suggestion": pd.NA})
     return signal_frame(rows)
+
+
+def _concentrated(per_item: pd.DataFrame, *, overall: float, min_n: int, min_share: float,
+                  max_p: float) -> Iterable[tuple]:
+    """Items whose ``k`` of ``n`` events are concentrated on them: at least ``min_n`` units,
+    a share of at least ``min_share``, and a one-sided binomial p-value against the
+    ``overall`` rate of at most ``max_p``. Yields ``(item_id, row, n, k, share, p)``."""
+    for item_id, r in per_item.iterrows():
+        n, k = int(r["n"]), int(r["k"])
+        share = k / n
+        if n < min_n or share < min_share or k == 0:
+            continue
+        p = _concentration_p(k, n, overall)
+        if p <= max_p:
+            yield item_id, r, n, k, share, p
 
 
 def judge_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -> pd.DataFrame:
@@ -319,14 +329,9 @@ def judge_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -
     per_item = pairs.groupby("item_id").agg(n=("disagree", "size"), k=("disagree", "sum"),
                                             runs=("judge", lambda s: sorted(set(s))))
     rows = []
-    for item_id, r in per_item.iterrows():
-        n, k = int(r["n"]), int(r["k"])
-        share = k / n
-        if n < th.min_judged_responses or share < th.judge_disagreement or k == 0:
-            continue
-        p = _concentration_p(k, n, overall)
-        if p > th.disagreement_p:
-            continue
+    for item_id, r, n, k, share, p in _concentrated(
+            per_item, overall=overall, min_n=th.min_judged_responses,
+            min_share=th.judge_disagreement, max_p=th.disagreement_p):
         rows.append({"item_id": item_id, "signal": "judge_disagreement", "severity": "review",
                      "value": share, "support": n,
                      "evidence": f"judge ({', '.join(r['runs'])}) and humans disagree on "
