@@ -223,13 +223,10 @@ def _dashboard(result: DemoResult, *, say: Callable[[str], None]) -> None:
 
 def _stop_servers(path: Path) -> None:
     """Stop what the demo started: the dashboard and the workspace's Label Studio."""
-    try:
-        from dashboards.launch import stop
-
-        stop(path)
-    except ImportError:
-        pass
     from annotate.labelstudio.server import stop_server
+    from dashboards.launch import stop
+
+    stop(path)
 
     try:
         stop_server(path)

@@ -29,6 +29,17 @@ def field_picker(path: str, stamp: data.Stamp, *, key: str = "field") -> str:
                                          "over-refusal items"))
 
 
+def judge_runs_picker(path: str, stamp: data.Stamp) -> tuple[str, Any] | None:
+    """The chosen field and the judge runs that have verdicts on it; ``None`` (after a hint
+    on the page) when there is none yet."""
+    field = field_picker(path, stamp)
+    runs = data.runs(path, stamp, field)
+    if runs.empty:
+        st.info(f"no judge run has {field} verdicts yet: run `safecal calibrate run`")
+        return None
+    return field, runs
+
+
 def show_unit(row: dict[str, Any]) -> None:
     """The image, the query in English and Chinese, and the response, side by side."""
     left, right = st.columns([2, 3])

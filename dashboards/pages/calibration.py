@@ -16,7 +16,7 @@ from calibrate.monitoring import at_threshold
 from calibrate.thresholds import tune_threshold
 from calibrate.vocab import normalize_labels
 from dashboards import data
-from dashboards.widgets import field_picker, fmt, show_unit
+from dashboards.widgets import fmt, judge_runs_picker, show_unit
 
 GRID_METRICS = ("cohen_kappa", "f1", "fpr", "fnr", "accuracy")
 
@@ -43,11 +43,10 @@ def page() -> None:
         return
     ws, stamp = opened
     path = str(ws.path)
-    field = field_picker(path, stamp)
-    runs = data.runs(path, stamp, field)
-    if runs.empty:
-        st.info(f"no judge run has {field} verdicts yet: run `safecal calibrate run`")
+    picked = judge_runs_picker(path, stamp)
+    if picked is None:
         return
+    field, runs = picked
     labels = {r.run_id: f"{r.judge} ({r.run_id}, {r.n_verdicts} verdicts)"
               for r in runs.itertuples()}
     newest = runs.drop_duplicates("judge")["run_id"].tolist()

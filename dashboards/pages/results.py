@@ -10,7 +10,7 @@ import streamlit as st
 from annotate.errors import InputError
 from calibrate.slices import MEAN_OF_CELLS, POOLED
 from dashboards import data
-from dashboards.widgets import field_picker, fmt
+from dashboards.widgets import fmt, judge_runs_picker
 
 ESTIMATES = {"judge_rate": "raw judge", "human_rate": "human only", "corrected": "corrected"}
 
@@ -55,11 +55,10 @@ def page() -> None:
         return
     ws, stamp = opened
     path = str(ws.path)
-    field = field_picker(path, stamp)
-    runs = data.runs(path, stamp, field)
-    if runs.empty:
-        st.info(f"no judge run has {field} verdicts yet: run `safecal calibrate run`")
+    picked = judge_runs_picker(path, stamp)
+    if picked is None:
         return
+    field, runs = picked
     labels = {r.run_id: f"{r.judge} ({r.run_id})" for r in runs.itertuples()}
     run_id = st.sidebar.selectbox("judge run", list(labels), format_func=labels.get,
                                   key="results_run")
