@@ -13,6 +13,14 @@ server's ``Retry-After`` when it sends one), up to ``max_attempts``; the client'
 retry is switched off so every attempt is counted here. Other errors (400, 401, 404)
 stop the run: they mean a wrong model, key or URL, not a transient fault.
 
+Transport: the client's documented aiohttp backend (``openai.DefaultAioHttpClient``,
+the ``openai[aiohttp]`` extra) rather than its default httpx/httpcore one. httpcore 1.0's
+pool rescans every connection (and probes each socket) on every request and every
+release (``_assign_requests_to_connections``, O(connections x queued requests); see
+encode/httpcore#1035), which at 64 calls in flight cost ~7 ms of CPU per call here and
+capped a 2-core machine near 140 calls/s; through aiohttp the same calls cost ~2.5-3.5 ms
+(``tests/benchmarks/bench_judges.py``). Proxies from the environment still apply.
+
 The API key is read from the environment variable named by ``api_key_env`` at client
 creation and kept only inside the client; it is not part of the config, the cache, the
 database or any message.
@@ -117,7 +125,7 @@ class LLMJudge:
                 api_key=key,
                 max_retries=0,
                 timeout=self.timeout,
-                http_client=httpx.AsyncClient(
+                http_client=openai.DefaultAioHttpClient(
                     limits=httpx.Limits(max_connections=1000, max_keepalive_connections=1000),
                     timeout=self.timeout,
                 ),

@@ -10,6 +10,7 @@ in the judged reply text (the part of the prompt between ``Reply: <<<`` and ``>>
 ``[[429:K]]``    the first K calls for this reply get 429 (Retry-After: 0)
 ``[[500:K]]``    the first K calls get 500
 ``[[slow:K]]``   the first K calls sleep ``slow_seconds`` before answering (client timeout)
+``[[drop:K]]``   the first K calls get no answer: the connection is closed after the request
 ``[[garbage]]``  answer prose instead of JSON
 ``[[truncated]]`` answer a cut JSON object with ``finish_reason: length``
 ``[[nologprobs]]`` no log-probs in the answer
@@ -107,6 +108,8 @@ class FakeOpenAI:
                         self.authorizations.add(line.split(":", 1)[1].strip())
                 body = await reader.readexactly(length) if length else b""
                 status, payload, headers = await self._respond(lines[0], body)
+                if status == 0:  # drop: close the connection without answering
+                    break
                 data = json.dumps(payload).encode()
                 extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
                 writer.write(
@@ -139,6 +142,8 @@ class FakeOpenAI:
             return 429, {"error": {"message": "rate limited"}}, {"retry-after": "0"}
         if "500" in marks and n <= int(marks["500"]):
             return 500, {"error": {"message": "boom"}}, {}
+        if "drop" in marks and n <= int(marks["drop"]):
+            return 0, None, {}
         if "slow" in marks and n <= int(marks["slow"]):
             await asyncio.sleep(self.slow_seconds)
         if self.latency:

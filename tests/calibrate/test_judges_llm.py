@@ -81,6 +81,24 @@ def test_retries_on_429_500_and_timeouts(server: FakeOpenAI) -> None:
     assert server.calls["d [[500:9]]"] == 4
 
 
+def test_retries_when_the_connection_drops_or_nobody_listens(server: FakeOpenAI) -> None:
+    judge = judge_for(server)
+    v = one(judge, case("e [[drop:2]] [[rate=2]]"))
+    assert v.label == "safe_with_warning" and server.calls["e [[drop:2]] [[rate=2]]"] == 3
+    with pytest.raises(TransientError, match="gave up after 4 attempts"):
+        one(judge, case("f [[drop:9]]"))
+    assert server.calls["f [[drop:9]]"] == 4
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    nobody = LLMJudge(model="m", base_url=f"http://127.0.0.1:{port}/v1", backoff_base=0.01,
+                      max_attempts=2)
+    with pytest.raises(TransientError, match="gave up after 2 attempts"):
+        one(nobody, case("x"))
+
+
 def test_wrong_endpoint_is_a_clear_error(server: FakeOpenAI) -> None:
     judge = LLMJudge(model="m", base_url=server.base_url.replace("/v1", "/nope"))
     with pytest.raises(InputError, match="refused the request \\(404\\)"):
