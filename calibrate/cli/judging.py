@@ -190,8 +190,8 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"{summary.n_skipped} not in the file; tokens {summary.tokens_in} in / "
               f"{summary.tokens_out} out{cost}; {summary.seconds:.1f} s")
     if summary.n_failed:
-        print(f"{summary.n_failed} calls failed after retries; rerun the same command to "
-              "retry them", file=sys.stderr)
+        print(f"{summary.n_failed} calls failed after retries (first: {summary.failures[0]}); "
+              "rerun the same command to retry them", file=sys.stderr)
         return 1
     return 0
 

@@ -197,7 +197,7 @@ class LLMJudge:
                     delay = backoff * random.uniform(0.5, 1)
                 await asyncio.sleep(delay)
         raise TransientError(f"{case.response_id}: gave up after {self.max_attempts} attempts "
-                             f"({type(last).__name__})")
+                             f"to {self.base_url or 'api.openai.com'} ({_cause(last)})")
 
     def _verdict(self, prompt: Prompt, completion: Any, latency: float) -> Verdict:
         choice = completion.choices[0] if completion.choices else None
@@ -228,6 +228,20 @@ def _retry_after(exc: Any) -> float | None:
         return min(30.0, max(0.0, float(value))) if value is not None else None
     except (AttributeError, ValueError):
         return None
+
+
+def _cause(exc: BaseException | None) -> str:
+    """The error and its root cause: the client's error class alone can mislead (through
+    aiohttp a refused connection surfaces as ``APITimeoutError``)."""
+    if exc is None:
+        return "no answer"
+    root = exc
+    while root.__cause__ is not None and root.__cause__ is not root:
+        root = root.__cause__
+    text = f"{type(exc).__name__}: {_short(str(exc), 80)}"
+    if root is not exc:
+        text += f"; cause {type(root).__name__}: {_short(str(root), 120)}"
+    return text
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -89,6 +89,7 @@ class FakeOpenAI:
         self._loop.call_soon_threadsafe(self._loop.stop)
         assert self._thread is not None
         self._thread.join(10)
+        self._loop = None  # stopping twice is a no-op
 
     @property
     def base_url(self) -> str:

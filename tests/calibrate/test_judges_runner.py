@@ -117,3 +117,22 @@ def test_missing_key_for_a_remote_api_is_a_clear_error(tmp_path: Path) -> None:
         timeout=60)
     assert done.returncode == 2
     assert "NO_SUCH_KEY_VAR is not set" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_server_that_is_gone_is_named_and_nothing_is_recorded(server: FakeOpenAI,
+                                                                 tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", [("vulnerability", "a [[rate=3]]"),
+                                          ("overrefusal", "b [[rate=1]]")])
+    server.stop()  # the judge server dies before the run
+    done = subprocess.run(cli(tmp_path / "ws", server, "--max-attempts", "2"), cwd=ROOT,
+                          env=env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "2 calls failed after retries" in done.stderr
+    assert f"to {server.base_url} (" in done.stderr and "ConnectionRefusedError" in done.stderr
+    assert "rerun the same command" in done.stderr
+    con = ws.connect()
+    try:
+        assert con.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM judge_cache").fetchone()[0] == 0
+    finally:
+        con.close()
