@@ -235,9 +235,10 @@ def _cause(exc: BaseException | None) -> str:
     aiohttp a refused connection surfaces as ``APITimeoutError``)."""
     if exc is None:
         return "no answer"
-    root = exc
-    while root.__cause__ is not None and root.__cause__ is not root:
+    root, seen = exc, {id(exc)}
+    while root.__cause__ is not None and id(root.__cause__) not in seen:
         root = root.__cause__
+        seen.add(id(root))
     text = f"{type(exc).__name__}: {_short(str(exc), 80)}"
     if root is not exc:
         text += f"; cause {type(root).__name__}: {_short(str(root), 120)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,8 +89,6 @@ def test_retries_when_the_connection_drops_or_nobody_listens(server: FakeOpenAI)
     with pytest.raises(TransientError, match="gave up after 4 attempts"):
         one(judge, case("f [[drop:9]]"))
     assert server.calls["f [[drop:9]]"] == 4
-    import socket
-
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
