@@ -161,3 +161,28 @@ def test_run_records_invalid_and_failed_and_costs(server: FakeOpenAI, tmp_path: 
     s2 = run_judge(ws, judge)
     assert (s2.n_cached, s2.n_called, s2.n_failed) == (3, 0, 1)
     assert sum(server.calls.values()) - before == 2  # only d, twice (2 attempts)
+
+
+def test_a_failed_commit_stops_the_run_and_keeps_what_was_committed(server: FakeOpenAI,
+                                                                     tmp_path: Path) -> None:
+    import sqlite3
+
+    n = 40
+    ws = make_workspace(tmp_path / "ws", [("vulnerability", f"x{k} [[rate=2]]")
+                                          for k in range(n)])
+    with ws.transaction() as con:  # the workspace refuses one verdict, as a full disk would
+        con.execute("CREATE TRIGGER refuse BEFORE INSERT ON verdicts "
+                    "WHEN NEW.response_id = 'r0030' BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    judge = judge_for(server)
+    with pytest.raises(sqlite3.DatabaseError, match="disk full"):
+        run_judge(ws, judge, concurrency=1)
+    assert judge._client is None  # the HTTP client was closed all the same
+    v = set(ws.read_sql("SELECT response_id FROM verdicts")["response_id"])
+    cached = ws.read_sql("SELECT count(*) AS c FROM judge_cache")["c"].iloc[0]
+    # one call in flight at a time: everything before r0030 was committed, with its cache
+    # row (same transaction); the refused commit left neither
+    assert v == {f"r{k:04d}" for k in range(30)} and cached == 30
+    with ws.transaction() as con:
+        con.execute("DROP TRIGGER refuse")
+    s = run_judge(ws, judge, concurrency=8)  # the rerun resumes where the run stopped
+    assert (s.n_cached, s.n_called) == (30, n - 30)
