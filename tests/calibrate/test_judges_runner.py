@@ -137,3 +137,24 @@ def test_a_server_that_is_gone_is_named_and_nothing_is_recorded(server: FakeOpen
         assert con.execute("SELECT count(*) FROM judge_cache").fetchone()[0] == 0
     finally:
         con.close()
+
+
+def test_a_refused_database_write_is_a_message_and_the_rerun_resumes(server: FakeOpenAI,
+                                                                     tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", [("vulnerability", f"x{k} [[rate=2]]")
+                                          for k in range(6)])
+    with ws.transaction() as con:  # the workspace refuses one verdict, as a full disk would
+        con.execute("CREATE TRIGGER refuse BEFORE INSERT ON verdicts "
+                    "WHEN NEW.response_id = 'r0004' BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    done = subprocess.run(cli(tmp_path / "ws", server, "--concurrency", "1"), cwd=ROOT,
+                          env=env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "error: the workspace database refused a change" in done.stderr
+    assert "disk full" in done.stderr and "rerun the same command" in done.stderr
+    kept = set(ws.read_sql("SELECT response_id FROM verdicts")["response_id"])
+    assert kept == {f"r{k:04d}" for k in range(4)}
+    with ws.transaction() as con:
+        con.execute("DROP TRIGGER refuse")
+    again = subprocess.run(cli(tmp_path / "ws", server), cwd=ROOT, env=env(),
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "4 from cache, 2 calls" in again.stdout
