@@ -36,6 +36,7 @@ import pandas as pd
 from annotate.errors import InputError
 from annotate.labelstudio.client import Connection, server_error
 from annotate.labelstudio.configs import label_config
+from annotate.labelstudio.server import SERVED_IMAGES, prepare_document_root, served_images
 from annotate.workspace import Workspace
 
 MARKER = "safecal-project:"
@@ -78,7 +79,7 @@ def image_url(images_dir: Path, rel: str | None, *, mode: str) -> str:
                              "use --images local")
         mime = mimetypes.guess_type(full.name)[0] or "image/png"
         return f"data:{mime};base64,{base64.b64encode(data).decode()}"
-    relative = full.relative_to(root.parent).as_posix()
+    relative = f"{SERVED_IMAGES}/{full.relative_to(root).as_posix()}"
     return f"/data/local-files/?d={quote(relative)}"
 
 
@@ -156,9 +157,13 @@ def _ensure_project(ws: Workspace, conn: Connection, *, sample_id: str, annotato
     return project_id, created
 
 
-def ensure_local_storage(conn: Connection, project_id: int, images_dir: Path) -> None:
-    """A Local Files storage on ``images_dir`` so Label Studio may serve the images."""
-    path = str(images_dir.resolve())
+def ensure_local_storage(conn: Connection, project_id: int, ws: Workspace) -> None:
+    """A Local Files storage on ``<workspace>/served/images`` (the link to the images
+    under Label Studio's document root, see :mod:`annotate.labelstudio.server`) so
+    Label Studio may serve the images; the path is kept unresolved, as Label Studio
+    compares it with the document root lexically."""
+    prepare_document_root(ws.path, ws.images_dir)
+    path = str(served_images(ws.path))
     for storage in conn.client.import_storage.local.list(project=project_id):
         if storage.path == path:
             return
@@ -249,7 +254,7 @@ def push(ws: Workspace, conn: Connection, sample_id: str, *, batch_size: int = 1
                                        task_type=task_type)
             projects[(annotator, task_type)] = pid
             if images == "local":
-                ensure_local_storage(conn, pid, ws.images_dir)
+                ensure_local_storage(conn, pid, ws)
             todo, n_already, n_recovered = reconcile(ws, conn, pid, group, new=new)
             already += n_already
             recovered += n_recovered

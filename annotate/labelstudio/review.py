@@ -65,7 +65,7 @@ def push_reviews(ws: Workspace, conn: Connection, *, reviewer: str, images: str 
                                  config=label_config(fld, review=True))
             projects[fld] = pid
             if images == "local":
-                ensure_local_storage(conn, pid, ws.images_dir)
+                ensure_local_storage(conn, pid, ws)
             mine = labels[labels["field"] == fld]
             side = mine.groupby("response_id").apply(
                 lambda g: "\n".join(f"{a}: {b}" for a, b in zip(g["annotator"], g["label"],

@@ -7,12 +7,20 @@ Layout under the workspace::
         server.json        pid, url, port, admin email, started_at (no secrets)
         credentials.json   admin password, API token and Django secret key (mode 0600)
         server.log         the server's stdout and stderr
+    <workspace>/served/    Label Studio's document root: one link, ``images`` -> the
+                           workspace's images folder, and nothing else
 
 The server is ``python -m label_studio.server start`` bound to 127.0.0.1 on a port the
 OS chooses, with the version check, analytics and Sentry off and local file serving
-on. Label Studio refuses a storage whose path *is* the document root, so the document
-root is the workspace folder and each project's Local Files storage is ``images/``:
-Label Studio serves only files under a storage path, so only ``images/`` is served.
+on. Label Studio Community lets any signed-in user (an annotator too) create a Local
+Files storage on any folder under the document root and then download every file
+under it through ``/data/local-files/``. So the document root is ``served/``, a folder
+that holds only the link to the images: the credentials, the secret key, Label
+Studio's own database and log, and the workspace database all live outside it, and
+no storage anyone can create reaches them. (Label Studio normalises storage paths and
+joins requested paths with Django's ``safe_join``, both lexically, so ``..`` cannot
+climb out of the root through the link; the root itself cannot be a storage.) Each
+project's storage is ``served/images``.
 The first user and its legacy API token are created from environment variables (never
 on the command line, where ``ps`` would show them); legacy tokens are enabled when the
 organization is first created, so both the legacy token and personal access tokens
@@ -44,6 +52,9 @@ import httpx
 from annotate.errors import InputError
 
 LS_DIR = "labelstudio"
+#: Label Studio's document root under the workspace, and the one entry it holds
+SERVED_DIR = "served"
+SERVED_IMAGES = "images"
 ADMIN_EMAIL = "admin@safecal.local"
 START_TIMEOUT = 600.0
 
@@ -65,6 +76,35 @@ class ServerInfo:
 
 def ls_dir(workspace_path: Path) -> Path:
     return Path(workspace_path) / LS_DIR
+
+
+def served_images(workspace_path: Path) -> Path:
+    """The path Label Studio serves the images under (a Local Files storage's path)."""
+    return Path(workspace_path).absolute() / SERVED_DIR / SERVED_IMAGES
+
+
+def prepare_document_root(workspace_path: Path, images_dir: Path) -> Path:
+    """Make ``<workspace>/served`` hold exactly one link, ``images`` -> ``images_dir``.
+
+    Refuses (``InputError``) a ``served/`` folder that holds anything else: whatever
+    sits there could be downloaded by any annotator.
+    """
+    root = Path(workspace_path).absolute() / SERVED_DIR
+    root.mkdir(mode=0o755, exist_ok=True)
+    link = root / SERVED_IMAGES
+    target = Path(images_dir).absolute()
+    extra = sorted(p.name for p in root.iterdir() if p.name != SERVED_IMAGES)
+    if extra or (os.path.lexists(link) and not link.is_symlink()):
+        raise InputError(
+            f"{root} is Label Studio's document root and must hold only the link "
+            f"'{SERVED_IMAGES}' to the images (any annotator can download what it holds); "
+            f"it also holds {', '.join(extra) or f'a real {SERVED_IMAGES!r} entry'}: "
+            "move that elsewhere and start again")
+    if link.is_symlink() and Path(os.readlink(link)) != target:
+        link.unlink()
+    if not link.is_symlink():
+        link.symlink_to(target, target_is_directory=True)
+    return root
 
 
 def _free_port() -> int:
@@ -126,7 +166,7 @@ def _healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def server_env(*, data_dir: Path, images_dir: Path, creds: dict) -> dict[str, str]:
+def server_env(*, data_dir: Path, document_root: Path, creds: dict) -> dict[str, str]:
     """The environment a safecal-managed Label Studio runs with."""
     env = dict(os.environ)
     for key in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
@@ -139,7 +179,7 @@ def server_env(*, data_dir: Path, images_dir: Path, creds: dict) -> dict[str, st
             "SENTRY_DSN": "",
             "FRONTEND_SENTRY_DSN": "",
             "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
-            "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(images_dir.parent),
+            "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(document_root),
             "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
             "LABEL_STUDIO_USERNAME": creds["email"],
             "LABEL_STUDIO_PASSWORD": creds["password"],
@@ -197,6 +237,7 @@ def start_server(
     os.chmod(root, 0o700)
     images_dir = Path(images_dir or workspace_path / "images").absolute()
     images_dir.mkdir(parents=True, exist_ok=True)
+    document_root = prepare_document_root(workspace_path, images_dir)
     creds = _ensure_credentials(root)
     port = port or _free_port()
     log_path = root / "server.log"
@@ -204,7 +245,7 @@ def start_server(
            "--internal-host", "127.0.0.1", "--port", str(port), "--enable-legacy-api-token"]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            cmd, env=server_env(data_dir=data_dir, images_dir=images_dir, creds=creds),
+            cmd, env=server_env(data_dir=data_dir, document_root=document_root, creds=creds),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, cwd=root,
         )
