@@ -3,10 +3,10 @@
 annotate/ imports neither calibrate/ nor dashboards/.
 """
 
-from annotate.errors import InputError
-from annotate.ingest_report import IngestReport
-from annotate.items import ingest_items
-from annotate.labels import (
+from safecal.annotate.errors import InputError
+from safecal.annotate.ingest_report import IngestReport
+from safecal.annotate.items import ingest_items
+from safecal.annotate.labels import (
     ASPECTS,
     FIELD_FOR_ASPECT,
     HARMFULNESS,
@@ -18,27 +18,31 @@ from annotate.labels import (
     modality,
     to_binary,
 )
-from annotate.readers import iter_table, read_table
-from annotate.responses import ingest_responses, response_id
-from annotate.taxonomy import Taxonomy, load_taxonomy
-from annotate.workspace import SCHEMA_VERSION, Workspace, resolve_workspace
+from safecal.annotate.readers import iter_table, read_table
+from safecal.annotate.responses import ingest_responses, response_id
+from safecal.annotate.taxonomy import Taxonomy, load_taxonomy
+from safecal.annotate.workspace import SCHEMA_VERSION, Workspace, resolve_workspace
 
 # isort: split
 # ---- annotation round trip (issue 3): sampling, assignments, Label Studio, gold ----
-from annotate.adjudication import Resolution, build_gold, honeypot_accuracy, resolve
-from annotate.assign import AssignmentPlan, plan_assignments
-from annotate.dawid_skene import DawidSkeneResult, dawid_skene
-from annotate.gold_export import export_gold, gold_table
-from annotate.human_labels import import_honeypots, import_labels
-from annotate.labelstudio.accounts import Account, ensure_accounts
-from annotate.labelstudio.client import Connection, connect, connect_to
-from annotate.labelstudio.configs import label_config
-from annotate.labelstudio.demo_steps import DemoLabeling, setup_demo_labeling, start_demo_server
-from annotate.labelstudio.pull import PullReport, pull
-from annotate.labelstudio.push import PushReport, push
-from annotate.labelstudio.review import ReviewReport, pull_reviews, push_reviews
-from annotate.labelstudio.server import ServerInfo, server_status, start_server, stop_server
-from annotate.sampling import SampleResult, allocate, draw_sample
+from safecal.annotate.adjudication import Resolution, build_gold, honeypot_accuracy, resolve
+from safecal.annotate.assign import AssignmentPlan, plan_assignments
+from safecal.annotate.dawid_skene import DawidSkeneResult, dawid_skene
+from safecal.annotate.gold_export import export_gold, gold_table
+from safecal.annotate.human_labels import import_honeypots, import_labels
+from safecal.annotate.labelstudio.accounts import Account, ensure_accounts
+from safecal.annotate.labelstudio.client import Connection, connect, connect_to
+from safecal.annotate.labelstudio.configs import label_config
+from safecal.annotate.labelstudio.demo_steps import (
+    DemoLabeling,
+    setup_demo_labeling,
+    start_demo_server,
+)
+from safecal.annotate.labelstudio.pull import PullReport, pull
+from safecal.annotate.labelstudio.push import PushReport, push
+from safecal.annotate.labelstudio.review import ReviewReport, pull_reviews, push_reviews
+from safecal.annotate.labelstudio.server import ServerInfo, server_status, start_server, stop_server
+from safecal.annotate.sampling import SampleResult, allocate, draw_sample
 
 # ---- end of the annotation block ----
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from annotate.dawid_skene import dawid_skene
-from annotate.labels import SCALES
-from annotate.workspace import Workspace
+from safecal.annotate.dawid_skene import dawid_skene
+from safecal.annotate.labels import SCALES
+from safecal.annotate.workspace import Workspace
 
 POLICIES = ("majority", "disagreement")
 METHODS = ("majority", "dawid_skene")

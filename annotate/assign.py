@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.labels import FIELD_FOR_ASPECT
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.labels import FIELD_FOR_ASPECT
+from safecal.annotate.workspace import Workspace
 
 
 @dataclass(frozen=True)

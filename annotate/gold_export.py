@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.workspace import Workspace
 
 FORMATS = ("csv", "jsonl", "parquet")
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.labels import SCALES
-from annotate.labelstudio.configs import QUERY_QUALITY_CHOICES, QUERY_QUALITY_FIELDS
-from annotate.taxonomy import load_taxonomy
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.labels import SCALES
+from safecal.annotate.labelstudio.configs import QUERY_QUALITY_CHOICES, QUERY_QUALITY_FIELDS
+from safecal.annotate.taxonomy import load_taxonomy
+from safecal.annotate.workspace import Workspace
 
 REQUIRED = ("item_id", "model", "language", "annotator", "field", "label")
 

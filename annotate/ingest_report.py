@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotate.errors import InputError
+from safecal.annotate.errors import InputError
 
 #: how many offending rows a message lists before it says "and N more"
 SHOWN = 10

@@ -25,12 +25,12 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from annotate.errors import InputError
-from annotate.ingest_report import IngestReport, Problems, listing
-from annotate.labels import ASPECTS, modality
-from annotate.readers import apply_mapping, read_table
-from annotate.taxonomy import Taxonomy, load_taxonomy
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.ingest_report import IngestReport, Problems, listing
+from safecal.annotate.labels import ASPECTS, modality
+from safecal.annotate.readers import apply_mapping, read_table
+from safecal.annotate.taxonomy import Taxonomy, load_taxonomy
+from safecal.annotate.workspace import Workspace
 
 ITEM_FIELDS = (
     "id",

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from annotate.errors import InputError
+from safecal.annotate.errors import InputError
 
 FORMATS = {
     ".csv": "csv",

@@ -31,11 +31,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.ingest_report import IngestReport, Problems, listing
-from annotate.labels import LANGUAGES
-from annotate.readers import apply_mapping, iter_table
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.ingest_report import IngestReport, Problems, listing
+from safecal.annotate.labels import LANGUAGES
+from safecal.annotate.readers import apply_mapping, iter_table
+from safecal.annotate.workspace import Workspace
 
 REQUIRED = ("item_id", "model", "language", "response")
 OPTIONAL = ("settings", "timestamp")

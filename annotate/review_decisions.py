@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from annotate.errors import InputError
-from annotate.labels import SCALES
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.labels import SCALES
+from safecal.annotate.workspace import Workspace
 
 
 def record_decision(ws: Workspace, response_id: str, field: str, label: str, *,

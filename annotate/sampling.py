@@ -32,9 +32,9 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.labels import to_binary
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.labels import to_binary
+from safecal.annotate.workspace import Workspace
 
 STRATUM_COLUMNS: Final[dict[str, str]] = {
     "model": "model",

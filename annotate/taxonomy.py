@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from annotate.errors import InputError
+from safecal.annotate.errors import InputError
 
 _COLUMNS = ("level1_category", "level2_category", "level3_category")
 
@@ -44,7 +44,7 @@ class Taxonomy:
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """Load a taxonomy CSV; ``None`` gives the bundled USB-SafeBench taxonomy."""
     if path is None:
-        ref = resources.files("annotate") / "data" / "usb-taxonomy.csv"
+        ref = resources.files("safecal.annotate") / "data" / "usb-taxonomy.csv"
         with resources.as_file(ref) as p:
             table = pd.read_csv(p, dtype=str)
         source = "USB-SafeBench taxonomy (bundled)"

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from annotate.errors import InputError
+from safecal.annotate.errors import InputError
 
 DEFAULT_WORKSPACE = "safecal-workspace"
 DB_NAME = "safecal.sqlite"

@@ -4,14 +4,14 @@ The statistics take plain tables (pandas DataFrames) from the workspace
 (:mod:`calibrate.tables`) or from a user's file (:func:`calibrate.io.read_table`).
 """
 
-from calibrate.agreement import AgreementResult, agreement, wide_to_long
-from calibrate.io import read_table
-from calibrate.judge_metrics import Confusion, JudgeResult, judge_metrics
-from calibrate.paired import PairedResult, paired_test
-from calibrate.ppi import BudgetResult, RateResult, corrected_rate, gold_budget, wilson
-from calibrate.results import Estimate
-from calibrate.slices import MEAN_OF_CELLS, POOLED, benchmark_cells, by_slice, unanimity
-from calibrate.tables import (
+from safecal.calibrate.agreement import AgreementResult, agreement, wide_to_long
+from safecal.calibrate.io import read_table
+from safecal.calibrate.judge_metrics import Confusion, JudgeResult, judge_metrics
+from safecal.calibrate.paired import PairedResult, paired_test
+from safecal.calibrate.ppi import BudgetResult, RateResult, corrected_rate, gold_budget, wilson
+from safecal.calibrate.results import Estimate
+from safecal.calibrate.slices import MEAN_OF_CELLS, POOLED, benchmark_cells, by_slice, unanimity
+from safecal.calibrate.tables import (
     SLICE_COLUMNS,
     annotations_table,
     estimate_table,
@@ -21,7 +21,7 @@ from calibrate.tables import (
 
 # ---- judges and tuning (issue 5) ---------------------------------------------------------
 # isort: split
-from calibrate.judges import (
+from safecal.calibrate.judges import (
     Case,
     ImportedJudge,
     JudgeConfig,
@@ -30,16 +30,16 @@ from calibrate.judges import (
     Verdict,
     load_prompt,
 )
-from calibrate.judging import (
+from safecal.calibrate.judging import (
     import_verdicts,
     run_keyword_judge,
     run_llm_judge,
     tune_run_threshold,
     write_judge_card,
 )
-from calibrate.runner import RunSummary, load_cases, run_judge
-from calibrate.thresholds import ThresholdChoice, threshold_table, tune_threshold
-from calibrate.tuning import (
+from safecal.calibrate.runner import RunSummary, load_cases, run_judge
+from safecal.calibrate.thresholds import ThresholdChoice, threshold_table, tune_threshold
+from safecal.calibrate.tuning import (
     PromptTuning,
     ThresholdTuning,
     assign_splits,
@@ -50,7 +50,7 @@ from calibrate.tuning import (
 
 # isort: split
 # ---- curation (issue 7): find the benchmark queries that make it lie ----
-from calibrate.curation import (
+from safecal.calibrate.curation import (
     CurationInputs,
     CurationResult,
     CurationThresholds,

@@ -53,10 +53,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from annotate.errors import InputError
-from calibrate.bootstrap import bootstrap, compress, percentile_estimate, safe_divide
-from calibrate.results import Estimate
-from calibrate.vocab import infer_categories, normalize_labels
+from safecal.annotate.errors import InputError
+from safecal.calibrate.bootstrap import bootstrap, compress, percentile_estimate, safe_divide
+from safecal.calibrate.results import Estimate
+from safecal.calibrate.vocab import infer_categories, normalize_labels
 
 COEFFICIENTS = ("percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha",
                 "gwet_ac1")

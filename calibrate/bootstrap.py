@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from calibrate.results import Estimate
+from safecal.calibrate.results import Estimate
 
 #: weights per chunk (rows x patterns) kept in memory at once
 _CHUNK_CELLS = 4_000_000

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-from calibrate.judges.base import Verdict
+from safecal.calibrate.judges.base import Verdict
 
 _COLUMNS = "label, valid, score, raw, tokens_in, tokens_out, latency"
 

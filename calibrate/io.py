@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from annotate.errors import InputError
+from safecal.annotate.errors import InputError
 
 TEXT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".jsonl": "jsonl",
                 ".ndjson": "jsonl", ".json": "json"}

@@ -39,11 +39,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from annotate.errors import InputError
-from calibrate.agreement import kappa_from_confusion
-from calibrate.bootstrap import bootstrap, compress, percentile_estimate, safe_divide
-from calibrate.results import Estimate, estimate_or_none
-from calibrate.vocab import label_vocabulary, normalize_labels
+from safecal.annotate.errors import InputError
+from safecal.calibrate.agreement import kappa_from_confusion
+from safecal.calibrate.bootstrap import bootstrap, compress, percentile_estimate, safe_divide
+from safecal.calibrate.results import Estimate, estimate_or_none
+from safecal.calibrate.vocab import label_vocabulary, normalize_labels
 
 BINARY_METRICS = ("accuracy", "cohen_kappa", "precision", "recall", "f1", "fpr", "fnr", "mcc",
                   "balanced_accuracy")

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from annotate.labels import SCALES
-from annotate.workspace import Workspace
-from calibrate.slices import slice_values
+from safecal.annotate.labels import SCALES
+from safecal.annotate.workspace import Workspace
+from safecal.calibrate.slices import slice_values
 
 QUERY_QUALITY_TASK = "query_quality"
 

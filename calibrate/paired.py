@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calibrate.bootstrap import bootstrap, percentile_estimate
-from calibrate.results import Estimate
-from calibrate.vocab import infer_categories, normalize_labels
+from safecal.calibrate.bootstrap import bootstrap, percentile_estimate
+from safecal.calibrate.results import Estimate
+from safecal.calibrate.vocab import infer_categories, normalize_labels
 
 
 @dataclass(frozen=True)

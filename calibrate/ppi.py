@@ -52,9 +52,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from annotate.errors import InputError
-from calibrate.results import Estimate
-from calibrate.vocab import label_vocabulary, normalize_labels
+from safecal.annotate.errors import InputError
+from safecal.calibrate.results import Estimate
+from safecal.calibrate.vocab import label_vocabulary, normalize_labels
 
 
 def z_value(confidence: float) -> float:

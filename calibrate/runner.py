@@ -34,11 +34,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from annotate.labels import FIELD_FOR_ASPECT
-from annotate.workspace import Workspace
-from calibrate import cache
-from calibrate.judges.base import Case, Verdict
-from calibrate.judges.llm import TransientError
+from safecal.annotate.labels import FIELD_FOR_ASPECT
+from safecal.annotate.workspace import Workspace
+from safecal.calibrate import cache
+from safecal.calibrate.judges.base import Case, Verdict
+from safecal.calibrate.judges.llm import TransientError
 
 _VERDICT_INSERT = (
     "INSERT OR REPLACE INTO verdicts (run_id, response_id, field, label, valid, score, raw, "

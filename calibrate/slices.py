@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from annotate.errors import InputError
-from calibrate.ppi import RateResult, corrected_rate, z_value
-from calibrate.results import Estimate
+from safecal.annotate.errors import InputError
+from safecal.calibrate.ppi import RateResult, corrected_rate, z_value
+from safecal.calibrate.results import Estimate
 
 R = TypeVar("R")
 
@@ -44,7 +44,7 @@ def unanimity(table: pd.DataFrame, raters: Sequence[str]) -> pd.Series:
     """How unanimous the human raters of each row were: ``unanimous`` (2+ ratings, one
     label), ``split`` (2+ labels), ``single`` (one rating) or missing (none). Judges look
     better on unanimous items; slice judge metrics by this column to see by how much."""
-    from calibrate.vocab import normalize_labels
+    from safecal.calibrate.vocab import normalize_labels
 
     missing = [c for c in raters if c not in table.columns]
     if missing:

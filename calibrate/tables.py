@@ -27,9 +27,9 @@ from dataclasses import field as dataclass_field
 import numpy as np
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.labels import FIELD_FOR_ASPECT, SCALES
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.labels import FIELD_FOR_ASPECT, SCALES
+from safecal.annotate.workspace import Workspace
 
 SLICE_COLUMNS = ("model", "level1_category", "level2_category", "level3_category", "modality",
                  "language", "aspect")

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from annotate.errors import InputError
-from calibrate.thresholds import (
+from safecal.annotate.errors import InputError
+from safecal.calibrate.thresholds import (
     OBJECTIVES,
     ThresholdChoice,
     choose_threshold,
@@ -120,7 +120,7 @@ def tune_threshold_cv(y_true: np.ndarray | pd.Series, score: np.ndarray | pd.Ser
     ``y_true`` is 1 for a gold positive; rows with a missing score (invalid verdicts) are
     left out of tuning and counted as invalid in the reported figures.
     """
-    from calibrate import judge_metrics
+    from safecal.calibrate import judge_metrics
 
     if objective not in OBJECTIVES:
         raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
@@ -223,7 +223,7 @@ class PromptTuning:
 def draw_examples(train: pd.DataFrame, k: int, *, seed: int = 0) -> list[Any]:
     """``k`` few-shot examples from the train split, round-robin over gold labels so each
     label is shown, seeded. ``train`` has query, response, label columns."""
-    from calibrate.judges.prompt import Example
+    from safecal.calibrate.judges.prompt import Example
 
     if k == 0 or train.empty:
         return []
@@ -260,9 +260,9 @@ def tune_prompt(ws: Any, judge: Any, *, field_name: str, templates: Sequence[Any
     each candidate is run through :func:`calibrate.runner.run_judge` (cached, so a rerun
     costs nothing) on the split it is allowed to see.
     """
-    from annotate.labels import POSITIVE
-    from calibrate import judge_metrics, paired_test
-    from calibrate.runner import load_cases, run_judge
+    from safecal.annotate.labels import POSITIVE
+    from safecal.calibrate import judge_metrics, paired_test
+    from safecal.calibrate.runner import load_cases, run_judge
 
     gold = gold_cases(ws, field_name)
     if gold.empty:

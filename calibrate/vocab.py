@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.labels import SCALES
+from safecal.annotate.errors import InputError
+from safecal.annotate.labels import SCALES
 
 _INTEGRAL = re.compile(r"[+-]?\d+\.0+")
 

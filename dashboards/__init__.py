@@ -5,6 +5,6 @@ answers; the pages are in ``dashboards/pages/`` and read the workspace through
 :mod:`dashboards.data` (cached calls of calibrate's functions).
 """
 
-from dashboards.launch import Dashboard, free_port, launch, stop
+from safecal.dashboards.launch import Dashboard, free_port, launch, stop
 
 __all__ = ["Dashboard", "free_port", "launch", "stop"]

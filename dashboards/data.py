@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
-from annotate.adjudication import honeypot_accuracy, load_inputs
-from annotate.errors import InputError
-from annotate.labels import POSITIVE, SCALES
-from annotate.workspace import DB_NAME, Workspace, resolve_workspace
+from safecal.annotate.adjudication import honeypot_accuracy, load_inputs
+from safecal.annotate.errors import InputError
+from safecal.annotate.labels import POSITIVE, SCALES
+from safecal.annotate.workspace import DB_NAME, Workspace, resolve_workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,14 +87,14 @@ def fields_with_data(path: str, stamp: Stamp) -> list[str]:
 
 @cached
 def progress(path: str, stamp: Stamp) -> pd.DataFrame:
-    from calibrate.monitoring import annotation_progress
+    from safecal.calibrate.monitoring import annotation_progress
 
     return annotation_progress(Workspace(Path(path)))
 
 
 @cached
 def review_queue(path: str, stamp: Stamp) -> pd.DataFrame:
-    from calibrate.monitoring import adjudication_queue
+    from safecal.calibrate.monitoring import adjudication_queue
 
     return adjudication_queue(Workspace(Path(path)))
 
@@ -107,7 +107,7 @@ def honeypots(path: str, stamp: Stamp) -> pd.DataFrame:
 
 @cached
 def annotations(path: str, stamp: Stamp, field: str) -> pd.DataFrame:
-    from calibrate.tables import annotations_table
+    from safecal.calibrate.tables import annotations_table
 
     return annotations_table(Workspace(Path(path)), field=field)
 
@@ -116,8 +116,8 @@ def annotations(path: str, stamp: Stamp, field: str) -> pd.DataFrame:
 def agreement_by(path: str, stamp: Stamp, field: str, by: str) -> pd.DataFrame:
     """Agreement overall and per value of ``by``: one row per slice with each
     coefficient's value and interval (ordinal Krippendorff alpha, the scale's order)."""
-    from calibrate.agreement import COEFFICIENTS, agreement
-    from calibrate.slices import by_slice
+    from safecal.calibrate.agreement import COEFFICIENTS, agreement
+    from safecal.calibrate.slices import by_slice
 
     table = annotations(path, stamp, field)
     table = table[table["response_id"].notna()]
@@ -137,7 +137,7 @@ def agreement_by(path: str, stamp: Stamp, field: str, by: str) -> pd.DataFrame:
 
 @cached
 def runs(path: str, stamp: Stamp, field: str) -> pd.DataFrame:
-    from calibrate.tables import judge_runs
+    from safecal.calibrate.tables import judge_runs
 
     found = judge_runs(Workspace(Path(path)), field=field)
     return found[found["n_verdicts"] > 0].reset_index(drop=True)
@@ -147,7 +147,7 @@ def runs(path: str, stamp: Stamp, field: str) -> pd.DataFrame:
 def judged(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...]
            ) -> tuple[pd.DataFrame, list[str]]:
     """:func:`calibrate.tables.judge_table` for the chosen runs."""
-    from calibrate.tables import judge_table
+    from safecal.calibrate.tables import judge_table
 
     return judge_table(Workspace(Path(path)), field=field, runs=list(run_ids))
 
@@ -156,7 +156,7 @@ def judged(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...]
 def metrics(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str,
             confidence: float) -> Any:
     """:func:`calibrate.judge_metrics` of one judge column (with its score when it has one)."""
-    from calibrate.judge_metrics import judge_metrics
+    from safecal.calibrate.judge_metrics import judge_metrics
 
     table, _ = judged(path, stamp, field, run_ids)
     score = f"score:{column}"
@@ -170,7 +170,7 @@ def metrics(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], colum
 def thresholds(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str
                ) -> pd.DataFrame | None:
     """:func:`calibrate.threshold_table` of a scored judge on the gold-labeled rows."""
-    from calibrate.thresholds import threshold_table
+    from safecal.calibrate.thresholds import threshold_table
 
     table, _ = judged(path, stamp, field, run_ids)
     score = f"score:{column}"
@@ -187,8 +187,8 @@ def thresholds(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], co
 def grid(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str,
          metric: str, language: str) -> pd.DataFrame:
     """A judge metric per level-1 category x modality combination (one language or all)."""
-    from calibrate.judge_metrics import judge_metrics
-    from calibrate.monitoring import metric_grid
+    from safecal.calibrate.judge_metrics import judge_metrics
+    from safecal.calibrate.monitoring import metric_grid
 
     table, _ = judged(path, stamp, field, run_ids)
     table = table[table["gold"].notna()]
@@ -205,7 +205,7 @@ def grid(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: 
 def estimate_input(path: str, stamp: Stamp, field: str, run_id: str) -> Any:
     """:func:`calibrate.tables.estimate_table`: one run's verdicts with gold and sample
     weights, as ``safecal calibrate estimate`` reads the workspace."""
-    from calibrate.tables import estimate_table
+    from safecal.calibrate.tables import estimate_table
 
     return estimate_table(Workspace(Path(path)), field=field, run=run_id)
 
@@ -215,8 +215,8 @@ def model_rates(path: str, stamp: Stamp, field: str, run_id: str, confidence: fl
                 ) -> pd.DataFrame:
     """Per target model, :func:`calibrate.corrected_rate` over all its responses (the
     benchmark's pooled total)."""
-    from calibrate.ppi import corrected_rate
-    from calibrate.slices import POOLED
+    from safecal.calibrate.ppi import corrected_rate
+    from safecal.calibrate.slices import POOLED
 
     loaded = estimate_input(path, stamp, field, run_id)
     # one groupby instead of one boolean mask per model (by_slice): 4x faster at 50 models
@@ -240,7 +240,7 @@ def model_rates(path: str, stamp: Stamp, field: str, run_id: str, confidence: fl
 def cells(path: str, stamp: Stamp, field: str, run_id: str, confidence: float, model: str
           ) -> pd.DataFrame:
     """:func:`calibrate.benchmark_cells` of one target model (12 cells and both totals)."""
-    from calibrate.slices import benchmark_cells
+    from safecal.calibrate.slices import benchmark_cells
 
     loaded = estimate_input(path, stamp, field, run_id)
     table = loaded.table

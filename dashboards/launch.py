@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from annotate.errors import InputError
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.workspace import Workspace
 
 APP = Path(__file__).resolve().parent / "app.py"
 REPO = APP.parents[1]

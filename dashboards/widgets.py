@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboards import data
+from safecal.dashboards import data
 
 
 def fmt(value: float, low: float, high: float, digits: int = 3) -> str:

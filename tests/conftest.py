@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from annotate import Workspace, ingest_items, ingest_responses
-from annotate.example import ExamplePaths, write_example
+from safecal.annotate import Workspace, ingest_items, ingest_responses
+from safecal.annotate.example import ExamplePaths, write_example
 
 
 @pytest.fixture(scope="session")

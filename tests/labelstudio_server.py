@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from annotate.labelstudio.server import ServerInfo, ls_dir, start_server, stop_server
+from safecal.annotate.labelstudio.server import ServerInfo, ls_dir, start_server, stop_server
 
 
 def build_template(base: Path) -> Path:

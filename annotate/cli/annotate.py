@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.cli.common import open_workspace, workspace_parent
 
 
 def _conn(args: argparse.Namespace, ws: object) -> object:
-    from annotate.labelstudio.client import connect
+    from safecal.annotate.labelstudio.client import connect
 
     return connect(ws.path)  # type: ignore[attr-defined]
 
@@ -22,7 +22,7 @@ def _print_accounts(accounts: list) -> None:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from annotate.sampling import draw_sample
+    from safecal.annotate.sampling import draw_sample
 
     ws = open_workspace(args)
     by = tuple(b for b in args.by.split(",") if b) if args.by else ()
@@ -37,7 +37,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _assign(args: argparse.Namespace) -> int:
-    from annotate.assign import plan_assignments
+    from safecal.annotate.assign import plan_assignments
 
     ws = open_workspace(args)
     plan = plan_assignments(ws, args.sample_id, args.annotators.split(","),
@@ -53,8 +53,8 @@ def _assign(args: argparse.Namespace) -> int:
 def _push(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from annotate.labelstudio.accounts import ensure_accounts
-    from annotate.labelstudio.push import push
+    from safecal.annotate.labelstudio.accounts import ensure_accounts
+    from safecal.annotate.labelstudio.push import push
 
     ws = open_workspace(args)
     conn = _conn(args, ws)
@@ -74,7 +74,7 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from annotate.labelstudio.pull import pull
+    from safecal.annotate.labelstudio.pull import pull
 
     ws = open_workspace(args)
     rep = pull(ws, _conn(args, ws), sample_id=args.sample_id)  # type: ignore[arg-type]
@@ -86,7 +86,7 @@ def _pull(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from annotate.human_labels import import_labels
+    from safecal.annotate.human_labels import import_labels
 
     ws = open_workspace(args)
     n = import_labels(ws, args.file)
@@ -95,7 +95,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _honeypots(args: argparse.Namespace) -> int:
-    from annotate.human_labels import import_honeypots
+    from safecal.annotate.human_labels import import_honeypots
 
     ws = open_workspace(args)
     n = import_honeypots(ws, args.file, n=args.n, exclude_sample=args.exclude_sample,
@@ -116,9 +116,9 @@ def _report(res: object) -> None:
 
 
 def _adjudicate(args: argparse.Namespace) -> int:
-    from annotate.adjudication import build_gold
-    from annotate.labelstudio.accounts import ensure_accounts
-    from annotate.labelstudio.review import push_reviews
+    from safecal.annotate.adjudication import build_gold
+    from safecal.annotate.labelstudio.accounts import ensure_accounts
+    from safecal.annotate.labelstudio.review import push_reviews
 
     ws = open_workspace(args)
     res = build_gold(ws, method=args.method, policy=args.policy,
@@ -133,8 +133,8 @@ def _adjudicate(args: argparse.Namespace) -> int:
 
 
 def _gold(args: argparse.Namespace) -> int:
-    from annotate.adjudication import build_gold
-    from annotate.labelstudio.review import pull_reviews
+    from safecal.annotate.adjudication import build_gold
+    from safecal.annotate.labelstudio.review import pull_reviews
 
     ws = open_workspace(args)
     has_reviews = len(ws.read_sql("SELECT 1 FROM ls_projects WHERE kind = 'review' LIMIT 1"))
@@ -153,7 +153,7 @@ def _gold(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from annotate.gold_export import export_gold
+    from safecal.annotate.gold_export import export_gold
 
     ws = open_workspace(args)
     table = export_gold(ws, args.file, fmt=args.format, sample_id=args.sample_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from annotate.workspace import Workspace
+from safecal.annotate.workspace import Workspace
 
 
 def workspace_parent() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.cli.common import open_workspace, workspace_parent
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,8 +61,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _items(args: argparse.Namespace) -> int:
-    from annotate.items import ingest_items
-    from annotate.readers import parse_mapping
+    from safecal.annotate.items import ingest_items
+    from safecal.annotate.readers import parse_mapping
 
     ws = open_workspace(args, create=True)
     report = ingest_items(
@@ -82,8 +82,8 @@ def _items(args: argparse.Namespace) -> int:
 
 
 def _responses(args: argparse.Namespace) -> int:
-    from annotate.readers import parse_mapping
-    from annotate.responses import ingest_responses
+    from safecal.annotate.readers import parse_mapping
+    from safecal.annotate.responses import ingest_responses
 
     ws = open_workspace(args, create=False)
     mapping = parse_mapping(args.map)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.cli.common import open_workspace, workspace_parent
 
 
 def _print_login(info: object, *, header: str) -> None:
@@ -17,7 +17,7 @@ def _print_login(info: object, *, header: str) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from annotate.labelstudio.server import server_status, start_server
+    from safecal.annotate.labelstudio.server import server_status, start_server
 
     ws = open_workspace(args, create=True)
     if server_status(ws.path) is not None:
@@ -31,7 +31,7 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from annotate.labelstudio.server import stop_server
+    from safecal.annotate.labelstudio.server import stop_server
 
     ws = open_workspace(args)
     if stop_server(ws.path):
@@ -42,7 +42,7 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from annotate.labelstudio.server import server_status
+    from safecal.annotate.labelstudio.server import server_status
 
     ws = open_workspace(args)
     info = server_status(ws.path)

@@ -1,5 +1,5 @@
 """The bundled synthetic example (see :mod:`annotate.example.generate`)."""
 
-from annotate.example.generate import NOTICE, ExamplePaths, write_example
+from safecal.annotate.example.generate import NOTICE, ExamplePaths, write_example
 
 __all__ = ["NOTICE", "ExamplePaths", "write_example"]

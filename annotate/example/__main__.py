@@ -1,10 +1,10 @@
-"""``python -m annotate.example OUT_DIR [--seed N]``: write the synthetic example."""
+"""``python -m safecal.annotate.example OUT_DIR [--seed N]``: write the synthetic example."""
 
 import argparse
 
-from annotate.example import write_example
+from safecal.annotate.example import write_example
 
-parser = argparse.ArgumentParser(prog="python -m annotate.example")
+parser = argparse.ArgumentParser(prog="python -m safecal.annotate.example")
 parser.add_argument("out_dir")
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()

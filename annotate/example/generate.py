@@ -3,7 +3,7 @@
 SYNTHETIC. Every query, image, response and label here is made up by this script;
 "harmful" content is a placeholder and contains no real instructions for harm.
 
-Run ``python -m annotate.example OUT_DIR`` or call :func:`write_example`. The same
+Run ``python -m safecal.annotate.example OUT_DIR`` or call :func:`write_example`. The same
 seed writes the same files. What it writes:
 
 * ``items.csv``: 120 items in USB-SafeBench's columns: 3 level-1 categories x
@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from annotate.example import images, texts
-from annotate.items import ITEM_FIELDS
-from annotate.labels import MODALITIES, SCALES
-from annotate.taxonomy import load_taxonomy
+from safecal.annotate.example import images, texts
+from safecal.annotate.items import ITEM_FIELDS
+from safecal.annotate.labels import MODALITIES, SCALES
+from safecal.annotate.taxonomy import load_taxonomy
 
 MODELS = {  # name -> (file format, unsafety on vulnerability items, refusal on over-refusal items)
     "aurora-vl-7b": ("csv", 0.45, 0.10),

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from annotate.errors import InputError
-from annotate.labelstudio.client import Connection, server_error
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.labelstudio.client import Connection, server_error
+from safecal.annotate.workspace import Workspace
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

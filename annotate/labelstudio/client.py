@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from annotate.errors import InputError
-from annotate.labelstudio.server import server_status
+from safecal.annotate.errors import InputError
+from safecal.annotate.labelstudio.server import server_status
 
 WORKSPACE_SERVER = "workspace"
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Final
 from xml.sax.saxutils import quoteattr
 
-from annotate.labels import HARMFULNESS, REFUSAL
+from safecal.annotate.labels import HARMFULNESS, REFUSAL
 
 TASK_TYPES: Final = ("harmfulness", "refusal", "query_quality")
 
@@ -127,7 +127,7 @@ def label_config(task_type: str, *, categories: list[str] | None = None,
         return _scale_config("refusal", REFUSAL, review=review)
     if task_type == "query_quality":
         if categories is None:
-            from annotate.taxonomy import load_taxonomy
+            from safecal.annotate.taxonomy import load_taxonomy
 
             categories = sorted(load_taxonomy().level3)
         return _query_quality_config(list(categories))
@@ -143,7 +143,7 @@ def allowed_labels(task_type: str, *, categories: list[str] | None = None
         return {"refusal": frozenset(REFUSAL)}
     if task_type == "query_quality":
         if categories is None:
-            from annotate.taxonomy import load_taxonomy
+            from safecal.annotate.taxonomy import load_taxonomy
 
             categories = sorted(load_taxonomy().level3)
         out: dict[str, frozenset[str] | None] = {

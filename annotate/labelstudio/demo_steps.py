@@ -13,16 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from annotate.adjudication import Resolution, build_gold
-from annotate.assign import plan_assignments
-from annotate.human_labels import import_honeypots, import_labels
-from annotate.labelstudio.accounts import Account, ensure_accounts
-from annotate.labelstudio.client import WORKSPACE_SERVER, Connection, connect_to
-from annotate.labelstudio.push import PushReport, push
-from annotate.labelstudio.review import ReviewReport, push_reviews
-from annotate.labelstudio.server import ServerInfo, start_server
-from annotate.sampling import draw_sample
-from annotate.workspace import Workspace
+from safecal.annotate.adjudication import Resolution, build_gold
+from safecal.annotate.assign import plan_assignments
+from safecal.annotate.human_labels import import_honeypots, import_labels
+from safecal.annotate.labelstudio.accounts import Account, ensure_accounts
+from safecal.annotate.labelstudio.client import WORKSPACE_SERVER, Connection, connect_to
+from safecal.annotate.labelstudio.push import PushReport, push
+from safecal.annotate.labelstudio.review import ReviewReport, push_reviews
+from safecal.annotate.labelstudio.server import ServerInfo, start_server
+from safecal.annotate.sampling import draw_sample
+from safecal.annotate.workspace import Workspace
 
 DEMO_ANNOTATORS = ("annotator1@safecal.local", "annotator2@safecal.local")
 DEMO_REVIEWER = "reviewer@safecal.local"

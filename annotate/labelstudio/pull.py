@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.labelstudio.client import Connection, server_error
-from annotate.labelstudio.configs import allowed_labels
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.labelstudio.client import Connection, server_error
+from safecal.annotate.labelstudio.configs import allowed_labels
+from safecal.annotate.workspace import Workspace
 
 COLUMNS = ("item_id", "response_id", "annotator", "field", "label", "lead_time",
            "created_at", "updated_at", "project_id", "task_id", "annotation_id")

@@ -33,11 +33,11 @@ from urllib.parse import quote
 import httpx
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.labelstudio.client import Connection, server_error
-from annotate.labelstudio.configs import label_config
-from annotate.labelstudio.server import SERVED_IMAGES, prepare_document_root, served_images
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.labelstudio.client import Connection, server_error
+from safecal.annotate.labelstudio.configs import label_config
+from safecal.annotate.labelstudio.server import SERVED_IMAGES, prepare_document_root, served_images
+from safecal.annotate.workspace import Workspace
 
 MARKER = "safecal-project:"
 INLINE_MAX_BYTES = 2_000_000

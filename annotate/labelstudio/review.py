@@ -16,19 +16,19 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.labels import SCALES
-from annotate.labelstudio.client import Connection, server_error
-from annotate.labelstudio.configs import label_config
-from annotate.labelstudio.pull import _user_ids, export_project
-from annotate.labelstudio.push import (
+from safecal.annotate.errors import InputError
+from safecal.annotate.labels import SCALES
+from safecal.annotate.labelstudio.client import Connection, server_error
+from safecal.annotate.labelstudio.configs import label_config
+from safecal.annotate.labelstudio.pull import _user_ids, export_project
+from safecal.annotate.labelstudio.push import (
     ensure_local_storage,
     ensure_project,
     image_url,
     import_batches,
     reconcile,
 )
-from annotate.workspace import Workspace
+from safecal.annotate.workspace import Workspace
 
 REVIEW_SAMPLE = "review"
 

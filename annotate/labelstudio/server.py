@@ -49,7 +49,7 @@ from pathlib import Path
 
 import httpx
 
-from annotate.errors import InputError
+from safecal.annotate.errors import InputError
 
 LS_DIR = "labelstudio"
 #: Label Studio's document root under the workspace, and the one entry it holds

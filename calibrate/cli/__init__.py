@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from calibrate.cli import judging, stats
+from safecal.calibrate.cli import judging, stats
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -11,8 +11,8 @@ import argparse
 import sys
 from dataclasses import fields
 
-from annotate.cli.common import open_workspace, workspace_parent
-from annotate.errors import InputError
+from safecal.annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.errors import InputError
 
 _HELP = {
     "answer_share": "share of annotators contradicting an item's labels to send it to review",
@@ -41,7 +41,7 @@ _HELP = {
 
 def thresholds_parent() -> argparse.ArgumentParser:
     """Options for every field of :class:`CurationThresholds` (defaults shown in --help)."""
-    from calibrate.curation.thresholds import UNIFORM_MODES, CurationThresholds
+    from safecal.calibrate.curation.thresholds import UNIFORM_MODES, CurationThresholds
 
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("thresholds")
@@ -70,7 +70,7 @@ def thresholds_parent() -> argparse.ArgumentParser:
 
 
 def _result(args: argparse.Namespace):  # -> CurationResult
-    from calibrate.curation import CurationThresholds, curate_workspace
+    from safecal.calibrate.curation import CurationThresholds, curate_workspace
 
     thresholds = CurationThresholds(**{f.name: getattr(args, f.name)
                                        for f in fields(CurationThresholds)})
@@ -80,7 +80,7 @@ def _result(args: argparse.Namespace):  # -> CurationResult
 
 
 def _run(args: argparse.Namespace) -> int:
-    from calibrate.curation import summary_text, write_outputs
+    from safecal.calibrate.curation import summary_text, write_outputs
 
     if args.push and not args.annotators:
         raise InputError("--push needs --annotators a@x.org,b@x.org (who reviews the queries)")
@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
         for name, path in written.items():
             print(f"wrote {name}: {path}")
     if args.push:
-        from calibrate.curation.push import push_reviews_to_label_studio
+        from safecal.calibrate.curation.push import push_reviews_to_label_studio
 
         report = push_reviews_to_label_studio(open_workspace(args), result,
                                               annotators=args.annotators.split(","),
@@ -105,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from calibrate.curation import export_table
+    from safecal.calibrate.curation import export_table
 
     result = _result(args)
     frame = {"table": result.table, "signals": result.signals, "duplicates": result.pairs,
@@ -118,7 +118,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _coverage(args: argparse.Namespace) -> int:
-    from calibrate.curation import export_table
+    from safecal.calibrate.curation import export_table
 
     cov = _result(args).coverage
     filled_before = int((cov["before"] > 0).sum())
@@ -135,7 +135,7 @@ def _coverage(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from calibrate.curation import item_evidence
+    from safecal.calibrate.curation import item_evidence
 
     evidence = item_evidence(_result(args), args.item_id)
     with_width = evidence.to_string(index=False)

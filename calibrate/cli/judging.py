@@ -8,8 +8,8 @@ import os
 import sys
 from typing import Any
 
-from annotate.cli.common import open_workspace, workspace_parent
-from annotate.errors import InputError
+from safecal.annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.errors import InputError
 
 
 def _llm_parent() -> argparse.ArgumentParser:
@@ -132,7 +132,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def build_judge(args: argparse.Namespace) -> Any:
     """The judge the ``run`` arguments describe."""
     if args.judge == "keyword":
-        from calibrate.judges.keyword import KeywordJudge, read_phrases
+        from safecal.calibrate.judges.keyword import KeywordJudge, read_phrases
 
         kw: dict[str, Any] = {"name": args.name or "keyword"}
         if args.phrases:
@@ -142,14 +142,14 @@ def build_judge(args: argparse.Namespace) -> Any:
                 raise InputError(f"--phrases: cannot read {exc.filename}") from None
         return KeywordJudge(**kw)
     if args.judge == "imported":
-        from calibrate.judges.imported import ImportedJudge
+        from safecal.calibrate.judges.imported import ImportedJudge
 
         if not args.file:
             raise InputError("--judge imported needs --file FILE (and --label-column)")
         return ImportedJudge.from_file(args.file, label=args.label_column,
                                        score=args.score_column, name=args.name)
-    from calibrate.judges.llm import LLMJudge
-    from calibrate.judges.prompt import load_prompt
+    from safecal.calibrate.judges.llm import LLMJudge
+    from safecal.calibrate.judges.prompt import load_prompt
 
     if not args.model:
         raise InputError("--judge llm needs --model NAME")
@@ -168,7 +168,7 @@ def build_judge(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from calibrate.runner import load_cases, run_judge
+    from safecal.calibrate.runner import load_cases, run_judge
 
     ws = open_workspace(args)
     judge = build_judge(args)
@@ -197,20 +197,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from calibrate.tuning import tune_table
+    from safecal.calibrate.tuning import tune_table
 
     objective_kw = {"cost_fp": args.cost_fp, "cost_fn": args.cost_fn, "max_fnr": args.max_fnr}
     if bool(args.table) == bool(args.run):
         raise InputError("give exactly one of --table FILE or --run RUN")
     if args.table:
-        from calibrate import read_table
+        from safecal.calibrate import read_table
 
         if not args.positive:
             raise InputError("--table needs --positive VALUE (the gold label counted positive)")
         table = read_table(args.table)
         gold, score, positive = args.gold, args.score, args.positive
     else:
-        from calibrate.report.data import run_table
+        from safecal.calibrate.report.data import run_table
 
         ws = open_workspace(args)
         table, info = run_table(ws, args.run, field=args.field)
@@ -236,8 +236,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_tune_prompt(args: argparse.Namespace) -> int:
-    from calibrate.judges.prompt import load_prompt
-    from calibrate.tuning import tune_prompt
+    from safecal.calibrate.judges.prompt import load_prompt
+    from safecal.calibrate.tuning import tune_prompt
 
     ws = open_workspace(args)
     args.judge = "llm"
@@ -256,7 +256,7 @@ def cmd_tune_prompt(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from calibrate.report.card import judge_card, write_card
+    from safecal.calibrate.report.card import judge_card, write_card
 
     ws = open_workspace(args)
     tunings = {}

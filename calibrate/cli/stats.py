@@ -14,8 +14,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from annotate.cli.common import open_workspace, workspace_parent
-from annotate.errors import InputError
+from safecal.annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.errors import InputError
 
 
 def _level(text: str) -> float:
@@ -142,13 +142,13 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from calibrate.io import read_table
+    from safecal.calibrate.io import read_table
     return _filter(read_table(args.table, encoding=args.encoding), args, args.table)
 
 
 def _filter(table: Any, args: argparse.Namespace, source: str) -> Any:
     """Apply ``--where COL=VALUE`` filters (string comparison)."""
-    from calibrate.io import require_columns
+    from safecal.calibrate.io import require_columns
 
     for cond in args.where or []:
         if "=" not in cond:
@@ -166,7 +166,7 @@ def _unit_column(table: Any, unit: str | None) -> tuple[Any, str | None]:
     cols = _split(unit)
     if not cols or len(cols) == 1:
         return table, (cols[0] if cols else None)
-    from calibrate.io import require_columns
+    from safecal.calibrate.io import require_columns
     require_columns(table, cols, source="the table", option="--unit")
     key = table[cols[0]].astype("string")
     for c in cols[1:]:
@@ -215,7 +215,7 @@ def _fmt(v: Any) -> str:
 
 def _sliced(func: Callable[..., Any], table: Any, by: str | None, **kw: Any
             ) -> tuple[Any, dict[str, Any]]:
-    from calibrate.slices import by_slice
+    from safecal.calibrate.slices import by_slice
     whole = func(table, **kw)
     return whole, (by_slice(func, table, by=by, **kw) if by else {})
 
@@ -223,8 +223,8 @@ def _sliced(func: Callable[..., Any], table: Any, by: str | None, **kw: Any
 # ---- agreement ---------------------------------------------------------------------
 
 def run_agreement(args: argparse.Namespace) -> int:
-    from calibrate.agreement import COEFFICIENTS, agreement, wide_to_long
-    from calibrate.io import require_columns
+    from safecal.calibrate.agreement import COEFFICIENTS, agreement, wide_to_long
+    from safecal.calibrate.io import require_columns
 
     kw = dict(level=args.level, categories=_split(args.categories), n_boot=args.n_boot,
               confidence=args.confidence, seed=args.seed)
@@ -244,7 +244,7 @@ def run_agreement(args: argparse.Namespace) -> int:
             long = table.rename(columns={unit: "unit", args.rater: "rater", args.label: "label"})
         source = args.table
     else:
-        from calibrate.tables import annotations_table
+        from safecal.calibrate.tables import annotations_table
         ws = open_workspace(args)
         long = _filter(annotations_table(ws, field=args.field), args, "the workspace")
         if long.empty:
@@ -293,10 +293,10 @@ def _score_map(scores: list[str] | None, judges: list[str]) -> dict[str, str]:
 def run_judge(args: argparse.Namespace) -> int:
     import itertools
 
-    from annotate.labels import POSITIVE
-    from calibrate.io import require_columns
-    from calibrate.judge_metrics import judge_metrics
-    from calibrate.paired import paired_test
+    from safecal.annotate.labels import POSITIVE
+    from safecal.calibrate.io import require_columns
+    from safecal.calibrate.judge_metrics import judge_metrics
+    from safecal.calibrate.paired import paired_test
 
     positive = args.positive
     by = [args.by] if args.by else []
@@ -311,13 +311,13 @@ def run_judge(args: argparse.Namespace) -> int:
                         source=args.table)
         extra_by: list[str] = []
         if raters:
-            from calibrate.slices import unanimity
+            from safecal.calibrate.slices import unanimity
             table = table.assign(unanimity=unanimity(table, raters))
             extra_by = ["unanimity"]
         rows_for = {j: table for j in judges}
         source = args.table
     else:
-        from calibrate.tables import judge_table
+        from safecal.calibrate.tables import judge_table
         ws = open_workspace(args)
         table, judges = judge_table(ws, field=args.field, runs=args.run or args.judge)
         table = _filter(table, args, "the workspace")
@@ -333,7 +333,7 @@ def run_judge(args: argparse.Namespace) -> int:
         source = f"{ws.path} (field {args.field})"
     labels = _split(args.labels)
     if labels is None and not args.table:
-        from annotate.labels import SCALES
+        from safecal.annotate.labels import SCALES
         labels = list(SCALES[args.field])
     out: dict[str, Any] = {"judges": {}}
     results = {}
@@ -406,10 +406,10 @@ def _fmt_est(d: dict[str, Any] | None) -> str:
 # ---- estimate ----------------------------------------------------------------------
 
 def run_estimate(args: argparse.Namespace) -> int:
-    from annotate.labels import POSITIVE
-    from calibrate.io import require_columns
-    from calibrate.ppi import corrected_rate, gold_budget
-    from calibrate.slices import benchmark_cells
+    from safecal.annotate.labels import POSITIVE
+    from safecal.calibrate.io import require_columns
+    from safecal.calibrate.ppi import corrected_rate, gold_budget
+    from safecal.calibrate.slices import benchmark_cells
 
     positive = args.positive
     weight = args.weight
@@ -427,7 +427,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         require_columns(table, [args.gold, judge, weight, args.by, score], source=args.table)
         source = args.table
     else:
-        from calibrate.tables import estimate_table
+        from safecal.calibrate.tables import estimate_table
         ws = open_workspace(args)
         loaded = estimate_table(ws, field=args.field, run=args.run or args.judge)
         table = _filter(loaded.table, args, "the workspace")
@@ -441,7 +441,7 @@ def run_estimate(args: argparse.Namespace) -> int:
               confidence=args.confidence, score=score)
     out: dict[str, Any] = {"estimates": {}}
     if args.by:
-        from calibrate.slices import by_slice
+        from safecal.calibrate.slices import by_slice
         out["estimates"] = {k: v.to_dict() for k, v in
                             by_slice(corrected_rate, table, by=args.by, **kw).items()}
     else:

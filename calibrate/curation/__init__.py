@@ -6,10 +6,10 @@ table with reasons and evidence -> coverage per category x modality x language
 before and after. See :func:`curate` and :func:`curation_pass`.
 """
 
-from calibrate.curation.coverage import coverage, coverage_pivot
-from calibrate.curation.duplicates import near_duplicates, similar_pairs, tfidf_matrix
-from calibrate.curation.inputs import CurationInputs, load_inputs
-from calibrate.curation.run import (
+from safecal.calibrate.curation.coverage import coverage, coverage_pivot
+from safecal.calibrate.curation.duplicates import near_duplicates, similar_pairs, tfidf_matrix
+from safecal.calibrate.curation.inputs import CurationInputs, load_inputs
+from safecal.calibrate.curation.run import (
     CurationResult,
     check_planted,
     curate,
@@ -20,9 +20,9 @@ from calibrate.curation.run import (
     summary_text,
     write_outputs,
 )
-from calibrate.curation.signals import SIGNALS
-from calibrate.curation.table import decide, export_table
-from calibrate.curation.thresholds import CurationThresholds
+from safecal.calibrate.curation.signals import SIGNALS
+from safecal.calibrate.curation.table import decide, export_table
+from safecal.calibrate.curation.thresholds import CurationThresholds
 
 __all__ = [
     "SIGNALS",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from annotate.labels import LANGUAGES, MODALITIES
-from annotate.taxonomy import Taxonomy, load_taxonomy
+from safecal.annotate.labels import LANGUAGES, MODALITIES
+from safecal.annotate.taxonomy import Taxonomy, load_taxonomy
 
 COVERAGE_COLUMNS = ["level1_category", "level2_category", "level3_category", "modality",
                     "language", "before", "after", "after_keep_only", "emptied", "at_risk"]

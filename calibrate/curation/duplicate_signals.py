@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from calibrate.curation.inputs import CurationInputs
-from calibrate.curation.signals import natural_order, signal_frame
-from calibrate.curation.thresholds import CurationThresholds
+from safecal.calibrate.curation.inputs import CurationInputs
+from safecal.calibrate.curation.signals import natural_order, signal_frame
+from safecal.calibrate.curation.thresholds import CurationThresholds
 
 
 def duplicate_pairs(inputs: CurationInputs, th: CurationThresholds, *,
@@ -29,7 +29,7 @@ def duplicate_pairs(inputs: CurationInputs, th: CurationThresholds, *,
     difference-hash Hamming distance (NA when an image is missing or images are
     not compared); ``same_image`` is False only when both images exist and differ.
     """
-    from calibrate.curation.duplicates import pair_similarity, similar_pairs, tfidf_matrix
+    from safecal.calibrate.curation.duplicates import pair_similarity, similar_pairs, tfidf_matrix
 
     items = inputs.items.sort_values("item_id", key=natural_order).reset_index(drop=True)
     ids = items["item_id"].astype(str).to_numpy()
@@ -104,7 +104,7 @@ def _empty_pairs() -> pd.DataFrame:
 
 def _image_distance(a: object, b: object, inputs: CurationInputs, th: CurationThresholds,
                     cache: dict[str, int | None]) -> object:
-    from calibrate.curation.images import difference_hash, hamming
+    from safecal.calibrate.curation.images import difference_hash, hamming
 
     if not th.compare_images or inputs.images_dir is None:
         return pd.NA
@@ -131,7 +131,7 @@ def duplicate_signals(inputs: CurationInputs, th: CurationThresholds, *,
     ``item_id``) is flagged: drop when its best similarity to another member is
     at least ``duplicate_drop``, else review; the first gets a note.
     """
-    from calibrate.curation.duplicates import duplicate_groups
+    from safecal.calibrate.curation.duplicates import duplicate_groups
 
     if pairs is None:
         pairs = duplicate_pairs(inputs, th)

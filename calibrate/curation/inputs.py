@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from annotate.workspace import Workspace
+from safecal.annotate.workspace import Workspace
 
 #: item-level (query-quality) answer fields, as the query-quality labeling task writes them.
 QUERY_QUALITY_FIELDS = ("risk_label_correct", "cross_modal", "image_relevant",

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from annotate.errors import InputError
-from annotate.workspace import Workspace
-from calibrate.curation.run import CurationResult
+from safecal.annotate.errors import InputError
+from safecal.annotate.workspace import Workspace
+from safecal.calibrate.curation.run import CurationResult
 
 if TYPE_CHECKING:
-    from annotate.labelstudio.client import Connection
-    from annotate.labelstudio.push import PushReport
+    from safecal.annotate.labelstudio.client import Connection
+    from safecal.annotate.labelstudio.push import PushReport
 
 REVIEW_SAMPLE = "curation-review"
 
@@ -60,9 +60,9 @@ def push_reviews_to_label_studio(ws: Workspace, result: CurationResult, *,
     ``conn`` defaults to the workspace's own Label Studio server, else
     ``$LABEL_STUDIO_URL`` / ``$LABEL_STUDIO_API_KEY`` (see :func:`annotate.connect`).
     """
-    from annotate.labelstudio.accounts import ensure_accounts
-    from annotate.labelstudio.client import connect
-    from annotate.labelstudio.push import push
+    from safecal.annotate.labelstudio.accounts import ensure_accounts
+    from safecal.annotate.labelstudio.client import connect
+    from safecal.annotate.labelstudio.push import push
 
     reviews = result.reviews()["item_id"].astype(str).tolist()
     if not reviews:

@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.taxonomy import Taxonomy, load_taxonomy
-from annotate.workspace import Workspace
-from calibrate.curation import signals as sig
-from calibrate.curation.coverage import coverage
-from calibrate.curation.duplicate_signals import duplicate_pairs, duplicate_signals
-from calibrate.curation.inputs import CurationInputs, load_inputs
-from calibrate.curation.table import decide, export_table
-from calibrate.curation.thresholds import CurationThresholds
+from safecal.annotate.errors import InputError
+from safecal.annotate.taxonomy import Taxonomy, load_taxonomy
+from safecal.annotate.workspace import Workspace
+from safecal.calibrate.curation import signals as sig
+from safecal.calibrate.curation.coverage import coverage
+from safecal.calibrate.curation.duplicate_signals import duplicate_pairs, duplicate_signals
+from safecal.calibrate.curation.inputs import CurationInputs, load_inputs
+from safecal.calibrate.curation.table import decide, export_table
+from safecal.calibrate.curation.thresholds import CurationThresholds
 
 
 @dataclass(frozen=True)

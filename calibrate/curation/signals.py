@@ -38,9 +38,9 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from annotate.labels import FIELD_FOR_ASPECT, SCALES, modality, to_binary
-from calibrate.curation.inputs import CurationInputs
-from calibrate.curation.thresholds import CurationThresholds
+from safecal.annotate.labels import FIELD_FOR_ASPECT, SCALES, modality, to_binary
+from safecal.calibrate.curation.inputs import CurationInputs
+from safecal.calibrate.curation.thresholds import CurationThresholds
 
 SIGNAL_COLUMNS = ["item_id", "signal", "severity", "value", "support", "evidence", "suggestion"]
 SEVERITIES = ("note", "review", "drop")

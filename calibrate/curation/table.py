@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from annotate.errors import InputError
+from safecal.annotate.errors import InputError
 
 DECISIONS = ("keep", "review", "drop")
 TABLE_COLUMNS = ["item_id", "decision", "reasons", "evidence", "notes", "suggested_aspect",

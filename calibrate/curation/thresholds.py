@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from annotate.errors import InputError
+from safecal.annotate.errors import InputError
 
 UNIFORM_MODES = ("contradicting", "all", "off")
 

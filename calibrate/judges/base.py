@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from annotate.labels import SCALES
+from safecal.annotate.labels import SCALES
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.labels import SCALES
-from calibrate.judges.base import Case, JudgeConfig, Verdict, hash_parts
+from safecal.annotate.errors import InputError
+from safecal.annotate.labels import SCALES
+from safecal.calibrate.judges.base import Case, JudgeConfig, Verdict, hash_parts
 
 
 @dataclass
@@ -40,7 +40,7 @@ class ImportedJudge:
     @classmethod
     def from_file(cls, path: str | Path, *, label: str = "label", score: str | None = None,
                   name: str | None = None, judge_column: str = "judge") -> ImportedJudge:
-        from calibrate.io import read_table
+        from safecal.calibrate.io import read_table
 
         table = read_table(path)
         for col in [label] + ([score] if score else []):

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from calibrate.judges.base import Case, JudgeConfig, Verdict, hash_parts
+from safecal.calibrate.judges.base import Case, JudgeConfig, Verdict, hash_parts
 
 HERE = Path(__file__).parent
 DEFAULT_PHRASE_FILES = (HERE / "refusal_phrases_en.txt", HERE / "refusal_phrases_zh.txt")

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotate.errors import InputError
-from calibrate.judges.base import Case, JudgeConfig, Verdict, hash_parts
-from calibrate.judges.prompt import DEFAULT_PROMPTS, Prompt, load_prompt
+from safecal.annotate.errors import InputError
+from safecal.calibrate.judges.base import Case, JudgeConfig, Verdict, hash_parts
+from safecal.calibrate.judges.prompt import DEFAULT_PROMPTS, Prompt, load_prompt
 
 
 class TransientError(Exception):

@@ -32,8 +32,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from annotate.errors import InputError
-from annotate.labels import POSITIVE, SCALES
+from safecal.annotate.errors import InputError
+from safecal.annotate.labels import POSITIVE, SCALES
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 

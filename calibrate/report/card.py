@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.workspace import Workspace
 
 SLICES = ("model", "level1_category", "level2_category", "modality", "language")
 INVALID = "(invalid)"
@@ -63,8 +63,8 @@ def field_card(table: pd.DataFrame, info: dict[str, Any], *, objective: str = "k
                folds: int = 5, seed: int = 0, n_boot: int = 1000,
                confidence: float = 0.95, prompt_tuning: Any = None) -> dict[str, Any]:
     """The card's figures for one field, from :func:`calibrate.report.data.run_table`."""
-    from calibrate import by_slice, judge_metrics, wilson
-    from calibrate.tuning import tune_table
+    from safecal.calibrate import by_slice, judge_metrics, wilson
+    from safecal.calibrate.tuning import tune_table
 
     field, positive = info["field"], info["positive"]
     judged = table[table["judge"].notna()]
@@ -139,8 +139,8 @@ def _plots(gold: pd.DataFrame, positive: list[str], has_score: bool,
            kw: dict[str, Any]) -> dict[str, str]:
     from sklearn.metrics import precision_recall_curve, roc_curve
 
-    from calibrate import by_slice, judge_metrics
-    from calibrate.report import svg
+    from safecal.calibrate import by_slice, judge_metrics
+    from safecal.calibrate.report import svg
 
     plots: dict[str, str] = {}
     scored = gold[gold["score"].notna() & (gold["judge"] != INVALID)]
@@ -176,7 +176,7 @@ def judge_card(ws: Workspace, run: str, *, objective: str = "kappa", folds: int 
                prompt_tuning: dict[str, Any] | None = None) -> dict[str, Any]:
     """The whole card for one run (every field it judged). ``prompt_tuning`` maps a field
     to its :class:`calibrate.tuning.PromptTuning`."""
-    from calibrate.report.data import resolve_run, run_fields, run_table
+    from safecal.calibrate.report.data import resolve_run, run_fields, run_table
 
     info = resolve_run(ws, run)
     fields = {}

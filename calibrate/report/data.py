@@ -11,9 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from annotate.errors import InputError
-from annotate.labels import POSITIVE
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.labels import POSITIVE
+from safecal.annotate.workspace import Workspace
 
 
 def resolve_run(ws: Workspace, run: str) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def run_table(ws: Workspace, run: str, *, field: str | None = None
     ``latency``, ``tokens_in``, ``tokens_out``, ``raw``. Returns the table and the run's
     row of ``judge_runs`` with ``field`` and ``positive`` added.
     """
-    from calibrate.tables import judge_table
+    from safecal.calibrate.tables import judge_table
 
     info = resolve_run(ws, run)
     fields = run_fields(ws, info["run_id"])

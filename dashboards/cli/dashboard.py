@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from annotate.cli.common import workspace_parent
+from safecal.annotate.cli.common import workspace_parent
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _dashboard(args: argparse.Namespace) -> int:
     import signal
 
-    from annotate.cli.common import open_workspace
-    from dashboards.launch import launch
+    from safecal.annotate.cli.common import open_workspace
+    from safecal.dashboards.launch import launch
 
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # stop the server too when we are told to stop

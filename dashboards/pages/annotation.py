@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import data
-from dashboards.widgets import field_picker, fmt
+from safecal.dashboards import data
+from safecal.dashboards.widgets import field_picker, fmt
 
 SLICES = ("language", "model", "modality", "level1_category", "aspect")
 

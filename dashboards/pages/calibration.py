@@ -11,12 +11,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from calibrate.judge_metrics import BINARY_METRICS
-from calibrate.monitoring import at_threshold
-from calibrate.thresholds import tune_threshold
-from calibrate.vocab import normalize_labels
-from dashboards import data
-from dashboards.widgets import fmt, judge_runs_picker, show_unit
+from safecal.calibrate.judge_metrics import BINARY_METRICS
+from safecal.calibrate.monitoring import at_threshold
+from safecal.calibrate.thresholds import tune_threshold
+from safecal.calibrate.vocab import normalize_labels
+from safecal.dashboards import data
+from safecal.dashboards.widgets import fmt, judge_runs_picker, show_unit
 
 GRID_METRICS = ("cohen_kappa", "f1", "fpr", "fnr", "accuracy")
 

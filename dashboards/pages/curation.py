@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotate.errors import InputError
-from annotate.workspace import Workspace
-from calibrate.curation import (
+from safecal.annotate.errors import InputError
+from safecal.annotate.workspace import Workspace
+from safecal.calibrate.curation import (
     CurationThresholds,
     coverage_pivot,
     curate_workspace,
@@ -28,7 +28,7 @@ def _curate(path: str, stamp: float, thresholds: CurationThresholds):  # noqa: A
 
 
 def _workspace_path() -> str:
-    from annotate.workspace import resolve_workspace
+    from safecal.annotate.workspace import resolve_workspace
 
     return str(st.session_state.get("workspace") or resolve_workspace(None))
 

@@ -7,10 +7,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from annotate.errors import InputError
-from calibrate.slices import MEAN_OF_CELLS, POOLED
-from dashboards import data
-from dashboards.widgets import fmt, judge_runs_picker
+from safecal.annotate.errors import InputError
+from safecal.calibrate.slices import MEAN_OF_CELLS, POOLED
+from safecal.dashboards import data
+from safecal.dashboards.widgets import fmt, judge_runs_picker
 
 ESTIMATES = {"judge_rate": "raw judge", "human_rate": "human only", "corrected": "corrected"}
 

@@ -12,11 +12,11 @@ import os
 
 import streamlit as st
 
-from annotate.errors import InputError
-from annotate.labels import SCALES
-from annotate.review_decisions import record_decision
-from dashboards import data
-from dashboards.widgets import show_unit
+from safecal.annotate.errors import InputError
+from safecal.annotate.labels import SCALES
+from safecal.annotate.review_decisions import record_decision
+from safecal.dashboards import data
+from safecal.dashboards.widgets import show_unit
 
 
 def _move(step: int, n: int) -> None:

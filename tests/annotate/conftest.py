@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from annotate.labelstudio.client import Connection, connect_to
-from annotate.labelstudio.server import ServerInfo
-from annotate.workspace import Workspace
+from safecal.annotate.labelstudio.client import Connection, connect_to
+from safecal.annotate.labelstudio.server import ServerInfo
+from safecal.annotate.workspace import Workspace
 from tests.annotate.fixtures import populate
 from tests.labelstudio_server import build_template, running_server
 

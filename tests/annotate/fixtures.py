@@ -7,9 +7,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from annotate.labels import modality
-from annotate.responses import response_id
-from annotate.workspace import Workspace
+from safecal.annotate.labels import modality
+from safecal.annotate.responses import response_id
+from safecal.annotate.workspace import Workspace
 
 MODELS = ("model-a", "model-b")
 CATS = (("National Safety", "Military", "Weapon Fabrication Guidance"),

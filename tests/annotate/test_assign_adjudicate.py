@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from annotate import ingest_items, ingest_responses
-from annotate.adjudication import build_gold, honeypot_accuracy, resolve
-from annotate.assign import plan_assignments
-from annotate.dawid_skene import dawid_skene
-from annotate.errors import InputError
-from annotate.gold_export import export_gold
-from annotate.human_labels import import_honeypots, import_labels
-from annotate.sampling import draw_sample
+from safecal.annotate import ingest_items, ingest_responses
+from safecal.annotate.adjudication import build_gold, honeypot_accuracy, resolve
+from safecal.annotate.assign import plan_assignments
+from safecal.annotate.dawid_skene import dawid_skene
+from safecal.annotate.errors import InputError
+from safecal.annotate.gold_export import export_gold
+from safecal.annotate.human_labels import import_honeypots, import_labels
+from safecal.annotate.sampling import draw_sample
 from tests.annotate.fixtures import populate
 
 
@@ -108,7 +108,7 @@ def test_dawid_skene_recovers_simulated_annotators():
 
 
 def test_import_example_labels_build_gold_and_export(example, tmp_path):
-    from annotate.workspace import Workspace
+    from safecal.annotate.workspace import Workspace
 
     ws = Workspace.open(tmp_path / "ws")
     ingest_items(ws, example.items, images=example.images)

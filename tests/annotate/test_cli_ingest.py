@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def safecal(*args: str, cwd: Path | None = None, env: dict | None = None):
-    return subprocess.run([sys.executable, "-m", "dashboards.cli", *args], cwd=cwd or REPO,
+    return subprocess.run([sys.executable, "-m", "safecal", *args], cwd=cwd or REPO,
                           capture_output=True, text=True, timeout=300, env=env)
 
 

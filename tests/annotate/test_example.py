@@ -6,8 +6,8 @@ import hashlib
 
 import pandas as pd
 
-from annotate import LANGUAGES, MODALITIES, SCALES
-from annotate.example import write_example
+from safecal.annotate import LANGUAGES, MODALITIES, SCALES
+from safecal.annotate.example import write_example
 
 
 def test_example_covers_every_cell(example):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from annotate import InputError, Workspace, ingest_items
+from safecal.annotate import InputError, Workspace, ingest_items
 
 USB = ["id", "text", "text_zh", "open_url", "usage", "level1_category", "level2_category",
        "level3_category", "img_risk", "text_risk", "img_style"]

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from annotate import Workspace, ingest_items, ingest_responses
-from dashboards.cli import main
+from safecal.annotate import Workspace, ingest_items, ingest_responses
+from safecal.cli import main
 
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from annotate import InputError, Workspace, ingest_items, ingest_responses, response_id
+from safecal.annotate import InputError, Workspace, ingest_items, ingest_responses, response_id
 
 
 @pytest.fixture

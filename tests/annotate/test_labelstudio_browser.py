@@ -7,11 +7,11 @@ import re
 
 from playwright.sync_api import sync_playwright
 
-from annotate.assign import plan_assignments
-from annotate.labelstudio.accounts import ensure_accounts
-from annotate.labelstudio.pull import pull
-from annotate.labelstudio.push import push
-from annotate.sampling import draw_sample
+from safecal.annotate.assign import plan_assignments
+from safecal.annotate.labelstudio.accounts import ensure_accounts
+from safecal.annotate.labelstudio.pull import pull
+from safecal.annotate.labelstudio.push import push
+from safecal.annotate.sampling import draw_sample
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from annotate.assign import plan_assignments
-from annotate.errors import InputError
-from annotate.labelstudio.client import connect, connect_to
-from annotate.labelstudio.pull import parse_export
-from annotate.labelstudio.push import push
-from annotate.labelstudio.server import server_status, start_server, stop_server
-from annotate.sampling import draw_sample
+from safecal.annotate.assign import plan_assignments
+from safecal.annotate.errors import InputError
+from safecal.annotate.labelstudio.client import connect, connect_to
+from safecal.annotate.labelstudio.pull import parse_export
+from safecal.annotate.labelstudio.push import push
+from safecal.annotate.labelstudio.server import server_status, start_server, stop_server
+from safecal.annotate.sampling import draw_sample
 from tests.annotate.fixtures import populate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ def _closed_port() -> int:
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dashboards.cli", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "safecal", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, **(env or {})})
 

@@ -10,17 +10,17 @@ import pandas as pd
 import pytest
 from label_studio_sdk import LabelStudio
 
-from annotate.adjudication import build_gold
-from annotate.assign import plan_assignments
-from annotate.errors import InputError
-from annotate.gold_export import export_gold
-from annotate.labelstudio.accounts import ensure_accounts, login, user_token
-from annotate.labelstudio.client import connect, connect_to
-from annotate.labelstudio.pull import pull
-from annotate.labelstudio.push import push
-from annotate.labelstudio.review import pull_reviews, push_reviews
-from annotate.labelstudio.server import server_status
-from annotate.sampling import draw_sample
+from safecal.annotate.adjudication import build_gold
+from safecal.annotate.assign import plan_assignments
+from safecal.annotate.errors import InputError
+from safecal.annotate.gold_export import export_gold
+from safecal.annotate.labelstudio.accounts import ensure_accounts, login, user_token
+from safecal.annotate.labelstudio.client import connect, connect_to
+from safecal.annotate.labelstudio.pull import pull
+from safecal.annotate.labelstudio.push import push
+from safecal.annotate.labelstudio.review import pull_reviews, push_reviews
+from safecal.annotate.labelstudio.server import server_status
+from safecal.annotate.sampling import draw_sample
 
 A1, A2, REV = "ann1@test.org", "ann2@test.org", "rev@test.org"
 
@@ -190,7 +190,7 @@ def test_push_recovers_tasks_the_mapping_lost(live):
 
 
 def test_images_served_only_from_the_images_folder(live):
-    from annotate.labelstudio.push import image_url
+    from safecal.annotate.labelstudio.push import image_url
 
     with pytest.raises(InputError, match="escapes"):
         image_url(live.ws.images_dir, "../safecal.sqlite", mode="local")
@@ -205,10 +205,10 @@ def test_images_served_only_from_the_images_folder(live):
 def test_demo_steps_on_the_example(example, ls_template, tmp_path):
     """What `safecal demo` calls: a server, two annotators and a reviewer who can log in,
     the sample pushed, and a gold set built from the simulated annotators' labels."""
-    from annotate import ingest_items, ingest_responses
-    from annotate.labelstudio.demo_steps import setup_demo_labeling, start_demo_server
-    from annotate.labelstudio.server import stop_server
-    from annotate.workspace import Workspace
+    from safecal.annotate import ingest_items, ingest_responses
+    from safecal.annotate.labelstudio.demo_steps import setup_demo_labeling, start_demo_server
+    from safecal.annotate.labelstudio.server import stop_server
+    from safecal.annotate.workspace import Workspace
 
     ws = Workspace.open(tmp_path / "demo")
     ingest_items(ws, example.items, images=example.images)

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from annotate.errors import InputError
-from annotate.labelstudio.accounts import signup, user_token
-from annotate.labelstudio.push import ensure_local_storage, image_url
-from annotate.labelstudio.server import (
+from safecal.annotate.errors import InputError
+from safecal.annotate.labelstudio.accounts import signup, user_token
+from safecal.annotate.labelstudio.push import ensure_local_storage, image_url
+from safecal.annotate.labelstudio.server import (
     SERVED_DIR,
     load_credentials,
     prepare_document_root,

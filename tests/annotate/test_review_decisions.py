@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from annotate import InputError, build_gold
-from annotate.review_decisions import record_decision
+from safecal.annotate import InputError, build_gold
+from safecal.annotate.review_decisions import record_decision
 
 
 def _split_unit(ws):

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from annotate.errors import InputError
-from annotate.sampling import allocate, draw_sample, flagged_responses
-from annotate.workspace import Workspace
+from safecal.annotate.errors import InputError
+from safecal.annotate.sampling import allocate, draw_sample, flagged_responses
+from safecal.annotate.workspace import Workspace
 from tests.annotate.fixtures import populate
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from annotate import SCHEMA_VERSION, InputError, Workspace, resolve_workspace
+from safecal.annotate import SCHEMA_VERSION, InputError, Workspace, resolve_workspace
 
 
 def test_new_workspace_has_schema_and_wal(tmp_path):

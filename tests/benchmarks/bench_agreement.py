@@ -25,13 +25,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from calibrate.agreement import (  # noqa: E402
+from safecal.calibrate.agreement import (  # noqa: E402
     RatingPatterns,
     agreement_from_codes,
     coincidence_contributions,
     krippendorff_alpha_w,
 )
-from calibrate.bootstrap import percentile_estimate, resample_weights  # noqa: E402
+from safecal.calibrate.bootstrap import percentile_estimate, resample_weights  # noqa: E402
 
 
 def data(n: int, raters: int, k: int, seed: int) -> np.ndarray:

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pandas as pd  # noqa: E402
 
-from calibrate.curation import CurationInputs, curate  # noqa: E402
-from calibrate.curation.duplicates import similar_pairs, tfidf_matrix  # noqa: E402
+from safecal.calibrate.curation import CurationInputs, curate  # noqa: E402
+from safecal.calibrate.curation.duplicates import similar_pairs, tfidf_matrix  # noqa: E402
 
 
 def queries(n: int, seed: int = 0) -> tuple[list[str], list[str]]:

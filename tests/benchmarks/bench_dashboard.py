@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from annotate import Workspace  # noqa: E402
+from safecal.annotate import Workspace  # noqa: E402
 
 PAGES = ("annotation", "review", "calibration", "results")
 CATEGORIES = ("Ethical Safety", "Public Safety", "Personal Safety")

@@ -33,9 +33,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from calibrate import cache  # noqa: E402
-from calibrate.judges.llm import LLMJudge  # noqa: E402
-from calibrate.runner import load_cases, run_judge  # noqa: E402
+from safecal.calibrate import cache  # noqa: E402
+from safecal.calibrate.judges.llm import LLMJudge  # noqa: E402
+from safecal.calibrate.runner import load_cases, run_judge  # noqa: E402
 from tests.calibrate.judges_support import make_workspace  # noqa: E402
 
 
@@ -130,7 +130,7 @@ def bench_cached(n: int) -> None:
         ws = make_workspace(Path(tmp) / "ws", replies)
         judge = LLMJudge(model="fake", base_url="http://127.0.0.1:9/v1")  # never called
         cases = load_cases(ws)
-        from calibrate.judges.base import Verdict
+        from safecal.calibrate.judges.base import Verdict
 
         v = Verdict(label=None, valid=False, raw='{"rating": 1}', tokens_in=100, tokens_out=12)
         at = cache.now()
@@ -148,7 +148,7 @@ def bench_cached(n: int) -> None:
 def bench_tuning(n: int) -> None:
     from sklearn.metrics import cohen_kappa_score
 
-    from calibrate.tuning import tune_threshold_cv
+    from safecal.calibrate.tuning import tune_threshold_cv
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, n)

@@ -24,13 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from annotate.assign import plan_assignments  # noqa: E402
-from annotate.labelstudio.client import connect_to  # noqa: E402
-from annotate.labelstudio.configs import label_config  # noqa: E402
-from annotate.labelstudio.pull import pull  # noqa: E402
-from annotate.labelstudio.push import _units, push, task_data  # noqa: E402
-from annotate.labelstudio.server import start_server, stop_server  # noqa: E402
-from annotate.sampling import draw_sample  # noqa: E402
+from safecal.annotate.assign import plan_assignments  # noqa: E402
+from safecal.annotate.labelstudio.client import connect_to  # noqa: E402
+from safecal.annotate.labelstudio.configs import label_config  # noqa: E402
+from safecal.annotate.labelstudio.pull import pull  # noqa: E402
+from safecal.annotate.labelstudio.push import _units, push, task_data  # noqa: E402
+from safecal.annotate.labelstudio.server import start_server, stop_server  # noqa: E402
+from safecal.annotate.sampling import draw_sample  # noqa: E402
 from tests.annotate.fixtures import populate  # noqa: E402
 
 

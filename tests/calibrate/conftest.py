@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from annotate import Workspace, response_id
-from annotate.example import ExamplePaths
+from safecal.annotate import Workspace, response_id
+from safecal.annotate.example import ExamplePaths
 
 NOW = "2026-01-01T00:00:00"
 

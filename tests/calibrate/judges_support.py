@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from annotate.workspace import Workspace
+from safecal.annotate.workspace import Workspace
 
 
 def make_workspace(path: Path, replies: list[tuple[str, str]], *, image: bool = False,

@@ -11,9 +11,9 @@ import pytest
 from sklearn.metrics import accuracy_score, cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
-from annotate.errors import InputError
-from calibrate import agreement, wide_to_long
-from calibrate.agreement import (
+from safecal.annotate.errors import InputError
+from safecal.calibrate import agreement, wide_to_long
+from safecal.calibrate.agreement import (
     agreement_from_codes,
     cohen_kappa_w,
     fleiss_kappa_w,
@@ -215,7 +215,7 @@ def test_wide_to_long_and_to_dict() -> None:
 def test_resample_weights_both_paths_are_item_bootstraps() -> None:
     """Few patterns: multinomial over patterns; many: item indices counted per pattern.
     Either way each resample has N items and pattern p is drawn f_p times on average."""
-    from calibrate.bootstrap import resample_weights
+    from safecal.calibrate.bootstrap import resample_weights
 
     rng = np.random.default_rng(0)
     for freq in (np.array([5, 1, 14]), np.arange(1, 101)):
@@ -253,7 +253,7 @@ def test_undefined_cases() -> None:
 def test_compress_reconstructs_every_row(high: int) -> None:
     """Both paths (mixed-radix integers; axis-0 unique for wide ranges) give patterns whose
     rows, indexed by ``inverse``, rebuild the input, with counts that add up."""
-    from calibrate.bootstrap import compress
+    from safecal.calibrate.bootstrap import compress
 
     keys = np.random.default_rng(1).integers(-1, high, (3000, 4))
     keys[1000:2000] = keys[:1000]  # make repeats

@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
-from calibrate.agreement import agreement_from_codes
+from safecal.calibrate.agreement import agreement_from_codes
 
 ratings = arrays(np.int64, st.tuples(st.integers(2, 30), st.integers(2, 4)),
                  elements=st.integers(-1, 2))

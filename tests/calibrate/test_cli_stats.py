@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from annotate import Workspace
-from calibrate import agreement, corrected_rate, judge_metrics, wide_to_long
-from dashboards.cli import main
+from safecal.annotate import Workspace
+from safecal.calibrate import agreement, corrected_rate, judge_metrics, wide_to_long
+from safecal.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EST_KEYS = {"value", "ci"}
@@ -140,7 +140,7 @@ def test_judge_by_unanimity_of_table_raters(capsys, files, table) -> None:
     by = d["judges"]["judge_a"]["by_unanimity"]
     assert set(by) == {"unanimous", "split"}
     assert by["unanimous"]["n"] + by["split"]["n"] == d["judges"]["judge_a"]["n"]
-    from calibrate import unanimity
+    from safecal.calibrate import unanimity
     u = unanimity(table, ["h1", "h2", "h3"])
     labeled = table["gold"].notna() & table["judge_a"].isin(
         ["full_compliance", "partial_refusal", "full_refusal"])
@@ -267,7 +267,7 @@ def test_workspace_estimate_uses_inclusion_probabilities(capsys, stats_workspace
 
 def test_console_entry_point(files) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "dashboards.cli", "calibrate", "estimate", "--table",
+        [sys.executable, "-m", "safecal", "calibrate", "estimate", "--table",
          str(files["csv"]), "--judge", "judge_a", "--positive", "full_refusal", "--json"],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from calibrate import judge_metrics
-from calibrate.agreement import agreement_from_codes
+from safecal.calibrate import judge_metrics
+from safecal.calibrate.agreement import agreement_from_codes
 
 
 def test_kappa_and_ac1_intervals_cover() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from annotate.errors import InputError
-from calibrate import read_table
-from calibrate.io import require_columns
+from safecal.annotate.errors import InputError
+from safecal.calibrate import read_table
+from safecal.calibrate.io import require_columns
 
 
 def test_formats_agree(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from annotate.errors import InputError
-from calibrate import judge_metrics
-from calibrate.judge_metrics import _binary_from_cells, score_curves_w
+from safecal.annotate.errors import InputError
+from safecal.calibrate import judge_metrics
+from safecal.calibrate.judge_metrics import _binary_from_cells, score_curves_w
 
 
 def hand_table() -> pd.DataFrame:

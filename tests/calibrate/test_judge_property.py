@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from calibrate import judge_metrics
+from safecal.calibrate import judge_metrics
 
 pairs = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2),
                            st.floats(0, 1, allow_nan=False).map(lambda x: round(x, 1))),

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from annotate.example import ExamplePaths
-from annotate.workspace import Workspace
-from calibrate.judging import import_verdicts, run_keyword_judge, write_judge_card
-from dashboards.cli import main
+from safecal.annotate.example import ExamplePaths
+from safecal.annotate.workspace import Workspace
+from safecal.calibrate.judging import import_verdicts, run_keyword_judge, write_judge_card
+from safecal.cli import main
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

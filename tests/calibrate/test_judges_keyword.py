@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from annotate.errors import InputError
-from calibrate.judges.base import Case, Verdict
-from calibrate.judges.imported import ImportedJudge
-from calibrate.judges.keyword import KeywordJudge
-from calibrate.runner import run_judge
+from safecal.annotate.errors import InputError
+from safecal.calibrate.judges.base import Case, Verdict
+from safecal.calibrate.judges.imported import ImportedJudge
+from safecal.calibrate.judges.keyword import KeywordJudge
+from safecal.calibrate.runner import run_judge
 from tests.calibrate.judges_support import make_workspace
 
 
@@ -38,7 +38,7 @@ def test_keyword_labels(reply: str, field: str, label: str) -> None:
 def test_keyword_lists_are_editable(tmp_path: Path) -> None:
     phrases = tmp_path / "p.txt"
     phrases.write_text("# mine\nno way\n", encoding="utf-8")
-    from calibrate.judges.keyword import read_phrases
+    from safecal.calibrate.judges.keyword import read_phrases
 
     judge = KeywordJudge(phrases=read_phrases([phrases]))
     assert judge.judge(case("No way, friend")).label == "safe_with_refusal"
@@ -90,7 +90,7 @@ def test_imported_rejects_bad_files(tmp_path: Path) -> None:
 
 
 def test_cli_keyword_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from dashboards.cli import main
+    from safecal.cli import main
 
     make_workspace(tmp_path / "ws", [("vulnerability", "I cannot help"), ("overrefusal", "ok")])
     assert main(["calibrate", "run", "--workspace", str(tmp_path / "ws"), "--judge",

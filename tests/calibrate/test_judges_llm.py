@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from annotate.errors import InputError
-from calibrate.judges.base import Case
-from calibrate.judges.llm import LLMJudge, TransientError
-from calibrate.judges.prompt import load_prompt
-from calibrate.runner import run_judge
+from safecal.annotate.errors import InputError
+from safecal.calibrate.judges.base import Case
+from safecal.calibrate.judges.llm import LLMJudge, TransientError
+from safecal.calibrate.judges.prompt import load_prompt
+from safecal.calibrate.runner import run_judge
 from tests.calibrate.fake_openai import FakeOpenAI
 from tests.calibrate.judges_support import make_workspace
 

@@ -27,7 +27,7 @@ def server() -> Iterator[FakeOpenAI]:
 
 
 def cli(ws: Path, server: FakeOpenAI, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "dashboards.cli", "calibrate", "run", "--workspace", str(ws),
+    return [sys.executable, "-m", "safecal", "calibrate", "run", "--workspace", str(ws),
             "--judge", "llm", "--model", "fake-judge", "--base-url", server.base_url,
             "--api-key-env", "SAFECAL_TEST_JUDGE_KEY", "--no-progress", *extra]
 
@@ -96,7 +96,7 @@ def test_api_key_never_reaches_logs_or_database(server: FakeOpenAI, tmp_path: Pa
         con.close()
     assert SECRET not in dump and "SAFECAL_TEST_JUDGE_KEY" not in dump
     # nor the judge card
-    from calibrate.judging import write_judge_card
+    from safecal.calibrate.judging import write_judge_card
 
     with ws.transaction() as con:
         con.execute("INSERT INTO gold (response_id, field, label, method, decided_at) "
@@ -112,7 +112,7 @@ def test_missing_key_for_a_remote_api_is_a_clear_error(tmp_path: Path) -> None:
     environment = {k: v for k, v in os.environ.items() if k not in ("NO_SUCH_KEY_VAR",
                                                                      "OPENAI_BASE_URL")}
     done = subprocess.run(
-        [sys.executable, "-m", "dashboards.cli", "calibrate", "run", "--workspace",
+        [sys.executable, "-m", "safecal", "calibrate", "run", "--workspace",
          str(tmp_path / "ws"), "--judge", "llm", "--model", "m", "--api-key-env",
          "NO_SUCH_KEY_VAR"], cwd=ROOT, env=environment, capture_output=True, text=True,
         timeout=60)

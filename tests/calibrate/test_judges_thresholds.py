@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score
 
-from calibrate.thresholds import threshold_table, tune_threshold
+from safecal.calibrate.thresholds import threshold_table, tune_threshold
 
 
 def brute_force(y: np.ndarray, s: np.ndarray) -> list[dict[str, float]]:

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from calibrate.judges.llm import LLMJudge
-from calibrate.judges.prompt import PROMPTS_DIR, load_prompt
-from calibrate.thresholds import tune_threshold
-from calibrate.tuning import assign_splits, tune_prompt, tune_table, tune_threshold_cv
+from safecal.calibrate.judges.llm import LLMJudge
+from safecal.calibrate.judges.prompt import PROMPTS_DIR, load_prompt
+from safecal.calibrate.thresholds import tune_threshold
+from safecal.calibrate.tuning import assign_splits, tune_prompt, tune_table, tune_threshold_cv
 from tests.calibrate.fake_openai import FakeOpenAI
 from tests.calibrate.judges_support import make_workspace
 
@@ -63,7 +63,7 @@ def test_groups_never_straddle_folds() -> None:
 def test_tune_table_contract_and_errors() -> None:
     import pandas as pd
 
-    from annotate.errors import InputError
+    from safecal.annotate.errors import InputError
 
     y, s = scores(n=200)
     gold = np.where(y == 1, "unsafe", np.where(np.arange(200) % 2, "safe_with_warning",
@@ -154,7 +154,7 @@ def test_prompt_tuning_reports_on_held_out_items_only(server: FakeOpenAI,
 
 def test_tune_prompt_command_feeds_the_card(server: FakeOpenAI, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from dashboards.cli import main
+    from safecal.cli import main
 
     _, ws, alt = prompt_workspace(tmp_path, n=60)
     common = ["--workspace", str(ws.path), "--model", "fake", "--base-url", server.base_url,

@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score
 
-from calibrate import judge_metrics
-from calibrate.monitoring import (
+from safecal.calibrate import judge_metrics
+from safecal.calibrate.monitoring import (
     adjudication_queue,
     annotation_progress,
     at_threshold,
     metric_grid,
 )
-from calibrate.thresholds import threshold_table
+from safecal.calibrate.thresholds import threshold_table
 
 
 def test_at_threshold_matches_scikit_learn_at_every_cut():
@@ -99,7 +99,7 @@ def test_annotation_progress_counts_done_remaining_time_and_rate(example_workspa
 
 
 def test_adjudication_queue_lists_pending_units_with_labels(example_workspace):
-    from annotate import build_gold
+    from safecal.annotate import build_gold
 
     ws = example_workspace
     rids = _seed_labels(ws)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.contingency_tables import mcnemar
 
-from calibrate import paired_test
+from safecal.calibrate import paired_test
 
 
 def table(seed: int, n: int, acc_a: float, acc_b: float) -> pd.DataFrame:

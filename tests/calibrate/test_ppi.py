@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from annotate.errors import InputError
-from calibrate import corrected_rate, gold_budget, wilson
-from calibrate.ppi import ppi_interval, ppi_mean
+from safecal.annotate.errors import InputError
+from safecal.calibrate import corrected_rate, gold_budget, wilson
+from safecal.calibrate.ppi import ppi_interval, ppi_mean
 
 
 def test_hand_derived_fixed_lambda() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calibrate import (
+from safecal.calibrate import (
     MEAN_OF_CELLS,
     POOLED,
     benchmark_cells,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from annotate import InputError, Workspace
-from calibrate import agreement, corrected_rate, judge_metrics
-from calibrate.tables import (
+from safecal.annotate import InputError, Workspace
+from safecal.calibrate import agreement, corrected_rate, judge_metrics
+from safecal.calibrate.tables import (
     INVALID,
     SLICE_COLUMNS,
     annotations_table,
@@ -83,7 +83,7 @@ def test_estimate_table_sets_aside_gold_without_a_sample(stats_workspace: Worksp
                                                          tmp_path) -> None:
     import shutil
 
-    from calibrate.tables import estimate_table
+    from safecal.calibrate.tables import estimate_table
 
     shutil.copytree(stats_workspace.path, tmp_path / "ws")
     ws = Workspace.open(tmp_path / "ws", create=False)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from annotate import Workspace, build_gold, import_honeypots, import_labels
-from annotate.example import ExamplePaths
-from calibrate import import_verdicts
+from safecal.annotate import Workspace, build_gold, import_honeypots, import_labels
+from safecal.annotate.example import ExamplePaths
+from safecal.calibrate import import_verdicts
 
 
 @pytest.fixture(scope="session")

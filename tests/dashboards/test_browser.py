@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from annotate import Workspace
-from dashboards.launch import Dashboard, launch
+from safecal.annotate import Workspace
+from safecal.dashboards.launch import Dashboard, launch
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from dashboards.launch import command, free_port
+from safecal.dashboards.launch import command, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_dashboard_command_serves_and_stops(filled_workspace):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboards.cli", "dashboard", "--workspace",
+        [sys.executable, "-m", "safecal", "dashboard", "--workspace",
          str(filled_workspace.path), "--port", str(port)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -40,7 +40,7 @@ def test_dashboard_command_serves_and_stops(filled_workspace):
 
 
 def test_dashboard_command_needs_a_workspace(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "dashboards.cli", "dashboard", "--workspace",
+    done = subprocess.run([sys.executable, "-m", "safecal", "dashboard", "--workspace",
                            str(tmp_path / "absent")], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2
@@ -59,9 +59,9 @@ def test_streamlit_command_binds_localhost_headless_without_statistics():
 def test_stop_ends_the_workspace_dashboard_from_here_or_elsewhere(filled_workspace):
     import importlib
 
-    from dashboards.launch import STATE, launch, stop
+    from safecal.dashboards.launch import STATE, launch, stop
 
-    launch_module = importlib.import_module("dashboards.launch")  # the module, not launch()
+    launch_module = importlib.import_module("safecal.dashboards.launch")  # the module, not launch()
 
     ws = filled_workspace.path
     running = launch(ws)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from annotate import Workspace
+from safecal.annotate import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def demo(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dashboards.cli", "demo", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "safecal", "demo", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=900)
 
 

@@ -13,11 +13,11 @@ import pytest
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score
 from streamlit.testing.v1 import AppTest
 
-from annotate import Workspace
-from calibrate import agreement, corrected_rate
-from calibrate.monitoring import adjudication_queue
-from calibrate.slices import POOLED
-from calibrate.tables import annotations_table, judge_table
+from safecal.annotate import Workspace
+from safecal.calibrate import agreement, corrected_rate
+from safecal.calibrate.monitoring import adjudication_queue
+from safecal.calibrate.slices import POOLED
+from safecal.calibrate.tables import annotations_table, judge_table
 
 DASH = Path(__file__).resolve().parents[2] / "dashboards"
 PAGES = ("annotation", "review", "calibration", "results", "curation")

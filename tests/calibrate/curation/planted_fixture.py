@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from annotate.labels import modality
-from annotate.workspace import Workspace
+from safecal.annotate.labels import modality
+from safecal.annotate.workspace import Workspace
 
 MODELS = ("alpha", "beta", "gamma")
 
@@ -107,7 +107,7 @@ class Fixture:
 
 
 def _levels(level3: str) -> tuple[str, str]:
-    from annotate.taxonomy import load_taxonomy
+    from safecal.annotate.taxonomy import load_taxonomy
 
     table = load_taxonomy().table.set_index("level3_category")
     return table.at[level3, "level1_category"], table.at[level3, "level2_category"]

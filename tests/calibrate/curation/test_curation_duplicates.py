@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics.pairwise import cosine_similarity
 
-from calibrate.curation.duplicates import (
+from safecal.calibrate.curation.duplicates import (
     duplicate_groups,
     near_duplicates,
     similar_pairs,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from annotate import build_gold, import_labels
-from calibrate.curation import CurationThresholds, check_planted, curate_workspace
-from calibrate.judging import import_verdicts
+from safecal.annotate import build_gold, import_labels
+from safecal.calibrate.curation import CurationThresholds, check_planted, curate_workspace
+from safecal.calibrate.judging import import_verdicts
 
 SIGNAL_FOR_PROBLEM = {"risk_label_wrong": "risk_label_wrong",
                       "image_irrelevant": "image_irrelevant",

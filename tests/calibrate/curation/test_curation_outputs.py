@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from annotate.errors import InputError
-from annotate.workspace import Workspace
-from calibrate.curation import (
+from safecal.annotate.errors import InputError
+from safecal.annotate.workspace import Workspace
+from safecal.calibrate.curation import (
     coverage_pivot,
     curate_workspace,
     curation_pass,
@@ -15,7 +15,7 @@ from calibrate.curation import (
     export_table,
     item_evidence,
 )
-from dashboards.cli import main
+from safecal.cli import main
 
 
 @pytest.fixture(scope="module")

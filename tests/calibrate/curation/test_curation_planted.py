@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calibrate.curation import curate_workspace
+from safecal.calibrate.curation import curate_workspace
 from tests.calibrate.curation.planted_fixture import CLEAN, PLANTED, TEMPLATE
 
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from annotate.labelstudio.client import connect_to
-from annotate.labelstudio.pull import export_project, pull
-from calibrate.curation import curate_workspace
-from calibrate.curation.push import REVIEW_SAMPLE
-from dashboards.cli import main
+from safecal.annotate.labelstudio.client import connect_to
+from safecal.annotate.labelstudio.pull import export_project, pull
+from safecal.calibrate.curation import curate_workspace
+from safecal.calibrate.curation.push import REVIEW_SAMPLE
+from safecal.cli import main
 from tests.calibrate.curation.planted_fixture import build_workspace
 from tests.labelstudio_server import build_template, running_server
 

@@ -7,8 +7,8 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from annotate.errors import InputError
-from calibrate.curation import CurationThresholds, curate, load_inputs
+from safecal.annotate.errors import InputError
+from safecal.calibrate.curation import CurationThresholds, curate, load_inputs
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_outcomes_use_the_latest_run_of_each_field(inputs):
     uniform = signals[signals["signal"] == "uniform_outcome"].set_index("item_id")
     assert "other-judge (run run2): 6" in uniform.at["v02", "evidence"]
     # refusal items are still judged by run1, the latest run that judged refusal
-    from calibrate.curation.signals import outcomes
+    from safecal.calibrate.curation.signals import outcomes
 
     out = outcomes(no_gold)
     assert set(out.loc[out["item_id"].str.startswith("o"), "source"]) == {

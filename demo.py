@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from annotate import InputError, Workspace, ingest_items, ingest_responses
-from annotate.example import NOTICE, ExamplePaths, write_example
+from safecal.annotate import InputError, Workspace, ingest_items, ingest_responses
+from safecal.annotate.example import NOTICE, ExamplePaths, write_example
 
 DEFAULT_DEMO = "safecal-demo"
 RECORDED_JUDGE = "example-vlm-judge"
@@ -121,7 +121,7 @@ def _annotation(result: DemoResult, *, labelstudio: bool, seed: int,
                 say: Callable[[str], None]) -> None:
     ws, example = result.workspace, result.example
     if labelstudio:
-        from annotate.labelstudio.demo_steps import setup_demo_labeling, start_demo_server
+        from safecal.annotate.labelstudio.demo_steps import setup_demo_labeling, start_demo_server
 
         say("starting Label Studio (first start takes about 30 s) ...")
         server = start_demo_server(ws)
@@ -143,15 +143,15 @@ def _annotation(result: DemoResult, *, labelstudio: bool, seed: int,
             say(f"review project: {labeling.review}")
         gold = labeling.gold
     else:
-        from annotate.adjudication import build_gold
-        from annotate.human_labels import import_honeypots, import_labels
-        from annotate.sampling import draw_sample
+        from safecal.annotate.adjudication import build_gold
+        from safecal.annotate.human_labels import import_honeypots, import_labels
+        from safecal.annotate.sampling import draw_sample
 
         import_honeypots(ws, example.truth)
         draw_sample(ws, n=DEMO_SAMPLE, by=("model", "aspect"), seed=seed, sample_id="demo")
         say(f"imported {import_labels(ws, example.human_labels)} simulated labels")
         gold = build_gold(ws)
-    from annotate.human_labels import import_labels
+    from safecal.annotate.human_labels import import_labels
 
     import_labels(ws, example.query_quality_labels)
     n_gold = ws.read_sql("SELECT count(*) AS n FROM gold")["n"][0]
@@ -162,7 +162,12 @@ def _annotation(result: DemoResult, *, labelstudio: bool, seed: int,
 
 
 def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:
-    from calibrate import import_verdicts, run_keyword_judge, tune_run_threshold, write_judge_card
+    from safecal.calibrate import (
+        import_verdicts,
+        run_keyword_judge,
+        tune_run_threshold,
+        write_judge_card,
+    )
 
     ws, example = result.workspace, result.example
     for run in (run_keyword_judge(ws),
@@ -180,9 +185,9 @@ def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:
 
 
 def _rates(result: DemoResult, *, say: Callable[[str], None]) -> None:
-    from annotate.labels import POSITIVE
-    from calibrate import benchmark_cells
-    from calibrate.tables import estimate_table
+    from safecal.annotate.labels import POSITIVE
+    from safecal.calibrate import benchmark_cells
+    from safecal.calibrate.tables import estimate_table
 
     ws = result.workspace
     for field_name, rate in (("harmfulness", "attack-success rate"), ("refusal", "refusal rate")):
@@ -203,7 +208,7 @@ def _rates(result: DemoResult, *, say: Callable[[str], None]) -> None:
 
 
 def _curation(result: DemoResult, *, say: Callable[[str], None]) -> None:
-    from calibrate.curation import check_planted, curation_pass, summary_text
+    from safecal.calibrate.curation import check_planted, curation_pass, summary_text
 
     out = result.workspace.path / "reports" / "curation"
     curated = curation_pass(result.workspace, out_dir=out)
@@ -215,7 +220,7 @@ def _curation(result: DemoResult, *, say: Callable[[str], None]) -> None:
 
 
 def _dashboard(result: DemoResult, *, say: Callable[[str], None]) -> None:
-    from dashboards.launch import launch
+    from safecal.dashboards.launch import launch
 
     app = launch(result.workspace.path)
     result.urls["dashboard"] = app.url
@@ -223,8 +228,8 @@ def _dashboard(result: DemoResult, *, say: Callable[[str], None]) -> None:
 
 def _stop_servers(path: Path) -> None:
     """Stop what the demo started: the dashboard and the workspace's Label Studio."""
-    from annotate.labelstudio.server import stop_server
-    from dashboards.launch import stop
+    from safecal.annotate.labelstudio.server import stop_server
+    from safecal.dashboards.launch import stop
 
     stop(path)
 

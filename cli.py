@@ -1,0 +1,98 @@
+"""The ``safecal`` command: every stage's command groups, and ``safecal demo``.
+
+Each stage parses its own commands in its ``cli`` package (``annotate/cli``,
+``calibrate/cli``, ``dashboards/cli``); this module sits above all three and
+assembles them, so the one-way flow annotate -> calibrate -> dashboards holds for
+the command line too. A user error (:class:`safecal.annotate.errors.InputError`)
+prints its message and exits with status 2, never a traceback. A write the workspace
+database refuses (disk full, a lock held too long by another program) exits with
+status 1 and says so: every write is one transaction, so what was committed before
+stays and a rerun resumes from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sqlite3
+import sys
+from collections.abc import Sequence
+
+from safecal.annotate.errors import InputError
+
+#: (module with ``register(subparsers)``) in the order ``--help`` lists them.
+GROUPS: tuple[str, ...] = (
+    "safecal.annotate.cli.ingest",
+    "safecal.annotate.cli.annotate",
+    "safecal.annotate.cli.labelstudio",
+    "safecal.calibrate.cli",
+    "safecal.calibrate.cli.curate",
+    "safecal.dashboards.cli.dashboard",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="safecal",
+        description="Measure automatic safety judges against human labels.",
+    )
+    parser.add_argument(
+        "--workspace",
+        "-w",
+        default=None,
+        help="workspace folder (default: $SAFECAL_WORKSPACE or ./safecal-workspace)",
+    )
+    subparsers = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
+    for name in GROUPS:
+        importlib.import_module(name).register(subparsers)
+    register_demo(subparsers)
+    return parser
+
+
+def register_demo(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="run the whole loop on the bundled synthetic example",
+        description="Build a fresh workspace from the bundled synthetic example and run the "
+        "whole loop: ingest, Label Studio, judges, tuning, corrected rates, curation, dashboard.",
+    )
+    parser.add_argument("--workspace", "-w", default=argparse.SUPPRESS,
+                        help="demo workspace folder (default ./safecal-demo; rebuilt each run)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the example (default 0)")
+    parser.add_argument("--no-labelstudio", action="store_true",
+                        help="build the gold set from the simulated labels without a server")
+    parser.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    parser.add_argument("--exit", action="store_true",
+                        help="stop the servers and exit after the last step instead of serving")
+    parser.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from safecal.demo import DEFAULT_DEMO, run_demo
+
+    run_demo(getattr(args, "workspace", None) or DEFAULT_DEMO, seed=args.seed,
+             labelstudio=not args.no_labelstudio, dashboard=not args.no_dashboard,
+             wait=not args.exit)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except sqlite3.Error as exc:
+        print(f"error: the workspace database refused a change ({type(exc).__name__}: {exc}); "
+              "what was committed before is kept: fix the cause (disk space, another program "
+              "holding the database) and rerun the same command to resume", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

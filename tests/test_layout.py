@@ -1,0 +1,111 @@
+"""The package's shape: one installed name, folders listed, imports flowing one way.
+
+- Every folder with Python modules is a package ``pyproject.toml`` installs.
+- The import contract: annotate imports neither calibrate nor dashboards; calibrate
+  does not import dashboards; no stage imports the top (``safecal.cli``,
+  ``safecal.demo``); nothing imports the folders under their bare names.
+- A wheel built from this repository installs into a fresh virtual environment
+  beside PyPI's ``annotate`` and ``calibrate``, and all three import and work.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+STAGES = ("annotate", "calibrate", "dashboards")
+#: a stage may import the stages before it, never after it, nor the top
+ALLOWED = {
+    "annotate": {"safecal.annotate"},
+    "calibrate": {"safecal.annotate", "safecal.calibrate"},
+    "dashboards": {"safecal.annotate", "safecal.calibrate", "safecal.dashboards"},
+}
+
+
+def _modules(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out.append((node.lineno, node.module))
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module"
+              and node.args and isinstance(node.args[0], ast.Constant)):
+            out.append((node.lineno, str(node.args[0].value)))
+    return out
+
+
+def test_every_package_folder_is_installed():
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert config["package-dir"] == {"safecal": "."}
+    listed = set(config["packages"])
+    folders = {"safecal." + ".".join(p.parent.relative_to(REPO).parts)
+               for stage in STAGES for p in _modules(REPO / stage)}
+    assert folders <= listed, f"not installed: {sorted(folders - listed)}"
+    assert listed - {"safecal"} <= folders
+
+
+def test_imports_flow_one_way():
+    bad = []
+    for stage in STAGES:
+        for path in _modules(REPO / stage):
+            for line, name in _imports(path):
+                top = name.split(".")[0]
+                if top in STAGES:
+                    bad.append(f"{path.relative_to(REPO)}:{line}: bare import {name}")
+                elif top == "safecal":
+                    head = ".".join(name.split(".")[:2])
+                    if head not in ALLOWED[stage]:
+                        bad.append(f"{path.relative_to(REPO)}:{line}: {stage} imports {name}")
+    for path in [REPO / "cli.py", REPO / "demo.py", REPO / "__main__.py",
+                 *_modules(REPO / "tests")]:
+        bad += [f"{path.relative_to(REPO)}:{line}: bare import {name}"
+                for line, name in _imports(path) if name.split(".")[0] in STAGES]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_contract_check_catches_a_violation(tmp_path):
+    """The checker itself: a calibrate module importing dashboards is reported."""
+    module = tmp_path / "m.py"
+    module.write_text("import safecal.dashboards.data\nfrom annotate import x\n")
+    assert _imports(module) == [(1, "safecal.dashboards.data"), (2, "annotate")]
+
+
+@pytest.mark.slow
+def test_installs_beside_pypi_annotate_and_calibrate(tmp_path, example):
+    """A fresh venv (dependencies from this interpreter's site-packages), PyPI's
+    ``annotate`` and ``calibrate``, then a wheel of safecal: all three import, and the
+    installed command ingests the example from another folder."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                   check=True)
+    py, pip = venv / "bin" / "python", [str(venv / "bin" / "python"), "-m", "pip", "-q"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run([*pip, "install", "annotate", "calibrate"], check=True, env=env)
+    subprocess.run([*pip, "install", "--no-deps", str(REPO)], check=True, env=env,
+                   cwd=tmp_path)
+    site = subprocess.run(
+        [str(py), "-c", "import annotate, calibrate, safecal, safecal.annotate, "
+         "safecal.calibrate, safecal.dashboards, safecal.cli\n"
+         "for m in (annotate, calibrate, safecal, safecal.calibrate): print(m.__file__)"],
+        check=True, env=env, cwd=tmp_path, capture_output=True, text=True).stdout.split()
+    assert all(Path(f).is_relative_to(venv) for f in site), site
+    assert "safecal" not in site[0] and "safecal" not in site[1]  # PyPI's own packages
+    assert site[3].endswith("safecal/calibrate/__init__.py")
+    done = subprocess.run(
+        [str(venv / "bin" / "safecal"), "-w", str(tmp_path / "ws"), "ingest", "items",
+         str(example.items), "--images", str(example.images)],
+        env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "120" in done.stdout
