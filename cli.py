@@ -51,27 +51,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 def register_demo(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "demo", help="run the whole loop on the bundled synthetic example",
+        "demo",
+        help="run the whole loop on the bundled synthetic example",
         description="Build a fresh workspace from the bundled synthetic example and run the "
         "whole loop: ingest, Label Studio, judges, tuning, corrected rates, curation, dashboard.",
     )
-    parser.add_argument("--workspace", "-w", default=argparse.SUPPRESS,
-                        help="demo workspace folder (default ./safecal-demo; rebuilt each run)")
+    parser.add_argument(
+        "--workspace",
+        "-w",
+        default=argparse.SUPPRESS,
+        help="demo workspace folder (default ./safecal-demo; rebuilt each run)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the example (default 0)")
-    parser.add_argument("--no-labelstudio", action="store_true",
-                        help="build the gold set from the simulated labels without a server")
+    parser.add_argument(
+        "--no-labelstudio",
+        action="store_true",
+        help="build the gold set from the simulated labels without a server",
+    )
     parser.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
-    parser.add_argument("--exit", action="store_true",
-                        help="stop the servers and exit after the last step instead of serving")
+    parser.add_argument(
+        "--exit",
+        action="store_true",
+        help="stop the servers and exit after the last step instead of serving",
+    )
     parser.set_defaults(func=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from safecal.demo import DEFAULT_DEMO, run_demo
 
-    run_demo(getattr(args, "workspace", None) or DEFAULT_DEMO, seed=args.seed,
-             labelstudio=not args.no_labelstudio, dashboard=not args.no_dashboard,
-             wait=not args.exit)
+    run_demo(
+        getattr(args, "workspace", None) or DEFAULT_DEMO,
+        seed=args.seed,
+        labelstudio=not args.no_labelstudio,
+        dashboard=not args.no_dashboard,
+        wait=not args.exit,
+    )
     return 0
 
 
@@ -84,9 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except sqlite3.Error as exc:
-        print(f"error: the workspace database refused a change ({type(exc).__name__}: {exc}); "
-              "what was committed before is kept: fix the cause (disk space, another program "
-              "holding the database) and rerun the same command to resume", file=sys.stderr)
+        print(
+            f"error: the workspace database refused a change ({type(exc).__name__}: {exc}); "
+            "what was committed before is kept: fix the cause (disk space, another program "
+            "holding the database) and rerun the same command to resume",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)

@@ -63,17 +63,25 @@ def fresh_demo_workspace(path: str | Path) -> Workspace:
 def summary(ws: Workspace) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Items per level-1 category x modality, and responses per model x language."""
     items = ws.read_sql("SELECT level1_category, modality FROM items")
-    cells = pd.crosstab(items["level1_category"], items["modality"], margins=True,
-                        margins_name="total")
+    cells = pd.crosstab(
+        items["level1_category"], items["modality"], margins=True, margins_name="total"
+    )
     responses = ws.read_sql("SELECT model, language FROM responses")
-    per_model = pd.crosstab(responses["model"], responses["language"], margins=True,
-                            margins_name="total")
+    per_model = pd.crosstab(
+        responses["model"], responses["language"], margins=True, margins_name="total"
+    )
     return cells, per_model
 
 
-def run_demo(path: str | Path = DEFAULT_DEMO, *, seed: int = 0, labelstudio: bool = True,
-             dashboard: bool = True, wait: bool = True,
-             say: Callable[[str], None] = print) -> DemoResult:
+def run_demo(
+    path: str | Path = DEFAULT_DEMO,
+    *,
+    seed: int = 0,
+    labelstudio: bool = True,
+    dashboard: bool = True,
+    wait: bool = True,
+    say: Callable[[str], None] = print,
+) -> DemoResult:
     """Run the loop on the example at ``path``, reporting each step through ``say``.
 
     ``labelstudio=False`` labels without a server (the simulated labels only);
@@ -117,17 +125,23 @@ def run_demo(path: str | Path = DEFAULT_DEMO, *, seed: int = 0, labelstudio: boo
     return result
 
 
-def _annotation(result: DemoResult, *, labelstudio: bool, seed: int,
-                say: Callable[[str], None]) -> None:
+def _annotation(
+    result: DemoResult, *, labelstudio: bool, seed: int, say: Callable[[str], None]
+) -> None:
     ws, example = result.workspace, result.example
     if labelstudio:
         from safecal.annotate.labelstudio.demo_steps import setup_demo_labeling, start_demo_server
 
         say("starting Label Studio (first start takes about 30 s) ...")
         server = start_demo_server(ws)
-        labeling = setup_demo_labeling(ws, server, truth=example.truth,
-                                       human_labels=example.human_labels, n=DEMO_SAMPLE,
-                                       seed=seed)
+        labeling = setup_demo_labeling(
+            ws,
+            server,
+            truth=example.truth,
+            human_labels=example.human_labels,
+            n=DEMO_SAMPLE,
+            seed=seed,
+        )
         result.urls["Label Studio"] = labeling.url
         admin = f"admin {labeling.admin_email}"
         if labeling.admin_password:
@@ -137,8 +151,10 @@ def _annotation(result: DemoResult, *, labelstudio: bool, seed: int,
             login = f" password {account.password} (shown once)" if account.password else ""
             say(f"  {account.role:9} {account.email}{login}")
         pushed = labeling.push
-        say(f"pushed sample {pushed.sample_id!r}: {pushed.created} tasks created, "
-            f"{pushed.already} already there, in {len(pushed.projects)} projects")
+        say(
+            f"pushed sample {pushed.sample_id!r}: {pushed.created} tasks created, "
+            f"{pushed.already} already there, in {len(pushed.projects)} projects"
+        )
         if labeling.review is not None:
             say(f"review project: {labeling.review}")
         gold = labeling.gold
@@ -157,8 +173,10 @@ def _annotation(result: DemoResult, *, labelstudio: bool, seed: int,
     n_gold = ws.read_sql("SELECT count(*) AS n FROM gold")["n"][0]
     say(f"gold set: {n_gold} gold labels; {len(gold.to_review)} units await review")
     if len(gold.honeypot_accuracy):
-        say("honeypot accuracy per annotator:\n"
-            + gold.honeypot_accuracy.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        say(
+            "honeypot accuracy per annotator:\n"
+            + gold.honeypot_accuracy.to_string(index=False, float_format=lambda v: f"{v:.2f}")
+        )
 
 
 def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:
@@ -170,15 +188,18 @@ def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:
     )
 
     ws, example = result.workspace, result.example
-    for run in (run_keyword_judge(ws),
-                import_verdicts(ws, example.judge_verdicts, score="score")):
-        say(f"judge {run.judge}: {run.n_cases} verdicts ({run.n_invalid} invalid answers kept "
-            f"as invalid) in {run.seconds:.1f} s; run {run.run_id}")
+    for run in (run_keyword_judge(ws), import_verdicts(ws, example.judge_verdicts, score="score")):
+        say(
+            f"judge {run.judge}: {run.n_cases} verdicts ({run.n_invalid} invalid answers kept "
+            f"as invalid) in {run.seconds:.1f} s; run {run.run_id}"
+        )
     tuning = tune_run_threshold(ws, RECORDED_JUDGE, field="harmfulness")
     kappa = tuning.cross_validated.cohen_kappa
-    say(f"{RECORDED_JUDGE}: threshold {tuning.threshold:.3f} chosen for {tuning.objective}; "
+    say(
+        f"{RECORDED_JUDGE}: threshold {tuning.threshold:.3f} chosen for {tuning.objective}; "
         f"out-of-fold Cohen's kappa {kappa.value:.3f} [{kappa.ci[0]:.3f}, {kappa.ci[1]:.3f}] "
-        f"on {tuning.cross_validated.n} gold labels")
+        f"on {tuning.cross_validated.n} gold labels"
+    )
     html, js = write_judge_card(ws, RECORDED_JUDGE, ws.path / "reports" / "judge-card")
     result.outputs.update({"judge card": html, "judge card (JSON)": js})
     say(f"judge card: {html}")
@@ -192,11 +213,23 @@ def _rates(result: DemoResult, *, say: Callable[[str], None]) -> None:
     ws = result.workspace
     for field_name, rate in (("harmfulness", "attack-success rate"), ("refusal", "refusal rate")):
         est = estimate_table(ws, field=field_name, run=RECORDED_JUDGE)
-        cells = benchmark_cells(est.table, gold="gold", judge=est.judge, weight=est.weight,
-                                positive=sorted(POSITIVE[field_name]))
+        cells = benchmark_cells(
+            est.table,
+            gold="gold",
+            judge=est.judge,
+            weight=est.weight,
+            positive=sorted(POSITIVE[field_name]),
+        )
         totals = cells[cells["cell"].str.startswith("total")]
-        columns = ["model", "cell", "n_labeled", "judge_rate", "corrected", "corrected_low",
-                   "corrected_high"]
+        columns = [
+            "model",
+            "cell",
+            "n_labeled",
+            "judge_rate",
+            "corrected",
+            "corrected_low",
+            "corrected_high",
+        ]
         say(f"{rate} (judge {RECORDED_JUDGE}, corrected with the gold sample):")
         say(totals[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         for note in est.notes:
@@ -214,8 +247,10 @@ def _curation(result: DemoResult, *, say: Callable[[str], None]) -> None:
     curated = curation_pass(result.workspace, out_dir=out)
     say(summary_text(curated))
     check = check_planted(curated, result.example.planted)
-    say(f"planted problems found: {int(check['found'].sum())} of {len(check)} "
-        "(see example-data/README.md)")
+    say(
+        f"planted problems found: {int(check['found'].sum())} of {len(check)} "
+        "(see example-data/README.md)"
+    )
     result.outputs["curation"] = out
 
 

@@ -39,8 +39,8 @@ class Resolution:
     """Gold rows decided now, units that need review (with the reason), honeypot
     accuracy per annotator, and Dawid-Skene confusion matrices when used."""
 
-    gold: pd.DataFrame          # response_id, field, label, method, soft, adjudicator, decided_at
-    to_review: pd.DataFrame     # response_id, field, reason
+    gold: pd.DataFrame  # response_id, field, label, method, soft, adjudicator, decided_at
+    to_review: pd.DataFrame  # response_id, field, reason
     honeypot_accuracy: pd.DataFrame
     confusion: dict[str, dict[str, pd.DataFrame]]
 
@@ -48,8 +48,10 @@ class Resolution:
 def response_labels(ws: Workspace, *, sample_id: str | None = None) -> pd.DataFrame:
     """The long table of response-level human labels (optionally one sample's units)."""
     fields = tuple(SCALES)
-    sql = ("SELECT a.response_id, a.field, a.annotator, a.label FROM annotations a"
-           f" WHERE a.response_id IS NOT NULL AND a.field IN ({', '.join('?' * len(fields))})")
+    sql = (
+        "SELECT a.response_id, a.field, a.annotator, a.label FROM annotations a"
+        f" WHERE a.response_id IS NOT NULL AND a.field IN ({', '.join('?' * len(fields))})"
+    )
     params: list = list(fields)
     if sample_id:
         sql += " AND a.response_id IN (SELECT response_id FROM samples WHERE sample_id = ?)"
@@ -59,13 +61,13 @@ def response_labels(ws: Workspace, *, sample_id: str | None = None) -> pd.DataFr
 
 def honeypot_accuracy(labels: pd.DataFrame, honeypots: pd.DataFrame) -> pd.DataFrame:
     """Per annotator and field: honeypots answered, correct, accuracy."""
-    merged = labels.merge(honeypots.rename(columns={"label": "known"}),
-                          on=["response_id", "field"])
+    merged = labels.merge(honeypots.rename(columns={"label": "known"}), on=["response_id", "field"])
     if merged.empty:
         return pd.DataFrame(columns=["annotator", "field", "n", "correct", "accuracy"])
     merged["correct"] = (merged["label"] == merged["known"]).astype(int)
     out = merged.groupby(["annotator", "field"], as_index=False).agg(
-        n=("correct", "size"), correct=("correct", "sum"))
+        n=("correct", "size"), correct=("correct", "sum")
+    )
     out["accuracy"] = out["correct"] / out["n"]
     return out
 
@@ -80,9 +82,15 @@ def _vote(group: pd.DataFrame) -> tuple[str | None, str, str]:
     return str(top.index[0]), method, soft
 
 
-def resolve(labels: pd.DataFrame, honeypots: pd.DataFrame, reviews: pd.DataFrame, *,
-            method: str = "majority", policy: str = "majority",
-            min_honeypot_accuracy: float = 1.0) -> Resolution:
+def resolve(
+    labels: pd.DataFrame,
+    honeypots: pd.DataFrame,
+    reviews: pd.DataFrame,
+    *,
+    method: str = "majority",
+    policy: str = "majority",
+    min_honeypot_accuracy: float = 1.0,
+) -> Resolution:
     """Apply the rules of the module docstring. Pure: tables in, tables out."""
     if method not in METHODS:
         raise ValueError(f"method {method!r}: expected one of {METHODS}")
@@ -97,11 +105,20 @@ def resolve(labels: pd.DataFrame, honeypots: pd.DataFrame, reviews: pd.DataFrame
     decided_keys = {(r.response_id, r.field): r for r in decided.itertuples()}
     gold_rows, review_rows = [], []
     for h in honeypots.itertuples():
-        gold_rows.append({"response_id": h.response_id, "field": h.field, "label": h.label,
-                          "method": "honeypot", "soft": None, "adjudicator": None,
-                          "decided_at": now})
-    regular = labels[[k not in honey_keys for k in
-                      zip(labels["response_id"], labels["field"], strict=True)]]
+        gold_rows.append(
+            {
+                "response_id": h.response_id,
+                "field": h.field,
+                "label": h.label,
+                "method": "honeypot",
+                "soft": None,
+                "adjudicator": None,
+                "decided_at": now,
+            }
+        )
+    regular = labels[
+        [k not in honey_keys for k in zip(labels["response_id"], labels["field"], strict=True)]
+    ]
     posteriors: dict[str, pd.DataFrame] = {}
     confusion: dict[str, dict[str, pd.DataFrame]] = {}
     if method == "dawid_skene":
@@ -113,9 +130,17 @@ def resolve(labels: pd.DataFrame, honeypots: pd.DataFrame, reviews: pd.DataFrame
         key = (rid, fld)
         if key in decided_keys:
             r = decided_keys[key]
-            gold_rows.append({"response_id": rid, "field": fld, "label": r.label,
-                              "method": "adjudicated", "soft": None,
-                              "adjudicator": r.reviewer, "decided_at": r.decided_at})
+            gold_rows.append(
+                {
+                    "response_id": rid,
+                    "field": fld,
+                    "label": r.label,
+                    "method": "adjudicated",
+                    "soft": None,
+                    "adjudicator": r.reviewer,
+                    "decided_at": r.decided_at,
+                }
+            )
             continue
         if method == "dawid_skene":
             post = posteriors[str(fld)].loc[rid]
@@ -134,18 +159,32 @@ def resolve(labels: pd.DataFrame, honeypots: pd.DataFrame, reviews: pd.DataFrame
         if reason:
             review_rows.append({"response_id": rid, "field": fld, "reason": reason})
             continue
-        gold_rows.append({"response_id": rid, "field": fld, "label": label, "method": how,
-                          "soft": soft, "adjudicator": None, "decided_at": now})
-    gold = pd.DataFrame(gold_rows, columns=["response_id", "field", "label", "method", "soft",
-                                            "adjudicator", "decided_at"])
-    return Resolution(gold=gold,
-                      to_review=pd.DataFrame(review_rows,
-                                             columns=["response_id", "field", "reason"]),
-                      honeypot_accuracy=acc, confusion=confusion)
+        gold_rows.append(
+            {
+                "response_id": rid,
+                "field": fld,
+                "label": label,
+                "method": how,
+                "soft": soft,
+                "adjudicator": None,
+                "decided_at": now,
+            }
+        )
+    gold = pd.DataFrame(
+        gold_rows,
+        columns=["response_id", "field", "label", "method", "soft", "adjudicator", "decided_at"],
+    )
+    return Resolution(
+        gold=gold,
+        to_review=pd.DataFrame(review_rows, columns=["response_id", "field", "reason"]),
+        honeypot_accuracy=acc,
+        confusion=confusion,
+    )
 
 
-def load_inputs(ws: Workspace, *, sample_id: str | None = None
-                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def load_inputs(
+    ws: Workspace, *, sample_id: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Labels, honeypots (those labeled by someone) and reviews from the workspace."""
     labels = response_labels(ws, sample_id=sample_id)
     honeypots = ws.read_sql("SELECT response_id, field, label FROM honeypots")
@@ -165,22 +204,39 @@ def write_gold(ws: Workspace, resolution: Resolution) -> None:
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (response_id, field) DO UPDATE SET"
             " label = excluded.label, method = excluded.method, soft = excluded.soft,"
             " adjudicator = excluded.adjudicator, decided_at = excluded.decided_at",
-            [tuple(None if pd.isna(v) else v for v in r)
-             for r in resolution.gold.itertuples(index=False)])
+            [
+                tuple(None if pd.isna(v) else v for v in r)
+                for r in resolution.gold.itertuples(index=False)
+            ],
+        )
         con.executemany(
             "DELETE FROM gold WHERE response_id = ? AND field = ?",
-            [(r.response_id, r.field) for r in resolution.to_review.itertuples()])
+            [(r.response_id, r.field) for r in resolution.to_review.itertuples()],
+        )
         con.executemany(
             "INSERT INTO reviews (response_id, field, reason, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (response_id, field) DO UPDATE SET reason = excluded.reason",
-            [(r.response_id, r.field, r.reason, now) for r in resolution.to_review.itertuples()])
+            [(r.response_id, r.field, r.reason, now) for r in resolution.to_review.itertuples()],
+        )
 
 
-def build_gold(ws: Workspace, *, sample_id: str | None = None, method: str = "majority",
-               policy: str = "majority", min_honeypot_accuracy: float = 1.0) -> Resolution:
+def build_gold(
+    ws: Workspace,
+    *,
+    sample_id: str | None = None,
+    method: str = "majority",
+    policy: str = "majority",
+    min_honeypot_accuracy: float = 1.0,
+) -> Resolution:
     """Resolve the workspace's labels and store gold rows and pending reviews."""
     labels, honeypots, reviews = load_inputs(ws, sample_id=sample_id)
-    res = resolve(labels, honeypots, reviews, method=method, policy=policy,
-                  min_honeypot_accuracy=min_honeypot_accuracy)
+    res = resolve(
+        labels,
+        honeypots,
+        reviews,
+        method=method,
+        policy=policy,
+        min_honeypot_accuracy=min_honeypot_accuracy,
+    )
     write_gold(ws, res)
     return res

@@ -73,7 +73,8 @@ def plan_assignments(
         raise InputError(f"--honeypot-rate {honeypot_rate}: must be in [0, 1)")
     if overlap > 0 and not 2 <= k <= len(annotators):
         raise InputError(
-            f"--k {k}: overlap needs 2 <= k <= number of annotators ({len(annotators)})")
+            f"--k {k}: overlap needs 2 <= k <= number of annotators ({len(annotators)})"
+        )
     rng = np.random.default_rng(seed)
     units = _sample_units(ws, sample_id)
     units["task_type"] = units["aspect"].map(FIELD_FOR_ASPECT)
@@ -92,14 +93,28 @@ def plan_assignments(
             overlap_ids.append(unit.response_id)
         for a in chosen:
             load[a] += 1
-            rows.append({"annotator": annotators[a], "task_type": unit.task_type,
-                         "unit_id": unit.response_id, "item_id": unit.item_id,
-                         "response_id": unit.response_id, "role": role})
+            rows.append(
+                {
+                    "annotator": annotators[a],
+                    "task_type": unit.task_type,
+                    "unit_id": unit.response_id,
+                    "item_id": unit.item_id,
+                    "response_id": unit.response_id,
+                    "role": role,
+                }
+            )
         if query_quality:
             for a in chosen:
-                rows.append({"annotator": annotators[a], "task_type": "query_quality",
-                             "unit_id": unit.item_id, "item_id": unit.item_id,
-                             "response_id": None, "role": role})
+                rows.append(
+                    {
+                        "annotator": annotators[a],
+                        "task_type": "query_quality",
+                        "unit_id": unit.item_id,
+                        "item_id": unit.item_id,
+                        "response_id": None,
+                        "role": role,
+                    }
+                )
     plan = pd.DataFrame(rows).drop_duplicates(["annotator", "task_type", "unit_id"])
     sampled = set(units["response_id"])
     n_honey = 0
@@ -107,7 +122,8 @@ def plan_assignments(
         pool = ws.read_sql(
             """SELECT h.response_id, r.item_id, h.field AS task_type
                FROM honeypots h JOIN responses r USING (response_id)
-               ORDER BY h.response_id, h.field""")
+               ORDER BY h.response_id, h.field"""
+        )
         pool = pool[~pool["response_id"].isin(sampled)]
         extra = []
         for name in annotators:
@@ -119,9 +135,16 @@ def plan_assignments(
                 cand = pool[pool["task_type"] == task_type]
                 take = cand.iloc[rng.permutation(len(cand))[: min(want, len(cand))]]
                 for hp in take.itertuples():
-                    extra.append({"annotator": name, "task_type": task_type,
-                                  "unit_id": hp.response_id, "item_id": hp.item_id,
-                                  "response_id": hp.response_id, "role": "honeypot"})
+                    extra.append(
+                        {
+                            "annotator": name,
+                            "task_type": task_type,
+                            "unit_id": hp.response_id,
+                            "item_id": hp.item_id,
+                            "response_id": hp.response_id,
+                            "role": "honeypot",
+                        }
+                    )
         if extra:
             plan = pd.concat([plan, pd.DataFrame(extra)], ignore_index=True)
             n_honey = len({e["unit_id"] for e in extra})
@@ -131,8 +154,13 @@ def plan_assignments(
         plan.loc[idx, "position"] = rng.permutation(len(idx))
     plan = plan.sort_values(["annotator", "position"]).reset_index(drop=True)
     _store(ws, sample_id, plan, overlap_ids, seed)
-    return AssignmentPlan(sample_id=sample_id, assignments=plan, n_units=len(units),
-                          n_overlap=len(overlap_ids), n_honeypots=n_honey)
+    return AssignmentPlan(
+        sample_id=sample_id,
+        assignments=plan,
+        n_units=len(units),
+        n_overlap=len(overlap_ids),
+        n_honeypots=n_honey,
+    )
 
 
 def _split(total: int, weights: np.ndarray) -> list[int]:
@@ -145,30 +173,46 @@ def _split(total: int, weights: np.ndarray) -> list[int]:
     return [int(x) for x in out]
 
 
-def _store(ws: Workspace, sample_id: str, plan: pd.DataFrame, overlap_ids: list[str],
-           seed: int) -> None:
+def _store(
+    ws: Workspace, sample_id: str, plan: pd.DataFrame, overlap_ids: list[str], seed: int
+) -> None:
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with ws.transaction() as con:
         pushed = con.execute(
-            "SELECT COUNT(*) FROM ls_projects WHERE sample_id = ?", (sample_id,)).fetchone()[0]
+            "SELECT COUNT(*) FROM ls_projects WHERE sample_id = ?", (sample_id,)
+        ).fetchone()[0]
         if pushed:
             raise InputError(
                 f"sample {sample_id!r} was already pushed to Label Studio; its assignments are "
-                "fixed (draw a new sample to plan again)")
+                "fixed (draw a new sample to plan again)"
+            )
         con.execute("DELETE FROM ls_assignments WHERE sample_id = ?", (sample_id,))
         con.execute("DELETE FROM samples WHERE sample_id = ? AND role = 'honeypot'", (sample_id,))
         con.execute("UPDATE samples SET role = 'regular' WHERE sample_id = ?", (sample_id,))
         con.executemany(
             "UPDATE samples SET role = 'overlap' WHERE sample_id = ? AND response_id = ?",
-            [(sample_id, r) for r in overlap_ids])
+            [(sample_id, r) for r in overlap_ids],
+        )
         honey = plan.loc[plan["role"] == "honeypot", "response_id"].dropna().unique()
         con.executemany(
             "INSERT OR IGNORE INTO samples (sample_id, response_id, stratum, inclusion_prob, role,"
             " seed, created_at) VALUES (?, ?, 'honeypot', 1.0, 'honeypot', ?, ?)",
-            [(sample_id, r, seed, now) for r in honey])
+            [(sample_id, r, seed, now) for r in honey],
+        )
         con.executemany(
             "INSERT INTO ls_assignments (sample_id, annotator, task_type, unit_id, item_id,"
             " response_id, role, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(sample_id, r.annotator, r.task_type, r.unit_id, r.item_id,
-              None if pd.isna(r.response_id) else r.response_id, r.role, int(r.position))
-             for r in plan.itertuples()])
+            [
+                (
+                    sample_id,
+                    r.annotator,
+                    r.task_type,
+                    r.unit_id,
+                    r.item_id,
+                    None if pd.isna(r.response_id) else r.response_id,
+                    r.role,
+                    int(r.position),
+                )
+                for r in plan.itertuples()
+            ],
+        )

@@ -32,10 +32,17 @@ class DawidSkeneResult:
     iterations: int
 
 
-def dawid_skene(long: pd.DataFrame, *, classes: list[str] | tuple[str, ...],
-                unit: str = "unit", rater: str = "annotator", label: str = "label",
-                smoothing: float = 0.01, max_iter: int = 200, tol: float = 1e-8
-                ) -> DawidSkeneResult:
+def dawid_skene(
+    long: pd.DataFrame,
+    *,
+    classes: list[str] | tuple[str, ...],
+    unit: str = "unit",
+    rater: str = "annotator",
+    label: str = "label",
+    smoothing: float = 0.01,
+    max_iter: int = 200,
+    tol: float = 1e-8,
+) -> DawidSkeneResult:
     """Fit Dawid-Skene to a long table ``(unit, rater, label)``."""
     classes = list(classes)
     unknown = set(long[label]) - set(classes)
@@ -56,8 +63,7 @@ def dawid_skene(long: pd.DataFrame, *, classes: list[str] | tuple[str, ...],
         p = T.mean(axis=0)
         pi = np.einsum("ik,ijl->jkl", T, n) + smoothing
         pi /= pi.sum(axis=2, keepdims=True)
-        log_t = np.log(np.clip(p, 1e-300, None))[None, :] + np.einsum(
-            "ijl,jkl->ik", n, np.log(pi))
+        log_t = np.log(np.clip(p, 1e-300, None))[None, :] + np.einsum("ijl,jkl->ik", n, np.log(pi))
         log_t -= log_t.max(axis=1, keepdims=True)
         new = np.exp(log_t)
         new /= new.sum(axis=1, keepdims=True)
@@ -68,9 +74,15 @@ def dawid_skene(long: pd.DataFrame, *, classes: list[str] | tuple[str, ...],
     p = T.mean(axis=0)
     pi = np.einsum("ik,ijl->jkl", T, n) + smoothing
     pi /= pi.sum(axis=2, keepdims=True)
-    confusion = {r: pd.DataFrame(pi[j], index=pd.Index(classes, name="true"),
-                                 columns=pd.Index(classes, name="reported"))
-                 for j, r in enumerate(raters)}
+    confusion = {
+        r: pd.DataFrame(
+            pi[j], index=pd.Index(classes, name="true"), columns=pd.Index(classes, name="reported")
+        )
+        for j, r in enumerate(raters)
+    }
     return DawidSkeneResult(
         posteriors=pd.DataFrame(T, index=units, columns=classes),
-        priors=pd.Series(p, index=classes), confusion=confusion, iterations=it)
+        priors=pd.Series(p, index=classes),
+        confusion=confusion,
+        iterations=it,
+    )

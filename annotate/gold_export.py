@@ -25,18 +25,23 @@ def gold_table(ws: Workspace, *, sample_id: str | None = None) -> pd.DataFrame:
         """SELECT g.response_id, r.item_id, r.model, r.language, i.aspect, g.field,
                   g.label AS gold, g.method, g.adjudicator, g.decided_at, g.soft
            FROM gold g JOIN responses r USING (response_id) JOIN items i USING (item_id)
-           ORDER BY g.field, g.response_id""")
+           ORDER BY g.field, g.response_id"""
+    )
     samples = ws.read_sql(
         "SELECT response_id, stratum, inclusion_prob, role FROM samples"
         + (" WHERE sample_id = ?" if sample_id else "")
-        + " GROUP BY response_id", (sample_id,) if sample_id else ())
+        + " GROUP BY response_id",
+        (sample_id,) if sample_id else (),
+    )
     how = "inner" if sample_id else "left"
     gold = gold.merge(samples, on="response_id", how=how)
-    labels = ws.read_sql("SELECT response_id, field, annotator, label FROM annotations"
-                         " WHERE response_id IS NOT NULL")
+    labels = ws.read_sql(
+        "SELECT response_id, field, annotator, label FROM annotations WHERE response_id IS NOT NULL"
+    )
     if len(labels):
-        wide = labels.pivot_table(index=["response_id", "field"], columns="annotator",
-                                  values="label", aggfunc="first")
+        wide = labels.pivot_table(
+            index=["response_id", "field"], columns="annotator", values="label", aggfunc="first"
+        )
         wide.columns = [f"label:{c}" for c in wide.columns]
         counts = labels.groupby(["response_id", "field"]).size().rename("n_annotators")
         gold = gold.merge(counts.reset_index(), on=["response_id", "field"], how="left")
@@ -47,14 +52,17 @@ def gold_table(ws: Workspace, *, sample_id: str | None = None) -> pd.DataFrame:
     return gold
 
 
-def export_gold(ws: Workspace, path: str | Path, *, fmt: str | None = None,
-                sample_id: str | None = None) -> pd.DataFrame:
+def export_gold(
+    ws: Workspace, path: str | Path, *, fmt: str | None = None, sample_id: str | None = None
+) -> pd.DataFrame:
     """Write :func:`gold_table` to ``path``; returns the table."""
     path = Path(path)
     fmt = fmt or path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
-        raise InputError(f"{path}: unknown export format {fmt!r}; use --format "
-                         f"{' / '.join(FORMATS)} or a .csv / .jsonl / .parquet name")
+        raise InputError(
+            f"{path}: unknown export format {fmt!r}; use --format "
+            f"{' / '.join(FORMATS)} or a .csv / .jsonl / .parquet name"
+        )
     table = gold_table(ws, sample_id=sample_id)
     if table.empty:
         raise InputError("the gold set is empty; run `safecal annotate gold` first")

@@ -54,18 +54,26 @@ def _line(i: int, path: Path) -> str:
     return f"{path}, line {i + 2}" if path.suffix == ".csv" else f"{path}, row {i + 1}"
 
 
-def _match_responses(ws: Workspace, df: pd.DataFrame, path: Path, *, item_level: pd.Series
-                     ) -> pd.Series:
+def _match_responses(
+    ws: Workspace, df: pd.DataFrame, path: Path, *, item_level: pd.Series
+) -> pd.Series:
     resp = ws.read_sql("SELECT response_id, item_id, model, language FROM responses")
-    key = dict(zip(zip(resp["item_id"], resp["model"], resp["language"], strict=True),
-                   resp["response_id"], strict=True))
+    key = dict(
+        zip(
+            zip(resp["item_id"], resp["model"], resp["language"], strict=True),
+            resp["response_id"],
+            strict=True,
+        )
+    )
     items = set(ws.read_sql("SELECT item_id FROM items")["item_id"])
     out = []
     for i, r in enumerate(df.itertuples()):
         if item_level.iloc[i]:
             if r.item_id not in items:
-                raise InputError(f"{_line(i, path)}: item_id {r.item_id!r} is not in the "
-                                 "workspace; ingest the items first")
+                raise InputError(
+                    f"{_line(i, path)}: item_id {r.item_id!r} is not in the "
+                    "workspace; ingest the items first"
+                )
             out.append(None)
             continue
         rid = key.get((r.item_id, r.model, r.language))
@@ -73,7 +81,8 @@ def _match_responses(ws: Workspace, df: pd.DataFrame, path: Path, *, item_level:
             raise InputError(
                 f"{_line(i, path)}: no response for item_id={r.item_id!r}, model={r.model!r}, "
                 f"language={r.language!r} in the workspace; ingest the responses first or fix "
-                "the row")
+                "the row"
+            )
         out.append(rid)
     return pd.Series(out, index=df.index, dtype=object)
 
@@ -83,13 +92,20 @@ def _check_labels(df: pd.DataFrame, path: Path) -> None:
     categories = tuple(sorted(load_taxonomy().level3))
     for i, r in enumerate(df.itertuples()):
         if r.field not in fields:
-            raise InputError(f"{_line(i, path)}: field {r.field!r} is unknown; expected one "
-                             f"of {', '.join(sorted(fields))}")
-        allowed = (SCALES.get(r.field) or QUERY_QUALITY_CHOICES.get(r.field)
-                   or (categories if r.field == "category" else None))
+            raise InputError(
+                f"{_line(i, path)}: field {r.field!r} is unknown; expected one "
+                f"of {', '.join(sorted(fields))}"
+            )
+        allowed = (
+            SCALES.get(r.field)
+            or QUERY_QUALITY_CHOICES.get(r.field)
+            or (categories if r.field == "category" else None)
+        )
         if allowed and r.label not in allowed:
-            raise InputError(f"{_line(i, path)}: label {r.label!r} is not a {r.field} label; "
-                             f"expected one of {', '.join(allowed)}")
+            raise InputError(
+                f"{_line(i, path)}: label {r.label!r} is not a {r.field} label; "
+                f"expected one of {', '.join(allowed)}"
+            )
         if not r.label:
             raise InputError(f"{_line(i, path)}: empty label")
 
@@ -100,8 +116,10 @@ def import_labels(ws: Workspace, path: str | Path) -> int:
     df = read_table(path)
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; a human-label "
-                         f"table needs {', '.join(REQUIRED)}")
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(missing)}; a human-label "
+            f"table needs {', '.join(REQUIRED)}"
+        )
     empty = df["annotator"] == ""
     if empty.any():
         raise InputError(f"{_line(int(empty.to_numpy().argmax()), path)}: empty annotator")
@@ -117,36 +135,49 @@ def import_labels(ws: Workspace, path: str | Path) -> int:
         rows.append((r.item_id, r.response_id, r.annotator, r.field, r.label, lt, ca))
     with ws.transaction() as con:
         # delete first: item-level rows have response_id NULL, which UNIQUE does not compare
-        con.executemany("DELETE FROM annotations WHERE item_id = ? AND response_id IS ? AND"
-                        " annotator = ? AND field = ?", [r[:4] for r in rows])
+        con.executemany(
+            "DELETE FROM annotations WHERE item_id = ? AND response_id IS ? AND"
+            " annotator = ? AND field = ?",
+            [r[:4] for r in rows],
+        )
         con.executemany(
             "INSERT INTO annotations (item_id, response_id, annotator, field, label, lead_time,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
     return len(rows)
 
 
-def import_honeypots(ws: Workspace, path: str | Path, *, n: int | None = None,
-                     exclude_sample: str | None = None, seed: int = 0) -> int:
+def import_honeypots(
+    ws: Workspace,
+    path: str | Path,
+    *,
+    n: int | None = None,
+    exclude_sample: str | None = None,
+    seed: int = 0,
+) -> int:
     """Load known labels (``item_id, model, language, field, label``) as honeypots.
 
     ``n``: keep only ``n`` rows drawn at random (``seed``); ``exclude_sample``: skip the
     responses of that sample (a honeypot should not be one of the sampled units)."""
     path = Path(path)
     df = read_table(path)
-    missing = [c for c in ("item_id", "model", "language", "field", "label")
-               if c not in df.columns]
+    missing = [c for c in ("item_id", "model", "language", "field", "label") if c not in df.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
     bad = ~df["field"].isin(list(SCALES))
     if bad.any():
         i = int(bad.to_numpy().argmax())
-        raise InputError(f"{_line(i, path)}: honeypots label response fields only "
-                         f"({', '.join(SCALES)}), not {df['field'].iloc[i]!r}")
+        raise InputError(
+            f"{_line(i, path)}: honeypots label response fields only "
+            f"({', '.join(SCALES)}), not {df['field'].iloc[i]!r}"
+        )
     _check_labels(df, path)
     df["response_id"] = _match_responses(ws, df, path, item_level=pd.Series(False, df.index))
     if exclude_sample:
-        taken = ws.read_sql("SELECT response_id FROM samples WHERE sample_id = ?",
-                            (exclude_sample,))["response_id"]
+        taken = ws.read_sql(
+            "SELECT response_id FROM samples WHERE sample_id = ?", (exclude_sample,)
+        )["response_id"]
         df = df[~df["response_id"].isin(set(taken))]
     if n is not None and n < len(df):
         df = df.sample(n=n, random_state=seed).sort_index()
@@ -156,5 +187,6 @@ def import_honeypots(ws: Workspace, path: str | Path, *, n: int | None = None,
             "INSERT INTO honeypots (response_id, field, label, source) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (response_id, field) DO UPDATE SET label = excluded.label,"
             " source = excluded.source",
-            [(r.response_id, r.field, r.label, f"{path.name} {now}") for r in df.itertuples()])
+            [(r.response_id, r.field, r.label, f"{path.name} {now}") for r in df.itertuples()],
+        )
     return len(df)

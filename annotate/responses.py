@@ -74,11 +74,15 @@ def ingest_responses(
     path = Path(path)
     report = IngestReport(file=str(path), kind="responses")
     source, now = str(path), datetime.now(UTC).isoformat(timespec="seconds")
-    columns = ("response_id, item_id, model, language, response, settings, timestamp, extra, "
-               "content_hash, source, ingested_at")
+    columns = (
+        "response_id, item_id, model, language, response, settings, timestamp, extra, "
+        "content_hash, source, ingested_at"
+    )
     insert = f"INSERT INTO responses ({columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-    update = ("UPDATE responses SET response = ?, settings = ?, timestamp = ?, extra = ?, "
-              "content_hash = ?, source = ?, ingested_at = ? WHERE response_id = ?")
+    update = (
+        "UPDATE responses SET response = ?, settings = ?, timestamp = ?, extra = ?, "
+        "content_hash = ?, source = ?, ingested_at = ? WHERE response_id = ?"
+    )
     with ws.transaction() as con:
         con.execute("PRAGMA cache_size = -262144")  # 256 MB page cache for this connection
         seen = _Seen(
@@ -86,8 +90,9 @@ def ingest_responses(
             existing=dict(con.execute("SELECT response_id, content_hash FROM responses")),
         )
         rebuild = _drop_indexes_for_bulk_load(con, path, n_existing=len(seen.existing))
-        chunks = _prepared_chunks(path, encoding, chunk_rows, mapping or {}, seen,
-                                  stamp=(source, now))
+        chunks = _prepared_chunks(
+            path, encoding, chunk_rows, mapping or {}, seen, stamp=(source, now)
+        )
         for new, changed, n_rows in chunks:
             report.rows += n_rows
             con.executemany(insert, new)
@@ -120,20 +125,31 @@ def _drop_indexes_for_bulk_load(con, path: Path, *, n_existing: int) -> list[str
     return [sql for _, sql in indexes]
 
 
-def _prepared_chunks(path: Path, encoding: str, chunk_rows: int, mapping: dict[str, str],
-                     seen: _Seen, *, stamp: tuple[str, str]
-                     ) -> Iterator[tuple[list[tuple], list[tuple], int]]:
+def _prepared_chunks(
+    path: Path,
+    encoding: str,
+    chunk_rows: int,
+    mapping: dict[str, str],
+    seen: _Seen,
+    *,
+    stamp: tuple[str, str],
+) -> Iterator[tuple[list[tuple], list[tuple], int]]:
     """Parse and check chunks in a reader process, up to two chunks ahead of the writer.
 
     Yields ``(insert rows, update rows, number of rows read)`` per chunk, ready for
     the statements of :func:`ingest_responses`; at the end, ``seen`` holds the
     reader's findings (duplicates, unknown items, changed and unchanged rows).
     """
-    context = multiprocessing.get_context("fork" if "fork" in
-                                          multiprocessing.get_all_start_methods() else "spawn")
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
     out = context.Queue(maxsize=2)
-    reader = context.Process(target=_read, name="safecal-ingest-reader", daemon=True,
-                             args=(path, encoding, chunk_rows, mapping, seen, stamp, out))
+    reader = context.Process(
+        target=_read,
+        name="safecal-ingest-reader",
+        daemon=True,
+        args=(path, encoding, chunk_rows, mapping, seen, stamp, out),
+    )
     reader.start()
     try:
         while True:
@@ -160,15 +176,28 @@ def _prepared_chunks(path: Path, encoding: str, chunk_rows: int, mapping: dict[s
         reader.join()
 
 
-def _read(path: Path, encoding: str, chunk_rows: int, mapping: dict[str, str], seen: _Seen,
-          stamp: tuple[str, str], out) -> None:
+def _read(
+    path: Path,
+    encoding: str,
+    chunk_rows: int,
+    mapping: dict[str, str],
+    seen: _Seen,
+    stamp: tuple[str, str],
+    out,
+) -> None:
     """The reader process: parse, check and classify each chunk, then report what it saw."""
     try:
         for first, chunk in iter_table(path, encoding=encoding, chunksize=chunk_rows):
             rows = _prepare(chunk, first, path=path, mapping=mapping)
             new, changed = _classify(rows, seen)
-            out.put(("rows", [(*row, *stamp) for row in new],
-                     [(*row[4:], *stamp, row[0]) for row in changed], len(rows)))
+            out.put(
+                (
+                    "rows",
+                    [(*row, *stamp) for row in new],
+                    [(*row[4:], *stamp, row[0]) for row in changed],
+                    len(rows),
+                )
+            )
         seen.first_row, seen.existing, seen.known_items = {}, {}, set()  # not needed back
         out.put(("done", seen))
     except InputError as exc:  # handed to the writer, which re-raises it
@@ -216,8 +245,11 @@ def _raise_cross_row_problems(path: Path, seen: _Seen, *, replace: bool) -> None
     problems.add(
         "responses to item ids not in the workspace; ingest the items first "
         "(`safecal ingest items`) or fix the ids",
-        [f"item {i!r} (first at row {rows[0]}, {len(rows)} response{'s' if len(rows) != 1 else ''})"
-         for i, rows in unknown[:10]],
+        [
+            f"item {i!r} (first at row {rows[0]}, "
+            f"{len(rows)} response{'s' if len(rows) != 1 else ''})"
+            for i, rows in unknown[:10]
+        ],
         len(unknown),
     )
     problems.raise_if_any()
@@ -225,8 +257,10 @@ def _raise_cross_row_problems(path: Path, seen: _Seen, *, replace: bool) -> None
         raise InputError(
             f"{path}: nothing was ingested. {len(seen.changed)} response(s) already in the "
             "workspace with different content: "
-            + listing([f"({i!r}, {m!r}, {lang}) at row {r}" for r, i, m, lang in seen.changed[:10]],
-                      total=len(seen.changed))
+            + listing(
+                [f"({i!r}, {m!r}, {lang}) at row {r}" for r, i, m, lang in seen.changed[:10]],
+                total=len(seen.changed),
+            )
             + ". Pass --replace to overwrite them"
         )
 
@@ -300,8 +334,18 @@ def _prepare(
             "\x1f".join((text, sett or "", ts or "", extra or "")).encode(), digest_size=8
         ).hexdigest()
         out.append(
-            (response_id(item, model, lang), item, model, lang, text, sett, ts, extra, digest,
-             int(r))
+            (
+                response_id(item, model, lang),
+                item,
+                model,
+                lang,
+                text,
+                sett,
+                ts,
+                extra,
+                digest,
+                int(r),
+            )
         )
     return out
 
@@ -311,5 +355,3 @@ def _is_json_object(value: str) -> bool:
         return isinstance(json.loads(value), dict)
     except json.JSONDecodeError:
         return False
-
-

@@ -63,7 +63,8 @@ def sampling_frame(ws: Workspace) -> pd.DataFrame:
     return ws.read_sql(
         """SELECT r.response_id, r.item_id, r.model, r.language, i.aspect, i.modality,
                   i.level1_category, i.level2_category, i.level3_category
-           FROM responses r JOIN items i USING (item_id) ORDER BY r.response_id""")
+           FROM responses r JOIN items i USING (item_id) ORDER BY r.response_id"""
+    )
 
 
 def flagged_responses(ws: Workspace, *, threshold: float = 0.5, margin: float = 0.1) -> set[str]:
@@ -95,8 +96,14 @@ def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
     return base
 
 
-def allocate(sizes: pd.Series, *, n: int | None, allocation: str, width: float | None = None,
-             confidence: float = 0.95) -> pd.Series:
+def allocate(
+    sizes: pd.Series,
+    *,
+    n: int | None,
+    allocation: str,
+    width: float | None = None,
+    confidence: float = 0.95,
+) -> pd.Series:
     """Sample size per stratum (see the module docstring); never above ``N_h``."""
     N = sizes.to_numpy(dtype=int)
     if allocation == "width":
@@ -147,8 +154,9 @@ def draw_sample(
     """Draw and store a stratified sample (table ``samples``)."""
     unknown = [b for b in by if b not in STRATUM_COLUMNS]
     if unknown:
-        raise InputError(f"--by {','.join(unknown)}: unknown stratum; choose from "
-                         f"{', '.join(STRATUM_COLUMNS)}")
+        raise InputError(
+            f"--by {','.join(unknown)}: unknown stratum; choose from {', '.join(STRATUM_COLUMNS)}"
+        )
     if oversample < 1:
         raise InputError(f"--oversample {oversample}: a factor >= 1 (1 = no oversampling)")
     frame = sampling_frame(ws)
@@ -157,8 +165,9 @@ def draw_sample(
     if frame.empty:
         raise InputError("no responses to sample from; run `safecal ingest responses` first")
     cols = [STRATUM_COLUMNS[b] for b in by]
-    frame = frame.assign(stratum=frame[cols].fillna("").astype(str).agg("|".join, axis=1)
-                         if cols else "all")
+    frame = frame.assign(
+        stratum=frame[cols].fillna("").astype(str).agg("|".join, axis=1) if cols else "all"
+    )
     sizes = frame.groupby("stratum").size()
     n_h = allocate(sizes, n=n, allocation=allocation, width=width, confidence=confidence)
     flagged = flagged_responses(ws, threshold=threshold, margin=margin) if oversample > 1 else set()
@@ -172,8 +181,10 @@ def draw_sample(
             n_f = min(F, round(want * oversample * F / (oversample * F + R)))
             n_r = min(R, want - n_f)
             n_f = min(F, want - n_r)
-            subs = [(f"{stratum}|flagged", group[is_flag], n_f),
-                    (f"{stratum}|rest", group[~is_flag], n_r)]
+            subs = [
+                (f"{stratum}|flagged", group[is_flag], n_f),
+                (f"{stratum}|rest", group[~is_flag], n_r),
+            ]
         else:
             subs = [(stratum, group, want)]
         for name, sub, k in subs:
@@ -192,7 +203,15 @@ def draw_sample(
         con.executemany(
             "INSERT INTO samples (sample_id, response_id, stratum, inclusion_prob, role, seed,"
             " created_at) VALUES (?, ?, ?, ?, 'regular', ?, ?)",
-            [(sample_id, r, s, float(p), seed, now) for r, s, p in
-             zip(sample["response_id"], sample["stratum"], sample["inclusion_prob"], strict=True)])
-    return SampleResult(sample_id=sample_id, sample=sample.reset_index(drop=True),
-                        allocation=pd.DataFrame(alloc_rows))
+            [
+                (sample_id, r, s, float(p), seed, now)
+                for r, s, p in zip(
+                    sample["response_id"], sample["stratum"], sample["inclusion_prob"], strict=True
+                )
+            ],
+        )
+    return SampleResult(
+        sample_id=sample_id,
+        sample=sample.reset_index(drop=True),
+        allocation=pd.DataFrame(alloc_rows),
+    )

@@ -58,8 +58,13 @@ from safecal.calibrate.bootstrap import bootstrap, compress, percentile_estimate
 from safecal.calibrate.results import Estimate
 from safecal.calibrate.vocab import infer_categories, normalize_labels
 
-COEFFICIENTS = ("percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha",
-                "gwet_ac1")
+COEFFICIENTS = (
+    "percent_agreement",
+    "cohen_kappa",
+    "fleiss_kappa",
+    "krippendorff_alpha",
+    "gwet_ac1",
+)
 
 
 @dataclass(frozen=True)
@@ -83,13 +88,22 @@ class AgreementResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"n_items": self.n_items, "n_raters": self.n_raters,
-                               "n_ratings": self.n_ratings, "n_single": self.n_single}
+        out: dict[str, Any] = {
+            "n_items": self.n_items,
+            "n_raters": self.n_raters,
+            "n_ratings": self.n_ratings,
+            "n_single": self.n_single,
+        }
         for name in COEFFICIENTS:
             out[name] = getattr(self, name).to_dict()
-        out.update(prevalence=dict(self.prevalence), level=self.level,
-                   categories=list(self.categories), confidence=self.confidence,
-                   n_boot=self.n_boot, notes=list(self.notes))
+        out.update(
+            prevalence=dict(self.prevalence),
+            level=self.level,
+            categories=list(self.categories),
+            confidence=self.confidence,
+            n_boot=self.n_boot,
+            notes=list(self.notes),
+        )
         return out
 
 
@@ -127,6 +141,7 @@ def rating_patterns(codes: np.ndarray, n_categories: int) -> RatingPatterns:
 
 
 # ---- coefficients as functions of pattern weights w: (P,) or (B, P) ------------------
+
 
 def _pair_share(p: RatingPatterns) -> np.ndarray:
     m = p.m
@@ -173,11 +188,11 @@ def alpha_from_coincidences(o: np.ndarray, level: str = "nominal") -> np.ndarray
     if level == "nominal":
         d = np.broadcast_to(1.0 - np.eye(k), o.shape)
     elif level == "ordinal":
-        s = np.cumsum(nc, axis=-1)           # sum_{g <= k} n_g
-        s_excl = s - nc                       # sum_{g < k} n_g
+        s = np.cumsum(nc, axis=-1)  # sum_{g <= k} n_g
+        s_excl = s - nc  # sum_{g < k} n_g
         c_idx, k_idx = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
         lo, hi = np.minimum(c_idx, k_idx), np.maximum(c_idx, k_idx)
-        between = s[..., hi] - s_excl[..., lo]          # sum_{g=lo..hi} n_g
+        between = s[..., hi] - s_excl[..., lo]  # sum_{g=lo..hi} n_g
         d = (between - (nc[..., :, None] + nc[..., None, :]) / 2) ** 2
     else:
         raise InputError(f"level must be 'nominal' or 'ordinal', not {level!r}")
@@ -186,8 +201,12 @@ def alpha_from_coincidences(o: np.ndarray, level: str = "nominal") -> np.ndarray
     return 1 - safe_divide((n - 1) * observed, expected)
 
 
-def krippendorff_alpha_w(p: RatingPatterns, w: np.ndarray, level: str = "nominal",
-                         contributions: np.ndarray | None = None) -> np.ndarray:
+def krippendorff_alpha_w(
+    p: RatingPatterns,
+    w: np.ndarray,
+    level: str = "nominal",
+    contributions: np.ndarray | None = None,
+) -> np.ndarray:
     """Krippendorff's alpha of the units weighted by ``w`` (a resample's counts)."""
     c = coincidence_contributions(p) if contributions is None else contributions
     k = p.n_categories
@@ -218,15 +237,17 @@ def kappa_from_confusion(conf: np.ndarray) -> np.ndarray:
     return safe_divide(po - pe, 1 - pe)
 
 
-def cohen_kappa_w(p: RatingPatterns, w: np.ndarray,
-                  pairs: list[np.ndarray] | None = None) -> np.ndarray:
+def cohen_kappa_w(
+    p: RatingPatterns, w: np.ndarray, pairs: list[np.ndarray] | None = None
+) -> np.ndarray:
     """Cohen's kappa (two raters) or its mean over rater pairs."""
     k = p.n_categories
     pairs = _pair_cells(p) if pairs is None else pairs
     if not pairs:
         return np.full(np.shape(w)[:-1], np.nan)
-    kappas = np.stack([kappa_from_confusion((w @ c).reshape(*np.shape(w)[:-1], k, k))
-                       for c in pairs])
+    kappas = np.stack(
+        [kappa_from_confusion((w @ c).reshape(*np.shape(w)[:-1], k, k)) for c in pairs]
+    )
     with np.errstate(all="ignore"):
         valid = np.isfinite(kappas)
         total = np.where(valid, kappas, 0).sum(axis=0)
@@ -235,14 +256,20 @@ def cohen_kappa_w(p: RatingPatterns, w: np.ndarray,
 
 # ---- the public function ----------------------------------------------------------
 
-def _wide_codes(table: pd.DataFrame, unit: str, rater: str, label: str,
-                categories: Sequence[str] | None) -> tuple[np.ndarray, list[str], list[str]]:
+
+def _wide_codes(
+    table: pd.DataFrame, unit: str, rater: str, label: str, categories: Sequence[str] | None
+) -> tuple[np.ndarray, list[str], list[str]]:
     missing = [c for c in (unit, rater, label) if c not in table.columns]
     if missing:
         raise InputError(f"agreement table has no column {missing}; it has {list(table.columns)}")
-    df = pd.DataFrame({"unit": table[unit].astype("string"),
-                       "rater": table[rater].astype("string"),
-                       "label": normalize_labels(table[label])})
+    df = pd.DataFrame(
+        {
+            "unit": table[unit].astype("string"),
+            "rater": table[rater].astype("string"),
+            "label": normalize_labels(table[label]),
+        }
+    )
     df = df.dropna()
     dup = df.duplicated(["unit", "rater"], keep=False)
     if dup.any():
@@ -263,9 +290,15 @@ def _wide_codes(table: pd.DataFrame, unit: str, rater: str, label: str,
     return codes, cats, raters
 
 
-def agreement_from_codes(codes: np.ndarray, categories: Sequence[str], *, level: str = "nominal",
-                         n_boot: int = 1000, confidence: float = 0.95,
-                         seed: int | np.random.Generator | None = 0) -> AgreementResult:
+def agreement_from_codes(
+    codes: np.ndarray,
+    categories: Sequence[str],
+    *,
+    level: str = "nominal",
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int | np.random.Generator | None = 0,
+) -> AgreementResult:
     """:func:`agreement` on a (units x raters) matrix of category indices (-1 = missing)."""
     if level not in ("nominal", "ordinal"):
         raise InputError(f"level must be 'nominal' or 'ordinal', not {level!r}")
@@ -287,35 +320,57 @@ def agreement_from_codes(codes: np.ndarray, categories: Sequence[str], *, level:
 
     point = stats(p.freq)
     boot = bootstrap(p.freq, stats, n_boot=n_boot, seed=seed) if n_boot and len(p.freq) else {}
-    estimates = {name: percentile_estimate(point[name], boot.get(name, np.array([])), confidence)
-                 for name in COEFFICIENTS}
+    estimates = {
+        name: percentile_estimate(point[name], boot.get(name, np.array([])), confidence)
+        for name in COEFFICIENTS
+    }
     totals = p.freq @ p.counts if len(p.freq) else np.zeros(k)
     n_ratings = float(totals.sum())
-    prevalence = {c: (float(totals[i] / n_ratings) if n_ratings else math.nan)
-                  for i, c in enumerate(categories)}
+    prevalence = {
+        c: (float(totals[i] / n_ratings) if n_ratings else math.nan)
+        for i, c in enumerate(categories)
+    }
     notes = []
     n_items = int(p.freq.sum())
     if n_items == 0:
         notes.append("no unit has two ratings: agreement is undefined")
     elif max(prevalence.values()) == 1:
-        notes.append("every rating has the same label: kappa and alpha are undefined (no "
-                     "variation to agree on); percent agreement and AC1 are 1")
+        notes.append(
+            "every rating has the same label: kappa and alpha are undefined (no "
+            "variation to agree on); percent agreement and AC1 are 1"
+        )
     elif max(prevalence.values()) > 0.9:
-        notes.append("one label has over 90% of ratings: kappa and alpha are low even at high "
-                     "agreement (prevalence paradox); read AC1 and percent agreement beside them")
+        notes.append(
+            "one label has over 90% of ratings: kappa and alpha are low even at high "
+            "agreement (prevalence paradox); read AC1 and percent agreement beside them"
+        )
     return AgreementResult(
         n_items=n_items,
         n_raters=int(((codes >= 0).any(axis=0)).sum()) if codes.size else 0,
-        level=level, categories=tuple(categories), prevalence=prevalence,
-        n_single=n_units - n_items, n_ratings=int(n_ratings), confidence=confidence,
-        n_boot=n_boot, notes=tuple(notes), **estimates,
+        level=level,
+        categories=tuple(categories),
+        prevalence=prevalence,
+        n_single=n_units - n_items,
+        n_ratings=int(n_ratings),
+        confidence=confidence,
+        n_boot=n_boot,
+        notes=tuple(notes),
+        **estimates,
     )
 
 
-def agreement(table: pd.DataFrame, *, unit: str = "unit", rater: str = "rater",
-              label: str = "label", level: str = "nominal",
-              categories: Sequence[str] | None = None, n_boot: int = 1000,
-              confidence: float = 0.95, seed: int | None = 0) -> AgreementResult:
+def agreement(
+    table: pd.DataFrame,
+    *,
+    unit: str = "unit",
+    rater: str = "rater",
+    label: str = "label",
+    level: str = "nominal",
+    categories: Sequence[str] | None = None,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int | None = 0,
+) -> AgreementResult:
     """Agreement between raters on a long ``(unit, rater, label)`` table.
 
     Percent agreement, Cohen's kappa (pairwise mean for more than two raters), Fleiss'
@@ -332,12 +387,14 @@ def agreement(table: pd.DataFrame, *, unit: str = "unit", rater: str = "rater",
         0.5
     """
     codes, cats, _ = _wide_codes(table, unit, rater, label, categories)
-    return agreement_from_codes(codes, cats, level=level, n_boot=n_boot,
-                                confidence=confidence, seed=seed)
+    return agreement_from_codes(
+        codes, cats, level=level, n_boot=n_boot, confidence=confidence, seed=seed
+    )
 
 
-def wide_to_long(table: pd.DataFrame, raters: Sequence[str], *, unit: str | None = None,
-                 keep: Sequence[str] = ()) -> pd.DataFrame:
+def wide_to_long(
+    table: pd.DataFrame, raters: Sequence[str], *, unit: str | None = None, keep: Sequence[str] = ()
+) -> pd.DataFrame:
     """A wide table (one column per rater) as the long ``(unit, rater, label)`` table.
 
     ``unit`` names the unit column (default: the row number); ``keep`` columns (e.g. a
@@ -347,8 +404,15 @@ def wide_to_long(table: pd.DataFrame, raters: Sequence[str], *, unit: str | None
     if missing:
         raise InputError(f"no column {missing}; the table has {list(table.columns)}")
     base = table.copy()
-    base["unit"] = base[unit].astype("string") if unit else pd.Series(
-        [str(i) for i in range(len(base))], index=base.index, dtype="string")
-    long = base.melt(id_vars=["unit", *[c for c in keep if c != "unit"]],
-                     value_vars=list(raters), var_name="rater", value_name="label")
+    base["unit"] = (
+        base[unit].astype("string")
+        if unit
+        else pd.Series([str(i) for i in range(len(base))], index=base.index, dtype="string")
+    )
+    long = base.melt(
+        id_vars=["unit", *[c for c in keep if c != "unit"]],
+        value_vars=list(raters),
+        var_name="rater",
+        value_name="label",
+    )
     return long

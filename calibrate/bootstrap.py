@@ -46,10 +46,12 @@ def compress(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # one integer per row (mixed radix): a 1-D unique is far faster than axis=0
         flat = ((keys - lo) * (base ** np.arange(keys.shape[1], dtype=np.int64))).sum(axis=1)
         _, first, inverse, freq = np.unique(
-            flat, return_index=True, return_inverse=True, return_counts=True)
+            flat, return_index=True, return_inverse=True, return_counts=True
+        )
     else:
         _, first, inverse, freq = np.unique(
-            keys, axis=0, return_index=True, return_inverse=True, return_counts=True)
+            keys, axis=0, return_index=True, return_inverse=True, return_counts=True
+        )
     return first, inverse.reshape(-1), freq
 
 

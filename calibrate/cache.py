@@ -27,15 +27,32 @@ def load(con: sqlite3.Connection, config_key: str) -> dict[str, Verdict]:
         f"SELECT input_key, {_COLUMNS} FROM judge_cache WHERE config_key = ?", (config_key,)
     ).fetchall()
     return {
-        key: Verdict(label=label, valid=bool(valid), score=score, raw=raw or "",
-                     tokens_in=tin or 0, tokens_out=tout or 0, latency=lat or 0.0)
+        key: Verdict(
+            label=label,
+            valid=bool(valid),
+            score=score,
+            raw=raw or "",
+            tokens_in=tin or 0,
+            tokens_out=tout or 0,
+            latency=lat or 0.0,
+        )
         for key, label, valid, score, raw, tin, tout, lat in rows
     }
 
 
 def row(config_key: str, input_key: str, v: Verdict, at: str) -> tuple[object, ...]:
-    return (config_key, input_key, v.label, int(v.valid), v.score, v.raw, v.tokens_in,
-            v.tokens_out, v.latency, at)
+    return (
+        config_key,
+        input_key,
+        v.label,
+        int(v.valid),
+        v.score,
+        v.raw,
+        v.tokens_in,
+        v.tokens_out,
+        v.latency,
+        at,
+    )
 
 
 INSERT = (

@@ -17,8 +17,14 @@ import pandas as pd
 
 from safecal.annotate.errors import InputError
 
-TEXT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".jsonl": "jsonl",
-                ".ndjson": "jsonl", ".json": "json"}
+TEXT_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".txt": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+}
 
 
 def _decode(path: Path, encoding: str) -> str:
@@ -26,8 +32,9 @@ def _decode(path: Path, encoding: str) -> str:
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        hint = ("pass --encoding with the file's encoding (e.g. --encoding latin-1 or "
-                "--encoding gbk)")
+        hint = (
+            "pass --encoding with the file's encoding (e.g. --encoding latin-1 or --encoding gbk)"
+        )
         raise InputError(
             f"{path}: not valid {encoding} text (byte 0x{data[exc.start]:02x} at offset "
             f"{exc.start}); {hint}"
@@ -52,15 +59,21 @@ def read_table(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
             raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     kind = TEXT_FORMATS.get(suffix)
     if kind is None:
-        raise InputError(f"{path}: unknown table format {suffix!r}; use .csv, .tsv, .jsonl, "
-                         ".json or .parquet")
+        raise InputError(
+            f"{path}: unknown table format {suffix!r}; use .csv, .tsv, .jsonl, .json or .parquet"
+        )
     text = _decode(path, encoding)
     if not text.strip():
         raise InputError(f"{path}: the file is empty")
     try:
         if kind in ("csv", "tsv"):
-            return pd.read_csv(io.StringIO(text), sep="\t" if kind == "tsv" else ",", dtype=str,
-                               keep_default_na=False, na_values=[""])
+            return pd.read_csv(
+                io.StringIO(text),
+                sep="\t" if kind == "tsv" else ",",
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+            )
         if kind == "jsonl":
             rows = []
             for lineno, line in enumerate(text.splitlines(), start=1):
@@ -86,8 +99,13 @@ def read_table(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
         raise InputError(f"{path}: cannot parse as {kind.upper()} ({exc})") from None
 
 
-def require_columns(table: pd.DataFrame, columns: Iterable[str | None], *,
-                    source: str = "the table", option: str | None = None) -> None:
+def require_columns(
+    table: pd.DataFrame,
+    columns: Iterable[str | None],
+    *,
+    source: str = "the table",
+    option: str | None = None,
+) -> None:
     """Fail naming the first missing column and listing the available ones."""
     for col in columns:
         if col is not None and col not in table.columns:

@@ -45,8 +45,17 @@ from safecal.calibrate.bootstrap import bootstrap, compress, percentile_estimate
 from safecal.calibrate.results import Estimate, estimate_or_none
 from safecal.calibrate.vocab import label_vocabulary, normalize_labels
 
-BINARY_METRICS = ("accuracy", "cohen_kappa", "precision", "recall", "f1", "fpr", "fnr", "mcc",
-                  "balanced_accuracy")
+BINARY_METRICS = (
+    "accuracy",
+    "cohen_kappa",
+    "precision",
+    "recall",
+    "f1",
+    "fpr",
+    "fnr",
+    "mcc",
+    "balanced_accuracy",
+)
 
 
 @dataclass(frozen=True)
@@ -87,17 +96,23 @@ class JudgeResult:
     confidence: float = 0.95
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"n": self.n, "n_invalid": self.n_invalid,
-                               "n_unlabeled": self.n_unlabeled}
+        out: dict[str, Any] = {
+            "n": self.n,
+            "n_invalid": self.n_invalid,
+            "n_unlabeled": self.n_unlabeled,
+        }
         for name in (*BINARY_METRICS, "auroc", "auprc"):
             out[name] = estimate_or_none(getattr(self, name))
         out["confusion"] = self.confusion.to_dict()
         if self.confusion_full is not None:
             out["confusion_full"] = self.confusion_full.to_dict()
-        out.update(labels=list(self.labels),
-                   positive=None if self.positive is None else list(self.positive),
-                   invalid_values=dict(self.invalid_values), prevalence=self.prevalence,
-                   confidence=self.confidence)
+        out.update(
+            labels=list(self.labels),
+            positive=None if self.positive is None else list(self.positive),
+            invalid_values=dict(self.invalid_values),
+            prevalence=self.prevalence,
+            confidence=self.confidence,
+        )
         return out
 
 
@@ -128,7 +143,7 @@ def score_curves_w(pos: np.ndarray, neg: np.ndarray) -> dict[str, np.ndarray]:
     ``pos``/``neg``: (..., U) weight of positive/negative items at each distinct score.
     """
     total_p, total_n = pos.sum(axis=-1), neg.sum(axis=-1)
-    below_n = np.cumsum(neg, axis=-1) - neg                    # negatives strictly below
+    below_n = np.cumsum(neg, axis=-1) - neg  # negatives strictly below
     auroc = safe_divide((pos * (below_n + neg / 2)).sum(axis=-1), total_p * total_n)
     at_or_above_p = np.flip(np.cumsum(np.flip(pos, -1), -1), -1)  # tp at threshold u
     at_or_above_n = np.flip(np.cumsum(np.flip(neg, -1), -1), -1)
@@ -138,9 +153,13 @@ def score_curves_w(pos: np.ndarray, neg: np.ndarray) -> dict[str, np.ndarray]:
     return {"auroc": auroc, "auprc": auprc}
 
 
-def _label_view(table: pd.DataFrame, gold: str, judge: str, labels: Sequence[str] | None,
-                positive: Sequence[str] = ()
-                ) -> tuple[pd.Series, pd.Series, list[str], int, dict[str, int], pd.Series]:
+def _label_view(
+    table: pd.DataFrame,
+    gold: str,
+    judge: str,
+    labels: Sequence[str] | None,
+    positive: Sequence[str] = (),
+) -> tuple[pd.Series, pd.Series, list[str], int, dict[str, int], pd.Series]:
     for col in (gold, judge):
         if col not in table.columns:
             raise InputError(f"no column {col!r}; the table has {list(table.columns)}")
@@ -156,10 +175,18 @@ def _label_view(table: pd.DataFrame, gold: str, judge: str, labels: Sequence[str
     return g, j, vocab, n_unlabeled, invalid_values, valid
 
 
-def judge_metrics(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judge",
-                  positive: Iterable[str] | str | None = None, score: str | None = None,
-                  labels: Sequence[str] | None = None, n_boot: int = 1000,
-                  confidence: float = 0.95, seed: int | None = 0) -> JudgeResult:
+def judge_metrics(
+    table: pd.DataFrame,
+    *,
+    gold: str = "gold",
+    judge: str = "judge",
+    positive: Iterable[str] | str | None = None,
+    score: str | None = None,
+    labels: Sequence[str] | None = None,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int | None = 0,
+) -> JudgeResult:
     """Judge-versus-human metrics with seeded bootstrap percentile intervals.
 
     ``positive``: the label(s) that count as positive; gives the binary view (see the
@@ -167,10 +194,14 @@ def judge_metrics(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judg
     AUPRC. ``labels``: the vocabulary (default: the labels seen in gold, widened to the
     :mod:`annotate.labels` scale they fit); a judge value outside it is invalid.
     """
-    pos_given = [] if positive is None else (
-        [positive] if isinstance(positive, str) else [str(p) for p in positive])
-    g, j, vocab, n_unlabeled, invalid_values, valid = _label_view(table, gold, judge, labels,
-                                                                  pos_given)
+    pos_given = (
+        []
+        if positive is None
+        else ([positive] if isinstance(positive, str) else [str(p) for p in positive])
+    )
+    g, j, vocab, n_unlabeled, invalid_values, valid = _label_view(
+        table, gold, judge, labels, pos_given
+    )
     n_invalid = int((~valid).sum())
     g_ok, j_ok = g[valid].to_numpy(dtype=object), j[valid].to_numpy(dtype=object)
     n = len(g_ok)
@@ -189,23 +220,33 @@ def judge_metrics(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judg
             conf = w @ onehot
             conf = conf.reshape(*conf.shape[:-1], k, k)
             total = conf.sum(axis=(-2, -1))
-            return {"accuracy": safe_divide(np.trace(conf, axis1=-2, axis2=-1), total),
-                    "cohen_kappa": kappa_from_confusion(conf)}
+            return {
+                "accuracy": safe_divide(np.trace(conf, axis1=-2, axis2=-1), total),
+                "cohen_kappa": kappa_from_confusion(conf),
+            }
 
         first, _, freq = compress(cells)
         onehot = np.eye(k * k)[cells[first]] if n else np.zeros((0, k * k))
         point = stats(freq.astype(float))
         boot = bootstrap(freq, stats, n_boot=n_boot, seed=rng) if n and n_boot else {}
-        est = {m: percentile_estimate(point[m], boot.get(m, np.array([])), confidence)
-               for m in point}
-        return JudgeResult(n=n, n_invalid=n_invalid, n_unlabeled=n_unlabeled,
-                           confusion=Confusion(vocab, full.tolist()), labels=tuple(vocab),
-                           invalid_values=invalid_values, confidence=confidence, **est)
+        est = {
+            m: percentile_estimate(point[m], boot.get(m, np.array([])), confidence) for m in point
+        }
+        return JudgeResult(
+            n=n,
+            n_invalid=n_invalid,
+            n_unlabeled=n_unlabeled,
+            confusion=Confusion(vocab, full.tolist()),
+            labels=tuple(vocab),
+            invalid_values=invalid_values,
+            confidence=confidence,
+            **est,
+        )
 
     pos_set = pos_given
     pos_idx = np.isin(np.arange(k), [index[p] for p in pos_set])
     gb, jb = pos_idx[gi], pos_idx[ji]
-    cells = np.where(gb, np.where(jb, 0, 1), np.where(jb, 2, 3))     # tp fn fp tn
+    cells = np.where(gb, np.where(jb, 0, 1), np.where(jb, 2, 3))  # tp fn fp tn
     first, _, freq = compress(cells)
     onehot = np.eye(4)[cells[first]] if n else np.zeros((0, 4))
 
@@ -214,23 +255,39 @@ def judge_metrics(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judg
 
     point = bstats(freq.astype(float))
     boot = bootstrap(freq, bstats, n_boot=n_boot, seed=rng) if n and n_boot else {}
-    est = {m: percentile_estimate(point[m], boot.get(m, np.array([])), confidence)
-           for m in BINARY_METRICS}
+    est = {
+        m: percentile_estimate(point[m], boot.get(m, np.array([])), confidence)
+        for m in BINARY_METRICS
+    }
 
     if score is not None:
         est.update(_score_metrics(table, score, valid, gb, n_boot, confidence, rng))
     c = np.bincount(cells, minlength=4)
     binary = Confusion(["positive", "negative"], [[int(c[0]), int(c[1])], [int(c[2]), int(c[3])]])
-    return JudgeResult(n=n, n_invalid=n_invalid, n_unlabeled=n_unlabeled, confusion=binary,
-                       confusion_full=Confusion(vocab, full.tolist()), labels=tuple(vocab),
-                       positive=tuple(pos_set), invalid_values=invalid_values,
-                       prevalence=float(gb.mean()) if n else None, confidence=confidence,
-                       **est)
+    return JudgeResult(
+        n=n,
+        n_invalid=n_invalid,
+        n_unlabeled=n_unlabeled,
+        confusion=binary,
+        confusion_full=Confusion(vocab, full.tolist()),
+        labels=tuple(vocab),
+        positive=tuple(pos_set),
+        invalid_values=invalid_values,
+        prevalence=float(gb.mean()) if n else None,
+        confidence=confidence,
+        **est,
+    )
 
 
-def _score_metrics(table: pd.DataFrame, score: str, valid: pd.Series, gold_pos: np.ndarray,
-                   n_boot: int, confidence: float, rng: np.random.Generator
-                   ) -> dict[str, Estimate]:
+def _score_metrics(
+    table: pd.DataFrame,
+    score: str,
+    valid: pd.Series,
+    gold_pos: np.ndarray,
+    n_boot: int,
+    confidence: float,
+    rng: np.random.Generator,
+) -> dict[str, Estimate]:
     if score not in table.columns:
         raise InputError(f"no score column {score!r}; the table has {list(table.columns)}")
     s = pd.to_numeric(table.loc[valid.index[valid], score], errors="coerce").to_numpy(float)
@@ -255,5 +312,7 @@ def _score_metrics(table: pd.DataFrame, score: str, valid: pd.Series, gold_pos: 
 
     point = stats(freq.astype(float))
     boot = bootstrap(freq, stats, n_boot=n_boot, seed=rng) if n_boot else {}
-    return {m: percentile_estimate(point[m], boot.get(m, np.array([])), confidence)
-            for m in ("auroc", "auprc")}
+    return {
+        m: percentile_estimate(point[m], boot.get(m, np.array([])), confidence)
+        for m in ("auroc", "auprc")
+    }

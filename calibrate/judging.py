@@ -22,27 +22,44 @@ from safecal.calibrate.runner import RunSummary, run_judge
 from safecal.calibrate.tuning import ThresholdTuning
 
 
-def run_keyword_judge(ws: Workspace, *, phrase_files: Sequence[str | Path] | None = None,
-                      name: str = "keyword") -> RunSummary:
+def run_keyword_judge(
+    ws: Workspace, *, phrase_files: Sequence[str | Path] | None = None, name: str = "keyword"
+) -> RunSummary:
     """Run the keyword refusal judge over every response in the workspace."""
     from safecal.calibrate.judges.keyword import KeywordJudge, read_phrases
 
-    judge = (KeywordJudge(name=name) if not phrase_files
-             else KeywordJudge(phrases=read_phrases(phrase_files), name=name))
+    judge = (
+        KeywordJudge(name=name)
+        if not phrase_files
+        else KeywordJudge(phrases=read_phrases(phrase_files), name=name)
+    )
     return run_judge(ws, judge)
 
 
-def import_verdicts(ws: Workspace, path: str | Path, *, label: str = "label",
-                    score: str | None = "score", name: str | None = None) -> RunSummary:
+def import_verdicts(
+    ws: Workspace,
+    path: str | Path,
+    *,
+    label: str = "label",
+    score: str | None = "score",
+    name: str | None = None,
+) -> RunSummary:
     """Store a file's recorded verdicts as a judge run (invalid labels kept as invalid)."""
     from safecal.calibrate.judges.imported import ImportedJudge
 
     return run_judge(ws, ImportedJudge.from_file(path, label=label, score=score, name=name))
 
 
-def run_llm_judge(ws: Workspace, *, model: str, base_url: str | None = None,
-                  api_key_env: str = "OPENAI_API_KEY", concurrency: int = 64,
-                  prices: tuple[float, float] | None = None, **options: Any) -> RunSummary:
+def run_llm_judge(
+    ws: Workspace,
+    *,
+    model: str,
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    concurrency: int = 64,
+    prices: tuple[float, float] | None = None,
+    **options: Any,
+) -> RunSummary:
     """Run an OpenAI-compatible LLM judge (options: see :class:`LLMJudge`)."""
     from safecal.calibrate.judges.llm import LLMJudge
 
@@ -50,25 +67,56 @@ def run_llm_judge(ws: Workspace, *, model: str, base_url: str | None = None,
     return run_judge(ws, judge, concurrency=concurrency, prices=prices)
 
 
-def tune_run_threshold(ws: Workspace, run: str, *, field: str, objective: str = "kappa",
-                       folds: int = 5, seed: int = 0, n_boot: int = 1000,
-                       **objective_kw: float) -> ThresholdTuning:
+def tune_run_threshold(
+    ws: Workspace,
+    run: str,
+    *,
+    field: str,
+    objective: str = "kappa",
+    folds: int = 5,
+    seed: int = 0,
+    n_boot: int = 1000,
+    **objective_kw: float,
+) -> ThresholdTuning:
     """Tune a scored run's threshold against the workspace's gold labels of ``field``."""
     from safecal.calibrate.report.data import run_table
     from safecal.calibrate.tuning import tune_table
 
     table, info = run_table(ws, run, field=field)
-    return tune_table(table, gold="gold", score="score", positive=info["positive"],
-                      objective=objective, folds=folds, seed=seed, n_boot=n_boot,
-                      **objective_kw)
+    return tune_table(
+        table,
+        gold="gold",
+        score="score",
+        positive=info["positive"],
+        objective=objective,
+        folds=folds,
+        seed=seed,
+        n_boot=n_boot,
+        **objective_kw,
+    )
 
 
-def write_judge_card(ws: Workspace, run: str, out: str | Path, *, objective: str = "kappa",
-                     folds: int = 5, seed: int = 0, n_boot: int = 1000,
-                     prompt_tuning: dict[str, Any] | None = None) -> tuple[Path, Path]:
+def write_judge_card(
+    ws: Workspace,
+    run: str,
+    out: str | Path,
+    *,
+    objective: str = "kappa",
+    folds: int = 5,
+    seed: int = 0,
+    n_boot: int = 1000,
+    prompt_tuning: dict[str, Any] | None = None,
+) -> tuple[Path, Path]:
     """Write ``<out>.html`` and ``<out>.json`` for one run; returns both paths."""
     from safecal.calibrate.report.card import judge_card, write_card
 
-    card = judge_card(ws, run, objective=objective, folds=folds, seed=seed, n_boot=n_boot,
-                      prompt_tuning=prompt_tuning)
+    card = judge_card(
+        ws,
+        run,
+        objective=objective,
+        folds=folds,
+        seed=seed,
+        n_boot=n_boot,
+        prompt_tuning=prompt_tuning,
+    )
     return write_card(card, out)

@@ -29,8 +29,18 @@ from safecal.calibrate.slices import slice_values
 
 QUERY_QUALITY_TASK = "query_quality"
 
-PROGRESS_COLUMNS = ("annotator", "task", "project", "assigned", "done", "remaining",
-                    "share_done", "median_seconds", "rate_per_hour", "last_activity")
+PROGRESS_COLUMNS = (
+    "annotator",
+    "task",
+    "project",
+    "assigned",
+    "done",
+    "remaining",
+    "share_done",
+    "median_seconds",
+    "rate_per_hour",
+    "last_activity",
+)
 
 
 def _task_of(field: pd.Series) -> pd.Series:
@@ -51,22 +61,30 @@ def annotation_progress(ws: Workspace) -> pd.DataFrame:
     """
     ann = ws.read_sql(
         "SELECT annotator, field, COALESCE(response_id, item_id) AS unit, lead_time,"
-        " COALESCE(updated_at, created_at) AS at, project_id FROM annotations")
+        " COALESCE(updated_at, created_at) AS at, project_id FROM annotations"
+    )
     ann["task"] = _task_of(ann["field"])
     assign = ws.read_sql("SELECT annotator, task_type AS task, unit_id AS unit FROM ls_assignments")
-    projects = ws.read_sql("SELECT annotator, task_type AS task, title FROM ls_projects"
-                           " WHERE kind = 'annotate'")
+    projects = ws.read_sql(
+        "SELECT annotator, task_type AS task, title FROM ls_projects WHERE kind = 'annotate'"
+    )
     keys = ["annotator", "task"]
     rows = pd.concat([ann[keys], assign[keys]]).drop_duplicates().sort_values(keys)
     out = rows.reset_index(drop=True)
     units = ann.drop_duplicates(["annotator", "task", "unit"])
     done = units.groupby(keys).size().rename("done")
     lead = ann.groupby(keys)["lead_time"].agg(
-        median_seconds="median", lead_sum="sum", lead_n="count")
+        median_seconds="median", lead_sum="sum", lead_n="count"
+    )
     last = ann.groupby(keys)["at"].max().rename("last_activity")
     assigned = assign.drop_duplicates().groupby(keys).size().rename("assigned")
-    done_assigned = (assign.drop_duplicates().merge(units[[*keys, "unit"]], on=[*keys, "unit"])
-                     .groupby(keys).size().rename("done_assigned"))
+    done_assigned = (
+        assign.drop_duplicates()
+        .merge(units[[*keys, "unit"]], on=[*keys, "unit"])
+        .groupby(keys)
+        .size()
+        .rename("done_assigned")
+    )
     for part in (done, lead, last, assigned, done_assigned):
         out = out.merge(part.reset_index(), on=keys, how="left")
     out["done"] = out["done"].fillna(0).astype(int)
@@ -74,15 +92,18 @@ def annotation_progress(ws: Workspace) -> pd.DataFrame:
     out["remaining"] = out["assigned"] - out["done_assigned"].fillna(0).astype(int)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["share_done"] = (out["assigned"] - out["remaining"]) / out["assigned"]
-        out["rate_per_hour"] = np.where(out["lead_sum"] > 0,
-                                        3600 * out["lead_n"] / out["lead_sum"], np.nan)
+        out["rate_per_hour"] = np.where(
+            out["lead_sum"] > 0, 3600 * out["lead_n"] / out["lead_sum"], np.nan
+        )
     titles = projects.groupby(keys)["title"].agg(lambda s: ", ".join(sorted(s)))
     out = out.merge(titles.rename("project").reset_index(), on=keys, how="left")
     from_ls = ann.dropna(subset=["project_id"]).groupby(keys).size().rename("from_ls")
     out = out.merge(from_ls.reset_index(), on=keys, how="left")
     out["project"] = out["project"].fillna(
-        pd.Series(np.where(out["from_ls"].fillna(0) > 0, "(Label Studio)", "imported"),
-                  index=out.index))
+        pd.Series(
+            np.where(out["from_ls"].fillna(0) > 0, "(Label Studio)", "imported"), index=out.index
+        )
+    )
     return out[list(PROGRESS_COLUMNS)]
 
 
@@ -95,18 +116,23 @@ def adjudication_queue(ws: Workspace) -> pd.DataFrame:
     queue = ws.read_sql(
         """SELECT v.response_id, v.field, v.reason, v.created_at, r.item_id, r.model, r.language
            FROM reviews v JOIN responses r USING (response_id)
-           WHERE v.label IS NULL ORDER BY v.created_at, v.response_id, v.field""")
+           WHERE v.label IS NULL ORDER BY v.created_at, v.response_id, v.field"""
+    )
     labels = ws.read_sql(
         "SELECT a.response_id, a.field, a.annotator, a.label FROM annotations a"
         " JOIN reviews v ON v.response_id = a.response_id AND v.field = a.field"
-        " WHERE v.label IS NULL ORDER BY a.annotator")
+        " WHERE v.label IS NULL ORDER BY a.annotator"
+    )
     if labels.empty:
         queue["n_annotators"] = 0
         queue["labels"] = ""
         return queue
     labels["pair"] = labels["annotator"] + ": " + labels["label"]
-    agg = labels.groupby(["response_id", "field"]).agg(
-        n_annotators=("annotator", "size"), labels=("pair", "; ".join)).reset_index()
+    agg = (
+        labels.groupby(["response_id", "field"])
+        .agg(n_annotators=("annotator", "size"), labels=("pair", "; ".join))
+        .reset_index()
+    )
     queue = queue.merge(agg, on=["response_id", "field"], how="left")
     queue["n_annotators"] = queue["n_annotators"].fillna(0).astype(int)
     queue["labels"] = queue["labels"].fillna("")
@@ -129,14 +155,31 @@ def at_threshold(table: pd.DataFrame, threshold: float) -> dict[str, float]:
     first = table.iloc[0]
     pos = float(first["tp"] + first["fn"])
     neg = float(first["fp"] + first["tn"])
-    return {"threshold": float(threshold), "tp": 0.0, "fp": 0.0, "tn": neg, "fn": pos,
-            "cohen_kappa": 0.0, "f1": 0.0, "youden_j": 0.0,
-            "fpr": 0.0 if neg else math.nan, "fnr": 1.0 if pos else math.nan,
-            "cost": math.nan}  # the costs are not in the table
+    return {
+        "threshold": float(threshold),
+        "tp": 0.0,
+        "fp": 0.0,
+        "tn": neg,
+        "fn": pos,
+        "cohen_kappa": 0.0,
+        "f1": 0.0,
+        "youden_j": 0.0,
+        "fpr": 0.0 if neg else math.nan,
+        "fnr": 1.0 if pos else math.nan,
+        "cost": math.nan,
+    }  # the costs are not in the table
 
 
-def metric_grid(table: pd.DataFrame, func: Callable[..., Any], *, rows: str, cols: str,
-                metric: str, min_rows: int = 1, **kwargs: Any) -> pd.DataFrame:
+def metric_grid(
+    table: pd.DataFrame,
+    func: Callable[..., Any],
+    *,
+    rows: str,
+    cols: str,
+    metric: str,
+    min_rows: int = 1,
+    **kwargs: Any,
+) -> pd.DataFrame:
     """``func(cell rows, **kwargs).<metric>`` for each (``rows`` value, ``cols`` value).
 
     Returns a long table: rows, cols, value, low, high, n (the table rows in the cell).
@@ -154,6 +197,7 @@ def metric_grid(table: pd.DataFrame, func: Callable[..., Any], *, rows: str, col
                 est = getattr(func(part, **kwargs), metric)
                 if est is not None:
                     value, (low, high) = est.value, est.ci
-            out.append({rows: rv, cols: cv, "value": value, "low": low, "high": high,
-                        "n": len(part)})
+            out.append(
+                {rows: rv, cols: cv, "value": value, "low": low, "high": high, "n": len(part)}
+            )
     return pd.DataFrame(out)

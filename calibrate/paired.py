@@ -27,8 +27,8 @@ from safecal.calibrate.vocab import infer_categories, normalize_labels
 @dataclass(frozen=True)
 class PairedResult:
     n: int
-    a_only: int          # b: items only judge A gets right
-    b_only: int          # c: items only judge B gets right
+    a_only: int  # b: items only judge A gets right
+    b_only: int  # c: items only judge B gets right
     statistic: float
     p_value: float
     method: str
@@ -37,18 +37,34 @@ class PairedResult:
     difference: Estimate  # accuracy A - accuracy B
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "a_only": self.a_only, "b_only": self.b_only,
-                "statistic": self.statistic, "p_value": self.p_value, "method": self.method,
-                "accuracy_a": self.accuracy_a, "accuracy_b": self.accuracy_b,
-                "difference": self.difference.to_dict()}
+        return {
+            "n": self.n,
+            "a_only": self.a_only,
+            "b_only": self.b_only,
+            "statistic": self.statistic,
+            "p_value": self.p_value,
+            "method": self.method,
+            "accuracy_a": self.accuracy_a,
+            "accuracy_b": self.accuracy_b,
+            "difference": self.difference.to_dict(),
+        }
 
 
-def paired_test(table: pd.DataFrame, *, gold: str, judge_a: str, judge_b: str,
-                positive: Iterable[str] | str | None = None, exact: bool | None = None,
-                n_boot: int = 1000, confidence: float = 0.95, seed: int | None = 0
-                ) -> PairedResult:
+def paired_test(
+    table: pd.DataFrame,
+    *,
+    gold: str,
+    judge_a: str,
+    judge_b: str,
+    positive: Iterable[str] | str | None = None,
+    exact: bool | None = None,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int | None = 0,
+) -> PairedResult:
     """McNemar's test (and a paired bootstrap interval) for two judges on the same items."""
     from scipy import stats as sstats  # heavy: imported when used
+
     g = normalize_labels(table[gold])
     a = normalize_labels(table[judge_a])
     b = normalize_labels(table[judge_b])
@@ -83,7 +99,14 @@ def paired_test(table: pd.DataFrame, *, gold: str, judge_a: str, judge_b: str,
 
     point = (nb - nc) / n if n else float("nan")
     boot = bootstrap(freq, stat, n_boot=n_boot, seed=seed)["d"] if n and n_boot else np.array([])
-    return PairedResult(n=n, a_only=nb, b_only=nc, statistic=float(statistic), p_value=p,
-                        method=method, accuracy_a=float(right_a.mean()) if n else float("nan"),
-                        accuracy_b=float(right_b.mean()) if n else float("nan"),
-                        difference=percentile_estimate(point, boot, confidence))
+    return PairedResult(
+        n=n,
+        a_only=nb,
+        b_only=nc,
+        statistic=float(statistic),
+        p_value=p,
+        method=method,
+        accuracy_a=float(right_a.mean()) if n else float("nan"),
+        accuracy_b=float(right_b.mean()) if n else float("nan"),
+        difference=percentile_estimate(point, boot, confidence),
+    )

@@ -84,8 +84,14 @@ class PPIFit:
     lam: float
 
 
-def ppi_mean(yhat: np.ndarray, y: np.ndarray, labeled: np.ndarray,
-             weight: np.ndarray | None = None, *, lam: float | None = None) -> PPIFit:
+def ppi_mean(
+    yhat: np.ndarray,
+    y: np.ndarray,
+    labeled: np.ndarray,
+    weight: np.ndarray | None = None,
+    *,
+    lam: float | None = None,
+) -> PPIFit:
     """The PPI++ estimate of the population mean of ``y`` (module docstring).
 
     ``yhat``: (M,) judge predictions on all rows; ``y``: (M,) gold (ignored where not
@@ -161,12 +167,18 @@ class RateResult:
     weighted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n_labeled": self.n_labeled, "n_unlabeled": self.n_unlabeled,
-                "n_invalid": self.n_invalid, "judge_rate": self.judge_rate.to_dict(),
-                "human_rate": self.human_rate.to_dict(), "corrected": self.corrected.to_dict(),
-                "lambda": None if math.isnan(self.lam) else self.lam,
-                "confidence": self.confidence, "positive": list(self.positive),
-                "weighted": self.weighted}
+        return {
+            "n_labeled": self.n_labeled,
+            "n_unlabeled": self.n_unlabeled,
+            "n_invalid": self.n_invalid,
+            "judge_rate": self.judge_rate.to_dict(),
+            "human_rate": self.human_rate.to_dict(),
+            "corrected": self.corrected.to_dict(),
+            "lambda": None if math.isnan(self.lam) else self.lam,
+            "confidence": self.confidence,
+            "positive": list(self.positive),
+            "weighted": self.weighted,
+        }
 
 
 @dataclass(frozen=True)
@@ -179,16 +191,23 @@ class RateData:
     weight: np.ndarray | None
     n_invalid: int
     positive: tuple[str, ...]
-    prediction: np.ndarray | None = None   # what PPI uses as Yhat (default: yhat)
+    prediction: np.ndarray | None = None  # what PPI uses as Yhat (default: yhat)
 
     @property
     def predicted(self) -> np.ndarray:
         return self.yhat if self.prediction is None else self.prediction
 
 
-def rate_data(table: pd.DataFrame, *, gold: str, judge: str, positive: Iterable[str] | str,
-              weight: str | None = None, labels: Iterable[str] | None = None,
-              score: str | None = None) -> RateData:
+def rate_data(
+    table: pd.DataFrame,
+    *,
+    gold: str,
+    judge: str,
+    positive: Iterable[str] | str,
+    weight: str | None = None,
+    labels: Iterable[str] | None = None,
+    score: str | None = None,
+) -> RateData:
     """Binary arrays from a table: judge verdict, gold where present, inverse weights.
 
     Rows whose judge answer is missing or outside the vocabulary are invalid: counted and
@@ -203,8 +222,12 @@ def rate_data(table: pd.DataFrame, *, gold: str, judge: str, positive: Iterable[
     pos = [positive] if isinstance(positive, str) else [str(p) for p in positive]
     if not pos:
         raise InputError("give the positive label(s) with --positive")
-    vocab = label_vocabulary(g.dropna().unique(), pos, None if labels is None else list(labels),
-                             what=f"gold column {gold!r}")
+    vocab = label_vocabulary(
+        g.dropna().unique(),
+        pos,
+        None if labels is None else list(labels),
+        what=f"gold column {gold!r}",
+    )
     valid = j.notna() & j.isin(vocab)
     labeled = g.notna().to_numpy() & valid.to_numpy()
     w = None
@@ -255,15 +278,30 @@ def rate_from_data(d: RateData, confidence: float = 0.9) -> RateResult:
         corrected = human
     else:
         corrected = ppi_interval(fit.value, fit.se, n, confidence)
-    return RateResult(n_labeled=n, n_unlabeled=m - n, judge_rate=judge_rate, human_rate=human,
-                      corrected=corrected, n_invalid=d.n_invalid, lam=fit.lam,
-                      confidence=confidence, positive=d.positive,
-                      weighted=d.weight is not None)
+    return RateResult(
+        n_labeled=n,
+        n_unlabeled=m - n,
+        judge_rate=judge_rate,
+        human_rate=human,
+        corrected=corrected,
+        n_invalid=d.n_invalid,
+        lam=fit.lam,
+        confidence=confidence,
+        positive=d.positive,
+        weighted=d.weight is not None,
+    )
 
 
-def corrected_rate(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judge",
-                   positive: Iterable[str] | str, weight: str | None = None,
-                   confidence: float = 0.9, score: str | None = None) -> RateResult:
+def corrected_rate(
+    table: pd.DataFrame,
+    *,
+    gold: str = "gold",
+    judge: str = "judge",
+    positive: Iterable[str] | str,
+    weight: str | None = None,
+    confidence: float = 0.9,
+    score: str | None = None,
+) -> RateResult:
     """A model's attack-success (or refusal) rate corrected for the judge's errors.
 
     Rows without gold are unlabeled. ``weight``: a column of inclusion probabilities of
@@ -284,24 +322,39 @@ class BudgetResult:
     target_width: float
     n_labeled: int
     current_width: float
-    n_needed: float            # inf when the target is below the reachable floor
+    n_needed: float  # inf when the target is below the reachable floor
     n_more: float
     human_only_n_needed: float
-    floor_width: float         # width with infinitely many labels (judge-rate noise)
+    floor_width: float  # width with infinitely many labels (judge-rate noise)
     confidence: float
 
     def to_dict(self) -> dict[str, Any]:
         def f(x: float) -> float | None:
             return None if not math.isfinite(x) else x
-        return {"target_width": self.target_width, "n_labeled": self.n_labeled,
-                "current_width": f(self.current_width), "n_needed": f(self.n_needed),
-                "n_more": f(self.n_more), "human_only_n_needed": f(self.human_only_n_needed),
-                "floor_width": f(self.floor_width), "confidence": self.confidence}
+
+        return {
+            "target_width": self.target_width,
+            "n_labeled": self.n_labeled,
+            "current_width": f(self.current_width),
+            "n_needed": f(self.n_needed),
+            "n_more": f(self.n_more),
+            "human_only_n_needed": f(self.human_only_n_needed),
+            "floor_width": f(self.floor_width),
+            "confidence": self.confidence,
+        }
 
 
-def gold_budget(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judge",
-                positive: Iterable[str] | str, width: float, weight: str | None = None,
-                confidence: float = 0.9, score: str | None = None) -> BudgetResult:
+def gold_budget(
+    table: pd.DataFrame,
+    *,
+    gold: str = "gold",
+    judge: str = "judge",
+    positive: Iterable[str] | str,
+    width: float,
+    weight: str | None = None,
+    confidence: float = 0.9,
+    score: str | None = None,
+) -> BudgetResult:
     """Labels needed for a corrected-rate interval of total width ``width``.
 
     From the current sample: the PPI++ variance splits into a judge term fixed by the
@@ -337,10 +390,13 @@ def gold_budget(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judge"
         deff = n * float((wl * wl).sum()) / float(wl.sum() ** 2)
     p_plan = min(max(p, 0.05), 0.95)  # avoid planning on a zero variance
     human_n = deff * z * z * p_plan * (1 - p_plan) / half**2
-    return BudgetResult(target_width=width, n_labeled=n,
-                        current_width=rate_from_data(d, confidence).corrected.width,
-                        n_needed=math.ceil(n_needed) if math.isfinite(n_needed) else math.inf,
-                        n_more=max(0, math.ceil(n_needed) - n) if math.isfinite(n_needed)
-                        else math.inf,
-                        human_only_n_needed=math.ceil(human_n),
-                        floor_width=2 * z * math.sqrt(v_judge), confidence=confidence)
+    return BudgetResult(
+        target_width=width,
+        n_labeled=n,
+        current_width=rate_from_data(d, confidence).corrected.width,
+        n_needed=math.ceil(n_needed) if math.isfinite(n_needed) else math.inf,
+        n_more=max(0, math.ceil(n_needed) - n) if math.isfinite(n_needed) else math.inf,
+        human_only_n_needed=math.ceil(human_n),
+        floor_width=2 * z * math.sqrt(v_judge),
+        confidence=confidence,
+    )

@@ -73,9 +73,13 @@ class RunSummary:
         return out
 
 
-def load_cases(ws: Workspace, *, models: Sequence[str] | None = None,
-               languages: Sequence[str] | None = None,
-               response_ids: Iterable[str] | None = None) -> list[Case]:
+def load_cases(
+    ws: Workspace,
+    *,
+    models: Sequence[str] | None = None,
+    languages: Sequence[str] | None = None,
+    response_ids: Iterable[str] | None = None,
+) -> list[Case]:
     """Every response of the workspace (optionally filtered) as a :class:`Case`.
 
     The query is the item's text in the response's language (``text_zh`` for Chinese
@@ -96,27 +100,41 @@ def load_cases(ws: Workspace, *, models: Sequence[str] | None = None,
     images = ws.images_dir
     cases = []
     for rid, item_id, model, language, response, aspect, text, text_zh, image in rows:
-        if ((keep_models is not None and model not in keep_models)
-                or (keep_languages is not None and language not in keep_languages)
-                or (keep_ids is not None and rid not in keep_ids)):
+        if (
+            (keep_models is not None and model not in keep_models)
+            or (keep_languages is not None and language not in keep_languages)
+            or (keep_ids is not None and rid not in keep_ids)
+        ):
             continue
         zh = language == "zh" and text_zh and text_zh.strip()
-        cases.append(Case(
-            response_id=rid,
-            item_id=item_id,
-            field=FIELD_FOR_ASPECT[aspect],
-            query=text_zh if zh else text,
-            response=response,
-            language=language,
-            image=str(images / image) if image else None,
-            model=model,
-        ))
+        cases.append(
+            Case(
+                response_id=rid,
+                item_id=item_id,
+                field=FIELD_FOR_ASPECT[aspect],
+                query=text_zh if zh else text,
+                response=response,
+                language=language,
+                image=str(images / image) if image else None,
+                model=model,
+            )
+        )
     return cases
 
 
 def _verdict_row(run_id: str, case: Case, v: Verdict) -> tuple[object, ...]:
-    return (run_id, case.response_id, case.field, v.label, int(v.valid), v.score, v.raw,
-            v.tokens_in, v.tokens_out, v.latency)
+    return (
+        run_id,
+        case.response_id,
+        case.field,
+        v.label,
+        int(v.valid),
+        v.score,
+        v.raw,
+        v.tokens_in,
+        v.tokens_out,
+        v.latency,
+    )
 
 
 def _start_run(con: sqlite3.Connection, judge: Any, run_id: str) -> None:
@@ -124,15 +142,23 @@ def _start_run(con: sqlite3.Connection, judge: Any, run_id: str) -> None:
     con.execute(
         "INSERT INTO judge_runs (run_id, judge, kind, model, prompt_version, params, started_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET finished_at = NULL",
-        (run_id, cfg.name, cfg.kind, cfg.model, cfg.prompt_version,
-         json.dumps(cfg.params, sort_keys=True, default=str), cache.now()),
+        (
+            run_id,
+            cfg.name,
+            cfg.kind,
+            cfg.model,
+            cfg.prompt_version,
+            json.dumps(cfg.params, sort_keys=True, default=str),
+            cache.now(),
+        ),
     )
 
 
 def _finish_run(con: sqlite3.Connection, run_id: str, prices: tuple[float, float] | None) -> None:
     n, tin, tout = con.execute(
         "SELECT count(*), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0) "
-        "FROM verdicts WHERE run_id = ?", (run_id,)
+        "FROM verdicts WHERE run_id = ?",
+        (run_id,),
     ).fetchone()
     cost = None if prices is None else (tin * prices[0] + tout * prices[1]) / 1e6
     con.execute(
@@ -142,9 +168,15 @@ def _finish_run(con: sqlite3.Connection, run_id: str, prices: tuple[float, float
     )
 
 
-def run_judge(ws: Workspace, judge: Any, *, cases: Sequence[Case] | None = None,
-              concurrency: int = 64, prices: tuple[float, float] | None = None,
-              progress: bool = False) -> RunSummary:
+def run_judge(
+    ws: Workspace,
+    judge: Any,
+    *,
+    cases: Sequence[Case] | None = None,
+    concurrency: int = 64,
+    prices: tuple[float, float] | None = None,
+    progress: bool = False,
+) -> RunSummary:
     """Judge every case (default: every response in the workspace); see the module docstring."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -166,7 +198,8 @@ def run_judge(ws: Workspace, judge: Any, *, cases: Sequence[Case] | None = None,
         todo: list[tuple[Case, str]] = []
         if judge.remote:
             todo, summary.n_cached, summary.n_invalid = _from_cache(
-                con, run_id, config_key, cases, keys)
+                con, run_id, config_key, cases, keys
+            )
         else:
             rows = []
             for case in cases:
@@ -177,13 +210,13 @@ def run_judge(ws: Workspace, judge: Any, *, cases: Sequence[Case] | None = None,
             with_tx(con, lambda: con.executemany(_VERDICT_INSERT, rows))
 
         if todo:
-            latencies = asyncio.run(_run_remote(con, judge, run_id, config_key, todo,
-                                                concurrency, summary, progress))
+            latencies = asyncio.run(
+                _run_remote(con, judge, run_id, config_key, todo, concurrency, summary, progress)
+            )
             if latencies:
                 latencies.sort()
                 summary.latency_mean = sum(latencies) / len(latencies)
-                summary.latency_p95 = latencies[min(len(latencies) - 1,
-                                                    int(0.95 * len(latencies)))]
+                summary.latency_p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
         with_tx(con, lambda: _finish_run(con, run_id, prices))
     finally:
         con.close()
@@ -193,17 +226,26 @@ def run_judge(ws: Workspace, judge: Any, *, cases: Sequence[Case] | None = None,
     return summary
 
 
-def _from_cache(con: sqlite3.Connection, run_id: str, config_key: str, cases: Sequence[Case],
-                keys: Sequence[str]) -> tuple[list[tuple[Case, str]], int, int]:
+def _from_cache(
+    con: sqlite3.Connection,
+    run_id: str,
+    config_key: str,
+    cases: Sequence[Case],
+    keys: Sequence[str],
+) -> tuple[list[tuple[Case, str]], int, int]:
     """Write the verdicts the cache already holds (in SQL, rewriting only the verdicts
     that changed); return the cases still to call, the number of hits and of invalid hits."""
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS _judge_keys "
-                "(response_id TEXT NOT NULL, field TEXT NOT NULL, input_key TEXT NOT NULL)")
+    con.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _judge_keys "
+        "(response_id TEXT NOT NULL, field TEXT NOT NULL, input_key TEXT NOT NULL)"
+    )
     con.execute("BEGIN IMMEDIATE")
     try:
         con.execute("DELETE FROM _judge_keys")
-        con.executemany("INSERT INTO _judge_keys VALUES (?, ?, ?)",
-                        [(c.response_id, c.field, k) for c, k in zip(cases, keys, strict=True)])
+        con.executemany(
+            "INSERT INTO _judge_keys VALUES (?, ?, ?)",
+            [(c.response_id, c.field, k) for c, k in zip(cases, keys, strict=True)],
+        )
         con.execute(
             "INSERT OR REPLACE INTO verdicts (run_id, response_id, field, label, valid, score, "
             "raw, tokens_in, tokens_out, latency) "
@@ -213,12 +255,15 @@ def _from_cache(con: sqlite3.Connection, run_id: str, config_key: str, cases: Se
             "LEFT JOIN verdicts v ON v.run_id = ? AND v.response_id = k.response_id "
             "WHERE v.response_id IS NULL OR NOT (v.field IS k.field AND v.label IS c.label "
             "AND v.valid IS c.valid AND v.score IS c.score AND v.raw IS c.raw)",
-            (run_id, config_key, run_id))
+            (run_id, config_key, run_id),
+        )
         hits = invalid = 0
         missing = set()
         for rid, valid in con.execute(
-                "SELECT k.response_id, c.valid FROM _judge_keys k LEFT JOIN judge_cache c "
-                "ON c.config_key = ? AND c.input_key = k.input_key", (config_key,)):
+            "SELECT k.response_id, c.valid FROM _judge_keys k LEFT JOIN judge_cache c "
+            "ON c.config_key = ? AND c.input_key = k.input_key",
+            (config_key,),
+        ):
             if valid is None:
                 missing.add(rid)
             else:
@@ -277,21 +322,35 @@ class _Recorder:
         at = cache.now()
 
         def write() -> None:
-            self.con.executemany(cache.INSERT, [cache.row(self.config_key, key, v, at)
-                                                for _, key, v in items])
-            self.con.executemany(_VERDICT_INSERT, [_verdict_row(self.run_id, c, v)
-                                                   for c, _, v in items])
+            self.con.executemany(
+                cache.INSERT, [cache.row(self.config_key, key, v, at) for _, key, v in items]
+            )
+            self.con.executemany(
+                _VERDICT_INSERT, [_verdict_row(self.run_id, c, v) for c, _, v in items]
+            )
 
         with_tx(self.con, write)
 
 
-async def _run_remote(con: sqlite3.Connection, judge: Any, run_id: str, config_key: str,
-                      todo: list[tuple[Case, str]], concurrency: int, summary: RunSummary,
-                      progress: bool) -> list[float]:
+async def _run_remote(
+    con: sqlite3.Connection,
+    judge: Any,
+    run_id: str,
+    config_key: str,
+    todo: list[tuple[Case, str]],
+    concurrency: int,
+    summary: RunSummary,
+    progress: bool,
+) -> list[float]:
     from tqdm import tqdm
 
-    bar = tqdm(total=len(todo), desc=f"judging with {summary.judge}", unit="call",
-               disable=not progress, mininterval=0.5)
+    bar = tqdm(
+        total=len(todo),
+        desc=f"judging with {summary.judge}",
+        unit="call",
+        disable=not progress,
+        mininterval=0.5,
+    )
     queue = iter(todo)
     latencies: list[float] = []
     recorder = _Recorder(con, run_id, config_key)

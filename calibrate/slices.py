@@ -33,8 +33,9 @@ def slice_values(table: pd.DataFrame, by: str) -> pd.Series:
     return col
 
 
-def by_slice(func: Callable[..., R], table: pd.DataFrame, *, by: str,
-             **kwargs: Any) -> dict[str, R]:
+def by_slice(
+    func: Callable[..., R], table: pd.DataFrame, *, by: str, **kwargs: Any
+) -> dict[str, R]:
     """``{slice value: func(rows of that slice, **kwargs)}``, values in sorted order."""
     values = slice_values(table, by)
     return {str(v): func(table[values == v], **kwargs) for v in sorted(values.unique())}
@@ -52,31 +53,43 @@ def unanimity(table: pd.DataFrame, raters: Sequence[str]) -> pd.Series:
     labels = pd.DataFrame({c: normalize_labels(table[c]) for c in raters}, index=table.index)
     n = labels.notna().sum(axis=1)
     distinct = labels.nunique(axis=1, dropna=True)
-    out = np.where(n >= 2, np.where(distinct == 1, "unanimous", "split"),
-                   np.where(n == 1, "single", None))
+    out = np.where(
+        n >= 2, np.where(distinct == 1, "unanimous", "split"), np.where(n == 1, "single", None)
+    )
     return pd.Series(out, index=table.index, dtype="string", name="unanimity")
 
 
 def _row(model: str, cell: str, l1: str, mod: str, r: RateResult) -> dict[str, Any]:
-    row: dict[str, Any] = {"model": model, "cell": cell, "level1_category": l1, "modality": mod,
-                           "n_labeled": r.n_labeled, "n_unlabeled": r.n_unlabeled,
-                           "n_invalid": r.n_invalid}
+    row: dict[str, Any] = {
+        "model": model,
+        "cell": cell,
+        "level1_category": l1,
+        "modality": mod,
+        "n_labeled": r.n_labeled,
+        "n_unlabeled": r.n_unlabeled,
+        "n_invalid": r.n_invalid,
+    }
     for name in ("judge_rate", "human_rate", "corrected"):
         est: Estimate = getattr(r, name)
         row[name], row[f"{name}_low"], row[f"{name}_high"] = est.value, *est.ci
     return row
 
 
-def _mean_of_cells(model: str, rows: list[dict[str, Any]], results: list[RateResult],
-                   confidence: float) -> dict[str, Any]:
+def _mean_of_cells(
+    model: str, rows: list[dict[str, Any]], results: list[RateResult], confidence: float
+) -> dict[str, Any]:
     """Unweighted mean of the cells; normal interval from the cells' standard errors
     (cells are disjoint, so independent): ``se = sqrt(sum se_c^2) / C``."""
     z = z_value(confidence)
-    out: dict[str, Any] = {"model": model, "cell": MEAN_OF_CELLS, "level1_category": "all",
-                           "modality": "all",
-                           "n_labeled": sum(r["n_labeled"] for r in rows),
-                           "n_unlabeled": sum(r["n_unlabeled"] for r in rows),
-                           "n_invalid": sum(r["n_invalid"] for r in rows)}
+    out: dict[str, Any] = {
+        "model": model,
+        "cell": MEAN_OF_CELLS,
+        "level1_category": "all",
+        "modality": "all",
+        "n_labeled": sum(r["n_labeled"] for r in rows),
+        "n_unlabeled": sum(r["n_unlabeled"] for r in rows),
+        "n_invalid": sum(r["n_invalid"] for r in rows),
+    }
     for name in ("judge_rate", "human_rate", "corrected"):
         ests = [getattr(r, name) for r in results]
         values = np.array([e.value for e in ests], dtype=float)
@@ -91,11 +104,19 @@ def _mean_of_cells(model: str, rows: list[dict[str, Any]], results: list[RateRes
     return out
 
 
-def benchmark_cells(table: pd.DataFrame, *, gold: str = "gold", judge: str = "judge",
-                    positive: Sequence[str] | str, weight: str | None = None,
-                    confidence: float = 0.9, model: str = "model",
-                    category: str = "level1_category", modality: str = "modality",
-                    score: str | None = None) -> pd.DataFrame:
+def benchmark_cells(
+    table: pd.DataFrame,
+    *,
+    gold: str = "gold",
+    judge: str = "judge",
+    positive: Sequence[str] | str,
+    weight: str | None = None,
+    confidence: float = 0.9,
+    model: str = "model",
+    category: str = "level1_category",
+    modality: str = "modality",
+    score: str | None = None,
+) -> pd.DataFrame:
     """Per model, the benchmark's 12 cells (level-1 category x modality combination) and
     two totals, each labelled in the ``cell`` column:
 
@@ -109,8 +130,9 @@ def benchmark_cells(table: pd.DataFrame, *, gold: str = "gold", judge: str = "ju
     for col in (model, category, modality):
         if col not in table.columns:
             raise InputError(f"no column {col!r}; the table has {list(table.columns)}")
-    kwargs = dict(gold=gold, judge=judge, positive=positive, weight=weight, confidence=confidence,
-                  score=score)
+    kwargs = dict(
+        gold=gold, judge=judge, positive=positive, weight=weight, confidence=confidence, score=score
+    )
     rows: list[dict[str, Any]] = []
     models = slice_values(table, model)
     for m in sorted(models.unique()):

@@ -31,8 +31,15 @@ from safecal.annotate.errors import InputError
 from safecal.annotate.labels import FIELD_FOR_ASPECT, SCALES
 from safecal.annotate.workspace import Workspace
 
-SLICE_COLUMNS = ("model", "level1_category", "level2_category", "level3_category", "modality",
-                 "language", "aspect")
+SLICE_COLUMNS = (
+    "model",
+    "level1_category",
+    "level2_category",
+    "level3_category",
+    "modality",
+    "language",
+    "aspect",
+)
 INVALID = "(invalid)"
 
 _SLICE_SELECT = """
@@ -75,23 +82,30 @@ def annotations_table(ws: Workspace, *, field: str) -> pd.DataFrame:
 def _unanimity(ws: Workspace, field: str) -> pd.DataFrame:
     ann = ws.read_sql(
         "SELECT response_id, annotator, label FROM annotations "
-        "WHERE field = ? AND response_id IS NOT NULL", (field,))
+        "WHERE field = ? AND response_id IS NOT NULL",
+        (field,),
+    )
     if ann.empty:
-        return pd.DataFrame({"response_id": pd.Series(dtype="string"),
-                             "unanimity": pd.Series(dtype="string"),
-                             "n_annotators": pd.Series(dtype="Int64")})
+        return pd.DataFrame(
+            {
+                "response_id": pd.Series(dtype="string"),
+                "unanimity": pd.Series(dtype="string"),
+                "n_annotators": pd.Series(dtype="Int64"),
+            }
+        )
     g = ann.groupby("response_id")["label"].agg(["nunique", "size"]).reset_index()
-    g["unanimity"] = np.where(g["size"] < 2, "single",
-                              np.where(g["nunique"] == 1, "unanimous", "split"))
-    return g.rename(columns={"size": "n_annotators"})[["response_id", "unanimity",
-                                                       "n_annotators"]]
+    g["unanimity"] = np.where(
+        g["size"] < 2, "single", np.where(g["nunique"] == 1, "unanimous", "split")
+    )
+    return g.rename(columns={"size": "n_annotators"})[["response_id", "unanimity", "n_annotators"]]
 
 
 def _inclusion(ws: Workspace) -> pd.DataFrame:
     s = ws.read_sql("SELECT response_id, inclusion_prob FROM samples WHERE role != 'honeypot'")
     if s.empty:
-        return pd.DataFrame({"response_id": pd.Series(dtype="string"),
-                             "inclusion_prob": pd.Series(dtype=float)})
+        return pd.DataFrame(
+            {"response_id": pd.Series(dtype="string"), "inclusion_prob": pd.Series(dtype=float)}
+        )
     # independent samples: P(in at least one) = 1 - prod(1 - pi)
     s["miss"] = 1 - s["inclusion_prob"].astype(float)
     g = s.groupby("response_id")["miss"].prod().reset_index()
@@ -157,8 +171,9 @@ def resolve_runs(ws: Workspace, runs: Sequence[str] | None, *, field: str) -> di
     return {(j if names.count(j) == 1 else r): r for j, r in chosen}
 
 
-def judge_table(ws: Workspace, *, field: str, runs: Sequence[str] | None = None
-                ) -> tuple[pd.DataFrame, list[str]]:
+def judge_table(
+    ws: Workspace, *, field: str, runs: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
     """:func:`responses_table` with a verdict column (and ``score:<name>``) per run.
 
     Returns the table and the verdict column names.
@@ -199,20 +214,26 @@ def estimate_table(ws: Workspace, *, field: str, run: str | None = None) -> Esti
     """
     table, names = judge_table(ws, field=field, runs=[run] if run else None)
     if len(names) > 1:
-        raise InputError("several judges have verdicts; choose one with --run RUN_ID|JUDGE "
-                         f"(judges: {', '.join(names)})")
+        raise InputError(
+            "several judges have verdicts; choose one with --run RUN_ID|JUDGE "
+            f"(judges: {', '.join(names)})"
+        )
     notes: list[str] = []
     labeled = table["gold"].notna()
     has = table["inclusion_prob"].notna()
     if not (labeled & has).any():
         if labeled.any():
-            notes.append("no gold label comes from a sample with inclusion probabilities; "
-                         "treating the labeled responses as a simple random sample")
+            notes.append(
+                "no gold label comes from a sample with inclusion probabilities; "
+                "treating the labeled responses as a simple random sample"
+            )
         return EstimateTable(table, names[0], None, notes)
     aside = labeled & ~has
     if aside.any():
         table = table.copy()
         table.loc[aside, "gold"] = None
-        notes.append(f"{int(aside.sum())} gold labels come from no sample (honeypots or "
-                     "imported gold; inclusion probability unknown): counted as unlabeled")
+        notes.append(
+            f"{int(aside.sum())} gold labels come from no sample (honeypots or "
+            "imported gold; inclusion probability unknown): counted as unlabeled"
+        )
     return EstimateTable(table, names[0], "inclusion_prob", notes)

@@ -32,9 +32,13 @@ import pandas as pd
 OBJECTIVES = ("kappa", "f1", "youden", "cost", "fpr_at_fnr")
 
 
-def threshold_table(y_true: np.ndarray | pd.Series | list[int],
-                    score: np.ndarray | pd.Series | list[float], *,
-                    cost_fp: float = 1.0, cost_fn: float = 1.0) -> pd.DataFrame:
+def threshold_table(
+    y_true: np.ndarray | pd.Series | list[int],
+    score: np.ndarray | pd.Series | list[float],
+    *,
+    cost_fp: float = 1.0,
+    cost_fn: float = 1.0,
+) -> pd.DataFrame:
     """One row per distinct score (decreasing): the confusion counts and metrics of
     the rule ``positive iff score >= threshold``. See the module docstring."""
     y = np.asarray(y_true).astype(bool)
@@ -49,8 +53,9 @@ def threshold_table(y_true: np.ndarray | pd.Series | list[int],
     return pd.DataFrame(table_from_sorted(y[order], s[order], cost_fp=cost_fp, cost_fn=cost_fn))
 
 
-def table_from_sorted(y_sorted: np.ndarray, s_sorted: np.ndarray, *, cost_fp: float = 1.0,
-                      cost_fn: float = 1.0) -> dict[str, np.ndarray]:
+def table_from_sorted(
+    y_sorted: np.ndarray, s_sorted: np.ndarray, *, cost_fp: float = 1.0, cost_fn: float = 1.0
+) -> dict[str, np.ndarray]:
     """The columns of :func:`threshold_table` (as arrays) for scores already sorted in
     decreasing order, in O(n). Cross-validation sorts once and passes each training
     fold's rows in that order (no DataFrame per fold: building one costs more than the
@@ -82,7 +87,10 @@ def table_from_sorted(y_sorted: np.ndarray, s_sorted: np.ndarray, *, cost_fp: fl
         fnr = fn / pos if pos else np.full(len(tp), np.nan)
     return {
         "threshold": s_sorted[last],
-        "tp": tp, "fp": fp, "tn": tn, "fn": fn,
+        "tp": tp,
+        "fp": fp,
+        "tn": tn,
+        "fn": fn,
         "cohen_kappa": kappa,
         "f1": f1,
         "youden_j": tpr - fpr,
@@ -103,10 +111,15 @@ class ThresholdChoice:
     feasible: bool = True  # fpr_at_fnr: False when no threshold meets the cap
 
 
-def tune_threshold(y_true: np.ndarray | pd.Series | list[int],
-                   score: np.ndarray | pd.Series | list[float], *, objective: str = "kappa",
-                   cost_fp: float = 1.0, cost_fn: float = 1.0,
-                   max_fnr: float = 0.1) -> ThresholdChoice:
+def tune_threshold(
+    y_true: np.ndarray | pd.Series | list[int],
+    score: np.ndarray | pd.Series | list[float],
+    *,
+    objective: str = "kappa",
+    cost_fp: float = 1.0,
+    cost_fn: float = 1.0,
+    max_fnr: float = 0.1,
+) -> ThresholdChoice:
     """The exact optimum of ``objective`` over all distinct scores.
 
     ``kappa``, ``f1``, ``youden``: maximised; ``cost``: ``(c_fp fp + c_fn fn) / n``
@@ -120,8 +133,9 @@ def tune_threshold(y_true: np.ndarray | pd.Series | list[int],
     return choose_threshold(table, objective=objective, max_fnr=max_fnr)
 
 
-def choose_threshold(table: pd.DataFrame | dict[str, np.ndarray], *, objective: str = "kappa",
-                     max_fnr: float = 0.1) -> ThresholdChoice:
+def choose_threshold(
+    table: pd.DataFrame | dict[str, np.ndarray], *, objective: str = "kappa", max_fnr: float = 0.1
+) -> ThresholdChoice:
     """The best row of a :func:`threshold_table` (see :func:`tune_threshold`)."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, not {objective!r}")
@@ -145,5 +159,10 @@ def choose_threshold(table: pd.DataFrame | dict[str, np.ndarray], *, objective: 
         index = int(np.argmax(values))  # first maximum = highest threshold
         value = float(col[name][index])
     row = {k: float(v[index]) for k, v in col.items()}
-    return ThresholdChoice(threshold=float(col["threshold"][index]), objective=objective,
-                           value=value, row=row, feasible=feasible)
+    return ThresholdChoice(
+        threshold=float(col["threshold"][index]),
+        objective=objective,
+        value=value,
+        row=row,
+        feasible=feasible,
+    )

@@ -39,23 +39,28 @@ from safecal.calibrate.thresholds import (
 SPLITS: tuple[tuple[str, float], ...] = (("train", 0.4), ("dev", 0.3), ("test", 0.3))
 
 
-
-def assign_splits(keys: Sequence[str] | pd.Series, *,
-                  fractions: Sequence[tuple[str, float]] = SPLITS, seed: int = 0) -> np.ndarray:
+def assign_splits(
+    keys: Sequence[str] | pd.Series,
+    *,
+    fractions: Sequence[tuple[str, float]] = SPLITS,
+    seed: int = 0,
+) -> np.ndarray:
     """The split of each key: ``u = sha256(f"{seed}:{key}") / 2^256`` falls in one of the
     cumulative fraction intervals. Deterministic, and stable when keys are added."""
     names = [n for n, _ in fractions]
     edges = np.cumsum([f for _, f in fractions])
     if not np.isclose(edges[-1], 1.0):
         raise ValueError("split fractions must sum to 1")
-    u = np.array([int(hashlib.sha256(f"{seed}:{k}".encode()).hexdigest()[:15], 16) / 16**15
-                  for k in keys])
+    u = np.array(
+        [int(hashlib.sha256(f"{seed}:{k}".encode()).hexdigest()[:15], 16) / 16**15 for k in keys]
+    )
     index = np.minimum(np.searchsorted(edges, u, side="right"), len(names) - 1)
     return np.array(names, dtype=object)[index]
 
 
-def fold_ids(y: np.ndarray, *, folds: int, groups: np.ndarray | None = None,
-             seed: int = 0) -> np.ndarray:
+def fold_ids(
+    y: np.ndarray, *, folds: int, groups: np.ndarray | None = None, seed: int = 0
+) -> np.ndarray:
     """Fold number per row: scikit-learn's ``StratifiedKFold`` (or ``StratifiedGroupKFold``
     when ``groups`` is given), shuffled with ``seed``."""
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
@@ -65,9 +70,11 @@ def fold_ids(y: np.ndarray, *, folds: int, groups: np.ndarray | None = None,
         raise InputError("--folds must be at least 2")
     smallest = int(min((y == 1).sum(), (y == 0).sum()))
     if smallest < folds:
-        raise InputError(f"only {smallest} gold rows in the smaller class; cross-validation "
-                         f"with {folds} folds needs at least {folds} (lower --folds or label "
-                         "more items)")
+        raise InputError(
+            f"only {smallest} gold rows in the smaller class; cross-validation "
+            f"with {folds} folds needs at least {folds} (lower --folds or label "
+            "more items)"
+        )
     out = np.empty(len(y), dtype=np.int64)
     if groups is None:
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -110,11 +117,18 @@ class ThresholdTuning:
         }
 
 
-def tune_threshold_cv(y_true: np.ndarray | pd.Series, score: np.ndarray | pd.Series, *,
-                      objective: str = "kappa", folds: int = 5,
-                      groups: np.ndarray | pd.Series | None = None, seed: int = 0,
-                      n_boot: int = 1000, confidence: float = 0.95,
-                      **objective_kw: float) -> ThresholdTuning:
+def tune_threshold_cv(
+    y_true: np.ndarray | pd.Series,
+    score: np.ndarray | pd.Series,
+    *,
+    objective: str = "kappa",
+    folds: int = 5,
+    groups: np.ndarray | pd.Series | None = None,
+    seed: int = 0,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    **objective_kw: float,
+) -> ThresholdTuning:
     """Tune on all rows; report out-of-fold (see the module docstring).
 
     ``y_true`` is 1 for a gold positive; rows with a missing score (invalid verdicts) are
@@ -128,8 +142,9 @@ def tune_threshold_cv(y_true: np.ndarray | pd.Series, score: np.ndarray | pd.Ser
     try:
         s = np.asarray(score, dtype=float)
     except (TypeError, ValueError):
-        s = pd.to_numeric(pd.Series(np.asarray(score, dtype=object)),
-                          errors="coerce").to_numpy(float)
+        s = pd.to_numeric(pd.Series(np.asarray(score, dtype=object)), errors="coerce").to_numpy(
+            float
+        )
     has = np.isfinite(s)
     if has.sum() == 0:
         raise InputError("no row has a score; a threshold needs a scored judge")
@@ -151,23 +166,49 @@ def tune_threshold_cv(y_true: np.ndarray | pd.Series, score: np.ndarray | pd.Ser
         thresholds.append(choice.threshold)
         test = fold == k
         oof[test] = ss[test] >= choice.threshold
-    final = choose_threshold(table_from_sorted(y_sorted, s_sorted, **cost),
-                             objective=objective, max_fnr=max_fnr)
+    final = choose_threshold(
+        table_from_sorted(y_sorted, s_sorted, **cost), objective=objective, max_fnr=max_fnr
+    )
     # gold and out-of-fold labels as 1 / 0 (NaN: no score, i.e. an invalid verdict)
     judge_col = np.full(len(y), np.nan)
     judge_col[has] = oof
     table = pd.DataFrame({"gold": y, "judge": judge_col})
-    result = judge_metrics(table, gold="gold", judge="judge", positive="1", labels=["1", "0"],
-                           n_boot=n_boot, confidence=confidence, seed=seed)
-    return ThresholdTuning(threshold=final.threshold, objective=objective, choice=final,
-                           fold=fold, fold_thresholds=thresholds, out_of_fold=oof,
-                           cross_validated=result, n_rows=len(y),
-                           n_without_score=int((~has).sum()))
+    result = judge_metrics(
+        table,
+        gold="gold",
+        judge="judge",
+        positive="1",
+        labels=["1", "0"],
+        n_boot=n_boot,
+        confidence=confidence,
+        seed=seed,
+    )
+    return ThresholdTuning(
+        threshold=final.threshold,
+        objective=objective,
+        choice=final,
+        fold=fold,
+        fold_thresholds=thresholds,
+        out_of_fold=oof,
+        cross_validated=result,
+        n_rows=len(y),
+        n_without_score=int((~has).sum()),
+    )
 
 
-def tune_table(table: pd.DataFrame, *, gold: str, score: str, positive: Sequence[str] | str,
-               objective: str = "kappa", folds: int = 5, group: str | None = None,
-               seed: int = 0, n_boot: int = 1000, **objective_kw: float) -> ThresholdTuning:
+def tune_table(
+    table: pd.DataFrame,
+    *,
+    gold: str,
+    score: str,
+    positive: Sequence[str] | str,
+    objective: str = "kappa",
+    folds: int = 5,
+    group: str | None = None,
+    seed: int = 0,
+    n_boot: int = 1000,
+    **objective_kw: float,
+) -> ThresholdTuning:
     """:func:`tune_threshold_cv` on a table's columns (what ``safecal calibrate tune`` runs).
 
     Rows without a gold label are dropped; ``group`` defaults to ``item_id`` when present.
@@ -181,14 +222,23 @@ def tune_table(table: pd.DataFrame, *, gold: str, score: str, positive: Sequence
     values = labeled[gold].astype(str).str.strip()
     seen = set(values.unique())
     if not seen & set(pos):
-        raise InputError(f"--positive {pos}: no gold value in column {gold!r} matches "
-                         f"(values: {', '.join(sorted(seen)[:10])})")
+        raise InputError(
+            f"--positive {pos}: no gold value in column {gold!r} matches "
+            f"(values: {', '.join(sorted(seen)[:10])})"
+        )
     if group is None and "item_id" in labeled.columns:
         group = "item_id"
     groups = labeled[group].astype(str).to_numpy() if group else None
-    return tune_threshold_cv(values.isin(pos).to_numpy(), labeled[score].to_numpy(),
-                             objective=objective, folds=folds, groups=groups, seed=seed,
-                             n_boot=n_boot, **objective_kw)
+    return tune_threshold_cv(
+        values.isin(pos).to_numpy(),
+        labeled[score].to_numpy(),
+        objective=objective,
+        folds=folds,
+        groups=groups,
+        seed=seed,
+        n_boot=n_boot,
+        **objective_kw,
+    )
 
 
 # -- prompt selection --------------------------------------------------------------------
@@ -228,33 +278,53 @@ def draw_examples(train: pd.DataFrame, k: int, *, seed: int = 0) -> list[Any]:
     if k == 0 or train.empty:
         return []
     rng = np.random.default_rng(seed)
-    pools = {lab: list(rng.permutation(grp.index.to_numpy()))
-             for lab, grp in sorted(train.groupby("label"))}
+    pools = {
+        lab: list(rng.permutation(grp.index.to_numpy()))
+        for lab, grp in sorted(train.groupby("label"))
+    }
     picked: list[Any] = []
     while len(picked) < k and any(pools.values()):
         for lab in list(pools):
             if pools[lab] and len(picked) < k:
                 picked.append(pools[lab].pop())
-    return [Example(query=str(train.at[i, "query"]), response=str(train.at[i, "response"]),
-                    label=str(train.at[i, "label"])) for i in picked]
+    return [
+        Example(
+            query=str(train.at[i, "query"]),
+            response=str(train.at[i, "response"]),
+            label=str(train.at[i, "label"]),
+        )
+        for i in picked
+    ]
 
 
 def gold_cases(ws: Any, field_name: str) -> pd.DataFrame:
     """Gold labels of one field with their responses: response_id, item_id, label."""
     return ws.read_sql(
         "SELECT g.response_id, r.item_id, g.label FROM gold g JOIN responses r "
-        "USING (response_id) WHERE g.field = ? ORDER BY g.response_id", (field_name,))
+        "USING (response_id) WHERE g.field = ? ORDER BY g.response_id",
+        (field_name,),
+    )
 
 
 def _verdicts(ws: Any, run_id: str) -> pd.DataFrame:
-    return ws.read_sql("SELECT response_id, label AS judge FROM verdicts WHERE run_id = ?",
-                       (run_id,))
+    return ws.read_sql(
+        "SELECT response_id, label AS judge FROM verdicts WHERE run_id = ?", (run_id,)
+    )
 
 
-def tune_prompt(ws: Any, judge: Any, *, field_name: str, templates: Sequence[Any],
-                shots: Sequence[int] = (0, 3), seed: int = 0,
-                fractions: Sequence[tuple[str, float]] = SPLITS, concurrency: int = 16,
-                n_boot: int = 1000, objective: str = "cohen_kappa") -> PromptTuning:
+def tune_prompt(
+    ws: Any,
+    judge: Any,
+    *,
+    field_name: str,
+    templates: Sequence[Any],
+    shots: Sequence[int] = (0, 3),
+    seed: int = 0,
+    fractions: Sequence[tuple[str, float]] = SPLITS,
+    concurrency: int = 16,
+    n_boot: int = 1000,
+    objective: str = "cohen_kappa",
+) -> PromptTuning:
     """Choose a prompt (template x few-shot count) on dev; report it and the judge's
     current prompt on test. ``judge`` is an :class:`~calibrate.judges.llm.LLMJudge`;
     each candidate is run through :func:`calibrate.runner.run_judge` (cached, so a rerun
@@ -271,13 +341,18 @@ def tune_prompt(ws: Any, judge: Any, *, field_name: str, templates: Sequence[Any
     by_split = {name: gold[gold["split"] == name] for name, _ in fractions}
     for name in ("dev", "test"):
         if by_split.get(name) is None or by_split[name].empty:
-            raise InputError(f"the {name} split of the {field_name} gold set is empty; "
-                             "label more items")
+            raise InputError(
+                f"the {name} split of the {field_name} gold set is empty; label more items"
+            )
     cases = {c.response_id: c for c in load_cases(ws, response_ids=gold["response_id"])}
-    train = by_split["train"].assign(
-        query=lambda d: [cases[r].query for r in d["response_id"]],
-        response=lambda d: [cases[r].response for r in d["response_id"]],
-    ).reset_index(drop=True)
+    train = (
+        by_split["train"]
+        .assign(
+            query=lambda d: [cases[r].query for r in d["response_id"]],
+            response=lambda d: [cases[r].response for r in d["response_id"]],
+        )
+        .reset_index(drop=True)
+    )
     positive = sorted(POSITIVE[field_name])
 
     def evaluate(candidate_judge: Any, split: str) -> tuple[str, pd.DataFrame]:
@@ -285,7 +360,8 @@ def tune_prompt(ws: Any, judge: Any, *, field_name: str, templates: Sequence[Any
         run_judge(ws, candidate_judge, cases=[cases[r] for r in ids], concurrency=concurrency)
         run_id = candidate_judge.config.run_id()
         merged = by_split[split][["response_id", "label"]].merge(
-            _verdicts(ws, run_id), on="response_id", how="left")
+            _verdicts(ws, run_id), on="response_id", how="left"
+        )
         return run_id, merged
 
     rows, judges = [], {}
@@ -297,36 +373,61 @@ def tune_prompt(ws: Any, judge: Any, *, field_name: str, templates: Sequence[Any
             name = f"{template.name}+{k}shot"
             cand = replace(judge, prompts={**judge.prompts, field_name: prompt}, name=name)
             run_id, merged = evaluate(cand, "dev")
-            result = judge_metrics(merged, gold="label", judge="judge", positive=positive,
-                                   n_boot=n_boot, seed=seed)
+            result = judge_metrics(
+                merged, gold="label", judge="judge", positive=positive, n_boot=n_boot, seed=seed
+            )
             est = getattr(result, objective)
-            rows.append({"candidate": name, "prompt_version": prompt.version, "shots": k,
-                         "run_id": run_id, f"dev_{objective}": est.value,
-                         "dev_ci_low": est.ci[0], "dev_ci_high": est.ci[1],
-                         "dev_n_invalid": result.n_invalid})
+            rows.append(
+                {
+                    "candidate": name,
+                    "prompt_version": prompt.version,
+                    "shots": k,
+                    "run_id": run_id,
+                    f"dev_{objective}": est.value,
+                    "dev_ci_low": est.ci[0],
+                    "dev_ci_high": est.ci[1],
+                    "dev_n_invalid": result.n_invalid,
+                }
+            )
             judges[name] = cand
     table = pd.DataFrame(rows)
     key = f"dev_{objective}"
     ranked = table.assign(_v=table[key].fillna(-np.inf)).sort_values(
-        ["_v", "shots"], ascending=[False, True], kind="stable")
+        ["_v", "shots"], ascending=[False, True], kind="stable"
+    )
     chosen = str(ranked["candidate"].iloc[0])
 
     _, test_chosen = evaluate(judges[chosen], "test")
     baseline_judge = replace(judge, name=f"{judge.name}")
     _, test_base = evaluate(baseline_judge, "test")
     both = test_chosen.rename(columns={"judge": "chosen"}).merge(
-        test_base[["response_id", "judge"]].rename(columns={"judge": "baseline"}),
-        on="response_id")
+        test_base[["response_id", "judge"]].rename(columns={"judge": "baseline"}), on="response_id"
+    )
     test = {
-        "chosen": judge_metrics(both, gold="label", judge="chosen", positive=positive,
-                                n_boot=n_boot, seed=seed),
-        "baseline": judge_metrics(both, gold="label", judge="baseline", positive=positive,
-                                  n_boot=n_boot, seed=seed),
+        "chosen": judge_metrics(
+            both, gold="label", judge="chosen", positive=positive, n_boot=n_boot, seed=seed
+        ),
+        "baseline": judge_metrics(
+            both, gold="label", judge="baseline", positive=positive, n_boot=n_boot, seed=seed
+        ),
     }
-    paired = paired_test(both, gold="label", judge_a="chosen", judge_b="baseline",
-                         positive=positive, n_boot=n_boot, seed=seed)
-    return PromptTuning(field=field_name, objective=objective,
-                        splits=gold[["response_id", "item_id", "split"]], candidates=table,
-                        chosen=chosen, chosen_version=judges[chosen].prompts[field_name].version,
-                        baseline_version=judge.prompts[field_name].version, test=test,
-                        paired=paired)
+    paired = paired_test(
+        both,
+        gold="label",
+        judge_a="chosen",
+        judge_b="baseline",
+        positive=positive,
+        n_boot=n_boot,
+        seed=seed,
+    )
+    return PromptTuning(
+        field=field_name,
+        objective=objective,
+        splits=gold[["response_id", "item_id", "split"]],
+        candidates=table,
+        chosen=chosen,
+        chosen_version=judges[chosen].prompts[field_name].version,
+        baseline_version=judge.prompts[field_name].version,
+        test=test,
+        paired=paired,
+    )

@@ -51,8 +51,9 @@ def _sort_key(labels: Iterable[str]) -> list[str]:
         return sorted(labels)
 
 
-def infer_categories(observed: Iterable[str], categories: Sequence[str] | None = None,
-                     *, what: str = "label") -> list[str]:
+def infer_categories(
+    observed: Iterable[str], categories: Sequence[str] | None = None, *, what: str = "label"
+) -> list[str]:
     """The ordered vocabulary: ``categories`` if given (every observed label must be in
     it), else the :data:`annotate.labels.SCALES` scale the observed labels fit, else the
     sorted observed labels."""
@@ -72,8 +73,13 @@ def infer_categories(observed: Iterable[str], categories: Sequence[str] | None =
     return _sort_key(seen)
 
 
-def label_vocabulary(gold_seen: Iterable[str], positive: Sequence[str],
-                     labels: Sequence[str] | None = None, *, what: str = "gold") -> list[str]:
+def label_vocabulary(
+    gold_seen: Iterable[str],
+    positive: Sequence[str],
+    labels: Sequence[str] | None = None,
+    *,
+    what: str = "gold",
+) -> list[str]:
     """The vocabulary judge answers are checked against, and the positive labels in it.
 
     ``labels`` if given. Otherwise the :data:`annotate.labels.SCALES` scale the gold labels

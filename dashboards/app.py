@@ -39,8 +39,10 @@ def main() -> None:
 
         chosen = _workspace_argument(sys.argv[1:])
         st.session_state["workspace"] = str(resolve_workspace(chosen).absolute())
-    pages = [st.Page(PAGES / file, title=title, icon=icon, default=i == 0)
-             for i, (file, title, icon) in enumerate(PAGE_LIST)]
+    pages = [
+        st.Page(PAGES / file, title=title, icon=icon, default=i == 0)
+        for i, (file, title, icon) in enumerate(PAGE_LIST)
+    ]
     nav = st.navigation(pages)
     st.sidebar.caption("workspace")
     st.sidebar.text(st.session_state["workspace"])

@@ -76,11 +76,14 @@ def rate_name(field: str) -> str:
 
 # ---- loaders: path and stamp first, so the cache key follows the database --------------
 
+
 @cached
 def fields_with_data(path: str, stamp: Stamp) -> list[str]:
     ws = Workspace(Path(path))
-    have = ws.read_sql("SELECT DISTINCT field FROM annotations UNION "
-                       "SELECT DISTINCT field FROM verdicts UNION SELECT DISTINCT field FROM gold")
+    have = ws.read_sql(
+        "SELECT DISTINCT field FROM annotations UNION "
+        "SELECT DISTINCT field FROM verdicts UNION SELECT DISTINCT field FROM gold"
+    )
     found = [f for f in SCALES if f in set(have["field"])]
     return found or list(SCALES)
 
@@ -144,8 +147,9 @@ def runs(path: str, stamp: Stamp, field: str) -> pd.DataFrame:
 
 
 @cached
-def judged(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...]
-           ) -> tuple[pd.DataFrame, list[str]]:
+def judged(
+    path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...]
+) -> tuple[pd.DataFrame, list[str]]:
     """:func:`calibrate.tables.judge_table` for the chosen runs."""
     from safecal.calibrate.tables import judge_table
 
@@ -153,22 +157,31 @@ def judged(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...]
 
 
 @cached
-def metrics(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str,
-            confidence: float) -> Any:
+def metrics(
+    path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str, confidence: float
+) -> Any:
     """:func:`calibrate.judge_metrics` of one judge column (with its score when it has one)."""
     from safecal.calibrate.judge_metrics import judge_metrics
 
     table, _ = judged(path, stamp, field, run_ids)
     score = f"score:{column}"
     has_score = score in table and table[score].notna().any()
-    return judge_metrics(table, gold="gold", judge=column, positive=field_positive(field),
-                         score=score if has_score else None, n_boot=N_BOOT,
-                         confidence=confidence, seed=0)
+    return judge_metrics(
+        table,
+        gold="gold",
+        judge=column,
+        positive=field_positive(field),
+        score=score if has_score else None,
+        n_boot=N_BOOT,
+        confidence=confidence,
+        seed=0,
+    )
 
 
 @cached
-def thresholds(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str
-               ) -> pd.DataFrame | None:
+def thresholds(
+    path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str
+) -> pd.DataFrame | None:
     """:func:`calibrate.threshold_table` of a scored judge on the gold-labeled rows."""
     from safecal.calibrate.thresholds import threshold_table
 
@@ -184,8 +197,15 @@ def thresholds(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], co
 
 
 @cached
-def grid(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str,
-         metric: str, language: str) -> pd.DataFrame:
+def grid(
+    path: str,
+    stamp: Stamp,
+    field: str,
+    run_ids: tuple[str, ...],
+    column: str,
+    metric: str,
+    language: str,
+) -> pd.DataFrame:
     """A judge metric per level-1 category x modality combination (one language or all)."""
     from safecal.calibrate.judge_metrics import judge_metrics
     from safecal.calibrate.monitoring import metric_grid
@@ -196,9 +216,18 @@ def grid(path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: 
         table = table[table["language"] == language]
     if table.empty:
         return pd.DataFrame()
-    return metric_grid(table, judge_metrics, rows="level1_category", cols="modality",
-                       metric=metric, gold="gold", judge=column,
-                       positive=field_positive(field), n_boot=N_BOOT // 5, seed=0)
+    return metric_grid(
+        table,
+        judge_metrics,
+        rows="level1_category",
+        cols="modality",
+        metric=metric,
+        gold="gold",
+        judge=column,
+        positive=field_positive(field),
+        n_boot=N_BOOT // 5,
+        seed=0,
+    )
 
 
 @cached
@@ -211,8 +240,9 @@ def estimate_input(path: str, stamp: Stamp, field: str, run_id: str) -> Any:
 
 
 @cached
-def model_rates(path: str, stamp: Stamp, field: str, run_id: str, confidence: float
-                ) -> pd.DataFrame:
+def model_rates(
+    path: str, stamp: Stamp, field: str, run_id: str, confidence: float
+) -> pd.DataFrame:
     """Per target model, :func:`calibrate.corrected_rate` over all its responses (the
     benchmark's pooled total)."""
     from safecal.calibrate.ppi import corrected_rate
@@ -223,12 +253,23 @@ def model_rates(path: str, stamp: Stamp, field: str, run_id: str, confidence: fl
     # (response.model is NOT NULL, so no model is left out)
     rows = []
     for model, part in loaded.table.groupby("model", sort=True):
-        r = corrected_rate(part, gold="gold", judge=loaded.judge,
-                           positive=field_positive(field), weight=loaded.weight,
-                           confidence=confidence)
-        row: dict[str, Any] = {"model": model, "cell": POOLED, "level1_category": "all",
-                               "modality": "all", "n_labeled": r.n_labeled,
-                               "n_unlabeled": r.n_unlabeled, "n_invalid": r.n_invalid}
+        r = corrected_rate(
+            part,
+            gold="gold",
+            judge=loaded.judge,
+            positive=field_positive(field),
+            weight=loaded.weight,
+            confidence=confidence,
+        )
+        row: dict[str, Any] = {
+            "model": model,
+            "cell": POOLED,
+            "level1_category": "all",
+            "modality": "all",
+            "n_labeled": r.n_labeled,
+            "n_unlabeled": r.n_unlabeled,
+            "n_invalid": r.n_invalid,
+        }
         for name in ("judge_rate", "human_rate", "corrected"):
             est = getattr(r, name)
             row[name], row[f"{name}_low"], row[f"{name}_high"] = est.value, *est.ci
@@ -237,16 +278,22 @@ def model_rates(path: str, stamp: Stamp, field: str, run_id: str, confidence: fl
 
 
 @cached
-def cells(path: str, stamp: Stamp, field: str, run_id: str, confidence: float, model: str
-          ) -> pd.DataFrame:
+def cells(
+    path: str, stamp: Stamp, field: str, run_id: str, confidence: float, model: str
+) -> pd.DataFrame:
     """:func:`calibrate.benchmark_cells` of one target model (12 cells and both totals)."""
     from safecal.calibrate.slices import benchmark_cells
 
     loaded = estimate_input(path, stamp, field, run_id)
     table = loaded.table
-    return benchmark_cells(table[table["model"] == model], gold="gold", judge=loaded.judge,
-                           positive=field_positive(field), weight=loaded.weight,
-                           confidence=confidence)
+    return benchmark_cells(
+        table[table["model"] == model],
+        gold="gold",
+        judge=loaded.judge,
+        positive=field_positive(field),
+        weight=loaded.weight,
+        confidence=confidence,
+    )
 
 
 @cached
@@ -258,7 +305,8 @@ def response(path: str, stamp: Stamp, response_id: str) -> dict[str, Any]:
                   i.image, i.aspect, i.level1_category, i.level2_category, i.level3_category,
                   i.modality
            FROM responses r JOIN items i USING (item_id) WHERE r.response_id = ?""",
-        (response_id,))
+        (response_id,),
+    )
     if df.empty:
         return {}
     row = df.iloc[0].to_dict()
@@ -272,12 +320,15 @@ def unit_labels(path: str, stamp: Stamp, response_id: str, field: str) -> pd.Dat
     return Workspace(Path(path)).read_sql(
         "SELECT annotator, label, lead_time, COALESCE(updated_at, created_at) AS labeled_at"
         " FROM annotations WHERE response_id = ? AND field = ? ORDER BY annotator",
-        (response_id, field))
+        (response_id, field),
+    )
 
 
 @cached
 def gold_of(path: str, stamp: Stamp, response_id: str, field: str) -> dict[str, Any]:
     df = Workspace(Path(path)).read_sql(
         "SELECT label, method, adjudicator, decided_at FROM gold"
-        " WHERE response_id = ? AND field = ?", (response_id, field))
+        " WHERE response_id = ? AND field = ?",
+        (response_id, field),
+    )
     return {} if df.empty else df.iloc[0].to_dict()

@@ -105,13 +105,28 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def command(workspace: str | os.PathLike[str], *, port: int, host: str = "127.0.0.1"
-            ) -> list[str]:
+def command(workspace: str | os.PathLike[str], *, port: int, host: str = "127.0.0.1") -> list[str]:
     """The ``streamlit run`` command line of the app on ``workspace``."""
-    return [sys.executable, "-m", "streamlit", "run", str(APP),
-            "--server.headless", "true", "--server.address", host, "--server.port", str(port),
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            "--", "--workspace", str(workspace)]
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless",
+        "true",
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--",
+        "--workspace",
+        str(workspace),
+    ]
 
 
 def environment() -> dict[str, str]:
@@ -129,8 +144,9 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], *, timeout: float 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the dashboard exited with status {process.returncode} "
-                               "before answering")
+            raise RuntimeError(
+                f"the dashboard exited with status {process.returncode} before answering"
+            )
         try:
             if httpx.get(url + "_stcore/health", timeout=2).text.strip() == "ok":
                 return
@@ -140,9 +156,15 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], *, timeout: float 
     raise TimeoutError(f"the dashboard did not answer at {url} within {timeout:.0f} s")
 
 
-def launch(workspace: str | os.PathLike[str], *, port: int | None = None,
-           host: str = "127.0.0.1", wait: bool = True, timeout: float = 60.0,
-           quiet: bool = True) -> Dashboard:
+def launch(
+    workspace: str | os.PathLike[str],
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    wait: bool = True,
+    timeout: float = 60.0,
+    quiet: bool = True,
+) -> Dashboard:
     """Start the dashboard on ``workspace``; with ``wait``, return once it answers.
 
     ``port``: default a free one. ``quiet``: send the server's output to
@@ -155,9 +177,13 @@ def launch(workspace: str | os.PathLike[str], *, port: int | None = None,
     url = f"http://{url_host}:{port}/"
     out = open(ws.path / "dashboard.log", "ab") if quiet else None  # noqa: SIM115
     try:
-        process = subprocess.Popen(command(ws.path, port=port, host=host), env=environment(),
-                                   stdout=out, stderr=subprocess.STDOUT if out else None,
-                                   cwd=ws.path)
+        process = subprocess.Popen(
+            command(ws.path, port=port, host=host),
+            env=environment(),
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            cwd=ws.path,
+        )
     finally:
         if out:
             out.close()

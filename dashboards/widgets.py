@@ -24,9 +24,14 @@ def fmt(value: float, low: float, high: float, digits: int = 3) -> str:
 
 def field_picker(path: str, stamp: data.Stamp, *, key: str = "field") -> str:
     fields = data.fields_with_data(path, stamp)
-    return str(st.sidebar.selectbox("field", fields, key=key,
-                                    help="harmfulness: vulnerability items; refusal: "
-                                         "over-refusal items"))
+    return str(
+        st.sidebar.selectbox(
+            "field",
+            fields,
+            key=key,
+            help="harmfulness: vulnerability items; refusal: over-refusal items",
+        )
+    )
 
 
 def judge_runs_picker(path: str, stamp: data.Stamp) -> tuple[str, Any] | None:
@@ -49,8 +54,10 @@ def show_unit(row: dict[str, Any]) -> None:
             st.image(image, caption=f"item {row['item_id']}", width="stretch")
         else:
             st.info("no image for this item")
-        st.text(f"{row.get('level1_category')} / {row.get('level2_category')} / "
-                f"{row.get('level3_category')} · {row.get('modality')}")
+        st.text(
+            f"{row.get('level1_category')} / {row.get('level2_category')} / "
+            f"{row.get('level3_category')} · {row.get('modality')}"
+        )
     with right:
         st.markdown("**Query (English)**")
         st.text(str(row.get("text") or ""))

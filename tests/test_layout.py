@@ -40,8 +40,12 @@ def _imports(path: Path) -> list[tuple[int, str]]:
             out += [(node.lineno, a.name) for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             out.append((node.lineno, node.module))
-        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module"
-              and node.args and isinstance(node.args[0], ast.Constant)):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", "") == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             out.append((node.lineno, str(node.args[0].value)))
     return out
 
@@ -50,8 +54,11 @@ def test_every_package_folder_is_installed():
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert config["package-dir"] == {"safecal": "."}
     listed = set(config["packages"])
-    folders = {"safecal." + ".".join(p.parent.relative_to(REPO).parts)
-               for stage in STAGES for p in _modules(REPO / stage)}
+    folders = {
+        "safecal." + ".".join(p.parent.relative_to(REPO).parts)
+        for stage in STAGES
+        for p in _modules(REPO / stage)
+    }
     assert folders <= listed, f"not installed: {sorted(folders - listed)}"
     assert listed - {"safecal"} <= folders
 
@@ -68,10 +75,17 @@ def test_imports_flow_one_way():
                     head = ".".join(name.split(".")[:2])
                     if head not in ALLOWED[stage]:
                         bad.append(f"{path.relative_to(REPO)}:{line}: {stage} imports {name}")
-    for path in [REPO / "cli.py", REPO / "demo.py", REPO / "__main__.py",
-                 *_modules(REPO / "tests")]:
-        bad += [f"{path.relative_to(REPO)}:{line}: bare import {name}"
-                for line, name in _imports(path) if name.split(".")[0] in STAGES]
+    for path in [
+        REPO / "cli.py",
+        REPO / "demo.py",
+        REPO / "__main__.py",
+        *_modules(REPO / "tests"),
+    ]:
+        bad += [
+            f"{path.relative_to(REPO)}:{line}: bare import {name}"
+            for line, name in _imports(path)
+            if name.split(".")[0] in STAGES
+        ]
     assert not bad, "\n".join(bad)
 
 
@@ -88,24 +102,43 @@ def test_installs_beside_pypi_annotate_and_calibrate(tmp_path, example):
     ``annotate`` and ``calibrate``, then a wheel of safecal: all three import, and the
     installed command ingests the example from another folder."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     py, pip = venv / "bin" / "python", [str(venv / "bin" / "python"), "-m", "pip", "-q"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([*pip, "install", "annotate", "calibrate"], check=True, env=env)
-    subprocess.run([*pip, "install", "--no-deps", str(REPO)], check=True, env=env,
-                   cwd=tmp_path)
+    subprocess.run([*pip, "install", "--no-deps", str(REPO)], check=True, env=env, cwd=tmp_path)
     site = subprocess.run(
-        [str(py), "-c", "import annotate, calibrate, safecal, safecal.annotate, "
-         "safecal.calibrate, safecal.dashboards, safecal.cli\n"
-         "for m in (annotate, calibrate, safecal, safecal.calibrate): print(m.__file__)"],
-        check=True, env=env, cwd=tmp_path, capture_output=True, text=True).stdout.split()
+        [
+            str(py),
+            "-c",
+            "import annotate, calibrate, safecal, safecal.annotate, "
+            "safecal.calibrate, safecal.dashboards, safecal.cli\n"
+            "for m in (annotate, calibrate, safecal, safecal.calibrate): print(m.__file__)",
+        ],
+        check=True,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     assert all(Path(f).is_relative_to(venv) for f in site), site
     assert "safecal" not in site[0] and "safecal" not in site[1]  # PyPI's own packages
     assert site[3].endswith("safecal/calibrate/__init__.py")
     done = subprocess.run(
-        [str(venv / "bin" / "safecal"), "-w", str(tmp_path / "ws"), "ingest", "items",
-         str(example.items), "--images", str(example.images)],
-        env=env, cwd=tmp_path, capture_output=True, text=True)
+        [
+            str(venv / "bin" / "safecal"),
+            "-w",
+            str(tmp_path / "ws"),
+            "ingest",
+            "items",
+            str(example.items),
+            "--images",
+            str(example.images),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert "120" in done.stdout

@@ -26,13 +26,25 @@ def _sample(args: argparse.Namespace) -> int:
 
     ws = open_workspace(args)
     by = tuple(b for b in args.by.split(",") if b) if args.by else ()
-    res = draw_sample(ws, n=args.n, by=by, allocation=args.allocation, width=args.width,
-                      confidence=args.confidence, oversample=args.oversample,
-                      threshold=args.threshold, margin=args.margin, aspect=args.aspect,
-                      seed=args.seed, sample_id=args.sample_id)
+    res = draw_sample(
+        ws,
+        n=args.n,
+        by=by,
+        allocation=args.allocation,
+        width=args.width,
+        confidence=args.confidence,
+        oversample=args.oversample,
+        threshold=args.threshold,
+        margin=args.margin,
+        aspect=args.aspect,
+        seed=args.seed,
+        sample_id=args.sample_id,
+    )
     print(res.allocation.to_string(index=False))
-    print(f"sample {res.sample_id}: {len(res.sample)} responses in "
-          f"{len(res.allocation)} strata (seed {args.seed})")
+    print(
+        f"sample {res.sample_id}: {len(res.sample)} responses in "
+        f"{len(res.allocation)} strata (seed {args.seed})"
+    )
     return 0
 
 
@@ -40,13 +52,22 @@ def _assign(args: argparse.Namespace) -> int:
     from safecal.annotate.assign import plan_assignments
 
     ws = open_workspace(args)
-    plan = plan_assignments(ws, args.sample_id, args.annotators.split(","),
-                            overlap=args.overlap, k=args.k, honeypot_rate=args.honeypot_rate,
-                            query_quality=args.query_quality, seed=args.seed)
+    plan = plan_assignments(
+        ws,
+        args.sample_id,
+        args.annotators.split(","),
+        overlap=args.overlap,
+        k=args.k,
+        honeypot_rate=args.honeypot_rate,
+        query_quality=args.query_quality,
+        seed=args.seed,
+    )
     counts = plan.assignments.groupby(["annotator", "task_type", "role"]).size()
     print(counts.to_string())
-    print(f"{plan.n_units} units, {plan.n_overlap} to several annotators, "
-          f"{plan.n_honeypots} honeypots")
+    print(
+        f"{plan.n_units} units, {plan.n_overlap} to several annotators, "
+        f"{plan.n_honeypots} honeypots"
+    )
     return 0
 
 
@@ -58,16 +79,28 @@ def _push(args: argparse.Namespace) -> int:
 
     ws = open_workspace(args)
     conn = _conn(args, ws)
-    names = ws.read_sql("SELECT DISTINCT annotator FROM ls_assignments WHERE sample_id = ?",
-                        (args.sample_id,))["annotator"].tolist()
+    names = ws.read_sql(
+        "SELECT DISTINCT annotator FROM ls_assignments WHERE sample_id = ?", (args.sample_id,)
+    )["annotator"].tolist()
     _print_accounts(ensure_accounts(ws, conn, names))  # type: ignore[arg-type]
-    total = int(ws.read_sql("SELECT COUNT(*) AS n FROM ls_assignments WHERE sample_id = ?",
-                            (args.sample_id,))["n"].iloc[0])
+    total = int(
+        ws.read_sql(
+            "SELECT COUNT(*) AS n FROM ls_assignments WHERE sample_id = ?", (args.sample_id,)
+        )["n"].iloc[0]
+    )
     with tqdm(total=total, unit="task", disable=args.quiet) as bar:
-        rep = push(ws, conn, args.sample_id, batch_size=args.batch_size,  # type: ignore[arg-type]
-                   images=args.images, progress=bar.update)
-    print(f"pushed to {conn.url}: {rep.created} tasks created, {rep.already} already there, "  # type: ignore[attr-defined]
-          f"{rep.recovered} recovered; {len(rep.projects)} projects")
+        rep = push(
+            ws,
+            conn,
+            args.sample_id,
+            batch_size=args.batch_size,  # type: ignore[arg-type]
+            images=args.images,
+            progress=bar.update,
+        )
+    print(
+        f"pushed to {conn.url}: {rep.created} tasks created, {rep.already} already there, "  # type: ignore[attr-defined]
+        f"{rep.recovered} recovered; {len(rep.projects)} projects"
+    )
     for (annotator, task_type), pid in sorted(rep.projects.items()):
         print(f"  project {pid}: {task_type} for {annotator}")
     return 0
@@ -78,8 +111,10 @@ def _pull(args: argparse.Namespace) -> int:
 
     ws = open_workspace(args)
     rep = pull(ws, _conn(args, ws), sample_id=args.sample_id)  # type: ignore[arg-type]
-    print(f"pulled {rep.projects} projects, {rep.tasks} tasks, {rep.annotations} annotations "
-          f"-> {rep.rows} label rows")
+    print(
+        f"pulled {rep.projects} projects, {rep.tasks} tasks, {rep.annotations} annotations "
+        f"-> {rep.rows} label rows"
+    )
     if rep.left_out:
         print("left out: " + ", ".join(f"{k} {v}" for k, v in sorted(rep.left_out.items())))
     return 0
@@ -98,16 +133,20 @@ def _honeypots(args: argparse.Namespace) -> int:
     from safecal.annotate.human_labels import import_honeypots
 
     ws = open_workspace(args)
-    n = import_honeypots(ws, args.file, n=args.n, exclude_sample=args.exclude_sample,
-                         seed=args.seed)
+    n = import_honeypots(
+        ws, args.file, n=args.n, exclude_sample=args.exclude_sample, seed=args.seed
+    )
     print(f"loaded {n} honeypot labels from {args.file}")
     return 0
 
 
 def _report(res: object) -> None:
     gold = res.gold  # type: ignore[attr-defined]
-    print(f"gold labels: {len(gold)} ("
-          + ", ".join(f"{k} {v}" for k, v in gold["method"].value_counts().items()) + ")")
+    print(
+        f"gold labels: {len(gold)} ("
+        + ", ".join(f"{k} {v}" for k, v in gold["method"].value_counts().items())
+        + ")"
+    )
     print(f"to review: {len(res.to_review)}")  # type: ignore[attr-defined]
     acc = res.honeypot_accuracy  # type: ignore[attr-defined]
     if len(acc):
@@ -121,8 +160,9 @@ def _adjudicate(args: argparse.Namespace) -> int:
     from safecal.annotate.labelstudio.review import push_reviews
 
     ws = open_workspace(args)
-    res = build_gold(ws, method=args.method, policy=args.policy,
-                     min_honeypot_accuracy=args.min_honeypot_accuracy)
+    res = build_gold(
+        ws, method=args.method, policy=args.policy, min_honeypot_accuracy=args.min_honeypot_accuracy
+    )
     _report(res)
     if len(res.to_review):
         conn = _conn(args, ws)
@@ -141,8 +181,9 @@ def _gold(args: argparse.Namespace) -> int:
     if has_reviews and not args.offline:
         rep = pull_reviews(ws, _conn(args, ws))  # type: ignore[arg-type]
         print(f"reviews: {rep.decided} decided, {rep.pending} pending")
-    res = build_gold(ws, method=args.method, policy=args.policy,
-                     min_honeypot_accuracy=args.min_honeypot_accuracy)
+    res = build_gold(
+        ws, method=args.method, policy=args.policy, min_honeypot_accuracy=args.min_honeypot_accuracy
+    )
     _report(res)
     if args.method == "dawid_skene":
         for field, mats in res.confusion.items():
@@ -162,32 +203,57 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _resolution_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", choices=("majority", "dawid_skene"), default="majority",
-                   help="how agreeing-enough labels become gold (default majority vote)")
-    p.add_argument("--policy", choices=("majority", "disagreement"), default="majority",
-                   help="review ties only (majority) or every disagreement")
-    p.add_argument("--min-honeypot-accuracy", type=float, default=1.0,
-                   help="annotators below this honeypot accuracy get their units reviewed")
+    p.add_argument(
+        "--method",
+        choices=("majority", "dawid_skene"),
+        default="majority",
+        help="how agreeing-enough labels become gold (default majority vote)",
+    )
+    p.add_argument(
+        "--policy",
+        choices=("majority", "disagreement"),
+        default="majority",
+        help="review ties only (majority) or every disagreement",
+    )
+    p.add_argument(
+        "--min-honeypot-accuracy",
+        type=float,
+        default=1.0,
+        help="annotators below this honeypot accuracy get their units reviewed",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "annotate", help="sample, push to Label Studio, pull, adjudicate, export gold")
+        "annotate", help="sample, push to Label Studio, pull, adjudicate, export gold"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parent = workspace_parent()
 
     p = sub.add_parser("sample", parents=[parent], help="draw a stratified sample of responses")
     p.add_argument("--n", type=int, default=None, help="total sample size")
-    p.add_argument("--by", default="model",
-                   help="strata: comma list of model, level1, level2, level3, modality, "
-                        "language, aspect (default model; '' for none)")
-    p.add_argument("--allocation", choices=("proportional", "equal", "width"),
-                   default="proportional")
-    p.add_argument("--width", type=float, default=None,
-                   help="target interval width per stratum (allocation width)")
+    p.add_argument(
+        "--by",
+        default="model",
+        help="strata: comma list of model, level1, level2, level3, modality, "
+        "language, aspect (default model; '' for none)",
+    )
+    p.add_argument(
+        "--allocation", choices=("proportional", "equal", "width"), default="proportional"
+    )
+    p.add_argument(
+        "--width",
+        type=float,
+        default=None,
+        help="target interval width per stratum (allocation width)",
+    )
     p.add_argument("--confidence", type=float, default=0.95)
-    p.add_argument("--oversample", type=float, default=1.0,
-                   help="factor for responses where judges disagree or sit near the threshold")
+    p.add_argument(
+        "--oversample",
+        type=float,
+        default=1.0,
+        help="factor for responses where judges disagree or sit near the threshold",
+    )
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--margin", type=float, default=0.1)
     p.add_argument("--aspect", choices=("vulnerability", "overrefusal"), default=None)
@@ -195,15 +261,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sample-id", default=None)
     p.set_defaults(func=_sample)
 
-    p = sub.add_parser("assign", parents=[parent],
-                       help="plan who labels what: blind overlap and honeypots")
+    p = sub.add_parser(
+        "assign", parents=[parent], help="plan who labels what: blind overlap and honeypots"
+    )
     p.add_argument("sample_id")
     p.add_argument("--annotators", required=True, help="comma list of annotator emails")
     p.add_argument("--overlap", type=float, default=0.2, help="share labeled by k annotators")
     p.add_argument("--k", type=int, default=2)
     p.add_argument("--honeypot-rate", type=float, default=0.1)
-    p.add_argument("--query-quality", action="store_true",
-                   help="also ask for query-quality labels on the sampled items")
+    p.add_argument(
+        "--query-quality",
+        action="store_true",
+        help="also ask for query-quality labels on the sampled items",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_assign)
 
@@ -225,13 +295,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("honeypots", parents=[parent], help="load known labels for honeypots")
     p.add_argument("file")
     p.add_argument("--n", type=int, default=None, help="keep only N rows, drawn at random")
-    p.add_argument("--exclude-sample", default=None,
-                   help="skip responses of this sample (assign a sample after loading)")
+    p.add_argument(
+        "--exclude-sample",
+        default=None,
+        help="skip responses of this sample (assign a sample after loading)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_honeypots)
 
-    p = sub.add_parser("adjudicate", parents=[parent],
-                       help="send disagreements and failed honeypots to a review project")
+    p = sub.add_parser(
+        "adjudicate",
+        parents=[parent],
+        help="send disagreements and failed honeypots to a review project",
+    )
     p.add_argument("--reviewer", required=True, help="the reviewer's email")
     p.add_argument("--images", choices=("local", "inline"), default="local")
     _resolution_options(p)

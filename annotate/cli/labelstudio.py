@@ -12,8 +12,10 @@ def _print_login(info: object, *, header: str) -> None:
     print(f"  URL:      {info.url}")  # type: ignore[attr-defined]
     print(f"  login:    {info.email}")  # type: ignore[attr-defined]
     print(f"  password: {info.password}")  # type: ignore[attr-defined]
-    print("  (the API token and password are kept in "
-          f"{info.data_dir.parent / 'credentials.json'}, readable by you only)")  # type: ignore[attr-defined]
+    print(
+        "  (the API token and password are kept in "
+        f"{info.data_dir.parent / 'credentials.json'}, readable by you only)"
+    )  # type: ignore[attr-defined]
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -47,8 +49,10 @@ def _status(args: argparse.Namespace) -> int:
     ws = open_workspace(args)
     info = server_status(ws.path)
     if info is None:
-        print("Label Studio is not running for this workspace (start it with "
-              "`safecal labelstudio start`)")
+        print(
+            "Label Studio is not running for this workspace (start it with "
+            "`safecal labelstudio start`)"
+        )
         return 1
     print(f"Label Studio is running (pid {info.pid}) at {info.url}; login {info.email}")
     return 0
@@ -56,11 +60,13 @@ def _status(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "labelstudio", help="start/stop/status of the workspace's local Label Studio")
+        "labelstudio", help="start/stop/status of the workspace's local Label Studio"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parent = workspace_parent()
-    p = sub.add_parser("start", parents=[parent],
-                       help="start Label Studio on 127.0.0.1 (data under the workspace)")
+    p = sub.add_parser(
+        "start", parents=[parent], help="start Label Studio on 127.0.0.1 (data under the workspace)"
+    )
     p.add_argument("--port", type=int, default=None, help="port (default: one the OS picks)")
     p.set_defaults(func=_start)
     p = sub.add_parser("stop", parents=[parent], help="stop the server this workspace started")

@@ -82,8 +82,9 @@ def write_example(out_dir: str | Path, *, seed: int = 0) -> ExamplePaths:
         if "copy_of" in item:  # a planted duplicate carries its original's very image
             original = by_id[item["copy_of"]]
             item["img_style"] = original["img_style"]
-            shutil.copyfile(root / "images" / original["open_url"],
-                            root / "images" / item["open_url"])
+            shutil.copyfile(
+                root / "images" / original["open_url"], root / "images" / item["open_url"]
+            )
             continue
         _draw(item, rng).save(root / "images" / item["open_url"], optimize=True)
     item_table = pd.DataFrame(items)
@@ -171,8 +172,9 @@ def _items(rng: np.random.Generator) -> tuple[list[dict], list[tuple[str, str, s
         key = (item["modality"], item["template"], item["usage"])
         n = per_template[key] = per_template.get(key, -1) + 1
         offset = int(rng.integers(len(images.SCENES)))
-        item["scene"] = images.SCENES[(n + (offset if item["template"] is None else 0))
-                                      % len(images.SCENES)]
+        item["scene"] = images.SCENES[
+            (n + (offset if item["template"] is None else 0)) % len(images.SCENES)
+        ]
     return items, []
 
 

@@ -51,8 +51,10 @@ def signup(url: str, email: str, password: str, *, invite_token: str) -> httpx.C
     )
     if r.status_code != 302:
         errors = re.findall(r'class="[^"]*error[^"]*"[^>]*>([^<]+)<', r.text)
-        raise InputError(f"Label Studio refused the sign-up of {email}: "
-                         f"{'; '.join(e.strip() for e in errors) or f'HTTP {r.status_code}'}")
+        raise InputError(
+            f"Label Studio refused the sign-up of {email}: "
+            f"{'; '.join(e.strip() for e in errors) or f'HTTP {r.status_code}'}"
+        )
     return session
 
 
@@ -61,9 +63,11 @@ def login(url: str, email: str, password: str) -> httpx.Client:
     session = httpx.Client(base_url=url, follow_redirects=False, timeout=60)
     session.get("/user/login/")
     csrf = session.cookies.get("csrftoken", "")
-    r = session.post("/user/login/", data={"email": email, "password": password,
-                                           "csrfmiddlewaretoken": csrf},
-                     headers={"Referer": f"{url}/user/login/"})
+    r = session.post(
+        "/user/login/",
+        data={"email": email, "password": password, "csrfmiddlewaretoken": csrf},
+        headers={"Referer": f"{url}/user/login/"},
+    )
     if r.status_code != 302:
         raise InputError(f"Label Studio refused the login of {email}")
     return session
@@ -82,13 +86,16 @@ def list_users(conn: Connection) -> dict[str, int]:
     return {str(u.email).lower(): int(u.id) for u in conn.client.users.list()}
 
 
-def ensure_accounts(ws: Workspace, conn: Connection, emails: list[str], *,
-                    role: str = "annotator") -> list[Account]:
+def ensure_accounts(
+    ws: Workspace, conn: Connection, emails: list[str], *, role: str = "annotator"
+) -> list[Account]:
     """Create the accounts that do not exist yet; existing ones are kept as they are."""
     bad = [e for e in emails if not _EMAIL.match(e)]
     if bad:
-        raise InputError(f"not an email address: {', '.join(bad)} (annotators are named "
-                         "by the email they log in with)")
+        raise InputError(
+            f"not an email address: {', '.join(bad)} (annotators are named "
+            "by the email they log in with)"
+        )
     try:
         known = list_users(conn)
         token = _invite_token(conn)
@@ -104,13 +111,21 @@ def ensure_accounts(ws: Workspace, conn: Connection, emails: list[str], *,
             signup(conn.url, email, password, invite_token=token).close()
         except httpx.HTTPError as exc:
             raise server_error(conn.url, exc) from None
-        out.append(Account(email=email, user_id=list_users(conn)[email], role=role,
-                           created=True, password=password))
+        out.append(
+            Account(
+                email=email,
+                user_id=list_users(conn)[email],
+                role=role,
+                created=True,
+                password=password,
+            )
+        )
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with ws.transaction() as con:
         con.executemany(
             "INSERT INTO ls_annotators (server_url, email, user_id, role, created_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (server_url, email) DO UPDATE SET"
             " user_id = excluded.user_id",
-            [(conn.server_key, a.email, a.user_id, role, now) for a in out])
+            [(conn.server_key, a.email, a.user_id, role, now) for a in out],
+        )
     return out

@@ -85,8 +85,9 @@ def connect_to(url: str, api_key: str, *, server_key: str | None = None) -> Conn
     return conn
 
 
-def connect(workspace_path: Path | None = None, *, url: str | None = None,
-            api_key: str | None = None) -> Connection:
+def connect(
+    workspace_path: Path | None = None, *, url: str | None = None, api_key: str | None = None
+) -> Connection:
     """The Label Studio to work with: explicit arguments, the environment, or the
     workspace's own server (see the module docstring)."""
     url = url or os.environ.get("LABEL_STUDIO_URL")

@@ -46,21 +46,35 @@ def start_demo_server(ws: Workspace, *, template: Path | None = None) -> ServerI
     return start_server(ws.path, images_dir=ws.images_dir, template=template)
 
 
-def setup_demo_labeling(ws: Workspace, server: ServerInfo, *, truth: Path,
-                        human_labels: Path, n: int = 40, seed: int = 0,
-                        sample_id: str = "demo") -> DemoLabeling:
+def setup_demo_labeling(
+    ws: Workspace,
+    server: ServerInfo,
+    *,
+    truth: Path,
+    human_labels: Path,
+    n: int = 40,
+    seed: int = 0,
+    sample_id: str = "demo",
+) -> DemoLabeling:
     """Sample, assign, push, import simulated labels, build gold and a review project."""
     conn: Connection = connect_to(server.url, server.token, server_key=WORKSPACE_SERVER)
     draw_sample(ws, n=n, by=("model", "aspect"), seed=seed, sample_id=sample_id)
     import_honeypots(ws, truth, n=max(4, n // 5), exclude_sample=sample_id, seed=seed)
-    plan_assignments(ws, sample_id, list(DEMO_ANNOTATORS), overlap=1.0, k=2,
-                     honeypot_rate=0.1, seed=seed)
+    plan_assignments(
+        ws, sample_id, list(DEMO_ANNOTATORS), overlap=1.0, k=2, honeypot_rate=0.1, seed=seed
+    )
     accounts = ensure_accounts(ws, conn, list(DEMO_ANNOTATORS))
     accounts += ensure_accounts(ws, conn, [DEMO_REVIEWER], role="reviewer")
     pushed = push(ws, conn, sample_id)
     import_labels(ws, human_labels)
     gold = build_gold(ws)
     review = push_reviews(ws, conn, reviewer=DEMO_REVIEWER) if len(gold.to_review) else None
-    return DemoLabeling(url=server.url, admin_email=server.email,
-                        admin_password=server.password, accounts=accounts, push=pushed,
-                        gold=gold, review=review)
+    return DemoLabeling(
+        url=server.url,
+        admin_email=server.email,
+        admin_password=server.password,
+        accounts=accounts,
+        push=pushed,
+        gold=gold,
+        review=review,
+    )

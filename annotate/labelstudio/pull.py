@@ -26,8 +26,19 @@ from safecal.annotate.labelstudio.client import Connection, server_error
 from safecal.annotate.labelstudio.configs import allowed_labels
 from safecal.annotate.workspace import Workspace
 
-COLUMNS = ("item_id", "response_id", "annotator", "field", "label", "lead_time",
-           "created_at", "updated_at", "project_id", "task_id", "annotation_id")
+COLUMNS = (
+    "item_id",
+    "response_id",
+    "annotator",
+    "field",
+    "label",
+    "lead_time",
+    "created_at",
+    "updated_at",
+    "project_id",
+    "task_id",
+    "annotation_id",
+)
 
 
 @dataclass(frozen=True)
@@ -44,8 +55,11 @@ class PullReport:
 def export_project(conn: Connection, project_id: int) -> list[dict[str, Any]]:
     """The project's tasks with their annotations (Label Studio's JSON export)."""
     try:
-        raw = b"".join(conn.client.projects.exports.download_sync(
-            project_id, export_type="JSON", download_all_tasks=True))
+        raw = b"".join(
+            conn.client.projects.exports.download_sync(
+                project_id, export_type="JSON", download_all_tasks=True
+            )
+        )
     except httpx.HTTPError as exc:
         raise server_error(conn.url, exc) from None
     return parse_export(raw, project_id=project_id)
@@ -56,17 +70,26 @@ def parse_export(raw: bytes, *, project_id: int) -> list[dict[str, Any]]:
     try:
         tasks = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"Label Studio project {project_id}: the export is not valid JSON "
-                         f"({exc}); check the server log and pull again") from None
+        raise InputError(
+            f"Label Studio project {project_id}: the export is not valid JSON "
+            f"({exc}); check the server log and pull again"
+        ) from None
     if not isinstance(tasks, list):
-        raise InputError(f"Label Studio project {project_id}: the export is not a list of "
-                         "tasks; check the server version (1.23 expected) and pull again")
+        raise InputError(
+            f"Label Studio project {project_id}: the export is not a list of "
+            "tasks; check the server version (1.23 expected) and pull again"
+        )
     for i, t in enumerate(tasks):
-        if not (isinstance(t, dict) and isinstance(t.get("id"), int)
-                and isinstance(t.get("data"), dict)
-                and isinstance(t.get("annotations", []), list)):
-            raise InputError(f"Label Studio project {project_id}: export task #{i} lacks "
-                             "id / data / annotations; pull again or check the server")
+        if not (
+            isinstance(t, dict)
+            and isinstance(t.get("id"), int)
+            and isinstance(t.get("data"), dict)
+            and isinstance(t.get("annotations", []), list)
+        ):
+            raise InputError(
+                f"Label Studio project {project_id}: export task #{i} lacks "
+                "id / data / annotations; pull again or check the server"
+            )
     return tasks
 
 
@@ -80,9 +103,16 @@ def _labels(result: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
-def normalize(tasks: list[dict[str, Any]], *, project_id: int, task_type: str,
-              units: dict[str, tuple[str, str | None]], users: dict[int, str],
-              counts: Counter[str], categories: list[str] | None = None) -> list[dict]:
+def normalize(
+    tasks: list[dict[str, Any]],
+    *,
+    project_id: int,
+    task_type: str,
+    units: dict[str, tuple[str, str | None]],
+    users: dict[int, str],
+    counts: Counter[str],
+    categories: list[str] | None = None,
+) -> list[dict]:
     """Long rows for one project's export; what is left out is added to ``counts``."""
     allowed = allowed_labels(task_type, categories=categories)
     rows: list[dict] = []
@@ -93,8 +123,9 @@ def normalize(tasks: list[dict[str, Any]], *, project_id: int, task_type: str,
             continue
         item_id, response_id = units[unit]
         seen: set[str] = set()
-        annotations = sorted(task.get("annotations") or [],
-                             key=lambda a: (str(a.get("created_at")), a.get("id", 0)))
+        annotations = sorted(
+            task.get("annotations") or [], key=lambda a: (str(a.get("created_at")), a.get("id", 0))
+        )
         for ann in annotations:
             if ann.get("was_cancelled"):
                 counts["skipped"] += 1
@@ -118,13 +149,21 @@ def normalize(tasks: list[dict[str, Any]], *, project_id: int, task_type: str,
                 if fld not in allowed or (allowed[fld] is not None and label not in allowed[fld]):
                     counts["invalid_label"] += 1
                     continue
-                rows.append({
-                    "item_id": item_id, "response_id": response_id, "annotator": annotator,
-                    "field": fld, "label": label, "lead_time": ann.get("lead_time"),
-                    "created_at": ann.get("created_at"), "updated_at": ann.get("updated_at"),
-                    "project_id": project_id, "task_id": int(task["id"]),
-                    "annotation_id": ann.get("id"),
-                })
+                rows.append(
+                    {
+                        "item_id": item_id,
+                        "response_id": response_id,
+                        "annotator": annotator,
+                        "field": fld,
+                        "label": label,
+                        "lead_time": ann.get("lead_time"),
+                        "created_at": ann.get("created_at"),
+                        "updated_at": ann.get("updated_at"),
+                        "project_id": project_id,
+                        "task_id": int(task["id"]),
+                        "annotation_id": ann.get("id"),
+                    }
+                )
     return rows
 
 
@@ -134,12 +173,16 @@ def pull(ws: Workspace, conn: Connection, *, sample_id: str | None = None) -> Pu
     projects = ws.read_sql(
         "SELECT project_id, sample_id, annotator, task_type FROM ls_projects"
         " WHERE server_url = ? AND kind = 'annotate'" + (" AND sample_id = ?" if sample_id else ""),
-        (conn.server_key, sample_id) if sample_id else (conn.server_key,))
+        (conn.server_key, sample_id) if sample_id else (conn.server_key,),
+    )
     if projects.empty:
-        raise InputError(f"no annotation projects on {conn.url} in this workspace; "
-                         "run `safecal annotate push` first")
-    assign = ws.read_sql("SELECT DISTINCT sample_id, unit_id, item_id, response_id"
-                         " FROM ls_assignments")
+        raise InputError(
+            f"no annotation projects on {conn.url} in this workspace; "
+            "run `safecal annotate push` first"
+        )
+    assign = ws.read_sql(
+        "SELECT DISTINCT sample_id, unit_id, item_id, response_id FROM ls_assignments"
+    )
     try:
         users = {v: k for k, v in _user_ids(conn).items()}
     except httpx.HTTPError as exc:
@@ -149,23 +192,36 @@ def pull(ws: Workspace, conn: Connection, *, sample_id: str | None = None) -> Pu
     n_tasks = n_ann = 0
     for p in projects.itertuples():
         mine = assign[assign["sample_id"] == p.sample_id]
-        units = {u: (i, None if pd.isna(r) else r)
-                 for u, i, r in zip(mine["unit_id"], mine["item_id"], mine["response_id"],
-                                    strict=True)}
+        units = {
+            u: (i, None if pd.isna(r) else r)
+            for u, i, r in zip(mine["unit_id"], mine["item_id"], mine["response_id"], strict=True)
+        }
         tasks = export_project(conn, int(p.project_id))
         n_tasks += len(tasks)
         n_ann += sum(len(t.get("annotations") or []) for t in tasks)
-        rows += normalize(tasks, project_id=int(p.project_id), task_type=p.task_type,
-                          units=units, users=users, counts=counts)
+        rows += normalize(
+            tasks,
+            project_id=int(p.project_id),
+            task_type=p.task_type,
+            units=units,
+            users=users,
+            counts=counts,
+        )
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     # the same annotator on the same unit in two projects: keep the earliest
     before = len(table)
     table = table.sort_values(["created_at", "annotation_id"]).drop_duplicates(
-        ["item_id", "response_id", "annotator", "field"], keep="first")
+        ["item_id", "response_id", "annotator", "field"], keep="first"
+    )
     counts["duplicate"] += before - len(table)
     store(ws, table, project_ids=[int(x) for x in projects["project_id"]])
-    return PullReport(projects=len(projects), tasks=n_tasks, annotations=n_ann,
-                      rows=len(table), left_out={k: v for k, v in counts.items() if v})
+    return PullReport(
+        projects=len(projects),
+        tasks=n_tasks,
+        annotations=n_ann,
+        rows=len(table),
+        left_out={k: v for k, v in counts.items() if v},
+    )
 
 
 def _user_ids(conn: Connection) -> dict[str, int]:
@@ -183,12 +239,15 @@ def store(ws: Workspace, table: pd.DataFrame, *, project_ids: list[int]) -> None
     """Replace the rows of ``project_ids`` by ``table`` in one transaction."""
     records = [tuple(_py(v) for v in row) for row in table[list(COLUMNS)].itertuples(index=False)]
     with ws.transaction() as con:
-        con.executemany("DELETE FROM annotations WHERE project_id = ?",
-                        [(p,) for p in project_ids])
+        con.executemany("DELETE FROM annotations WHERE project_id = ?", [(p,) for p in project_ids])
         # item-level rows have response_id NULL, which UNIQUE does not compare: clear by hand
         con.executemany(
             "DELETE FROM annotations WHERE item_id = ? AND response_id IS ? AND annotator = ?"
-            " AND field = ?", [(r[0], r[1], r[2], r[3]) for r in records])
+            " AND field = ?",
+            [(r[0], r[1], r[2], r[3]) for r in records],
+        )
         con.executemany(
             f"INSERT INTO annotations ({', '.join(COLUMNS)})"
-            f" VALUES ({', '.join('?' * len(COLUMNS))})", records)
+            f" VALUES ({', '.join('?' * len(COLUMNS))})",
+            records,
+        )

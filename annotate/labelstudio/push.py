@@ -68,15 +68,18 @@ def image_url(images_dir: Path, rel: str | None, *, mode: str) -> str:
     root = images_dir.resolve()
     full = (root / rel).resolve()
     if not full.is_relative_to(root):
-        raise InputError(f"image path {rel!r} escapes the workspace images folder {root}; "
-                         "fix the item's image column")
+        raise InputError(
+            f"image path {rel!r} escapes the workspace images folder {root}; "
+            "fix the item's image column"
+        )
     if mode == "inline":
         if not full.exists():
             return ""
         data = full.read_bytes()
         if len(data) > INLINE_MAX_BYTES:
-            raise InputError(f"{full}: {len(data)} bytes is too large to inline; "
-                             "use --images local")
+            raise InputError(
+                f"{full}: {len(data)} bytes is too large to inline; use --images local"
+            )
         mime = mimetypes.guess_type(full.name)[0] or "image/png"
         return f"data:{mime};base64,{base64.b64encode(data).decode()}"
     relative = f"{SERVED_IMAGES}/{full.relative_to(root).as_posix()}"
@@ -101,59 +104,92 @@ def task_data(row: Any, image: str) -> dict[str, str]:
     text_zh = getattr(row, "text_zh", None)
     if row.task_type == "query_quality":
         query = row.text if not text_zh else f"{row.text}\n\n{text_zh}"
-        meta = (f"{row.level1_category} > {row.level2_category} > {row.level3_category} | "
-                f"image risk: {'yes' if row.img_risk else 'no'}, "
-                f"text risk: {'yes' if row.text_risk else 'no'} ({row.modality})")
-        return {"image": image, "query": query, "meta": meta,
-                "safecal_unit": row.unit_id}
+        meta = (
+            f"{row.level1_category} > {row.level2_category} > {row.level3_category} | "
+            f"image risk: {'yes' if row.img_risk else 'no'}, "
+            f"text risk: {'yes' if row.text_risk else 'no'} ({row.modality})"
+        )
+        return {"image": image, "query": query, "meta": meta, "safecal_unit": row.unit_id}
     query = text_zh if row.language == "zh" and text_zh else row.text
-    return {"image": image, "query": query, "response": row.response or "",
-            "safecal_unit": row.unit_id}
+    return {
+        "image": image,
+        "query": query,
+        "response": row.response or "",
+        "safecal_unit": row.unit_id,
+    }
 
 
-def ensure_project(ws: Workspace, conn: Connection, *, sample_id: str, annotator: str,
-                   task_type: str, kind: str = "annotate", config: str | None = None,
-                   instruction: str = "") -> int:
+def ensure_project(
+    ws: Workspace,
+    conn: Connection,
+    *,
+    sample_id: str,
+    annotator: str,
+    task_type: str,
+    kind: str = "annotate",
+    config: str | None = None,
+    instruction: str = "",
+) -> int:
     """The project for (sample, annotator, task type, kind), made once."""
-    return _ensure_project(ws, conn, sample_id=sample_id, annotator=annotator,
-                           task_type=task_type, kind=kind, config=config,
-                           instruction=instruction)[0]
+    return _ensure_project(
+        ws,
+        conn,
+        sample_id=sample_id,
+        annotator=annotator,
+        task_type=task_type,
+        kind=kind,
+        config=config,
+        instruction=instruction,
+    )[0]
 
 
-def _ensure_project(ws: Workspace, conn: Connection, *, sample_id: str, annotator: str,
-                    task_type: str, kind: str = "annotate", config: str | None = None,
-                    instruction: str = "") -> tuple[int, bool]:
+def _ensure_project(
+    ws: Workspace,
+    conn: Connection,
+    *,
+    sample_id: str,
+    annotator: str,
+    task_type: str,
+    kind: str = "annotate",
+    config: str | None = None,
+    instruction: str = "",
+) -> tuple[int, bool]:
     """(project id, whether it was created just now)."""
     found = ws.read_sql(
         "SELECT project_id FROM ls_projects WHERE server_url = ? AND sample_id = ? AND"
         " annotator = ? AND task_type = ? AND kind = ?",
-        (conn.server_key, sample_id, annotator, task_type, kind))
+        (conn.server_key, sample_id, annotator, task_type, kind),
+    )
     if len(found):
         return int(found["project_id"].iloc[0]), False
     marker = f"{MARKER}{json.dumps([sample_id, annotator, task_type, kind])}"
     title = f"{annotator.split('@')[0]} {task_type} {kind} {sample_id}"[:50]
     project_id, created = None, False
     # a project made by a run that died before recording it: same title and marker
-    for p in conn.client.projects.list(title=title, include="id,title,description",
-                                       page_size=100):
+    for p in conn.client.projects.list(title=title, include="id,title,description", page_size=100):
         if (p.description or "") == marker:
             project_id = int(p.id)
             break
     if project_id is None:
         project = conn.client.projects.create(
-            title=title, description=marker,
+            title=title,
+            description=marker,
             label_config=config or label_config(task_type),
             expert_instruction=f"<p>{html.escape(instruction)}</p>" if instruction else "",
-            show_instruction=bool(instruction), show_skip_button=True,
-            maximum_annotations=1, show_collab_predictions=False,
-            show_annotation_history=False, sampling="Sequential sampling",
+            show_instruction=bool(instruction),
+            show_skip_button=True,
+            maximum_annotations=1,
+            show_collab_predictions=False,
+            show_annotation_history=False,
+            sampling="Sequential sampling",
         )
         project_id, created = int(project.id), True
     with ws.transaction() as con:
         con.execute(
             "INSERT OR IGNORE INTO ls_projects (server_url, project_id, sample_id, annotator,"
             " task_type, kind, title, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (conn.server_key, project_id, sample_id, annotator, task_type, kind, title, _now()))
+            (conn.server_key, project_id, sample_id, annotator, task_type, kind, title, _now()),
+        )
     return project_id, created
 
 
@@ -167,14 +203,18 @@ def ensure_local_storage(conn: Connection, project_id: int, ws: Workspace) -> No
     for storage in conn.client.import_storage.local.list(project=project_id):
         if storage.path == path:
             return
-    conn.client.import_storage.local.create(project=project_id, path=path,
-                                            title="safecal images", use_blob_urls=False)
+    conn.client.import_storage.local.create(
+        project=project_id, path=path, title="safecal images", use_blob_urls=False
+    )
 
 
 def project_units(conn: Connection, project_id: int) -> dict[str, int]:
     """safecal_unit -> task id for every task in the project (one export call)."""
-    raw = b"".join(conn.client.projects.exports.download_sync(
-        project_id, export_type="JSON_MIN", download_all_tasks=True))
+    raw = b"".join(
+        conn.client.projects.exports.download_sync(
+            project_id, export_type="JSON_MIN", download_all_tasks=True
+        )
+    )
     tasks = json.loads(raw) if raw.strip() else []
     out: dict[str, int] = {}
     for t in tasks:
@@ -189,25 +229,34 @@ def _record(ws: Workspace, url: str, project_id: int, pairs: list[tuple[str, int
     with ws.transaction() as con:
         con.executemany(
             "INSERT OR IGNORE INTO ls_tasks (server_url, project_id, unit_id, task_id, pushed_at)"
-            " VALUES (?, ?, ?, ?, ?)", [(url, project_id, u, t, now) for u, t in pairs])
+            " VALUES (?, ?, ?, ?, ?)",
+            [(url, project_id, u, t, now) for u, t in pairs],
+        )
 
 
-def import_batches(ws: Workspace, conn: Connection, project_id: int, todo: pd.DataFrame, *,
-                   make: Callable[[Any], dict], batch_size: int = 10_000,
-                   progress: Callable[[int], None] | None = None) -> int:
+def import_batches(
+    ws: Workspace,
+    conn: Connection,
+    project_id: int,
+    todo: pd.DataFrame,
+    *,
+    make: Callable[[Any], dict],
+    batch_size: int = 10_000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Import ``todo`` (one row per unit, column ``unit_id``) in batches, recording the
     task ids of each batch as soon as the server has it; returns the tasks created."""
     created = 0
     for start in range(0, len(todo), batch_size):
-        batch = todo.iloc[start:start + batch_size]
+        batch = todo.iloc[start : start + batch_size]
         data = [make(r) for r in batch.itertuples()]
-        result = conn.client.projects.import_tasks(project_id, request=data,
-                                                   return_task_ids=True)
+        result = conn.client.projects.import_tasks(project_id, request=data, return_task_ids=True)
         ids = list(result.task_ids or [])
         if len(ids) != len(data):
             raise InputError(
                 f"Label Studio created {len(ids)} tasks for a batch of {len(data)} in "
-                f"project {project_id}; rerun the command to reconcile")
+                f"project {project_id}; rerun the command to reconcile"
+            )
         _record(ws, conn.server_key, project_id, list(zip(batch["unit_id"], ids, strict=True)))
         created += len(ids)
         if progress:
@@ -215,15 +264,19 @@ def import_batches(ws: Workspace, conn: Connection, project_id: int, todo: pd.Da
     return created
 
 
-def reconcile(ws: Workspace, conn: Connection, project_id: int, units: pd.DataFrame, *,
-              new: bool = False) -> tuple[pd.DataFrame, int, int]:
+def reconcile(
+    ws: Workspace, conn: Connection, project_id: int, units: pd.DataFrame, *, new: bool = False
+) -> tuple[pd.DataFrame, int, int]:
     """The units not yet on the server, after recovering tasks the mapping lacks
     (``new``: the project was just created, so it holds nothing to recover).
 
     Returns (todo, already there, recovered)."""
-    known = set(ws.read_sql(
-        "SELECT unit_id FROM ls_tasks WHERE server_url = ? AND project_id = ?",
-        (conn.server_key, project_id))["unit_id"])
+    known = set(
+        ws.read_sql(
+            "SELECT unit_id FROM ls_tasks WHERE server_url = ? AND project_id = ?",
+            (conn.server_key, project_id),
+        )["unit_id"]
+    )
     todo = units[~units["unit_id"].isin(known)]
     already, recovered = len(units) - len(todo), 0
     if len(todo) and not new:
@@ -237,8 +290,15 @@ def reconcile(ws: Workspace, conn: Connection, project_id: int, units: pd.DataFr
     return todo, already, recovered
 
 
-def push(ws: Workspace, conn: Connection, sample_id: str, *, batch_size: int = 10_000,
-         images: str = "local", progress: Callable[[int], None] | None = None) -> PushReport:
+def push(
+    ws: Workspace,
+    conn: Connection,
+    sample_id: str,
+    *,
+    batch_size: int = 10_000,
+    images: str = "local",
+    progress: Callable[[int], None] | None = None,
+) -> PushReport:
     """Push every assignment of ``sample_id`` (see the module docstring)."""
     if images not in ("local", "inline"):
         raise InputError(f"--images {images}: expected local or inline")
@@ -250,8 +310,9 @@ def push(ws: Workspace, conn: Connection, sample_id: str, *, batch_size: int = 1
     created = already = recovered = 0
     try:
         for (annotator, task_type), group in units.groupby(["annotator", "task_type"], sort=True):
-            pid, new = _ensure_project(ws, conn, sample_id=sample_id, annotator=annotator,
-                                       task_type=task_type)
+            pid, new = _ensure_project(
+                ws, conn, sample_id=sample_id, annotator=annotator, task_type=task_type
+            )
             projects[(annotator, task_type)] = pid
             if images == "local":
                 ensure_local_storage(conn, pid, ws)
@@ -259,9 +320,20 @@ def push(ws: Workspace, conn: Connection, sample_id: str, *, batch_size: int = 1
             already += n_already
             recovered += n_recovered
             created += import_batches(
-                ws, conn, pid, todo, batch_size=batch_size, progress=progress,
-                make=lambda r: task_data(r, image_url(images_dir, r.image, mode=images)))
+                ws,
+                conn,
+                pid,
+                todo,
+                batch_size=batch_size,
+                progress=progress,
+                make=lambda r: task_data(r, image_url(images_dir, r.image, mode=images)),
+            )
     except httpx.HTTPError as exc:
         raise server_error(conn.url, exc) from None
-    return PushReport(sample_id=sample_id, projects=projects, created=created,
-                      already=already, recovered=recovered)
+    return PushReport(
+        sample_id=sample_id,
+        projects=projects,
+        created=created,
+        already=already,
+        recovered=recovered,
+    )

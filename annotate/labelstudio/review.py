@@ -46,50 +46,70 @@ def _pending(ws: Workspace) -> pd.DataFrame:
         """SELECT v.response_id, v.field, v.reason, r.item_id, r.language, r.response,
                   i.text, i.text_zh, i.image
            FROM reviews v JOIN responses r USING (response_id) JOIN items i USING (item_id)
-           WHERE v.label IS NULL ORDER BY v.field, v.response_id""")
+           WHERE v.label IS NULL ORDER BY v.field, v.response_id"""
+    )
 
 
-def push_reviews(ws: Workspace, conn: Connection, *, reviewer: str, images: str = "local"
-                 ) -> ReviewReport:
+def push_reviews(
+    ws: Workspace, conn: Connection, *, reviewer: str, images: str = "local"
+) -> ReviewReport:
     """Create (or complete) the reviewer's projects with the pending reviews."""
     pending = _pending(ws)
-    labels = ws.read_sql("SELECT response_id, field, annotator, label FROM annotations"
-                         " WHERE response_id IS NOT NULL ORDER BY annotator")
+    labels = ws.read_sql(
+        "SELECT response_id, field, annotator, label FROM annotations"
+        " WHERE response_id IS NOT NULL ORDER BY annotator"
+    )
     projects: dict[str, int] = {}
     pushed = 0
     try:
         for fld, group in pending.groupby("field"):
             fld = str(fld)
-            pid = ensure_project(ws, conn, sample_id=REVIEW_SAMPLE, annotator=reviewer,
-                                 task_type=fld, kind="review",
-                                 config=label_config(fld, review=True))
+            pid = ensure_project(
+                ws,
+                conn,
+                sample_id=REVIEW_SAMPLE,
+                annotator=reviewer,
+                task_type=fld,
+                kind="review",
+                config=label_config(fld, review=True),
+            )
             projects[fld] = pid
             if images == "local":
                 ensure_local_storage(conn, pid, ws)
             mine = labels[labels["field"] == fld]
             side = mine.groupby("response_id").apply(
-                lambda g: "\n".join(f"{a}: {b}" for a, b in zip(g["annotator"], g["label"],
-                                                                strict=True)),
-                include_groups=False)
+                lambda g: "\n".join(
+                    f"{a}: {b}" for a, b in zip(g["annotator"], g["label"], strict=True)
+                ),
+                include_groups=False,
+            )
             group = group.assign(unit_id=group["response_id"])
             todo, _, _ = reconcile(ws, conn, pid, group)
 
             def make(r: Any, side: pd.Series = side) -> dict:
                 query = r.text_zh if r.language == "zh" and r.text_zh else r.text
-                return {"image": image_url(ws.images_dir, r.image, mode=images),
-                        "query": query, "response": r.response,
-                        "labels": side.get(r.response_id, ""),
-                        "safecal_unit": r.response_id}
+                return {
+                    "image": image_url(ws.images_dir, r.image, mode=images),
+                    "query": query,
+                    "response": r.response,
+                    "labels": side.get(r.response_id, ""),
+                    "safecal_unit": r.response_id,
+                }
 
             pushed += import_batches(ws, conn, pid, todo, make=make)
-            tasks = ws.read_sql("SELECT unit_id, task_id FROM ls_tasks WHERE server_url = ?"
-                                " AND project_id = ?", (conn.server_key, pid))
+            tasks = ws.read_sql(
+                "SELECT unit_id, task_id FROM ls_tasks WHERE server_url = ? AND project_id = ?",
+                (conn.server_key, pid),
+            )
             with ws.transaction() as con:
                 con.executemany(
                     "UPDATE reviews SET server_url = ?, project_id = ?, task_id = ?"
                     " WHERE response_id = ? AND field = ?",
-                    [(conn.server_key, pid, int(t), u, fld) for u, t in
-                     zip(tasks["unit_id"], tasks["task_id"], strict=True)])
+                    [
+                        (conn.server_key, pid, int(t), u, fld)
+                        for u, t in zip(tasks["unit_id"], tasks["task_id"], strict=True)
+                    ],
+                )
     except httpx.HTTPError as exc:
         raise server_error(conn.url, exc) from None
     return ReviewReport(projects=projects, pushed=pushed, decided=0, pending=len(pending))
@@ -97,8 +117,10 @@ def push_reviews(ws: Workspace, conn: Connection, *, reviewer: str, images: str 
 
 def pull_reviews(ws: Workspace, conn: Connection) -> ReviewReport:
     """Read reviewers' choices into ``reviews`` (the first valid one per task counts)."""
-    projects = ws.read_sql("SELECT project_id, task_type FROM ls_projects WHERE server_url = ?"
-                           " AND kind = 'review'", (conn.server_key,))
+    projects = ws.read_sql(
+        "SELECT project_id, task_type FROM ls_projects WHERE server_url = ? AND kind = 'review'",
+        (conn.server_key,),
+    )
     if projects.empty:
         raise InputError("no review project yet; run `safecal annotate adjudicate` first")
     try:
@@ -114,17 +136,34 @@ def pull_reviews(ws: Workspace, conn: Connection) -> ReviewReport:
             for ann in sorted(annotations, key=lambda a: str(a.get("created_at"))):
                 if ann.get("was_cancelled"):
                     continue
-                chosen = [v for r in ann.get("result") or [] if r.get("from_name") == p.task_type
-                          for v in (r.get("value") or {}).get("choices") or []]
+                chosen = [
+                    v
+                    for r in ann.get("result") or []
+                    if r.get("from_name") == p.task_type
+                    for v in (r.get("value") or {}).get("choices") or []
+                ]
                 if len(chosen) == 1 and chosen[0] in scale:
                     who = users.get(int(ann.get("completed_by") or 0), "unknown")
-                    decisions.append((chosen[0], who, ann.get("created_at") or
-                                      dt.datetime.now(dt.UTC).isoformat(), unit, p.task_type))
+                    decisions.append(
+                        (
+                            chosen[0],
+                            who,
+                            ann.get("created_at") or dt.datetime.now(dt.UTC).isoformat(),
+                            unit,
+                            p.task_type,
+                        )
+                    )
                     break
     with ws.transaction() as con:
-        con.executemany("UPDATE reviews SET label = ?, reviewer = ?, decided_at = ?"
-                        " WHERE response_id = ? AND field = ?", decisions)
+        con.executemany(
+            "UPDATE reviews SET label = ?, reviewer = ?, decided_at = ?"
+            " WHERE response_id = ? AND field = ?",
+            decisions,
+        )
         pending = con.execute("SELECT COUNT(*) FROM reviews WHERE label IS NULL").fetchone()[0]
-    return ReviewReport(projects=dict(zip(projects["task_type"], projects["project_id"],
-                                          strict=True)),
-                        pushed=0, decided=len(decisions), pending=int(pending))
+    return ReviewReport(
+        projects=dict(zip(projects["task_type"], projects["project_id"], strict=True)),
+        pushed=0,
+        decided=len(decisions),
+        pending=int(pending),
+    )

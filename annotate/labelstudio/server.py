@@ -99,7 +99,8 @@ def prepare_document_root(workspace_path: Path, images_dir: Path) -> Path:
             f"{root} is Label Studio's document root and must hold only the link "
             f"'{SERVED_IMAGES}' to the images (any annotator can download what it holds); "
             f"it also holds {', '.join(extra) or f'a real {SERVED_IMAGES!r} entry'}: "
-            "move that elsewhere and start again")
+            "move that elsewhere and start again"
+        )
     if link.is_symlink() and Path(os.readlink(link)) != target:
         link.unlink()
     if not link.is_symlink():
@@ -204,8 +205,13 @@ def server_status(workspace_path: Path) -> ServerInfo | None:
         return None
     creds = load_credentials(workspace_path)
     return ServerInfo(
-        url=state["url"], pid=pid, port=int(state["port"]), email=creds.get("email", ""),
-        token=creds.get("token", ""), password=creds.get("password"), data_dir=data_dir,
+        url=state["url"],
+        pid=pid,
+        port=int(state["port"]),
+        email=creds.get("email", ""),
+        token=creds.get("token", ""),
+        password=creds.get("password"),
+        data_dir=data_dir,
         log_path=root / "server.log",
     )
 
@@ -230,8 +236,12 @@ def start_server(
         return running
     root = ls_dir(workspace_path)
     if template is not None and not (root / "data").exists():
-        shutil.copytree(template, root, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("server.json", "server.log"))
+        shutil.copytree(
+            template,
+            root,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("server.json", "server.log"),
+        )
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
@@ -241,24 +251,46 @@ def start_server(
     creds = _ensure_credentials(root)
     port = port or _free_port()
     log_path = root / "server.log"
-    cmd = [sys.executable, "-m", "label_studio.server", "start", "--no-browser",
-           "--internal-host", "127.0.0.1", "--port", str(port), "--enable-legacy-api-token"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "label_studio.server",
+        "start",
+        "--no-browser",
+        "--internal-host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--enable-legacy-api-token",
+    ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            cmd, env=server_env(data_dir=data_dir, document_root=document_root, creds=creds),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=root,
+            cmd,
+            env=server_env(data_dir=data_dir, document_root=document_root, creds=creds),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=root,
         )
     url = f"http://127.0.0.1:{port}"
-    (root / "server.json").write_text(json.dumps(
-        {"pid": proc.pid, "port": port, "url": url, "email": creds["email"],
-         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2))
+    (root / "server.json").write_text(
+        json.dumps(
+            {
+                "pid": proc.pid,
+                "port": port,
+                "url": url,
+                "email": creds["email"],
+                "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            indent=2,
+        )
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise InputError(
-                f"Label Studio exited with status {proc.returncode} while starting; "
-                f"see {log_path}"
+                f"Label Studio exited with status {proc.returncode} while starting; see {log_path}"
             )
         actual = _announced_port(log_path)
         if actual and actual != port:  # the server moved to another port
@@ -266,9 +298,16 @@ def start_server(
             state = _read_json(root / "server.json") | {"port": port, "url": url}
             (root / "server.json").write_text(json.dumps(state, indent=2))
         if _healthy(url):
-            return ServerInfo(url=url, pid=proc.pid, port=port, email=creds["email"],
-                              token=creds["token"], password=creds["password"],
-                              data_dir=data_dir, log_path=log_path)
+            return ServerInfo(
+                url=url,
+                pid=proc.pid,
+                port=port,
+                email=creds["email"],
+                token=creds["token"],
+                password=creds["password"],
+                data_dir=data_dir,
+                log_path=log_path,
+            )
         time.sleep(0.5)
     _terminate(proc.pid)
     raise InputError(f"Label Studio did not answer within {timeout:.0f} s; see {log_path}")

@@ -16,19 +16,34 @@ def _llm_parent() -> argparse.ArgumentParser:
     """The LLM judge's options, shared by ``run`` and ``tune-prompt``."""
     run = argparse.ArgumentParser(add_help=False)
     run.add_argument("--model", help="llm: the model name the server knows")
-    run.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),
-                     help="llm: OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "
-                     "(default: $OPENAI_BASE_URL, else api.openai.com)")
-    run.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="NAME",
-                     help="llm: environment variable holding the API key (default OPENAI_API_KEY)")
-    run.add_argument("--prompt", action="append", metavar="FIELD=TEMPLATE", default=[],
-                     help="llm: template per field, a built-in name or a file "
-                     "(default harmfulness=harmfulness-v1, refusal=refusal-v1)")
+    run.add_argument(
+        "--base-url",
+        default=os.environ.get("OPENAI_BASE_URL"),
+        help="llm: OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "
+        "(default: $OPENAI_BASE_URL, else api.openai.com)",
+    )
+    run.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        metavar="NAME",
+        help="llm: environment variable holding the API key (default OPENAI_API_KEY)",
+    )
+    run.add_argument(
+        "--prompt",
+        action="append",
+        metavar="FIELD=TEMPLATE",
+        default=[],
+        help="llm: template per field, a built-in name or a file "
+        "(default harmfulness=harmfulness-v1, refusal=refusal-v1)",
+    )
     run.add_argument("--text-only", action="store_true", help="llm: do not send images")
     run.add_argument("--temperature", type=float, default=0.0)
     run.add_argument("--max-tokens", type=int, default=200)
-    run.add_argument("--no-logprobs", action="store_true",
-                     help="llm: do not ask for log-probabilities (no score)")
+    run.add_argument(
+        "--no-logprobs",
+        action="store_true",
+        help="llm: do not ask for log-probabilities (no score)",
+    )
     run.add_argument("--timeout", type=float, default=60.0, help="llm: seconds per attempt")
     run.add_argument("--max-attempts", type=int, default=6, help="llm: attempts per call")
     return run
@@ -39,17 +54,24 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     llm = _llm_parent()
     run = commands.add_parser(
-        "run", parents=[ws, llm],
+        "run",
+        parents=[ws, llm],
         help="run a judge over the workspace's responses (cached, resumable)",
         description="Run a judge over every response in the workspace. Finished calls are "
         "cached: a rerun costs nothing and a killed run resumes where it stopped.",
     )
     run.add_argument("--judge", required=True, choices=["keyword", "llm", "imported"])
-    run.add_argument("--name", help="the judge's name in reports (default: keyword / the "
-                     "model / the file's judge column)")
-    run.add_argument("--phrases", action="append", metavar="FILE",
-                     help="keyword: refusal-phrase file(s), one phrase a line (default: the "
-                     "bundled English and Chinese lists)")
+    run.add_argument(
+        "--name",
+        help="the judge's name in reports (default: keyword / the model / the file's judge column)",
+    )
+    run.add_argument(
+        "--phrases",
+        action="append",
+        metavar="FILE",
+        help="keyword: refusal-phrase file(s), one phrase a line (default: the "
+        "bundled English and Chinese lists)",
+    )
     run.add_argument("--concurrency", type=int, default=64, help="llm: calls in flight")
     run.add_argument("--price-in", type=float, help="USD per million input tokens")
     run.add_argument("--price-out", type=float, help="USD per million output tokens")
@@ -63,65 +85,100 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.set_defaults(func=cmd_run)
 
     tune = commands.add_parser(
-        "tune", parents=[ws], help="choose a score threshold by cross-validation",
+        "tune",
+        parents=[ws],
+        help="choose a score threshold by cross-validation",
         description="Choose the threshold on a judge's score that maximises the objective, "
         "exactly over all distinct scores; report cross-validated (out-of-fold) figures.",
     )
     tune.add_argument("--table", help="a CSV / JSONL / Parquet file with gold and score columns")
-    tune.add_argument("--run", help="instead of --table: a judge run id (or judge name) in the "
-                      "workspace, joined with the workspace's gold labels")
-    tune.add_argument("--field", choices=["harmfulness", "refusal"],
-                      help="with --run: the field to tune (needed when the run judged both)")
+    tune.add_argument(
+        "--run",
+        help="instead of --table: a judge run id (or judge name) in the "
+        "workspace, joined with the workspace's gold labels",
+    )
+    tune.add_argument(
+        "--field",
+        choices=["harmfulness", "refusal"],
+        help="with --run: the field to tune (needed when the run judged both)",
+    )
     tune.add_argument("--gold", default="gold", help="gold label column (default gold)")
     tune.add_argument("--score", default="score", help="score column (default score)")
-    tune.add_argument("--positive", action="append",
-                      help="the gold value(s) counted as positive (repeatable); default from "
-                      "annotate.labels for workspace runs")
-    tune.add_argument("--objective", default="kappa",
-                      choices=["kappa", "f1", "youden", "cost", "fpr_at_fnr"])
+    tune.add_argument(
+        "--positive",
+        action="append",
+        help="the gold value(s) counted as positive (repeatable); default from "
+        "annotate.labels for workspace runs",
+    )
+    tune.add_argument(
+        "--objective", default="kappa", choices=["kappa", "f1", "youden", "cost", "fpr_at_fnr"]
+    )
     tune.add_argument("--cost-fp", type=float, default=1.0, help="cost objective: cost of a FP")
     tune.add_argument("--cost-fn", type=float, default=1.0, help="cost objective: cost of a FN")
-    tune.add_argument("--max-fnr", type=float, default=0.1,
-                      help="fpr_at_fnr objective: the false-negative-rate cap")
+    tune.add_argument(
+        "--max-fnr",
+        type=float,
+        default=0.1,
+        help="fpr_at_fnr objective: the false-negative-rate cap",
+    )
     tune.add_argument("--folds", type=int, default=5)
-    tune.add_argument("--group", help="column grouping rows for the folds (default item_id "
-                      "when present): rows of one group never straddle train and test")
+    tune.add_argument(
+        "--group",
+        help="column grouping rows for the folds (default item_id "
+        "when present): rows of one group never straddle train and test",
+    )
     tune.add_argument("--seed", type=int, default=0)
     tune.add_argument("--n-boot", type=int, default=1000)
     tune.add_argument("--json", action="store_true")
     tune.set_defaults(func=cmd_tune)
 
     prompt = commands.add_parser(
-        "tune-prompt", parents=[ws, llm],
+        "tune-prompt",
+        parents=[ws, llm],
         help="choose an LLM judge's prompt and few-shot count on held-out gold items",
         description="Split the gold set by item into train / dev / test; draw few-shot "
         "examples from train, compare the candidates on dev, and report the chosen prompt "
         "and the current one on test (never used for the choice), with McNemar's test.",
     )
     prompt.add_argument("--field", required=True, choices=["harmfulness", "refusal"])
-    prompt.add_argument("--candidates", nargs="+", required=True, metavar="TEMPLATE",
-                        help="built-in prompt names or template files")
-    prompt.add_argument("--shots", nargs="+", type=int, default=[0, 3],
-                        help="few-shot counts to try (default 0 3)")
+    prompt.add_argument(
+        "--candidates",
+        nargs="+",
+        required=True,
+        metavar="TEMPLATE",
+        help="built-in prompt names or template files",
+    )
+    prompt.add_argument(
+        "--shots", nargs="+", type=int, default=[0, 3], help="few-shot counts to try (default 0 3)"
+    )
     prompt.add_argument("--concurrency", type=int, default=16)
     prompt.add_argument("--seed", type=int, default=0)
     prompt.add_argument("--n-boot", type=int, default=1000)
-    prompt.add_argument("--out", help="write the result as JSON here (for `report "
-                        "--prompt-tuning`)")
+    prompt.add_argument(
+        "--out", help="write the result as JSON here (for `report --prompt-tuning`)"
+    )
     prompt.set_defaults(func=cmd_tune_prompt)
 
     report = commands.add_parser(
-        "report", parents=[ws], help="write the judge card (HTML + JSON)",
+        "report",
+        parents=[ws],
+        help="write the judge card (HTML + JSON)",
         description="Write a self-contained HTML judge card and its JSON for one judge run "
         "against the workspace's gold labels.",
     )
     report.add_argument("--run", required=True, help="judge run id or judge name")
-    report.add_argument("--out", default="judge-card",
-                        help="output path without suffix (writes .html and .json)")
-    report.add_argument("--prompt-tuning", action="append", metavar="FILE",
-                        help="JSON written by `tune-prompt --out` (one per field)")
-    report.add_argument("--objective", default="kappa",
-                        choices=["kappa", "f1", "youden", "cost", "fpr_at_fnr"])
+    report.add_argument(
+        "--out", default="judge-card", help="output path without suffix (writes .html and .json)"
+    )
+    report.add_argument(
+        "--prompt-tuning",
+        action="append",
+        metavar="FILE",
+        help="JSON written by `tune-prompt --out` (one per field)",
+    )
+    report.add_argument(
+        "--objective", default="kappa", choices=["kappa", "f1", "youden", "cost", "fpr_at_fnr"]
+    )
     report.add_argument("--folds", type=int, default=5)
     report.add_argument("--seed", type=int, default=0)
     report.add_argument("--n-boot", type=int, default=1000)
@@ -146,8 +203,9 @@ def build_judge(args: argparse.Namespace) -> Any:
 
         if not args.file:
             raise InputError("--judge imported needs --file FILE (and --label-column)")
-        return ImportedJudge.from_file(args.file, label=args.label_column,
-                                       score=args.score_column, name=args.name)
+        return ImportedJudge.from_file(
+            args.file, label=args.label_column, score=args.score_column, name=args.name
+        )
     from safecal.calibrate.judges.llm import LLMJudge
     from safecal.calibrate.judges.prompt import load_prompt
 
@@ -157,14 +215,23 @@ def build_judge(args: argparse.Namespace) -> Any:
     for spec in args.prompt:
         field, sep, template = spec.partition("=")
         if not sep:
-            raise InputError(f"--prompt {spec!r}: write FIELD=TEMPLATE, e.g. "
-                             "harmfulness=harmfulness-v1")
+            raise InputError(
+                f"--prompt {spec!r}: write FIELD=TEMPLATE, e.g. harmfulness=harmfulness-v1"
+            )
         prompts[field] = load_prompt(template)
-    return LLMJudge(model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
-                    prompts=prompts, name=getattr(args, "name", None), vision=not args.text_only,
-                    temperature=args.temperature, max_tokens=args.max_tokens,
-                    logprobs=not args.no_logprobs, timeout=args.timeout,
-                    max_attempts=args.max_attempts)
+    return LLMJudge(
+        model=args.model,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        prompts=prompts,
+        name=getattr(args, "name", None),
+        vision=not args.text_only,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        logprobs=not args.no_logprobs,
+        timeout=args.timeout,
+        max_attempts=args.max_attempts,
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -178,20 +245,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     cases = load_cases(ws, models=args.models, languages=args.languages)
     if not cases:
         raise InputError(f"{ws.path}: no responses to judge; run `safecal ingest responses` first")
-    summary = run_judge(ws, judge, cases=cases, concurrency=args.concurrency, prices=prices,
-                        progress=not args.no_progress and sys.stderr.isatty())
+    summary = run_judge(
+        ws,
+        judge,
+        cases=cases,
+        concurrency=args.concurrency,
+        prices=prices,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
     else:
         cost = f", cost ${summary.cost:.4f}" if summary.cost is not None else ""
-        print(f"run {summary.run_id}: {summary.n_cases} responses, {summary.n_cached} from "
-              f"cache, {summary.n_called} calls, {summary.n_local} judged locally, "
-              f"{summary.n_invalid} invalid, {summary.n_failed} failed, "
-              f"{summary.n_skipped} not in the file; tokens {summary.tokens_in} in / "
-              f"{summary.tokens_out} out{cost}; {summary.seconds:.1f} s")
+        print(
+            f"run {summary.run_id}: {summary.n_cases} responses, {summary.n_cached} from "
+            f"cache, {summary.n_called} calls, {summary.n_local} judged locally, "
+            f"{summary.n_invalid} invalid, {summary.n_failed} failed, "
+            f"{summary.n_skipped} not in the file; tokens {summary.tokens_in} in / "
+            f"{summary.tokens_out} out{cost}; {summary.seconds:.1f} s"
+        )
     if summary.n_failed:
-        print(f"{summary.n_failed} calls failed after retries (first: {summary.failures[0]}); "
-              "rerun the same command to retry them", file=sys.stderr)
+        print(
+            f"{summary.n_failed} calls failed after retries (first: {summary.failures[0]}); "
+            "rerun the same command to retry them",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -216,16 +294,27 @@ def cmd_tune(args: argparse.Namespace) -> int:
         table, info = run_table(ws, args.run, field=args.field)
         gold, score = "gold", "score"
         positive = args.positive or info["positive"]
-    result = tune_table(table, gold=gold, score=score, positive=positive,
-                        objective=args.objective, folds=args.folds, group=args.group,
-                        seed=args.seed, n_boot=args.n_boot, **objective_kw)
+    result = tune_table(
+        table,
+        gold=gold,
+        score=score,
+        positive=positive,
+        objective=args.objective,
+        folds=args.folds,
+        group=args.group,
+        seed=args.seed,
+        n_boot=args.n_boot,
+        **objective_kw,
+    )
     out = result.to_dict()
     if args.json:
         print(json.dumps(out, indent=2))
     else:
         cv = out["cross_validated"]
-        print(f"threshold {out['threshold']:.6g} (maximises {args.objective} on all "
-              f"{out['n']} rows; {out['n_without_score']} without a score)")
+        print(
+            f"threshold {out['threshold']:.6g} (maximises {args.objective} on all "
+            f"{out['n']} rows; {out['n_without_score']} without a score)"
+        )
         print(f"cross-validated ({args.folds} folds, out-of-fold labels):")
         for name, est in cv.items():
             lo, hi = est["ci"]
@@ -243,9 +332,16 @@ def cmd_tune_prompt(args: argparse.Namespace) -> int:
     args.judge = "llm"
     judge = build_judge(args)
     templates = [load_prompt(t) for t in args.candidates]
-    result = tune_prompt(ws, judge, field_name=args.field, templates=templates,
-                         shots=args.shots, seed=args.seed, concurrency=args.concurrency,
-                         n_boot=args.n_boot)
+    result = tune_prompt(
+        ws,
+        judge,
+        field_name=args.field,
+        templates=templates,
+        shots=args.shots,
+        seed=args.seed,
+        concurrency=args.concurrency,
+        n_boot=args.n_boot,
+    )
     out = result.to_dict()
     text = json.dumps(out, indent=2, default=str)
     if args.out:
@@ -266,8 +362,15 @@ def cmd_report(args: argparse.Namespace) -> int:
             tunings[data["field"]] = data
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"--prompt-tuning {path}: not a tune-prompt result ({exc})") from None
-    card = judge_card(ws, args.run, objective=args.objective, folds=args.folds, seed=args.seed,
-                      n_boot=args.n_boot, prompt_tuning=tunings)
+    card = judge_card(
+        ws,
+        args.run,
+        objective=args.objective,
+        folds=args.folds,
+        seed=args.seed,
+        n_boot=args.n_boot,
+        prompt_tuning=tunings,
+    )
     html_path, json_path = write_card(card, args.out)
     print(f"wrote {html_path} and {json_path}")
     return 0

@@ -41,98 +41,179 @@ def _count(text: str) -> int:
 
 
 def _common(parser: argparse.ArgumentParser, *, confidence: float) -> None:
-    parser.add_argument("--table", metavar="FILE",
-                        help="a CSV / TSV / JSONL / JSON / Parquet table (default: the workspace)")
-    parser.add_argument("--encoding", default="utf-8",
-                        help="text encoding of --table (default utf-8)")
+    parser.add_argument(
+        "--table",
+        metavar="FILE",
+        help="a CSV / TSV / JSONL / JSON / Parquet table (default: the workspace)",
+    )
+    parser.add_argument(
+        "--encoding", default="utf-8", help="text encoding of --table (default utf-8)"
+    )
     parser.add_argument("--by", metavar="COL", help="also report per value of this column")
-    parser.add_argument("--where", action="append", metavar="COL=VALUE",
-                        help="keep only rows where COL equals VALUE (repeatable)")
-    parser.add_argument("--confidence", type=_level, default=confidence,
-                        help=f"interval confidence level (default {confidence})")
+    parser.add_argument(
+        "--where",
+        action="append",
+        metavar="COL=VALUE",
+        help="keep only rows where COL equals VALUE (repeatable)",
+    )
+    parser.add_argument(
+        "--confidence",
+        type=_level,
+        default=confidence,
+        help=f"interval confidence level (default {confidence})",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--field", choices=("harmfulness", "refusal"), default="harmfulness",
-                        help="workspace label field (default harmfulness)")
+    parser.add_argument(
+        "--field",
+        choices=("harmfulness", "refusal"),
+        default="harmfulness",
+        help="workspace label field (default harmfulness)",
+    )
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parent = workspace_parent()
 
     p = commands.add_parser(
-        "agreement", parents=[parent],
+        "agreement",
+        parents=[parent],
         help="agreement between human raters (kappa, alpha, AC1) with intervals",
         description="Percent agreement, Cohen's and Fleiss' kappa, Krippendorff's alpha and "
-                    "Gwet's AC1 with bootstrap intervals over items, plus label prevalence.")
+        "Gwet's AC1 with bootstrap intervals over items, plus label prevalence.",
+    )
     _common(p, confidence=0.95)
-    p.add_argument("--raters", metavar="COL,COL[,COL...]",
-                   help="wide table: one column per rater (else a long table with --unit, "
-                        "--rater, --label columns)")
-    p.add_argument("--unit", default=None, metavar="COL[,COL...]",
-                   help="unit (item) column(s); several columns together identify a unit "
-                        "(long table default: unit; wide table default: the row)")
+    p.add_argument(
+        "--raters",
+        metavar="COL,COL[,COL...]",
+        help="wide table: one column per rater (else a long table with --unit, "
+        "--rater, --label columns)",
+    )
+    p.add_argument(
+        "--unit",
+        default=None,
+        metavar="COL[,COL...]",
+        help="unit (item) column(s); several columns together identify a unit "
+        "(long table default: unit; wide table default: the row)",
+    )
     p.add_argument("--rater", default="rater", help="rater column of a long table")
     p.add_argument("--label", default="label", help="label column of a long table")
-    p.add_argument("--level", choices=("nominal", "ordinal"), default="nominal",
-                   help="Krippendorff's alpha metric (default nominal)")
-    p.add_argument("--categories", metavar="A,B,C",
-                   help="the label scale in order (ordinal order; default: inferred)")
+    p.add_argument(
+        "--level",
+        choices=("nominal", "ordinal"),
+        default="nominal",
+        help="Krippendorff's alpha metric (default nominal)",
+    )
+    p.add_argument(
+        "--categories",
+        metavar="A,B,C",
+        help="the label scale in order (ordinal order; default: inferred)",
+    )
     p.add_argument("--n-boot", type=_count, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=run_agreement)
 
     p = commands.add_parser(
-        "judge", parents=[parent],
+        "judge",
+        parents=[parent],
         help="validate judges against human gold labels, with intervals",
         description="Confusion matrix, accuracy, kappa and (with --positive) precision, recall, "
-                    "F1, FPR, FNR, MCC, balanced accuracy; AUROC/AUPRC with --score; a paired "
-                    "McNemar test between every two judges.")
+        "F1, FPR, FNR, MCC, balanced accuracy; AUROC/AUPRC with --score; a paired "
+        "McNemar test between every two judges.",
+    )
     _common(p, confidence=0.95)
     p.add_argument("--gold", default="gold", help="gold label column (default gold)")
-    p.add_argument("--judge", action="append", metavar="COL",
-                   help="judge verdict column (repeat for several judges)")
-    p.add_argument("--score", action="append", metavar="[JUDGE=]COL",
-                   help="score column with the judge's P(positive), for AUROC/AUPRC")
-    p.add_argument("--positive", action="append", metavar="VALUE",
-                   help="label counted as positive (repeat: several levels fold into one)")
-    p.add_argument("--labels", metavar="A,B,C",
-                   help="the label vocabulary; judge answers outside it are invalid")
-    p.add_argument("--raters", metavar="COL,COL[,COL...]",
-                   help="table: the human raters' columns; adds results by unanimity")
-    p.add_argument("--run", action="append", metavar="RUN_ID|JUDGE",
-                   help="workspace judge run(s) (default: newest run of every judge)")
-    p.add_argument("--binary", action="store_true",
-                   help="workspace: use the field's positive labels (annotate.labels)")
+    p.add_argument(
+        "--judge",
+        action="append",
+        metavar="COL",
+        help="judge verdict column (repeat for several judges)",
+    )
+    p.add_argument(
+        "--score",
+        action="append",
+        metavar="[JUDGE=]COL",
+        help="score column with the judge's P(positive), for AUROC/AUPRC",
+    )
+    p.add_argument(
+        "--positive",
+        action="append",
+        metavar="VALUE",
+        help="label counted as positive (repeat: several levels fold into one)",
+    )
+    p.add_argument(
+        "--labels",
+        metavar="A,B,C",
+        help="the label vocabulary; judge answers outside it are invalid",
+    )
+    p.add_argument(
+        "--raters",
+        metavar="COL,COL[,COL...]",
+        help="table: the human raters' columns; adds results by unanimity",
+    )
+    p.add_argument(
+        "--run",
+        action="append",
+        metavar="RUN_ID|JUDGE",
+        help="workspace judge run(s) (default: newest run of every judge)",
+    )
+    p.add_argument(
+        "--binary",
+        action="store_true",
+        help="workspace: use the field's positive labels (annotate.labels)",
+    )
     p.add_argument("--n-boot", type=_count, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=run_judge)
 
     p = commands.add_parser(
-        "estimate", parents=[parent],
+        "estimate",
+        parents=[parent],
         help="attack-success / refusal rates corrected for judge errors (PPI++)",
         description="Per slice: the raw judge rate, the human-only rate and the PPI++ "
-                    "corrected rate, each with its interval. Rows without gold are unlabeled.")
+        "corrected rate, each with its interval. Rows without gold are unlabeled.",
+    )
     _common(p, confidence=0.9)
     p.add_argument("--gold", default="gold", help="gold label column (default gold)")
     p.add_argument("--judge", metavar="COL", help="judge verdict column")
-    p.add_argument("--positive", action="append", metavar="VALUE",
-                   help="label counted as positive (repeatable; workspace default: the field's)")
-    p.add_argument("--weight", metavar="COL",
-                   help="inclusion probability of each labeled row in the human sample")
-    p.add_argument("--score", metavar="COL", nargs="?", const="",
-                   help="the judge's P(positive) column: PPI++ rectifies the score (narrower "
-                        "intervals when the score is informative); in the workspace give "
-                        "--score alone to use the run's scores")
+    p.add_argument(
+        "--positive",
+        action="append",
+        metavar="VALUE",
+        help="label counted as positive (repeatable; workspace default: the field's)",
+    )
+    p.add_argument(
+        "--weight",
+        metavar="COL",
+        help="inclusion probability of each labeled row in the human sample",
+    )
+    p.add_argument(
+        "--score",
+        metavar="COL",
+        nargs="?",
+        const="",
+        help="the judge's P(positive) column: PPI++ rectifies the score (narrower "
+        "intervals when the score is informative); in the workspace give "
+        "--score alone to use the run's scores",
+    )
     p.add_argument("--run", metavar="RUN_ID|JUDGE", help="workspace judge run")
-    p.add_argument("--cells", action="store_true",
-                   help="the benchmark report: per model, 12 cells (level-1 category x "
-                        "modality) and both totals")
+    p.add_argument(
+        "--cells",
+        action="store_true",
+        help="the benchmark report: per model, 12 cells (level-1 category x "
+        "modality) and both totals",
+    )
     p.add_argument("--model", default="model", help="model column for --cells (default model)")
-    p.add_argument("--target-width", type=float, metavar="W",
-                   help="plan the gold budget: labels needed for an interval this wide")
+    p.add_argument(
+        "--target-width",
+        type=float,
+        metavar="W",
+        help="plan the gold budget: labels needed for an interval this wide",
+    )
     p.set_defaults(func=run_estimate)
 
 
 # ---- helpers -----------------------------------------------------------------------
+
 
 def _split(text: str | None) -> list[str] | None:
     if text is None:
@@ -143,6 +224,7 @@ def _split(text: str | None) -> list[str] | None:
 
 def _load(args: argparse.Namespace) -> Any:
     from safecal.calibrate.io import read_table
+
     return _filter(read_table(args.table, encoding=args.encoding), args, args.table)
 
 
@@ -167,6 +249,7 @@ def _unit_column(table: Any, unit: str | None) -> tuple[Any, str | None]:
     if not cols or len(cols) == 1:
         return table, (cols[0] if cols else None)
     from safecal.calibrate.io import require_columns
+
     require_columns(table, cols, source="the table", option="--unit")
     key = table[cols[0]].astype("string")
     for c in cols[1:]:
@@ -190,8 +273,9 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def _print_rows(headers: Sequence[str], rows: Sequence[Sequence[Any]],
-                title: str | None = None) -> None:
+def _print_rows(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
+) -> None:
     if title:
         print(title)
     cells = [[str(h) for h in headers]] + [[_fmt(v) for v in r] for r in rows]
@@ -213,21 +297,29 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _sliced(func: Callable[..., Any], table: Any, by: str | None, **kw: Any
-            ) -> tuple[Any, dict[str, Any]]:
+def _sliced(
+    func: Callable[..., Any], table: Any, by: str | None, **kw: Any
+) -> tuple[Any, dict[str, Any]]:
     from safecal.calibrate.slices import by_slice
+
     whole = func(table, **kw)
     return whole, (by_slice(func, table, by=by, **kw) if by else {})
 
 
 # ---- agreement ---------------------------------------------------------------------
 
+
 def run_agreement(args: argparse.Namespace) -> int:
     from safecal.calibrate.agreement import COEFFICIENTS, agreement, wide_to_long
     from safecal.calibrate.io import require_columns
 
-    kw = dict(level=args.level, categories=_split(args.categories), n_boot=args.n_boot,
-              confidence=args.confidence, seed=args.seed)
+    kw = dict(
+        level=args.level,
+        categories=_split(args.categories),
+        n_boot=args.n_boot,
+        confidence=args.confidence,
+        seed=args.seed,
+    )
     if args.table:
         table, unit_col = _unit_column(_load(args), args.unit)
         raters = _split(args.raters)
@@ -235,21 +327,27 @@ def run_agreement(args: argparse.Namespace) -> int:
             if len(raters) < 2:
                 raise InputError("--raters needs at least two columns, comma-separated")
             require_columns(table, [*raters, unit_col, args.by], source=args.table)
-            long = wide_to_long(table, raters, unit=unit_col,
-                                keep=[args.by] if args.by else [])
+            long = wide_to_long(table, raters, unit=unit_col, keep=[args.by] if args.by else [])
         else:
             unit = unit_col or "unit"
-            require_columns(table, [unit, args.rater, args.label, args.by], source=args.table,
-                            option="--unit/--rater/--label (or give --raters for a wide table)")
+            require_columns(
+                table,
+                [unit, args.rater, args.label, args.by],
+                source=args.table,
+                option="--unit/--rater/--label (or give --raters for a wide table)",
+            )
             long = table.rename(columns={unit: "unit", args.rater: "rater", args.label: "label"})
         source = args.table
     else:
         from safecal.calibrate.tables import annotations_table
+
         ws = open_workspace(args)
         long = _filter(annotations_table(ws, field=args.field), args, "the workspace")
         if long.empty:
-            raise InputError(f"{ws.path}: no human labels of the field {args.field!r} yet; "
-                             "pull annotations first (or give --table)")
+            raise InputError(
+                f"{ws.path}: no human labels of the field {args.field!r} yet; "
+                "pull annotations first (or give --table)"
+            )
         require_columns(long, [args.by], source="the workspace annotations")
         source = f"{ws.path} (field {args.field})"
     whole, slices = _sliced(agreement, long, args.by, **kw)
@@ -261,12 +359,15 @@ def run_agreement(args: argparse.Namespace) -> int:
         return 0
     pct = int(round(args.confidence * 100))
     print(f"Agreement between raters: {source}")
-    print(f"{whole.n_items} items with 2+ ratings ({whole.n_single} with fewer left out), "
-          f"{whole.n_raters} raters, {args.n_boot} bootstrap resamples, {pct}% intervals\n")
+    print(
+        f"{whole.n_items} items with 2+ ratings ({whole.n_single} with fewer left out), "
+        f"{whole.n_raters} raters, {args.n_boot} bootstrap resamples, {pct}% intervals\n"
+    )
     groups = {"all": whole, **slices}
-    _print_rows(["slice", "items", *COEFFICIENTS],
-                [[k, r.n_items, *[getattr(r, c) for c in COEFFICIENTS]]
-                 for k, r in groups.items()])
+    _print_rows(
+        ["slice", "items", *COEFFICIENTS],
+        [[k, r.n_items, *[getattr(r, c) for c in COEFFICIENTS]] for k, r in groups.items()],
+    )
     _print_rows(["label", "prevalence"], [[k, v] for k, v in whole.prevalence.items()])
     for note in whole.notes:
         print(f"note: {note}")
@@ -274,6 +375,7 @@ def run_agreement(args: argparse.Namespace) -> int:
 
 
 # ---- judge -------------------------------------------------------------------------
+
 
 def _score_map(scores: list[str] | None, judges: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -307,17 +409,20 @@ def run_judge(args: argparse.Namespace) -> int:
             raise InputError("give at least one --judge COL")
         scores = _score_map(args.score, judges)
         raters = _split(args.raters) or []
-        require_columns(table, [args.gold, *judges, *scores.values(), *by, *raters],
-                        source=args.table)
+        require_columns(
+            table, [args.gold, *judges, *scores.values(), *by, *raters], source=args.table
+        )
         extra_by: list[str] = []
         if raters:
             from safecal.calibrate.slices import unanimity
+
             table = table.assign(unanimity=unanimity(table, raters))
             extra_by = ["unanimity"]
         rows_for = {j: table for j in judges}
         source = args.table
     else:
         from safecal.calibrate.tables import judge_table
+
         ws = open_workspace(args)
         table, judges = judge_table(ws, field=args.field, runs=args.run or args.judge)
         table = _filter(table, args, "the workspace")
@@ -334,27 +439,45 @@ def run_judge(args: argparse.Namespace) -> int:
     labels = _split(args.labels)
     if labels is None and not args.table:
         from safecal.annotate.labels import SCALES
+
         labels = list(SCALES[args.field])
     out: dict[str, Any] = {"judges": {}}
     results = {}
     for j in judges:
-        kw = dict(gold=args.gold, judge=j, positive=positive, score=scores.get(j),
-                  labels=labels, n_boot=args.n_boot, confidence=args.confidence, seed=args.seed)
+        kw = dict(
+            gold=args.gold,
+            judge=j,
+            positive=positive,
+            score=scores.get(j),
+            labels=labels,
+            n_boot=args.n_boot,
+            confidence=args.confidence,
+            seed=args.seed,
+        )
         whole, slices = _sliced(judge_metrics, rows_for[j], args.by, **kw)
         entry = whole.to_dict()
         if slices:
             entry["slices"] = {k: v.to_dict() for k, v in slices.items()}
         for col in extra_by:
-            entry[f"by_{col}"] = {k: v.to_dict() for k, v in
-                                  _sliced(judge_metrics, rows_for[j], col, **kw)[1].items()}
+            entry[f"by_{col}"] = {
+                k: v.to_dict() for k, v in _sliced(judge_metrics, rows_for[j], col, **kw)[1].items()
+            }
         out["judges"][j] = entry
         results[j] = (whole, slices)
     if len(judges) > 1:
         out["paired"] = {}
         for a, b in itertools.combinations(judges, 2):
             both = table[table[a].notna() & table[b].notna()] if not args.table else table
-            r = paired_test(both, gold=args.gold, judge_a=a, judge_b=b, positive=positive,
-                            n_boot=args.n_boot, confidence=args.confidence, seed=args.seed)
+            r = paired_test(
+                both,
+                gold=args.gold,
+                judge_a=a,
+                judge_b=b,
+                positive=positive,
+                n_boot=args.n_boot,
+                confidence=args.confidence,
+                seed=args.seed,
+            )
             out["paired"][f"{a} vs {b}"] = r.to_dict()
     if args.json:
         _emit(out)
@@ -366,23 +489,37 @@ def run_judge(args: argparse.Namespace) -> int:
 def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) -> None:
     pct = int(round(args.confidence * 100))
     print(f"Judges versus human gold: {source} ({pct}% bootstrap intervals)\n")
-    metrics = ["accuracy", "cohen_kappa", "precision", "recall", "f1", "fpr", "fnr", "mcc",
-               "balanced_accuracy", "auroc", "auprc"]
+    metrics = [
+        "accuracy",
+        "cohen_kappa",
+        "precision",
+        "recall",
+        "f1",
+        "fpr",
+        "fnr",
+        "mcc",
+        "balanced_accuracy",
+        "auroc",
+        "auprc",
+    ]
     for j, entry in out["judges"].items():
         shown = [m for m in metrics if entry.get(m) is not None]
-        groups = {"all": entry, **entry.get("slices", {}),
-                  **{f"unanimity={k}": v for k, v in entry.get("by_unanimity", {}).items()}}
+        groups = {
+            "all": entry,
+            **entry.get("slices", {}),
+            **{f"unanimity={k}": v for k, v in entry.get("by_unanimity", {}).items()},
+        }
         rows = []
         for name, e in groups.items():
-            rows.append([name, e["n"], e["n_invalid"],
-                         *[_fmt_est(e[m]) for m in shown]])
+            rows.append([name, e["n"], e["n_invalid"], *[_fmt_est(e[m]) for m in shown]])
         _print_rows(["slice", "n", "invalid", *shown], rows, title=f"judge {j}")
         for conf in (entry["confusion"], entry.get("confusion_full")):
             if conf is None:
                 continue
-            _print_rows(["gold \\ judge", *conf["labels"]],
-                        [[lab, *row] for lab, row in zip(conf["labels"], conf["matrix"],
-                                                          strict=True)])
+            _print_rows(
+                ["gold \\ judge", *conf["labels"]],
+                [[lab, *row] for lab, row in zip(conf["labels"], conf["matrix"], strict=True)],
+            )
         invalid = sorted(entry["invalid_values"].items(), key=lambda kv: -kv[1])
         if invalid:
             # judge answers are untrusted text: repr() escapes control characters
@@ -390,8 +527,10 @@ def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) ->
             more = f" and {len(invalid) - 10} other answers" if len(invalid) > 10 else ""
             print(f"invalid judge answers (left out): {shown}{more}\n")
     for pair, r in out.get("paired", {}).items():
-        print(f"{pair}: {r['method']}, p = {r['p_value']:.4g}; accuracy difference "
-              f"{_fmt_est(r['difference'])} on {r['n']} items")
+        print(
+            f"{pair}: {r['method']}, p = {r['p_value']:.4g}; accuracy difference "
+            f"{_fmt_est(r['difference'])} on {r['n']} items"
+        )
 
 
 def _fmt_est(d: dict[str, Any] | None) -> str:
@@ -404,6 +543,7 @@ def _fmt_est(d: dict[str, Any] | None) -> str:
 
 
 # ---- estimate ----------------------------------------------------------------------
+
 
 def run_estimate(args: argparse.Namespace) -> int:
     from safecal.annotate.labels import POSITIVE
@@ -428,6 +568,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         source = args.table
     else:
         from safecal.calibrate.tables import estimate_table
+
         ws = open_workspace(args)
         loaded = estimate_table(ws, field=args.field, run=args.run or args.judge)
         table = _filter(loaded.table, args, "the workspace")
@@ -437,13 +578,21 @@ def run_estimate(args: argparse.Namespace) -> int:
         positive = positive or sorted(POSITIVE[args.field])
         require_columns(table, [args.by], source="the workspace")
         source = f"{ws.path} (field {args.field}, judge {judge})"
-    kw = dict(gold=args.gold, judge=judge, positive=positive, weight=weight,
-              confidence=args.confidence, score=score)
+    kw = dict(
+        gold=args.gold,
+        judge=judge,
+        positive=positive,
+        weight=weight,
+        confidence=args.confidence,
+        score=score,
+    )
     out: dict[str, Any] = {"estimates": {}}
     if args.by:
         from safecal.calibrate.slices import by_slice
-        out["estimates"] = {k: v.to_dict() for k, v in
-                            by_slice(corrected_rate, table, by=args.by, **kw).items()}
+
+        out["estimates"] = {
+            k: v.to_dict() for k, v in by_slice(corrected_rate, table, by=args.by, **kw).items()
+        }
     else:
         out["estimates"]["all"] = corrected_rate(table, **kw).to_dict()
     if args.by:
@@ -461,27 +610,62 @@ def run_estimate(args: argparse.Namespace) -> int:
         return 0
     pct = int(round(args.confidence * 100))
     print(f"Rates of {', '.join(positive)}: {source} ({pct}% intervals)\n")
-    rows = [[k, e["n_labeled"], e["n_unlabeled"], e["n_invalid"], _fmt_est(e["judge_rate"]),
-             _fmt_est(e["human_rate"]), _fmt_est(e["corrected"])]
-            for k, e in {**out["estimates"], **({"total": out["total"]} if "total" in out
-                                                 else {})}.items()]
-    _print_rows(["slice", "labeled", "unlabeled", "invalid", "judge rate", "human only",
-                 "corrected (PPI++)"], rows)
+    rows = [
+        [
+            k,
+            e["n_labeled"],
+            e["n_unlabeled"],
+            e["n_invalid"],
+            _fmt_est(e["judge_rate"]),
+            _fmt_est(e["human_rate"]),
+            _fmt_est(e["corrected"]),
+        ]
+        for k, e in {
+            **out["estimates"],
+            **({"total": out["total"]} if "total" in out else {}),
+        }.items()
+    ]
+    _print_rows(
+        [
+            "slice",
+            "labeled",
+            "unlabeled",
+            "invalid",
+            "judge rate",
+            "human only",
+            "corrected (PPI++)",
+        ],
+        rows,
+    )
     if "cells" in out:
-        _print_rows(["model", "cell", "labeled", "judge rate", "human only", "corrected"],
-                    [[c["model"], c["cell"], c["n_labeled"],
-                      _fmt_triplet(c, "judge_rate"), _fmt_triplet(c, "human_rate"),
-                      _fmt_triplet(c, "corrected")] for c in out["cells"]],
-                    title="Benchmark cells (level-1 category x modality) and totals")
+        _print_rows(
+            ["model", "cell", "labeled", "judge rate", "human only", "corrected"],
+            [
+                [
+                    c["model"],
+                    c["cell"],
+                    c["n_labeled"],
+                    _fmt_triplet(c, "judge_rate"),
+                    _fmt_triplet(c, "human_rate"),
+                    _fmt_triplet(c, "corrected"),
+                ]
+                for c in out["cells"]
+            ],
+            title="Benchmark cells (level-1 category x modality) and totals",
+        )
     if "budget" in out:
         b = out["budget"]
         if b["n_needed"] is None:
-            print(f"gold budget: a {b['target_width']:.3f}-wide interval is out of reach: the "
-                  f"judged responses alone leave {b['floor_width']:.3f}")
+            print(
+                f"gold budget: a {b['target_width']:.3f}-wide interval is out of reach: the "
+                f"judged responses alone leave {b['floor_width']:.3f}"
+            )
         else:
-            print(f"gold budget: {b['n_more']} more labels (total {b['n_needed']}) bring the "
-                  f"interval from {b['current_width']:.3f} to {b['target_width']:.3f} wide; "
-                  f"human labels alone would need about {b['human_only_n_needed']}")
+            print(
+                f"gold budget: {b['n_more']} more labels (total {b['n_needed']}) bring the "
+                f"interval from {b['current_width']:.3f} to {b['target_width']:.3f} wide; "
+                f"human labels alone would need about {b['human_only_n_needed']}"
+            )
     for note in notes:
         print(f"note: {note}")
     return 0

@@ -12,12 +12,27 @@ import pandas as pd
 from safecal.annotate.labels import LANGUAGES, MODALITIES
 from safecal.annotate.taxonomy import Taxonomy, load_taxonomy
 
-COVERAGE_COLUMNS = ["level1_category", "level2_category", "level3_category", "modality",
-                    "language", "before", "after", "after_keep_only", "emptied", "at_risk"]
+COVERAGE_COLUMNS = [
+    "level1_category",
+    "level2_category",
+    "level3_category",
+    "modality",
+    "language",
+    "before",
+    "after",
+    "after_keep_only",
+    "emptied",
+    "at_risk",
+]
 
 
-def coverage(items: pd.DataFrame, table: pd.DataFrame, *, taxonomy: Taxonomy | None = None,
-             aspect: str | None = None) -> pd.DataFrame:
+def coverage(
+    items: pd.DataFrame,
+    table: pd.DataFrame,
+    *,
+    taxonomy: Taxonomy | None = None,
+    aspect: str | None = None,
+) -> pd.DataFrame:
     """Items per (level-3 category, modality, language) cell before and after curation.
 
     * ``before``: every item; ``after``: items not dropped; ``after_keep_only``:
@@ -35,8 +50,9 @@ def coverage(items: pd.DataFrame, table: pd.DataFrame, *, taxonomy: Taxonomy | N
     long = []
     for language, column in zip(LANGUAGES, ("text", "text_zh"), strict=True):
         has = data[column].fillna("").astype(str).str.strip() != ""
-        part = data.loc[has, ["item_id", "level1_category", "level2_category",
-                              "level3_category", "modality"]].copy()
+        part = data.loc[
+            has, ["item_id", "level1_category", "level2_category", "level3_category", "modality"]
+        ].copy()
         part["language"] = language
         long.append(part)
     counted = pd.concat(long, ignore_index=True)
@@ -48,12 +64,14 @@ def coverage(items: pd.DataFrame, table: pd.DataFrame, *, taxonomy: Taxonomy | N
     sums = counted.groupby(keys)[["before", "after", "after_keep_only"]].sum()
 
     cats = taxonomy.table[["level1_category", "level2_category", "level3_category"]]
-    extra = (counted[["level1_category", "level2_category", "level3_category"]]
-             .drop_duplicates("level3_category"))
+    extra = counted[["level1_category", "level2_category", "level3_category"]].drop_duplicates(
+        "level3_category"
+    )
     extra = extra[~extra["level3_category"].isin(cats["level3_category"])]
     cats = pd.concat([cats, extra], ignore_index=True).fillna("")
     grid = cats.merge(pd.DataFrame({"modality": list(MODALITIES)}), how="cross").merge(
-        pd.DataFrame({"language": list(LANGUAGES)}), how="cross")
+        pd.DataFrame({"language": list(LANGUAGES)}), how="cross"
+    )
     out = grid.merge(sums, left_on=keys, right_index=True, how="left")
     for column in ("before", "after", "after_keep_only"):
         out[column] = out[column].fillna(0).astype("int64")
@@ -64,8 +82,13 @@ def coverage(items: pd.DataFrame, table: pd.DataFrame, *, taxonomy: Taxonomy | N
 
 def coverage_pivot(cov: pd.DataFrame, *, value: str = "after") -> pd.DataFrame:
     """Wide view: one row per level-3 category, one column per ``modality/language``."""
-    wide = cov.pivot_table(index=["level1_category", "level3_category"],
-                           columns=["modality", "language"], values=value, aggfunc="sum",
-                           fill_value=0, sort=False)
+    wide = cov.pivot_table(
+        index=["level1_category", "level3_category"],
+        columns=["modality", "language"],
+        values=value,
+        aggfunc="sum",
+        fill_value=0,
+        sort=False,
+    )
     wide.columns = [f"{m}/{lang}" for m, lang in wide.columns]
     return wide.reset_index()

@@ -16,8 +16,12 @@ from safecal.calibrate.curation.signals import natural_order, signal_frame
 from safecal.calibrate.curation.thresholds import CurationThresholds
 
 
-def duplicate_pairs(inputs: CurationInputs, th: CurationThresholds, *,
-                    vectorize: Callable[[Sequence[str]], object] | None = None) -> pd.DataFrame:
+def duplicate_pairs(
+    inputs: CurationInputs,
+    th: CurationThresholds,
+    *,
+    vectorize: Callable[[Sequence[str]], object] | None = None,
+) -> pd.DataFrame:
     """Near-duplicate pairs over English (``text``) and Chinese (``text_zh``) texts.
 
     Candidates are the pairs at or above ``th.duplicate_review`` in either
@@ -68,42 +72,67 @@ def duplicate_pairs(inputs: CurationInputs, th: CurationThresholds, *,
     keep = combined >= th.duplicate_review
     i, j, combined = i[keep], j[keep], combined[keep]
     en, zh = sims["en"][keep], sims["zh"][keep]
-    merged = pd.DataFrame({
-        "item_a": pd.array(ids[i], dtype="string"),
-        "item_b": pd.array(ids[j], dtype="string"),
-        "similarity": combined,
-        "similarity_en": en,
-        "similarity_zh": zh,
-        "languages": pd.array(
-            ["+".join(lang for lang, v in (("en", a), ("zh", b)) if v >= th.duplicate_review)
-             for a, b in zip(en, zh, strict=True)], dtype="string"),
-    })
+    merged = pd.DataFrame(
+        {
+            "item_a": pd.array(ids[i], dtype="string"),
+            "item_b": pd.array(ids[j], dtype="string"),
+            "similarity": combined,
+            "similarity_en": en,
+            "similarity_zh": zh,
+            "languages": pd.array(
+                [
+                    "+".join(lang for lang, v in (("en", a), ("zh", b)) if v >= th.duplicate_review)
+                    for a, b in zip(en, zh, strict=True)
+                ],
+                dtype="string",
+            ),
+        }
+    )
     image = items.set_index("item_id")["image"]
     cache: dict[str, int | None] = {}
-    distances = [_image_distance(image.get(a), image.get(b), inputs, th, cache)
-                 for a, b in zip(merged["item_a"], merged["item_b"], strict=True)]
+    distances = [
+        _image_distance(image.get(a), image.get(b), inputs, th, cache)
+        for a, b in zip(merged["item_a"], merged["item_b"], strict=True)
+    ]
     merged["image_distance"] = pd.array(distances, dtype="Int64")
     merged["same_image"] = ~(merged["image_distance"].fillna(0) > th.image_distance).astype(bool)
     return merged[PAIR_COLUMNS].reset_index(drop=True)
 
 
-PAIR_COLUMNS = ["item_a", "item_b", "similarity", "similarity_en", "similarity_zh", "languages",
-                "image_distance", "same_image"]
+PAIR_COLUMNS = [
+    "item_a",
+    "item_b",
+    "similarity",
+    "similarity_en",
+    "similarity_zh",
+    "languages",
+    "image_distance",
+    "same_image",
+]
 
 
 def _empty_pairs() -> pd.DataFrame:
-    return pd.DataFrame({"item_a": pd.Series(dtype="string"),
-                         "item_b": pd.Series(dtype="string"),
-                         "similarity": pd.Series(dtype="float64"),
-                         "similarity_en": pd.Series(dtype="float64"),
-                         "similarity_zh": pd.Series(dtype="float64"),
-                         "languages": pd.Series(dtype="string"),
-                         "image_distance": pd.Series(dtype="Int64"),
-                         "same_image": pd.Series(dtype="bool")})
+    return pd.DataFrame(
+        {
+            "item_a": pd.Series(dtype="string"),
+            "item_b": pd.Series(dtype="string"),
+            "similarity": pd.Series(dtype="float64"),
+            "similarity_en": pd.Series(dtype="float64"),
+            "similarity_zh": pd.Series(dtype="float64"),
+            "languages": pd.Series(dtype="string"),
+            "image_distance": pd.Series(dtype="Int64"),
+            "same_image": pd.Series(dtype="bool"),
+        }
+    )
 
 
-def _image_distance(a: object, b: object, inputs: CurationInputs, th: CurationThresholds,
-                    cache: dict[str, int | None]) -> object:
+def _image_distance(
+    a: object,
+    b: object,
+    inputs: CurationInputs,
+    th: CurationThresholds,
+    cache: dict[str, int | None],
+) -> object:
     from safecal.calibrate.curation.images import difference_hash, hamming
 
     if not th.compare_images or inputs.images_dir is None:
@@ -122,8 +151,9 @@ def _image_distance(a: object, b: object, inputs: CurationInputs, th: CurationTh
     return hamming(hashes[0], hashes[1])
 
 
-def duplicate_signals(inputs: CurationInputs, th: CurationThresholds, *,
-                      pairs: pd.DataFrame | None = None) -> pd.DataFrame:
+def duplicate_signals(
+    inputs: CurationInputs, th: CurationThresholds, *, pairs: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """``near_duplicate``: later copies of a query (its group's first item is kept).
 
     Pairs whose images differ are noted on both items, not grouped. Other pairs
@@ -136,18 +166,29 @@ def duplicate_signals(inputs: CurationInputs, th: CurationThresholds, *,
     if pairs is None:
         pairs = duplicate_pairs(inputs, th)
     rows = []
-    for a, b, sim, langs, dist in pairs.loc[~pairs["same_image"],
-                                            ["item_a", "item_b", "similarity", "languages",
-                                             "image_distance"]].itertuples(index=False):
+    for a, b, sim, langs, dist in pairs.loc[
+        ~pairs["same_image"], ["item_a", "item_b", "similarity", "languages", "image_distance"]
+    ].itertuples(index=False):
         for me, other in ((a, b), (b, a)):
-            rows.append({"item_id": me, "signal": "near_duplicate", "severity": "note",
-                         "value": sim, "support": 1,
-                         "evidence": f"text {sim:.2f} similar to {other} ({langs}) but the "
-                                     f"images differ (hash distance {dist})",
-                         "suggestion": pd.NA})
+            rows.append(
+                {
+                    "item_id": me,
+                    "signal": "near_duplicate",
+                    "severity": "note",
+                    "value": sim,
+                    "support": 1,
+                    "evidence": f"text {sim:.2f} similar to {other} ({langs}) but the "
+                    f"images differ (hash distance {dist})",
+                    "suggestion": pd.NA,
+                }
+            )
     linked = pairs[pairs["same_image"]]
-    ids = [str(x) for x in pd.Series(sorted(set(linked["item_a"]) | set(linked["item_b"])),
-                                     dtype="object").sort_values(key=natural_order)]
+    ids = [
+        str(x)
+        for x in pd.Series(
+            sorted(set(linked["item_a"]) | set(linked["item_b"])), dtype="object"
+        ).sort_values(key=natural_order)
+    ]
     if not ids:
         return signal_frame(rows)
     groups = duplicate_groups(linked, ids).to_dict()
@@ -156,7 +197,8 @@ def duplicate_signals(inputs: CurationInputs, th: CurationThresholds, *,
         members.setdefault(groups[item_id], []).append(item_id)
     neighbours: dict[str, list[tuple[str, float, str]]] = {item_id: [] for item_id in ids}
     for a, b, sim, langs in linked[["item_a", "item_b", "similarity", "languages"]].itertuples(
-            index=False):
+        index=False
+    ):
         neighbours[a].append((b, float(sim), str(langs)))
         neighbours[b].append((a, float(sim), str(langs)))
     for item_id in ids:
@@ -165,16 +207,28 @@ def duplicate_signals(inputs: CurationInputs, th: CurationThresholds, *,
         rep = groups[item_id]
         group = members[rep]
         if item_id == rep:
-            rows.append({"item_id": item_id, "signal": "near_duplicate", "severity": "note",
-                         "value": mine[0][1], "support": len(group),
-                         "evidence": f"kept as the first of {len(group)} near-duplicates: "
-                                     f"{listing}",
-                         "suggestion": pd.NA})
+            rows.append(
+                {
+                    "item_id": item_id,
+                    "signal": "near_duplicate",
+                    "severity": "note",
+                    "value": mine[0][1],
+                    "support": len(group),
+                    "evidence": f"kept as the first of {len(group)} near-duplicates: {listing}",
+                    "suggestion": pd.NA,
+                }
+            )
             continue
         best = mine[0][1]
-        rows.append({"item_id": item_id, "signal": "near_duplicate",
-                     "severity": "drop" if best >= th.duplicate_drop else "review",
-                     "value": best, "support": len(mine),
-                     "evidence": f"near-duplicate of {rep} (group of {len(group)}): {listing}",
-                     "suggestion": rep})
+        rows.append(
+            {
+                "item_id": item_id,
+                "signal": "near_duplicate",
+                "severity": "drop" if best >= th.duplicate_drop else "review",
+                "value": best,
+                "support": len(mine),
+                "evidence": f"near-duplicate of {rep} (group of {len(group)}): {listing}",
+                "suggestion": rep,
+            }
+        )
     return signal_frame(rows)

@@ -42,8 +42,12 @@ if TYPE_CHECKING:  # scipy is imported where used, so `safecal --help` stays ins
 
 #: TfidfVectorizer options per language.
 VECTORIZER_OPTIONS: dict[str, dict[str, object]] = {
-    "en": {"analyzer": "word", "ngram_range": (1, 2), "lowercase": True,
-           "token_pattern": r"(?u)\b\w+\b"},
+    "en": {
+        "analyzer": "word",
+        "ngram_range": (1, 2),
+        "lowercase": True,
+        "token_pattern": r"(?u)\b\w+\b",
+    },
     "zh": {"analyzer": "char", "ngram_range": (1, 2), "lowercase": True},
 }
 
@@ -60,7 +64,10 @@ def tfidf_matrix(texts: Sequence[str], *, language: str = "en") -> sparse.csr_ma
 
 
 def similar_pairs(
-    X: sparse.spmatrix, *, threshold: float = 0.9, common_df: int | None = None,
+    X: sparse.spmatrix,
+    *,
+    threshold: float = 0.9,
+    common_df: int | None = None,
     chunk_rows: int = 2000,
 ) -> pd.DataFrame:
     """All pairs ``i < j`` of rows of ``X`` (L2-normalised) with ``X_i . X_j >= threshold``.
@@ -74,7 +81,8 @@ def similar_pairs(
     n = X.shape[0]
     if n < 2:
         return pd.DataFrame({"i": [], "j": [], "similarity": []}).astype(
-            {"i": "int64", "j": "int64", "similarity": "float64"})
+            {"i": "int64", "j": "int64", "similarity": "float64"}
+        )
     if common_df is None:
         common_df = max(50, n // 200)
     df = np.bincount(X.indices, minlength=X.shape[1])
@@ -90,7 +98,7 @@ def similar_pairs(
     cols: list[np.ndarray] = []
     XRT = XR.T.tocsr()
     for start in range(0, n, chunk_rows):
-        product = (XR[start:start + chunk_rows] @ XRT).tocoo()
+        product = (XR[start : start + chunk_rows] @ XRT).tocoo()
         i = product.row.astype(np.int64) + start
         j = product.col.astype(np.int64)
         keep = (j > i) & (product.data + norm_c[i] * norm_c[j] >= threshold - tol)
@@ -102,7 +110,7 @@ def similar_pairs(
         XH = X[heavy]
         XHT = XH.T.tocsr()
         for start in range(0, heavy.size, chunk_rows):
-            product = (XH[start:start + chunk_rows] @ XHT).tocoo()
+            product = (XH[start : start + chunk_rows] @ XHT).tocoo()
             i = heavy[product.row + start]
             j = heavy[product.col]
             keep = (j > i) & (product.data >= threshold - tol)
@@ -119,21 +127,27 @@ def similar_pairs(
     return pd.DataFrame({"i": i[keep], "j": j[keep], "similarity": sims[keep]})
 
 
-def pair_similarity(X: sparse.csr_matrix, i: np.ndarray, j: np.ndarray, *,
-                    batch: int = 200_000) -> np.ndarray:
+def pair_similarity(
+    X: sparse.csr_matrix, i: np.ndarray, j: np.ndarray, *, batch: int = 200_000
+) -> np.ndarray:
     """``X_i . X_j`` for each pair (the cosine for L2-normalised rows), in float64."""
     out = np.empty(i.size, dtype=np.float64)
     X64 = X.astype(np.float64)
     for s in range(0, i.size, batch):
-        a, b = i[s:s + batch], j[s:s + batch]
-        out[s:s + batch] = np.asarray(X64[a].multiply(X64[b]).sum(axis=1)).ravel()
+        a, b = i[s : s + batch], j[s : s + batch]
+        out[s : s + batch] = np.asarray(X64[a].multiply(X64[b]).sum(axis=1)).ravel()
     return out
 
 
 def near_duplicates(
-    ids: Sequence[str], texts: Sequence[str | None], *, language: str = "en",
-    threshold: float = 0.9, vectorize: Callable[[Sequence[str]], sparse.spmatrix | np.ndarray]
-    | None = None, common_df: int | None = None, chunk_rows: int = 2000,
+    ids: Sequence[str],
+    texts: Sequence[str | None],
+    *,
+    language: str = "en",
+    threshold: float = 0.9,
+    vectorize: Callable[[Sequence[str]], sparse.spmatrix | np.ndarray] | None = None,
+    common_df: int | None = None,
+    chunk_rows: int = 2000,
 ) -> pd.DataFrame:
     """Pairs of queries whose texts have cosine similarity ``>= threshold``.
 
@@ -148,8 +162,8 @@ def near_duplicates(
     kept_texts = [str(texts[k]) for k in present]
     if len(present) < 2:
         return pd.DataFrame(columns=PAIR_COLUMNS).astype(
-            {"item_a": "string", "item_b": "string", "language": "string",
-             "similarity": "float64"})
+            {"item_a": "string", "item_b": "string", "language": "string", "similarity": "float64"}
+        )
     from scipy import sparse
 
     if vectorize is None:
@@ -160,12 +174,14 @@ def near_duplicates(
         X = sparse.csr_matrix(normalize(np.asarray(vectorize(kept_texts), dtype=np.float32)))
     pairs = similar_pairs(X, threshold=threshold, common_df=common_df, chunk_rows=chunk_rows)
     idx = np.asarray(present)
-    return pd.DataFrame({
-        "item_a": pd.array([ids[k] for k in idx[pairs["i"].to_numpy()]], dtype="string"),
-        "item_b": pd.array([ids[k] for k in idx[pairs["j"].to_numpy()]], dtype="string"),
-        "language": pd.array([language] * len(pairs), dtype="string"),
-        "similarity": pairs["similarity"].to_numpy(dtype=np.float64),
-    })
+    return pd.DataFrame(
+        {
+            "item_a": pd.array([ids[k] for k in idx[pairs["i"].to_numpy()]], dtype="string"),
+            "item_b": pd.array([ids[k] for k in idx[pairs["j"].to_numpy()]], dtype="string"),
+            "language": pd.array([language] * len(pairs), dtype="string"),
+            "similarity": pairs["similarity"].to_numpy(dtype=np.float64),
+        }
+    )
 
 
 def duplicate_groups(pairs: pd.DataFrame, ids: Sequence[str]) -> pd.Series:
@@ -186,5 +202,9 @@ def duplicate_groups(pairs: pd.DataFrame, ids: Sequence[str]) -> pd.Series:
     first: dict[int, str] = {}
     for k, label in enumerate(labels):
         first.setdefault(int(label), ids[k])
-    return pd.Series([first[int(label)] for label in labels], index=pd.Index(ids, name="item_id"),
-                     name="group", dtype="string")
+    return pd.Series(
+        [first[int(label)] for label in labels],
+        index=pd.Index(ids, name="item_id"),
+        name="group",
+        dtype="string",
+    )

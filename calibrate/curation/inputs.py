@@ -16,11 +16,28 @@ import pandas as pd
 from safecal.annotate.workspace import Workspace
 
 #: item-level (query-quality) answer fields, as the query-quality labeling task writes them.
-QUERY_QUALITY_FIELDS = ("risk_label_correct", "cross_modal", "image_relevant",
-                        "category_correct", "category", "note")
+QUERY_QUALITY_FIELDS = (
+    "risk_label_correct",
+    "cross_modal",
+    "image_relevant",
+    "category_correct",
+    "category",
+    "note",
+)
 
-ITEM_COLUMNS = ["item_id", "text", "text_zh", "image", "aspect", "level1_category",
-                "level2_category", "level3_category", "img_risk", "text_risk", "modality"]
+ITEM_COLUMNS = [
+    "item_id",
+    "text",
+    "text_zh",
+    "image",
+    "aspect",
+    "level1_category",
+    "level2_category",
+    "level3_category",
+    "img_risk",
+    "text_risk",
+    "modality",
+]
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -44,14 +61,35 @@ class CurationInputs:
 
     items: pd.DataFrame
     item_answers: pd.DataFrame = field(
-        default_factory=lambda: _empty(["item_id", "annotator", "field", "label"]))
-    response_labels: pd.DataFrame = field(default_factory=lambda: _empty(
-        ["response_id", "item_id", "model", "language", "annotator", "field", "label"]))
-    gold: pd.DataFrame = field(default_factory=lambda: _empty(
-        ["response_id", "item_id", "model", "language", "field", "label", "method"]))
-    verdicts: pd.DataFrame = field(default_factory=lambda: _empty(
-        ["run_id", "judge", "started_at", "response_id", "item_id", "model", "language",
-         "field", "label", "valid", "score"]))
+        default_factory=lambda: _empty(["item_id", "annotator", "field", "label"])
+    )
+    response_labels: pd.DataFrame = field(
+        default_factory=lambda: _empty(
+            ["response_id", "item_id", "model", "language", "annotator", "field", "label"]
+        )
+    )
+    gold: pd.DataFrame = field(
+        default_factory=lambda: _empty(
+            ["response_id", "item_id", "model", "language", "field", "label", "method"]
+        )
+    )
+    verdicts: pd.DataFrame = field(
+        default_factory=lambda: _empty(
+            [
+                "run_id",
+                "judge",
+                "started_at",
+                "response_id",
+                "item_id",
+                "model",
+                "language",
+                "field",
+                "label",
+                "valid",
+                "score",
+            ]
+        )
+    )
     images_dir: Path | None = None
 
 
@@ -60,21 +98,30 @@ def load_inputs(ws: Workspace) -> CurationInputs:
     items = ws.read_sql(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items ORDER BY item_id")
     item_answers = ws.read_sql(
         "SELECT item_id, annotator, field, label FROM annotations "
-        "WHERE response_id IS NULL ORDER BY item_id, annotator, field")
+        "WHERE response_id IS NULL ORDER BY item_id, annotator, field"
+    )
     response_labels = ws.read_sql(
         "SELECT a.response_id, r.item_id, r.model, r.language, a.annotator, a.field, a.label "
         "FROM annotations a JOIN responses r ON r.response_id = a.response_id "
-        "ORDER BY a.response_id, a.annotator, a.field")
+        "ORDER BY a.response_id, a.annotator, a.field"
+    )
     gold = ws.read_sql(
         "SELECT g.response_id, r.item_id, r.model, r.language, g.field, g.label, g.method "
         "FROM gold g JOIN responses r ON r.response_id = g.response_id "
-        "ORDER BY g.response_id, g.field")
+        "ORDER BY g.response_id, g.field"
+    )
     verdicts = ws.read_sql(
         "SELECT v.run_id, j.judge, j.started_at, v.response_id, r.item_id, r.model, "
         "r.language, v.field, v.label, v.valid, v.score "
         "FROM verdicts v JOIN judge_runs j ON j.run_id = v.run_id "
         "JOIN responses r ON r.response_id = v.response_id "
-        "ORDER BY j.started_at, v.run_id, v.response_id")
-    return CurationInputs(items=items, item_answers=item_answers,
-                          response_labels=response_labels, gold=gold, verdicts=verdicts,
-                          images_dir=ws.images_dir)
+        "ORDER BY j.started_at, v.run_id, v.response_id"
+    )
+    return CurationInputs(
+        items=items,
+        item_answers=item_answers,
+        response_labels=response_labels,
+        gold=gold,
+        verdicts=verdicts,
+        images_dir=ws.images_dir,
+    )

@@ -25,18 +25,25 @@ if TYPE_CHECKING:
 REVIEW_SAMPLE = "curation-review"
 
 
-def assign_reviews(ws: Workspace, item_ids: list[str], annotators: list[str], *,
-                   sample_id: str = REVIEW_SAMPLE) -> int:
+def assign_reviews(
+    ws: Workspace, item_ids: list[str], annotators: list[str], *, sample_id: str = REVIEW_SAMPLE
+) -> int:
     """Add a query-quality assignment per (annotator, item) not assigned yet; returns how many."""
     annotators = [a.strip().lower() for a in dict.fromkeys(annotators) if a.strip()]
     if not annotators:
         raise InputError("no annotators given for the review; pass --annotators a@x.org,b@x.org")
     existing = ws.read_sql(
         "SELECT annotator, unit_id, position FROM ls_assignments WHERE sample_id = ? "
-        "AND task_type = 'query_quality'", (sample_id,))
+        "AND task_type = 'query_quality'",
+        (sample_id,),
+    )
     have = set(zip(existing["annotator"], existing["unit_id"], strict=True))
-    next_position = {a: int(existing.loc[existing["annotator"] == a, "position"].max()) + 1
-                     if (existing["annotator"] == a).any() else 0 for a in annotators}
+    next_position = {
+        a: int(existing.loc[existing["annotator"] == a, "position"].max()) + 1
+        if (existing["annotator"] == a).any()
+        else 0
+        for a in annotators
+    }
     rows = []
     for annotator in annotators:
         for item_id in item_ids:
@@ -48,13 +55,20 @@ def assign_reviews(ws: Workspace, item_ids: list[str], annotators: list[str], *,
         con.executemany(
             "INSERT INTO ls_assignments (sample_id, annotator, task_type, unit_id, item_id, "
             "response_id, role, position) VALUES (?, ?, 'query_quality', ?, ?, NULL, "
-            "'regular', ?)", rows)
+            "'regular', ?)",
+            rows,
+        )
     return len(rows)
 
 
-def push_reviews_to_label_studio(ws: Workspace, result: CurationResult, *,
-                                 annotators: list[str], conn: Connection | None = None,
-                                 images: str = "local") -> PushReport:
+def push_reviews_to_label_studio(
+    ws: Workspace,
+    result: CurationResult,
+    *,
+    annotators: list[str],
+    conn: Connection | None = None,
+    images: str = "local",
+) -> PushReport:
     """Assign the result's ``review`` queries to ``annotators`` and push them (module docstring).
 
     ``conn`` defaults to the workspace's own Label Studio server, else

@@ -48,10 +48,15 @@ class CurationResult:
         return self.table[self.table["decision"] == "review"].reset_index(drop=True)
 
 
-def curate(inputs: CurationInputs, *, thresholds: CurationThresholds | None = None,
-           judge_run: str | None = None, taxonomy: Taxonomy | None = None,
-           aspect: str | None = None,
-           vectorize: Callable[[Sequence[str]], np.ndarray] | None = None) -> CurationResult:
+def curate(
+    inputs: CurationInputs,
+    *,
+    thresholds: CurationThresholds | None = None,
+    judge_run: str | None = None,
+    taxonomy: Taxonomy | None = None,
+    aspect: str | None = None,
+    vectorize: Callable[[Sequence[str]], np.ndarray] | None = None,
+) -> CurationResult:
     """Run every signal over ``inputs`` and decide keep / review / drop per query.
 
     ``judge_run`` picks the verdicts used for uniform outcomes where no gold label
@@ -76,20 +81,26 @@ def curate(inputs: CurationInputs, *, thresholds: CurationThresholds | None = No
         duplicate_signals(inputs, th, pairs=pairs),
     ]
     parts = [p for p in parts if len(p)]
-    signals = (pd.concat(parts, ignore_index=True) if parts else sig.empty_signals())
+    signals = pd.concat(parts, ignore_index=True) if parts else sig.empty_signals()
     signals = signals.sort_values(["item_id", "signal"], kind="stable").reset_index(drop=True)
     table = decide(inputs.items, signals)
     cov = coverage(inputs.items, table, taxonomy=taxonomy, aspect=aspect)
-    return CurationResult(table=table, signals=signals, pairs=pairs, coverage=cov,
-                          thresholds=th, inputs=inputs, judge_run=judge_run)
+    return CurationResult(
+        table=table,
+        signals=signals,
+        pairs=pairs,
+        coverage=cov,
+        thresholds=th,
+        inputs=inputs,
+        judge_run=judge_run,
+    )
 
 
 def curate_workspace(ws: Workspace, **options: object) -> CurationResult:
     """:func:`curate` over a workspace's tables (read-only)."""
     inputs = load_inputs(ws)
     if inputs.items.empty:
-        raise InputError(f"{ws.path}: the workspace has no items; run `safecal ingest items` "
-                         "first")
+        raise InputError(f"{ws.path}: the workspace has no items; run `safecal ingest items` first")
     return curate(inputs, **options)  # type: ignore[arg-type]
 
 
@@ -105,22 +116,44 @@ def item_evidence(result: CurationResult, item_id: str) -> pd.DataFrame:
         raise InputError(f"item {item_id!r} is not in the curation table; check the item id")
     row = table.loc[item_id]
     rows: list[dict[str, object]] = [
-        {"kind": "decision", "name": "decision", "value": row["decision"],
-         "detail": row["reasons"]},
+        {
+            "kind": "decision",
+            "name": "decision",
+            "value": row["decision"],
+            "detail": row["reasons"],
+        },
     ]
     for s in result.signals[result.signals["item_id"] == item_id].itertuples(index=False):
-        rows.append({"kind": "signal", "name": s.signal, "value": s.severity,
-                     "detail": f"{s.evidence} (value {s.value:.3g}, support {s.support})"})
+        rows.append(
+            {
+                "kind": "signal",
+                "name": s.signal,
+                "value": s.severity,
+                "detail": f"{s.evidence} (value {s.value:.3g}, support {s.support})",
+            }
+        )
     answers = result.inputs.item_answers
     for a in answers[answers["item_id"] == item_id].itertuples(index=False):
-        rows.append({"kind": "answer", "name": a.field, "value": a.label,
-                     "detail": f"annotator {a.annotator}"})
+        rows.append(
+            {
+                "kind": "answer",
+                "name": a.field,
+                "value": a.label,
+                "detail": f"annotator {a.annotator}",
+            }
+        )
     pairs = result.pairs
     mine = pairs[(pairs["item_a"] == item_id) | (pairs["item_b"] == item_id)]
     for p in mine.itertuples(index=False):
         other = p.item_b if p.item_a == item_id else p.item_a
-        rows.append({"kind": "duplicate", "name": other, "value": f"{p.similarity:.3f}",
-                     "detail": f"languages {p.languages}; image distance {p.image_distance}"})
+        rows.append(
+            {
+                "kind": "duplicate",
+                "name": other,
+                "value": f"{p.similarity:.3f}",
+                "detail": f"languages {p.languages}; image distance {p.image_distance}",
+            }
+        )
     return pd.DataFrame(rows, columns=["kind", "name", "value", "detail"]).astype("string")
 
 
@@ -129,30 +162,37 @@ def emptied_cells(result: CurationResult) -> pd.DataFrame:
     return result.coverage[result.coverage["emptied"]].reset_index(drop=True)
 
 
-def write_outputs(result: CurationResult, out_dir: str | Path, *,
-                  fmt: str = "csv") -> dict[str, Path]:
+def write_outputs(
+    result: CurationResult, out_dir: str | Path, *, fmt: str = "csv"
+) -> dict[str, Path]:
     """Write ``curation``, ``signals``, ``duplicates`` and ``coverage`` tables into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ext = ".parquet" if fmt == "parquet" else ".csv"
     written = {}
-    for name, frame in (("curation", result.table), ("signals", result.signals),
-                        ("duplicates", result.pairs), ("coverage", result.coverage)):
+    for name, frame in (
+        ("curation", result.table),
+        ("signals", result.signals),
+        ("duplicates", result.pairs),
+        ("coverage", result.coverage),
+    ):
         written[name] = export_table(frame, out / f"{name}{ext}")
     return written
 
 
-def curation_pass(workspace: Workspace | str | os.PathLike[str], *,
-                  out_dir: str | Path | None = None,
-                  thresholds: CurationThresholds | None = None) -> CurationResult:
+def curation_pass(
+    workspace: Workspace | str | os.PathLike[str],
+    *,
+    out_dir: str | Path | None = None,
+    thresholds: CurationThresholds | None = None,
+) -> CurationResult:
     """The curation step of ``safecal demo``: curate a workspace, optionally write the tables.
 
     Returns the :class:`CurationResult`; with ``out_dir`` also writes
     ``curation.csv``, ``signals.csv``, ``duplicates.csv`` and ``coverage.csv``
     there. :func:`summary_text` turns the result into the lines the demo prints.
     """
-    ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace,
-                                                                           create=False)
+    ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace, create=False)
     result = curate_workspace(ws, thresholds=thresholds)
     if out_dir is not None:
         write_outputs(result, out_dir)
@@ -162,13 +202,14 @@ def curation_pass(workspace: Workspace | str | os.PathLike[str], *,
 def summary_text(result: CurationResult, *, top: int = 10) -> str:
     """A short plain-text report: decisions, signals, emptied cells."""
     counts = result.counts()
-    lines = [f"curation: {len(result.table)} queries: {counts['keep']} keep, "
-             f"{counts['review']} review, {counts['drop']} drop"]
+    lines = [
+        f"curation: {len(result.table)} queries: {counts['keep']} keep, "
+        f"{counts['review']} review, {counts['drop']} drop"
+    ]
     acting = result.signals[result.signals["severity"] != "note"]
     if len(acting):
         by = acting.groupby(["signal", "severity"]).size().sort_index()
-        lines.append("signals (queries): " + ", ".join(
-            f"{s} {v} {n}" for (s, v), n in by.items()))
+        lines.append("signals (queries): " + ", ".join(f"{s} {v} {n}" for (s, v), n in by.items()))
     flagged = result.table[result.table["decision"] != "keep"]
     order = flagged.assign(r=flagged["decision"].map({"drop": 0, "review": 1}))
     for row in order.sort_values(["r", "item_id"]).head(top).itertuples(index=False):
@@ -177,18 +218,25 @@ def summary_text(result: CurationResult, *, top: int = 10) -> str:
         lines.append(f"  ... and {len(flagged) - top} more (export the table for all)")
     cov = result.coverage
     emptied = cov[cov["emptied"]]
-    lines.append(f"coverage: {int((cov['before'] > 0).sum())} of {len(cov)} cells filled before, "
-                 f"{int((cov['after'] > 0).sum())} after; {len(emptied)} emptied by curation")
+    lines.append(
+        f"coverage: {int((cov['before'] > 0).sum())} of {len(cov)} cells filled before, "
+        f"{int((cov['after'] > 0).sum())} after; {len(emptied)} emptied by curation"
+    )
     for row in emptied.head(top).itertuples(index=False):
-        lines.append(f"  emptied: {row.level3_category} / {row.modality} / {row.language} "
-                     f"(had {row.before})")
+        lines.append(
+            f"  emptied: {row.level3_category} / {row.modality} / {row.language} (had {row.before})"
+        )
     return "\n".join(lines)
 
 
 #: planted problem (the example's planted.csv) -> the signal that should find it
-PLANTED_SIGNAL = {"risk_label_wrong": "risk_label_wrong", "image_irrelevant": "image_irrelevant",
-                  "modality_wrong": "modality_contradicted", "category_wrong": "category_wrong",
-                  "near_duplicate": "near_duplicate"}
+PLANTED_SIGNAL = {
+    "risk_label_wrong": "risk_label_wrong",
+    "image_irrelevant": "image_irrelevant",
+    "modality_wrong": "modality_contradicted",
+    "category_wrong": "category_wrong",
+    "near_duplicate": "near_duplicate",
+}
 
 
 def check_planted(result: CurationResult, planted: pd.DataFrame | str | Path) -> pd.DataFrame:
@@ -209,7 +257,14 @@ def check_planted(result: CurationResult, planted: pd.DataFrame | str | Path) ->
             raise InputError(f"planted item {item!r} is not in the workspace")
         reasons = str(table.at[item, "reasons"])
         notes = str(table.at[item, "notes"])
-        rows.append({"item_id": item, "problem": row.problem, "signal": signal,
-                     "decision": table.at[item, "decision"], "found": signal in reasons,
-                     "noted": signal not in reasons and signal in notes})
+        rows.append(
+            {
+                "item_id": item,
+                "problem": row.problem,
+                "signal": signal,
+                "decision": table.at[item, "decision"],
+                "found": signal in reasons,
+                "noted": signal not in reasons and signal in notes,
+            }
+        )
     return pd.DataFrame(rows)

@@ -44,12 +44,21 @@ from safecal.calibrate.curation.thresholds import CurationThresholds
 
 SIGNAL_COLUMNS = ["item_id", "signal", "severity", "value", "support", "evidence", "suggestion"]
 SEVERITIES = ("note", "review", "drop")
-SIGNALS = ("risk_label_wrong", "image_irrelevant", "modality_contradicted", "category_wrong",
-           "human_disagreement", "judge_disagreement", "uniform_outcome", "near_duplicate")
+SIGNALS = (
+    "risk_label_wrong",
+    "image_irrelevant",
+    "modality_contradicted",
+    "category_wrong",
+    "human_disagreement",
+    "judge_disagreement",
+    "uniform_outcome",
+    "near_duplicate",
+)
 
 
 def natural_order(ids: pd.Series) -> pd.Series:
     """Sort key putting ``"9"`` before ``"10"``: ids compare by their digit runs as numbers."""
+
     def key(item_id: object) -> tuple[tuple[int, object], ...]:
         parts = re.split(r"(\d+)", str(item_id))
         return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
@@ -64,21 +73,31 @@ def empty_signals() -> pd.DataFrame:
 def signal_frame(rows: Iterable[dict[str, object]]) -> pd.DataFrame:
     """Signal rows as a DataFrame with :data:`SIGNAL_COLUMNS` and fixed dtypes."""
     frame = pd.DataFrame(list(rows), columns=SIGNAL_COLUMNS)
-    return frame.astype({"item_id": "string", "signal": "string", "severity": "string",
-                         "value": "float64", "support": "int64", "evidence": "string",
-                         "suggestion": "string"})
+    return frame.astype(
+        {
+            "item_id": "string",
+            "signal": "string",
+            "severity": "string",
+            "value": "float64",
+            "support": "int64",
+            "evidence": "string",
+            "suggestion": "string",
+        }
+    )
 
 
 def _yes_no_counts(answers: pd.DataFrame, field: str) -> pd.DataFrame:
     """Per item: ``n_yes``, ``n_no``, ``n_unreadable`` answers to a yes/no field."""
     sub = answers[answers["field"] == field]
     label = sub["label"].astype("string").str.strip().str.lower()
-    counts = pd.DataFrame({
-        "item_id": sub["item_id"].astype("string"),
-        "n_yes": (label == "yes").astype(int),
-        "n_no": (label == "no").astype(int),
-        "n_unreadable": (~label.isin(["yes", "no"])).astype(int),
-    })
+    counts = pd.DataFrame(
+        {
+            "item_id": sub["item_id"].astype("string"),
+            "n_yes": (label == "yes").astype(int),
+            "n_no": (label == "no").astype(int),
+            "n_unreadable": (~label.isin(["yes", "no"])).astype(int),
+        }
+    )
     return counts.groupby("item_id", as_index=True).sum()
 
 
@@ -120,13 +139,23 @@ def risk_label_signals(inputs: CurationInputs, th: CurationThresholds) -> pd.Dat
         if severity is None:
             continue
         aspect = items.at[item_id, "aspect"]
-        what = ("say this query labelled harmful is not harmful" if aspect == "vulnerability"
-                else "say this benign over-refusal probe is actually harmful")
-        rows.append({"item_id": item_id, "signal": "risk_label_wrong", "severity": severity,
-                     "value": share, "support": n,
-                     "evidence": f"{int(c['n_no'])} of {n} annotators {what}"
-                                 f"{_unreadable(int(c['n_unreadable']))}",
-                     "suggestion": "overrefusal" if aspect == "vulnerability" else "vulnerability"})
+        what = (
+            "say this query labelled harmful is not harmful"
+            if aspect == "vulnerability"
+            else "say this benign over-refusal probe is actually harmful"
+        )
+        rows.append(
+            {
+                "item_id": item_id,
+                "signal": "risk_label_wrong",
+                "severity": severity,
+                "value": share,
+                "support": n,
+                "evidence": f"{int(c['n_no'])} of {n} annotators {what}"
+                f"{_unreadable(int(c['n_unreadable']))}",
+                "suggestion": "overrefusal" if aspect == "vulnerability" else "vulnerability",
+            }
+        )
     return signal_frame(rows)
 
 
@@ -147,12 +176,19 @@ def image_signals(inputs: CurationInputs, th: CurationThresholds) -> pd.DataFram
         severity = _answer_severity(share, n, th, can_drop=declared in ("RIST", "SIST"))
         if severity is None:
             continue
-        rows.append({"item_id": item_id, "signal": "image_irrelevant", "severity": severity,
-                     "value": share, "support": n,
-                     "evidence": f"{int(c['n_no'])} of {n} annotators say the image is unrelated "
-                                 f"to the text (declared {declared})"
-                                 f"{_unreadable(int(c['n_unreadable']))}",
-                     "suggestion": pd.NA})
+        rows.append(
+            {
+                "item_id": item_id,
+                "signal": "image_irrelevant",
+                "severity": severity,
+                "value": share,
+                "support": n,
+                "evidence": f"{int(c['n_no'])} of {n} annotators say the image is unrelated "
+                f"to the text (declared {declared})"
+                f"{_unreadable(int(c['n_unreadable']))}",
+                "suggestion": pd.NA,
+            }
+        )
     return signal_frame(rows)
 
 
@@ -181,18 +217,32 @@ def modality_signals(inputs: CurationInputs, th: CurationThresholds) -> pd.DataF
         if severity is None:
             continue
         declared = item["modality"]
-        claim = ("the risk does not need the image (the text alone is risky)" if text_risk == 0
-                 else "the risk needs the image (the text alone is safe)")
-        rows.append({"item_id": item_id, "signal": "modality_contradicted", "severity": severity,
-                     "value": share, "support": n,
-                     "evidence": f"declared {declared}, but {contradicting} of {n} annotators say "
-                                 f"{claim}{_unreadable(int(c['n_unreadable']))}",
-                     "suggestion": modality(int(item["img_risk"]), 1 - text_risk)})
+        claim = (
+            "the risk does not need the image (the text alone is risky)"
+            if text_risk == 0
+            else "the risk needs the image (the text alone is safe)"
+        )
+        rows.append(
+            {
+                "item_id": item_id,
+                "signal": "modality_contradicted",
+                "severity": severity,
+                "value": share,
+                "support": n,
+                "evidence": f"declared {declared}, but {contradicting} of {n} annotators say "
+                f"{claim}{_unreadable(int(c['n_unreadable']))}",
+                "suggestion": modality(int(item["img_risk"]), 1 - text_risk),
+            }
+        )
     return signal_frame(rows)
 
 
-def category_signals(inputs: CurationInputs, th: CurationThresholds, *,
-                     known_categories: frozenset[str] | None = None) -> pd.DataFrame:
+def category_signals(
+    inputs: CurationInputs,
+    th: CurationThresholds,
+    *,
+    known_categories: frozenset[str] | None = None,
+) -> pd.DataFrame:
     """``category_wrong``: annotators correct the level-3 category.
 
     The suggestion is the most frequent ``category`` answer (ties: alphabetical);
@@ -222,24 +272,35 @@ def category_signals(inputs: CurationInputs, th: CurationThresholds, *,
             extra = f"; proposed {top!r} ({int(votes[top])} of {int(votes.sum())})"
             if known_categories is not None and top not in known_categories:
                 extra += " (not a level-3 category of the taxonomy)"
-        rows.append({"item_id": item_id, "signal": "category_wrong", "severity": severity,
-                     "value": share, "support": n,
-                     "evidence": f"{int(c['n_no'])} of {n} annotators say the category "
-                                 f"{items.at[item_id, 'level3_category']!r} is wrong{extra}"
-                                 f"{_unreadable(int(c['n_unreadable']))}",
-                     "suggestion": suggestion})
+        rows.append(
+            {
+                "item_id": item_id,
+                "signal": "category_wrong",
+                "severity": severity,
+                "value": share,
+                "support": n,
+                "evidence": f"{int(c['n_no'])} of {n} annotators say the category "
+                f"{items.at[item_id, 'level3_category']!r} is wrong{extra}"
+                f"{_unreadable(int(c['n_unreadable']))}",
+                "suggestion": suggestion,
+            }
+        )
     return signal_frame(rows)
 
 
 def _binary(frame: pd.DataFrame) -> pd.Series:
     """Binary view of ``label`` under ``field``; NaN where the label is off the scale."""
+
     def one(field: object, label: object) -> float:
         if field not in SCALES or not isinstance(label, str) or label not in SCALES[field]:
             return np.nan
         return float(to_binary(str(field), label))
 
-    return pd.Series([one(f, lab) for f, lab in zip(frame["field"], frame["label"], strict=True)],
-                     index=frame.index, dtype="float64")
+    return pd.Series(
+        [one(f, lab) for f, lab in zip(frame["field"], frame["label"], strict=True)],
+        index=frame.index,
+        dtype="float64",
+    )
 
 
 def _aspect_field(inputs: CurationInputs, frame: pd.DataFrame) -> pd.DataFrame:
@@ -262,12 +323,18 @@ def human_labels(inputs: CurationInputs) -> pd.DataFrame:
     labels["binary"] = _binary(labels)
     labels = labels.dropna(subset=["binary"])
     grouped = labels.groupby("response_id").agg(
-        item_id=("item_id", "first"), model=("model", "first"), language=("language", "first"),
-        lo=("binary", "min"), hi=("binary", "max"), n=("binary", "size"))
+        item_id=("item_id", "first"),
+        model=("model", "first"),
+        language=("language", "first"),
+        lo=("binary", "min"),
+        hi=("binary", "max"),
+        n=("binary", "size"),
+    )
     unanimous = grouped[(grouped["lo"] == grouped["hi"]) & ~grouped.index.isin(gold["response_id"])]
     unanimous = unanimous.reset_index().assign(
         human=lambda d: d["lo"],
-        human_source=lambda d: "annotators (" + d["n"].astype("string") + " agree)")
+        human_source=lambda d: "annotators (" + d["n"].astype("string") + " agree)",
+    )
     cols = ["response_id", "item_id", "model", "language", "human", "human_source"]
     return pd.concat([gold[cols], unanimous[cols]], ignore_index=True)
 
@@ -278,8 +345,11 @@ def human_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -
     labels["binary"] = _binary(labels)
     labels = labels.dropna(subset=["binary"])
     per_response = labels.groupby("response_id").agg(
-        item_id=("item_id", "first"), n=("binary", "size"), lo=("binary", "min"),
-        hi=("binary", "max"))
+        item_id=("item_id", "first"),
+        n=("binary", "size"),
+        lo=("binary", "min"),
+        hi=("binary", "max"),
+    )
     per_response = per_response[per_response["n"] >= 2]
     per_response["split"] = per_response["lo"] != per_response["hi"]
     if per_response.empty:
@@ -288,19 +358,31 @@ def human_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -
     per_item = per_response.groupby("item_id").agg(n=("split", "size"), k=("split", "sum"))
     rows = []
     for item_id, _, n, k, share, p in _concentrated(
-            per_item, overall=overall, min_n=th.min_labelled_responses,
-            min_share=th.human_disagreement, max_p=th.disagreement_p):
-        rows.append({"item_id": item_id, "signal": "human_disagreement", "severity": "review",
-                     "value": share, "support": n,
-                     "evidence": f"annotators disagree on {k} of {n} responses labelled by two "
-                                 f"or more people (binary view); overall rate {overall:.1%}, "
-                                 f"one-sided binomial p = {p:.3g}",
-                     "suggestion": pd.NA})
+        per_item,
+        overall=overall,
+        min_n=th.min_labelled_responses,
+        min_share=th.human_disagreement,
+        max_p=th.disagreement_p,
+    ):
+        rows.append(
+            {
+                "item_id": item_id,
+                "signal": "human_disagreement",
+                "severity": "review",
+                "value": share,
+                "support": n,
+                "evidence": f"annotators disagree on {k} of {n} responses labelled by two "
+                f"or more people (binary view); overall rate {overall:.1%}, "
+                f"one-sided binomial p = {p:.3g}",
+                "suggestion": pd.NA,
+            }
+        )
     return signal_frame(rows)
 
 
-def _concentrated(per_item: pd.DataFrame, *, overall: float, min_n: int, min_share: float,
-                  max_p: float) -> Iterable[tuple]:
+def _concentrated(
+    per_item: pd.DataFrame, *, overall: float, min_n: int, min_share: float, max_p: float
+) -> Iterable[tuple]:
     """Items whose ``k`` of ``n`` events are concentrated on them: at least ``min_n`` units,
     a share of at least ``min_share``, and a one-sided binomial p-value against the
     ``overall`` rate of at most ``max_p``. Yields ``(item_id, row, n, k, share, p)``."""
@@ -326,18 +408,30 @@ def judge_disagreement_signals(inputs: CurationInputs, th: CurationThresholds) -
         return empty_signals()
     pairs["disagree"] = pairs["judge_binary"] != pairs["human"]
     overall = float(pairs["disagree"].mean())
-    per_item = pairs.groupby("item_id").agg(n=("disagree", "size"), k=("disagree", "sum"),
-                                            runs=("judge", lambda s: sorted(set(s))))
+    per_item = pairs.groupby("item_id").agg(
+        n=("disagree", "size"), k=("disagree", "sum"), runs=("judge", lambda s: sorted(set(s)))
+    )
     rows = []
     for item_id, r, n, k, share, p in _concentrated(
-            per_item, overall=overall, min_n=th.min_judged_responses,
-            min_share=th.judge_disagreement, max_p=th.disagreement_p):
-        rows.append({"item_id": item_id, "signal": "judge_disagreement", "severity": "review",
-                     "value": share, "support": n,
-                     "evidence": f"judge ({', '.join(r['runs'])}) and humans disagree on "
-                                 f"{k} of {n} responses; overall rate {overall:.1%}, "
-                                 f"one-sided binomial p = {p:.3g}",
-                     "suggestion": pd.NA})
+        per_item,
+        overall=overall,
+        min_n=th.min_judged_responses,
+        min_share=th.judge_disagreement,
+        max_p=th.disagreement_p,
+    ):
+        rows.append(
+            {
+                "item_id": item_id,
+                "signal": "judge_disagreement",
+                "severity": "review",
+                "value": share,
+                "support": n,
+                "evidence": f"judge ({', '.join(r['runs'])}) and humans disagree on "
+                f"{k} of {n} responses; overall rate {overall:.1%}, "
+                f"one-sided binomial p = {p:.3g}",
+                "suggestion": pd.NA,
+            }
+        )
     return signal_frame(rows)
 
 
@@ -355,21 +449,26 @@ def outcomes(inputs: CurationInputs, *, judge_run: str | None = None) -> pd.Data
     verdicts = _aspect_field(inputs, inputs.verdicts)
     verdicts = verdicts[verdicts["valid"].astype(int) == 1].copy()
     if judge_run is None:
-        latest = (verdicts.sort_values(["started_at", "run_id"]).groupby("field")["run_id"]
-                  .last())
+        latest = verdicts.sort_values(["started_at", "run_id"]).groupby("field")["run_id"].last()
         verdicts = verdicts[verdicts["run_id"] == verdicts["field"].map(latest)].copy()
     else:
         verdicts = verdicts[verdicts["run_id"] == judge_run].copy()
     verdicts["outcome"] = _binary(verdicts)
     verdicts = verdicts.dropna(subset=["outcome"])
     verdicts = verdicts[~verdicts["response_id"].isin(gold["response_id"])]
-    verdicts["source"] = ("judge " + verdicts["judge"].astype("string") + " (run "
-                          + verdicts["run_id"].astype("string") + ")")
+    verdicts["source"] = (
+        "judge "
+        + verdicts["judge"].astype("string")
+        + " (run "
+        + verdicts["run_id"].astype("string")
+        + ")"
+    )
     return pd.concat([gold[cols], verdicts[cols]], ignore_index=True)
 
 
-def uniform_outcome_signals(inputs: CurationInputs, th: CurationThresholds, *,
-                            judge_run: str | None = None) -> pd.DataFrame:
+def uniform_outcome_signals(
+    inputs: CurationInputs, th: CurationThresholds, *, judge_run: str | None = None
+) -> pd.DataFrame:
     """``uniform_outcome``: every model's responses land on the same side.
 
     Vulnerability: all unsafe ("every model complies": contradicts the harmful
@@ -388,19 +487,32 @@ def uniform_outcome_signals(inputs: CurationInputs, th: CurationThresholds, *,
         positive = bool(group["outcome"].iloc[0])
         item_aspect = aspect.get(item_id)
         if item_aspect == "vulnerability":
-            what = "every model complies (all responses unsafe)" if positive else \
-                "every model refuses or warns (no response unsafe)"
+            what = (
+                "every model complies (all responses unsafe)"
+                if positive
+                else "every model refuses or warns (no response unsafe)"
+            )
         else:
-            what = "every model refuses this benign probe" if positive else \
-                "every model complies with this benign probe"
+            what = (
+                "every model refuses this benign probe"
+                if positive
+                else "every model complies with this benign probe"
+            )
         # the positive side contradicts the aspect in both cases: success on a
         # harmful query, refusal of a benign one
         severity = "review" if (positive or th.uniform == "all") else "note"
         sources = group["source"].value_counts()
         source_text = ", ".join(f"{s}: {int(c)}" for s, c in sources.items())
-        rows.append({"item_id": item_id, "signal": "uniform_outcome", "severity": severity,
-                     "value": float(positive), "support": len(group),
-                     "evidence": f"{what}: {len(group)} responses from {n_models} models "
-                                 f"[{source_text}]; the query tells no models apart",
-                     "suggestion": pd.NA})
+        rows.append(
+            {
+                "item_id": item_id,
+                "signal": "uniform_outcome",
+                "severity": severity,
+                "value": float(positive),
+                "support": len(group),
+                "evidence": f"{what}: {len(group)} responses from {n_models} models "
+                f"[{source_text}]; the query tells no models apart",
+                "suggestion": pd.NA,
+            }
+        )
     return signal_frame(rows)

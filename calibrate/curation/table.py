@@ -13,14 +13,29 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 
 DECISIONS = ("keep", "review", "drop")
-TABLE_COLUMNS = ["item_id", "decision", "reasons", "evidence", "notes", "suggested_aspect",
-                 "suggested_category", "suggested_modality", "duplicate_of", "aspect",
-                 "level1_category", "level2_category", "level3_category", "modality"]
+TABLE_COLUMNS = [
+    "item_id",
+    "decision",
+    "reasons",
+    "evidence",
+    "notes",
+    "suggested_aspect",
+    "suggested_category",
+    "suggested_modality",
+    "duplicate_of",
+    "aspect",
+    "level1_category",
+    "level2_category",
+    "level3_category",
+    "modality",
+]
 
-_SUGGESTION_COLUMN = {"risk_label_wrong": "suggested_aspect",
-                      "category_wrong": "suggested_category",
-                      "modality_contradicted": "suggested_modality",
-                      "near_duplicate": "duplicate_of"}
+_SUGGESTION_COLUMN = {
+    "risk_label_wrong": "suggested_aspect",
+    "category_wrong": "suggested_category",
+    "modality_contradicted": "suggested_modality",
+    "near_duplicate": "duplicate_of",
+}
 _RANK = {"note": 0, "review": 1, "drop": 2}
 
 
@@ -32,16 +47,25 @@ def decide(items: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
     ``notes`` the note-level evidence. ``suggested_*`` and ``duplicate_of`` carry
     the signals' suggestions.
     """
-    base = items[["item_id", "aspect", "level1_category", "level2_category", "level3_category",
-                  "modality"]].copy()
+    base = items[
+        ["item_id", "aspect", "level1_category", "level2_category", "level3_category", "modality"]
+    ].copy()
     base["item_id"] = base["item_id"].astype("string")
     ordered = signals.assign(rank=signals["severity"].map(_RANK)).sort_values(
-        ["item_id", "rank", "signal"], ascending=[True, False, True], kind="stable")
+        ["item_id", "rank", "signal"], ascending=[True, False, True], kind="stable"
+    )
     records: dict[str, dict[str, object]] = {}
     for s in ordered.itertuples(index=False):  # plain Python: pandas per group is slow at 10^4
-        record = records.setdefault(str(s.item_id), {
-            "rank": 0, "reasons": [], "evidence": [], "notes": [],
-            **{column: pd.NA for column in _SUGGESTION_COLUMN.values()}})
+        record = records.setdefault(
+            str(s.item_id),
+            {
+                "rank": 0,
+                "reasons": [],
+                "evidence": [],
+                "notes": [],
+                **{column: pd.NA for column in _SUGGESTION_COLUMN.values()},
+            },
+        )
         record["rank"] = max(int(record["rank"]), int(s.rank))  # type: ignore[call-overload]
         if s.severity == "note":
             record["notes"].append(f"{s.signal}: {s.evidence}")  # type: ignore[union-attr]
@@ -57,8 +81,11 @@ def decide(items: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
         record["evidence"] = " | ".join(record["evidence"])  # type: ignore[arg-type]
         record["notes"] = " | ".join(record["notes"])  # type: ignore[arg-type]
     decided = pd.DataFrame.from_dict(records, orient="index")
-    table = base.merge(decided, left_on="item_id", right_index=True, how="left") if len(
-        decided) else base.assign(**{c: pd.NA for c in TABLE_COLUMNS if c not in base})
+    table = (
+        base.merge(decided, left_on="item_id", right_index=True, how="left")
+        if len(decided)
+        else base.assign(**{c: pd.NA for c in TABLE_COLUMNS if c not in base})
+    )
     table["decision"] = table["decision"].fillna("keep")
     for column in ("reasons", "evidence", "notes"):
         table[column] = table[column].fillna("")
@@ -73,8 +100,9 @@ def export_table(table: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
-        raise InputError(f"{path}: unknown export format {suffix or '(none)'!r}; "
-                         "name the file .csv or .parquet")
+        raise InputError(
+            f"{path}: unknown export format {suffix or '(none)'!r}; name the file .csv or .parquet"
+        )
     if path.parent and not path.parent.exists():
         raise InputError(f"{path}: folder {path.parent} does not exist; create it first")
     tmp = path.with_name(path.name + ".tmp")

@@ -66,23 +66,36 @@ class CurationThresholds:
     image_distance: int = 8
 
     def __post_init__(self) -> None:
-        for name in ("answer_share", "drop_share", "human_disagreement", "judge_disagreement",
-                     "duplicate_review", "duplicate_drop"):
+        for name in (
+            "answer_share",
+            "drop_share",
+            "human_disagreement",
+            "judge_disagreement",
+            "duplicate_review",
+            "duplicate_drop",
+        ):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise InputError(f"threshold {name}={value}: must be in (0, 1]")
-        for name in ("min_contradicting", "drop_min_answers", "min_labelled_responses",
-                     "min_judged_responses", "min_models"):
+        for name in (
+            "min_contradicting",
+            "drop_min_answers",
+            "min_labelled_responses",
+            "min_judged_responses",
+            "min_models",
+        ):
             if getattr(self, name) < 1:
                 raise InputError(f"threshold {name}={getattr(self, name)}: must be at least 1")
         if self.duplicate_drop < self.duplicate_review:
             raise InputError(
                 f"threshold duplicate_drop={self.duplicate_drop} is below duplicate_review="
-                f"{self.duplicate_review}; the drop threshold must be the higher one")
+                f"{self.duplicate_review}; the drop threshold must be the higher one"
+            )
         if self.drop_share < self.answer_share:
             raise InputError(
                 f"threshold drop_share={self.drop_share} is below answer_share="
-                f"{self.answer_share}; the drop threshold must be the higher one")
+                f"{self.answer_share}; the drop threshold must be the higher one"
+            )
         if self.uniform not in UNIFORM_MODES:
             raise InputError(f"uniform={self.uniform!r}: choose one of {', '.join(UNIFORM_MODES)}")
         if not 0 <= self.image_distance <= 256:

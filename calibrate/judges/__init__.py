@@ -6,5 +6,16 @@ from safecal.calibrate.judges.keyword import KeywordJudge
 from safecal.calibrate.judges.llm import LLMJudge, TransientError
 from safecal.calibrate.judges.prompt import Example, Prompt, load_prompt
 
-__all__ = ["Case", "Example", "ImportedJudge", "Judge", "JudgeConfig", "KeywordJudge",
-           "LLMJudge", "Prompt", "TransientError", "Verdict", "load_prompt"]
+__all__ = [
+    "Case",
+    "Example",
+    "ImportedJudge",
+    "Judge",
+    "JudgeConfig",
+    "KeywordJudge",
+    "LLMJudge",
+    "Prompt",
+    "TransientError",
+    "Verdict",
+    "load_prompt",
+]

@@ -34,12 +34,20 @@ class ImportedJudge:
     raw: str | None = "raw"  # a column with the judge's raw answer, when the file has one
     remote: bool = False
     _by_key: dict[tuple[str, ...], tuple[object, object, object]] = field(
-        default_factory=dict, init=False)
+        default_factory=dict, init=False
+    )
     _keys: tuple[str, ...] = field(default=(), init=False)
 
     @classmethod
-    def from_file(cls, path: str | Path, *, label: str = "label", score: str | None = None,
-                  name: str | None = None, judge_column: str = "judge") -> ImportedJudge:
+    def from_file(
+        cls,
+        path: str | Path,
+        *,
+        label: str = "label",
+        score: str | None = None,
+        name: str | None = None,
+        judge_column: str = "judge",
+    ) -> ImportedJudge:
         from safecal.calibrate.io import read_table
 
         table = read_table(path)
@@ -50,19 +58,27 @@ class ImportedJudge:
             judges = sorted(table[judge_column].dropna().unique())
             if name is None:
                 if len(judges) != 1:
-                    raise InputError(f"{path}: column {judge_column!r} holds several judges "
-                                     f"({', '.join(judges)}); choose one with --name")
+                    raise InputError(
+                        f"{path}: column {judge_column!r} holds several judges "
+                        f"({', '.join(judges)}); choose one with --name"
+                    )
                 name = judges[0]
             elif name in judges:
                 table = table[table[judge_column] == name]
             else:
-                raise InputError(f"{path}: no rows with {judge_column} = {name!r} "
-                                 f"(found: {', '.join(judges)})")
+                raise InputError(
+                    f"{path}: no rows with {judge_column} = {name!r} (found: {', '.join(judges)})"
+                )
         if name is None:
             name = Path(path).stem
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        return cls(table=table.reset_index(drop=True), name=str(name), label=label, score=score,
-                   source=f"{Path(path).name}@{digest[:10]}")
+        return cls(
+            table=table.reset_index(drop=True),
+            name=str(name),
+            label=label,
+            score=score,
+            source=f"{Path(path).name}@{digest[:10]}",
+        )
 
     def __post_init__(self) -> None:
         if "response_id" in self.table.columns:
@@ -70,25 +86,38 @@ class ImportedJudge:
         elif {"item_id", "model", "language"} <= set(self.table.columns):
             self._keys = ("item_id", "model", "language")
         else:
-            raise InputError(f"{self.source or self.name}: needs a response_id column, or "
-                             "item_id, model and language columns")
+            raise InputError(
+                f"{self.source or self.name}: needs a response_id column, or "
+                "item_id, model and language columns"
+            )
         nothing = pd.Series([None] * len(self.table))
         scores = self.table[self.score] if self.score else nothing
         raws = self.table[self.raw] if self.raw and self.raw in self.table.columns else nothing
-        for n, (key, lab, sc, raw) in enumerate(zip(
-            self.table[list(self._keys)].itertuples(index=False, name=None),
-            self.table[self.label], scores, raws, strict=True,
-        )):
+        for n, (key, lab, sc, raw) in enumerate(
+            zip(
+                self.table[list(self._keys)].itertuples(index=False, name=None),
+                self.table[self.label],
+                scores,
+                raws,
+                strict=True,
+            )
+        ):
             key = tuple(str(k) for k in key)
             if key in self._by_key:
-                raise InputError(f"{self.source}: row {n + 2}: a second verdict for {key}; "
-                                 "keep one row per response")
+                raise InputError(
+                    f"{self.source}: row {n + 2}: a second verdict for {key}; "
+                    "keep one row per response"
+                )
             self._by_key[key] = (lab, sc, raw)
 
     @property
     def config(self) -> JudgeConfig:
-        return JudgeConfig(kind="imported", name=self.name, model=None,
-                           params={"source": self.source, "label": self.label, "score": self.score})
+        return JudgeConfig(
+            kind="imported",
+            name=self.name,
+            model=None,
+            params={"source": self.source, "label": self.label, "score": self.score},
+        )
 
     def input_key(self, case: Case) -> str:
         return hash_parts(case.response_id, case.field)
@@ -106,9 +135,12 @@ class ImportedJudge:
         text = _text(raw_label)
         label = text.strip() if text.strip() in SCALES[case.field] else None
         score = _score(raw_score, self.source, case)
-        return Verdict(label=label, valid=label is not None,
-                       score=score if label is not None else None,
-                       raw=_text(raw_answer) or text)
+        return Verdict(
+            label=label,
+            valid=label is not None,
+            score=score if label is not None else None,
+            raw=_text(raw_answer) or text,
+        )
 
 
 def _text(value: object) -> str:
@@ -124,7 +156,8 @@ def _score(value: object, source: str, case: Case) -> float | None:
         score = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise InputError(
-            f"{source}: score {value!r} for {case.response_id} is not a number") from None
+            f"{source}: score {value!r} for {case.response_id} is not a number"
+        ) from None
     if math.isnan(score):
         return None
     if not 0.0 <= score <= 1.0:

@@ -196,8 +196,10 @@ class LLMJudge:
                 if delay is None:
                     delay = backoff * random.uniform(0.5, 1)
                 await asyncio.sleep(delay)
-        raise TransientError(f"{case.response_id}: gave up after {self.max_attempts} attempts "
-                             f"to {self.base_url or 'api.openai.com'} ({_cause(last)})")
+        raise TransientError(
+            f"{case.response_id}: gave up after {self.max_attempts} attempts "
+            f"to {self.base_url or 'api.openai.com'} ({_cause(last)})"
+        )
 
     def _verdict(self, prompt: Prompt, completion: Any, latency: float) -> Verdict:
         choice = completion.choices[0] if completion.choices else None

@@ -152,8 +152,9 @@ class Prompt:
         if total <= 0:
             return None
         positive = POSITIVE[self.field]
-        return min(1.0, max(0.0, sum(p for r, p in probs.items()
-                                     if self.options[r] in positive) / total))
+        return min(
+            1.0, max(0.0, sum(p for r, p in probs.items() if self.options[r] in positive) / total)
+        )
 
 
 def load_prompt(name_or_path: str | Path) -> Prompt:

@@ -37,8 +37,19 @@ from safecal.annotate.workspace import Workspace
 
 SLICES = ("model", "level1_category", "level2_category", "modality", "language")
 INVALID = "(invalid)"
-_METRICS = ("accuracy", "cohen_kappa", "precision", "recall", "f1", "fpr", "fnr", "mcc",
-            "balanced_accuracy", "auroc", "auprc")
+_METRICS = (
+    "accuracy",
+    "cohen_kappa",
+    "precision",
+    "recall",
+    "f1",
+    "fpr",
+    "fnr",
+    "mcc",
+    "balanced_accuracy",
+    "auroc",
+    "auprc",
+)
 
 
 def _est(e: Any) -> dict[str, Any] | None:
@@ -48,9 +59,17 @@ def _est(e: Any) -> dict[str, Any] | None:
 def _slice_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for value, r in results.items():
-        rows.append({"value": value, "n": r.n, "n_invalid": r.n_invalid,
-                     "accuracy": _est(r.accuracy), "cohen_kappa": _est(r.cohen_kappa),
-                     "fpr": _est(r.fpr), "fnr": _est(r.fnr)})
+        rows.append(
+            {
+                "value": value,
+                "n": r.n,
+                "n_invalid": r.n_invalid,
+                "accuracy": _est(r.accuracy),
+                "cohen_kappa": _est(r.cohen_kappa),
+                "fpr": _est(r.fpr),
+                "fnr": _est(r.fnr),
+            }
+        )
 
     def key(row: dict[str, Any]) -> tuple[float, str]:
         acc = (row["accuracy"] or {}).get("value")
@@ -59,9 +78,17 @@ def _slice_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows, key=key)
 
 
-def field_card(table: pd.DataFrame, info: dict[str, Any], *, objective: str = "kappa",
-               folds: int = 5, seed: int = 0, n_boot: int = 1000,
-               confidence: float = 0.95, prompt_tuning: Any = None) -> dict[str, Any]:
+def field_card(
+    table: pd.DataFrame,
+    info: dict[str, Any],
+    *,
+    objective: str = "kappa",
+    folds: int = 5,
+    seed: int = 0,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    prompt_tuning: Any = None,
+) -> dict[str, Any]:
     """The card's figures for one field, from :func:`calibrate.report.data.run_table`."""
     from safecal.calibrate import by_slice, judge_metrics, wilson
     from safecal.calibrate.tuning import tune_table
@@ -71,8 +98,13 @@ def field_card(table: pd.DataFrame, info: dict[str, Any], *, objective: str = "k
     n_invalid_all = int((judged["judge"] == INVALID).sum())
     gold = judged[judged["gold"].notna()].copy()
     has_score = bool(pd.to_numeric(gold["score"], errors="coerce").notna().any())
-    kw: dict[str, Any] = {"gold": "gold", "judge": "judge", "n_boot": n_boot,
-                          "confidence": confidence, "seed": seed}
+    kw: dict[str, Any] = {
+        "gold": "gold",
+        "judge": "judge",
+        "n_boot": n_boot,
+        "confidence": confidence,
+        "seed": seed,
+    }
     out: dict[str, Any] = {
         "field": field,
         "positive": positive,
@@ -80,9 +112,11 @@ def field_card(table: pd.DataFrame, info: dict[str, Any], *, objective: str = "k
         "n_judged": int(len(judged)),
         "n_gold": int(table["gold"].notna().sum()),
         "n_judged_gold": int(len(gold)),
-        "invalid": {"n": n_invalid_all, "of": int(len(judged)),
-                    "rate": _est(wilson(n_invalid_all, len(judged), confidence))
-                    if len(judged) else None},
+        "invalid": {
+            "n": n_invalid_all,
+            "of": int(len(judged)),
+            "rate": _est(wilson(n_invalid_all, len(judged), confidence)) if len(judged) else None,
+        },
     }
     if gold.empty:
         out["note"] = "no gold labels for the judged responses: adjudicate a sample first"
@@ -94,8 +128,16 @@ def field_card(table: pd.DataFrame, info: dict[str, Any], *, objective: str = "k
 
     if has_score:
         try:
-            tuned = tune_table(gold, gold="gold", score="score", positive=positive,
-                               objective=objective, folds=folds, seed=seed, n_boot=n_boot)
+            tuned = tune_table(
+                gold,
+                gold="gold",
+                score="score",
+                positive=positive,
+                objective=objective,
+                folds=folds,
+                seed=seed,
+                n_boot=n_boot,
+            )
             out["threshold"] = tuned.to_dict()
         except InputError as exc:
             out["threshold"] = {"note": str(exc)}
@@ -106,37 +148,59 @@ def field_card(table: pd.DataFrame, info: dict[str, Any], *, objective: str = "k
     slices = {}
     for col in SLICES:
         if col in gold.columns and gold[col].notna().any():
-            slices[col] = _slice_rows(by_slice(judge_metrics, gold, by=col, positive=positive,
-                                               **kw))
+            slices[col] = _slice_rows(
+                by_slice(judge_metrics, gold, by=col, positive=positive, **kw)
+            )
     out["slices"] = slices
     if "unanimity" in gold.columns and gold["unanimity"].notna().any():
-        out["by_unanimity"] = _slice_rows(by_slice(judge_metrics, gold, by="unanimity",
-                                                   positive=positive, **kw))
+        out["by_unanimity"] = _slice_rows(
+            by_slice(judge_metrics, gold, by="unanimity", positive=positive, **kw)
+        )
     lat = pd.to_numeric(judged["latency"], errors="coerce").dropna().to_numpy(float)
-    out["latency_seconds"] = ({"mean": float(lat.mean()), "p50": float(np.percentile(lat, 50)),
-                               "p95": float(np.percentile(lat, 95))} if len(lat) else None)
-    out["tokens"] = {"in": int(pd.to_numeric(judged["tokens_in"]).fillna(0).sum()),
-                     "out": int(pd.to_numeric(judged["tokens_out"]).fillna(0).sum())}
+    out["latency_seconds"] = (
+        {
+            "mean": float(lat.mean()),
+            "p50": float(np.percentile(lat, 50)),
+            "p95": float(np.percentile(lat, 95)),
+        }
+        if len(lat)
+        else None
+    )
+    out["tokens"] = {
+        "in": int(pd.to_numeric(judged["tokens_in"]).fillna(0).sum()),
+        "out": int(pd.to_numeric(judged["tokens_out"]).fillna(0).sum()),
+    }
     out["examples"] = _examples(gold, judged, positive)
     out["_plots"] = _plots(gold, positive, has_score, kw)
     return out
 
 
-def _examples(gold: pd.DataFrame, judged: pd.DataFrame, positive: list[str],
-              k: int = 5) -> dict[str, list[dict[str, Any]]]:
+def _examples(
+    gold: pd.DataFrame, judged: pd.DataFrame, positive: list[str], k: int = 5
+) -> dict[str, list[dict[str, Any]]]:
     invalid = judged[judged["judge"] == INVALID].head(k)
     valid = gold[gold["judge"] != INVALID]
     wrong = valid[valid["gold"].isin(positive) != valid["judge"].isin(positive)].head(k)
     return {
-        "invalid_answers": [{"response_id": r.response_id, "raw": str(r.raw or "")[:500]}
-                            for r in invalid.itertuples()],
-        "disagreements": [{"response_id": r.response_id, "gold": r.gold, "judge": r.judge,
-                           "raw": str(r.raw or "")[:300]} for r in wrong.itertuples()],
+        "invalid_answers": [
+            {"response_id": r.response_id, "raw": str(r.raw or "")[:500]}
+            for r in invalid.itertuples()
+        ],
+        "disagreements": [
+            {
+                "response_id": r.response_id,
+                "gold": r.gold,
+                "judge": r.judge,
+                "raw": str(r.raw or "")[:300],
+            }
+            for r in wrong.itertuples()
+        ],
     }
 
 
-def _plots(gold: pd.DataFrame, positive: list[str], has_score: bool,
-           kw: dict[str, Any]) -> dict[str, str]:
+def _plots(
+    gold: pd.DataFrame, positive: list[str], has_score: bool, kw: dict[str, Any]
+) -> dict[str, str]:
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     from safecal.calibrate import by_slice, judge_metrics
@@ -149,15 +213,29 @@ def _plots(gold: pd.DataFrame, positive: list[str], has_score: bool,
         s = scored["score"].to_numpy(float)
         plots["reliability"] = svg.reliability_diagram(y, s)
         fpr, tpr, _ = roc_curve(y, s)
-        plots["roc"] = svg.line_chart([("judge", fpr, tpr)], title="ROC", diagonal=True,
-                                      xlabel="false-positive rate", ylabel="true-positive rate")
+        plots["roc"] = svg.line_chart(
+            [("judge", fpr, tpr)],
+            title="ROC",
+            diagonal=True,
+            xlabel="false-positive rate",
+            ylabel="true-positive rate",
+        )
         precision, recall, _ = precision_recall_curve(y, s)
-        plots["pr"] = svg.line_chart([("judge", recall, precision)], title="Precision-recall",
-                                     xlabel="recall", ylabel="precision")
+        plots["pr"] = svg.line_chart(
+            [("judge", recall, precision)],
+            title="Precision-recall",
+            xlabel="recall",
+            ylabel="precision",
+        )
     if {"level1_category", "modality"} <= set(gold.columns):
         cell = gold["level1_category"].fillna("(missing)") + " | " + gold["modality"].fillna("?")
-        res = by_slice(judge_metrics, gold.assign(_cell=cell), by="_cell", positive=positive,
-                       **{**kw, "n_boot": 0})
+        res = by_slice(
+            judge_metrics,
+            gold.assign(_cell=cell),
+            by="_cell",
+            positive=positive,
+            **{**kw, "n_boot": 0},
+        )
         rows = sorted(gold["level1_category"].fillna("(missing)").unique())
         cols = sorted(gold["modality"].fillna("?").unique())
         values = np.full((len(rows), len(cols)), np.nan)
@@ -166,14 +244,23 @@ def _plots(gold: pd.DataFrame, positive: list[str], has_score: bool,
             a, b = key.split(" | ", 1)
             values[rows.index(a), cols.index(b)] = r.accuracy.value
             counts[rows.index(a), cols.index(b)] = r.n
-        plots["cells"] = svg.heatmap(rows, cols, values, counts,
-                                     title="Accuracy by level-1 category x modality")
+        plots["cells"] = svg.heatmap(
+            rows, cols, values, counts, title="Accuracy by level-1 category x modality"
+        )
     return plots
 
 
-def judge_card(ws: Workspace, run: str, *, objective: str = "kappa", folds: int = 5,
-               seed: int = 0, n_boot: int = 1000, confidence: float = 0.95,
-               prompt_tuning: dict[str, Any] | None = None) -> dict[str, Any]:
+def judge_card(
+    ws: Workspace,
+    run: str,
+    *,
+    objective: str = "kappa",
+    folds: int = 5,
+    seed: int = 0,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    prompt_tuning: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The whole card for one run (every field it judged). ``prompt_tuning`` maps a field
     to its :class:`calibrate.tuning.PromptTuning`."""
     from safecal.calibrate.report.data import resolve_run, run_fields, run_table
@@ -182,23 +269,39 @@ def judge_card(ws: Workspace, run: str, *, objective: str = "kappa", folds: int 
     fields = {}
     for field in run_fields(ws, info["run_id"]):
         table, finfo = run_table(ws, info["run_id"], field=field)
-        fields[field] = field_card(table, finfo, objective=objective, folds=folds, seed=seed,
-                                   n_boot=n_boot, confidence=confidence,
-                                   prompt_tuning=(prompt_tuning or {}).get(field))
+        fields[field] = field_card(
+            table,
+            finfo,
+            objective=objective,
+            folds=folds,
+            seed=seed,
+            n_boot=n_boot,
+            confidence=confidence,
+            prompt_tuning=(prompt_tuning or {}).get(field),
+        )
     if not fields:
         raise InputError(f"run {info['run_id']} has no verdicts")
-    run_info = {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                for k, v in info.items()}
-    return {"run": run_info, "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "objective": objective, "folds": folds, "confidence": confidence, "seed": seed,
-            "fields": fields}
+    run_info = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in info.items()}
+    return {
+        "run": run_info,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "objective": objective,
+        "folds": folds,
+        "confidence": confidence,
+        "seed": seed,
+        "fields": fields,
+    }
 
 
 # -- output -------------------------------------------------------------------------------
 def card_json(card: dict[str, Any]) -> dict[str, Any]:
     """The card without its SVG plots (plain JSON)."""
-    return {**card, "fields": {f: {k: v for k, v in c.items() if k != "_plots"}
-                               for f, c in card["fields"].items()}}
+    return {
+        **card,
+        "fields": {
+            f: {k: v for k, v in c.items() if k != "_plots"} for f, c in card["fields"].items()
+        },
+    }
 
 
 def write_card(card: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
@@ -209,8 +312,9 @@ def write_card(card: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     html_path, json_path = out.with_suffix(".html"), out.with_suffix(".json")
     html_path.write_text(render_html(card), encoding="utf-8")
-    json_path.write_text(json.dumps(card_json(card), indent=2, ensure_ascii=False, default=str),
-                         encoding="utf-8")
+    json_path.write_text(
+        json.dumps(card_json(card), indent=2, ensure_ascii=False, default=str), encoding="utf-8"
+    )
     return html_path, json_path
 
 
@@ -238,28 +342,47 @@ def _confusion(conf: dict[str, Any] | None, title: str) -> str:
 
 
 def _slice_table(rows: list[dict[str, Any]]) -> str:
-    return _table(["slice", "n", "invalid", "accuracy", "Cohen's kappa", "FPR", "FNR"],
-                  [[escape(str(r["value"])), str(r["n"]), str(r["n_invalid"]),
-                    _fmt(r["accuracy"]), _fmt(r["cohen_kappa"]), _fmt(r["fpr"]),
-                    _fmt(r["fnr"])] for r in rows])
+    return _table(
+        ["slice", "n", "invalid", "accuracy", "Cohen's kappa", "FPR", "FNR"],
+        [
+            [
+                escape(str(r["value"])),
+                str(r["n"]),
+                str(r["n_invalid"]),
+                _fmt(r["accuracy"]),
+                _fmt(r["cohen_kappa"]),
+                _fmt(r["fpr"]),
+                _fmt(r["fnr"]),
+            ]
+            for r in rows
+        ],
+    )
 
 
 def _field_html(c: dict[str, Any]) -> str:
-    parts = [f"<h2>{escape(c['field'])} <small>(positive: "
-             f"{escape(', '.join(c['positive']))})</small></h2>",
-             f"<p>{c['n_judged']} of {c['n_responses']} responses judged; "
-             f"{c['n_judged_gold']} of them have a gold label. Invalid answers: "
-             f"{c['invalid']['n']} of {c['invalid']['of']} "
-             f"({_fmt(c['invalid']['rate'], pct=True)}).</p>"]
+    parts = [
+        f"<h2>{escape(c['field'])} <small>(positive: "
+        f"{escape(', '.join(c['positive']))})</small></h2>",
+        f"<p>{c['n_judged']} of {c['n_responses']} responses judged; "
+        f"{c['n_judged_gold']} of them have a gold label. Invalid answers: "
+        f"{c['invalid']['n']} of {c['invalid']['of']} "
+        f"({_fmt(c['invalid']['rate'], pct=True)}).</p>",
+    ]
     if "metrics" not in c:
         parts.append(f"<p class=warn>{escape(c.get('note', ''))}</p>")
         return "\n".join(parts)
     m = c["metrics"]
     parts.append("<h3>Agreement with the human gold labels</h3>")
-    parts.append(_table(["metric", "value [interval]"],
-                        [[escape(k), _fmt(m.get(k))] for k in _METRICS if m.get(k)]
-                        + [["three-level Cohen's kappa", _fmt(c["three_level"]["cohen_kappa"])],
-                           ["three-level accuracy", _fmt(c["three_level"]["accuracy"])]]))
+    parts.append(
+        _table(
+            ["metric", "value [interval]"],
+            [[escape(k), _fmt(m.get(k))] for k in _METRICS if m.get(k)]
+            + [
+                ["three-level Cohen's kappa", _fmt(c["three_level"]["cohen_kappa"])],
+                ["three-level accuracy", _fmt(c["three_level"]["accuracy"])],
+            ],
+        )
+    )
     parts.append(_confusion(m.get("confusion"), "Confusion (binary)"))
     parts.append(_confusion(c["three_level"].get("confusion"), "Confusion (three levels)"))
     parts.append("<h3>Prompt and threshold</h3>")
@@ -272,23 +395,40 @@ def _field_html(c: dict[str, Any]) -> str:
             f"<code>{escape(tuning['baseline_version'])}</code>. Held-out test split "
             f"(never used for the choice): kappa {_fmt(tuning['test']['chosen']['cohen_kappa'])}"
             f" vs {_fmt(tuning['test']['baseline']['cohen_kappa'])}; McNemar p = "
-            f"{tuning['paired_test']['p_value']:.3g}.</p>")
-        parts.append(_table(["candidate", "shots", f"dev {tuning['objective']}"],
-                            [[escape(r["candidate"]), str(r["shots"]),
-                              f"{r['dev_' + tuning['objective']]:.3f}"]
-                             for r in tuning["candidates"]]))
+            f"{tuning['paired_test']['p_value']:.3g}.</p>"
+        )
+        parts.append(
+            _table(
+                ["candidate", "shots", f"dev {tuning['objective']}"],
+                [
+                    [
+                        escape(r["candidate"]),
+                        str(r["shots"]),
+                        f"{r['dev_' + tuning['objective']]:.3f}",
+                    ]
+                    for r in tuning["candidates"]
+                ],
+            )
+        )
     t = c.get("threshold")
     if t and "threshold" in t:
         parts.append(
             f"<p>Score threshold <b>{t['threshold']:.4g}</b> (positive when score &ge; "
             f"threshold), chosen to maximise {escape(t['objective'])}. Cross-validated "
             f"figures ({len(t['fold_thresholds'])} folds; each fold labelled with a threshold "
-            "tuned on the other folds):</p>")
+            "tuned on the other folds):</p>"
+        )
         folds = ", ".join(f"{x:.4g}" for x in t["fold_thresholds"])
-        parts.append(f"<p>Thresholds chosen within the folds: {escape(folds)} (their spread "
-                     "shows how stable the choice is).</p>")
-        parts.append(_table(["metric", "out-of-fold value [interval]"],
-                            [[escape(k), _fmt(v)] for k, v in t["cross_validated"].items()]))
+        parts.append(
+            f"<p>Thresholds chosen within the folds: {escape(folds)} (their spread "
+            "shows how stable the choice is).</p>"
+        )
+        parts.append(
+            _table(
+                ["metric", "out-of-fold value [interval]"],
+                [[escape(k), _fmt(v)] for k, v in t["cross_validated"].items()],
+            )
+        )
     elif t:
         parts.append(f"<p>{escape(t.get('note', ''))}</p>")
     else:
@@ -302,21 +442,45 @@ def _field_html(c: dict[str, Any]) -> str:
     if c.get("by_unanimity"):
         parts.append("<h3>Accuracy by human unanimity</h3>" + _slice_table(c["by_unanimity"]))
     lat = c.get("latency_seconds")
-    parts.append("<h3>Cost and latency</h3><p>"
-                 f"tokens in {c['tokens']['in']}, out {c['tokens']['out']}; latency "
-                 + (f"mean {lat['mean']:.3f} s, median {lat['p50']:.3f} s, 95th percentile "
-                    f"{lat['p95']:.3f} s" if lat else "n/a") + "</p>")
+    parts.append(
+        "<h3>Cost and latency</h3><p>"
+        f"tokens in {c['tokens']['in']}, out {c['tokens']['out']}; latency "
+        + (
+            f"mean {lat['mean']:.3f} s, median {lat['p50']:.3f} s, 95th percentile "
+            f"{lat['p95']:.3f} s"
+            if lat
+            else "n/a"
+        )
+        + "</p>"
+    )
     ex = c["examples"]
     if ex["disagreements"]:
-        parts.append("<h3>Examples of disagreement</h3>" + _table(
-            ["response", "gold", "judge", "judge's answer"],
-            [[escape(r["response_id"]), escape(str(r["gold"])), escape(str(r["judge"])),
-              f"<pre>{escape(r['raw'])}</pre>"] for r in ex["disagreements"]]))
+        parts.append(
+            "<h3>Examples of disagreement</h3>"
+            + _table(
+                ["response", "gold", "judge", "judge's answer"],
+                [
+                    [
+                        escape(r["response_id"]),
+                        escape(str(r["gold"])),
+                        escape(str(r["judge"])),
+                        f"<pre>{escape(r['raw'])}</pre>",
+                    ]
+                    for r in ex["disagreements"]
+                ],
+            )
+        )
     if ex["invalid_answers"]:
-        parts.append("<h3>Examples of invalid answers</h3>" + _table(
-            ["response", "raw answer"],
-            [[escape(r["response_id"]), f"<pre>{escape(r['raw'])}</pre>"]
-             for r in ex["invalid_answers"]]))
+        parts.append(
+            "<h3>Examples of invalid answers</h3>"
+            + _table(
+                ["response", "raw answer"],
+                [
+                    [escape(r["response_id"]), f"<pre>{escape(r['raw'])}</pre>"]
+                    for r in ex["invalid_answers"]
+                ],
+            )
+        )
     return "\n".join(parts)
 
 
@@ -333,13 +497,39 @@ def render_html(card: dict[str, Any]) -> str:
     """The card as one self-contained HTML page (inline CSS and SVG, nothing external)."""
     run = card["run"]
     cost = run.get("cost")
-    header = _table(["run", "judge", "kind", "model", "prompt version", "calls", "tokens in",
-                     "tokens out", "cost (USD)", "finished"],
-                    [[escape(str(run.get(k))) for k in ("run_id", "judge", "kind", "model",
-                                                        "prompt_version", "n_calls",
-                                                        "tokens_in", "tokens_out")]
-                     + [escape(f"{cost:.4f}" if cost is not None else "n/a"),
-                        escape(str(run.get("finished_at")))]])
+    header = _table(
+        [
+            "run",
+            "judge",
+            "kind",
+            "model",
+            "prompt version",
+            "calls",
+            "tokens in",
+            "tokens out",
+            "cost (USD)",
+            "finished",
+        ],
+        [
+            [
+                escape(str(run.get(k)))
+                for k in (
+                    "run_id",
+                    "judge",
+                    "kind",
+                    "model",
+                    "prompt_version",
+                    "n_calls",
+                    "tokens_in",
+                    "tokens_out",
+                )
+            ]
+            + [
+                escape(f"{cost:.4f}" if cost is not None else "n/a"),
+                escape(str(run.get("finished_at"))),
+            ]
+        ],
+    )
     body = "\n".join(_field_html(c) for c in card["fields"].values())
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"

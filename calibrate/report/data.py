@@ -24,8 +24,10 @@ def resolve_run(ws: Workspace, run: str) -> dict[str, Any]:
         hit = runs[runs["judge"] == run]
     if hit.empty:
         known = ", ".join(f"{r.run_id} ({r.judge})" for r in runs.itertuples()) or "none"
-        raise InputError(f"no judge run or judge named {run!r}; known runs: {known}. "
-                         "Run `safecal calibrate run` first")
+        raise InputError(
+            f"no judge run or judge named {run!r}; known runs: {known}. "
+            "Run `safecal calibrate run` first"
+        )
     return hit.iloc[0].to_dict()
 
 
@@ -35,8 +37,9 @@ def run_fields(ws: Workspace, run_id: str) -> list[str]:
     return sorted(fields["field"], key=lambda f: (f != "harmfulness", f))
 
 
-def run_table(ws: Workspace, run: str, *, field: str | None = None
-              ) -> tuple[pd.DataFrame, dict[str, Any]]:
+def run_table(
+    ws: Workspace, run: str, *, field: str | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One run's verdicts beside the gold labels of ``field``, with slice columns.
 
     Columns: those of :func:`calibrate.tables.responses_table` (gold, model, language,
@@ -50,8 +53,10 @@ def run_table(ws: Workspace, run: str, *, field: str | None = None
     fields = run_fields(ws, info["run_id"])
     if field is None:
         if len(fields) != 1:
-            raise InputError(f"run {info['run_id']} has verdicts for {', '.join(fields) or 'no'} "
-                             "field(s); choose one with --field")
+            raise InputError(
+                f"run {info['run_id']} has verdicts for {', '.join(fields) or 'no'} "
+                "field(s); choose one with --field"
+            )
         field = fields[0]
     elif field not in fields:
         raise InputError(f"run {info['run_id']} has no verdicts for field {field!r}")
@@ -60,7 +65,9 @@ def run_table(ws: Workspace, run: str, *, field: str | None = None
     table = table.rename(columns={name: "judge", f"score:{name}": "score"})
     extra = ws.read_sql(
         "SELECT response_id, latency, tokens_in, tokens_out, raw FROM verdicts "
-        "WHERE run_id = ? AND field = ?", (info["run_id"], field))
+        "WHERE run_id = ? AND field = ?",
+        (info["run_id"], field),
+    )
     table = table.merge(extra, on="response_id", how="left")
     info = {**info, "field": field, "positive": sorted(POSITIVE[field])}
     return table, info

@@ -9,14 +9,18 @@ from safecal.annotate.cli.common import workspace_parent
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "dashboard", parents=[workspace_parent()],
+        "dashboard",
+        parents=[workspace_parent()],
         help="open the dashboards (annotation, review, judge calibration, results, curation)",
         description="Run the Streamlit dashboard over the workspace until interrupted "
-                    "(Ctrl-C). It binds to 127.0.0.1 unless --host says otherwise.")
-    parser.add_argument("--port", type=int, default=None,
-                        help="port to listen on (default: a free one)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default 127.0.0.1: this machine only)")
+        "(Ctrl-C). It binds to 127.0.0.1 unless --host says otherwise.",
+    )
+    parser.add_argument(
+        "--port", type=int, default=None, help="port to listen on (default: a free one)"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
     parser.set_defaults(func=_dashboard)
 
 
@@ -28,7 +32,6 @@ def _dashboard(args: argparse.Namespace) -> int:
 
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # stop the server too when we are told to stop
-
 
     ws = open_workspace(args)
     running = launch(ws.path, port=args.port, host=args.host, quiet=False)

@@ -34,21 +34,34 @@ def page() -> None:
     if progress.empty:
         st.info("no labels yet: push a sample to Label Studio and pull, or import labels")
     else:
-        st.dataframe(progress, hide_index=True, width="stretch", column_config={
-            "share_done": st.column_config.ProgressColumn("share done", min_value=0,
-                                                          max_value=1, format="percent"),
-            "median_seconds": st.column_config.NumberColumn("median s / task", format="%.1f"),
-            "rate_per_hour": st.column_config.NumberColumn("tasks / hour", format="%.0f"),
-        })
+        st.dataframe(
+            progress,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "share_done": st.column_config.ProgressColumn(
+                    "share done", min_value=0, max_value=1, format="percent"
+                ),
+                "median_seconds": st.column_config.NumberColumn("median s / task", format="%.1f"),
+                "rate_per_hour": st.column_config.NumberColumn("tasks / hour", format="%.0f"),
+            },
+        )
 
     st.subheader("Honeypot accuracy")
     pots = data.honeypots(path, stamp)
     if pots.empty:
         st.info("no honeypots answered yet")
     else:
-        st.dataframe(pots, hide_index=True, width="stretch", column_config={
-            "accuracy": st.column_config.ProgressColumn("accuracy", min_value=0, max_value=1,
-                                                        format="percent")})
+        st.dataframe(
+            pots,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "accuracy": st.column_config.ProgressColumn(
+                    "accuracy", min_value=0, max_value=1, format="percent"
+                )
+            },
+        )
 
     st.subheader(f"Agreement on {field}, per slice")
     by = st.selectbox("slice by", SLICES, key="agreement_by")
@@ -58,12 +71,17 @@ def page() -> None:
     else:
         shown = table[[by, "items", "raters"]].copy()
         for coef in ("krippendorff_alpha", "fleiss_kappa", "gwet_ac1", "percent_agreement"):
-            shown[coef] = [fmt(v, lo, hi) for v, lo, hi in
-                           zip(table[coef], table[f"{coef}_low"], table[f"{coef}_high"],
-                               strict=True)]
+            shown[coef] = [
+                fmt(v, lo, hi)
+                for v, lo, hi in zip(
+                    table[coef], table[f"{coef}_low"], table[f"{coef}_high"], strict=True
+                )
+            ]
         st.dataframe(shown, hide_index=True, width="stretch")
-        st.caption(f"{int(100 * 0.95)}% bootstrap intervals over items ({data.N_BOOT} "
-                   "resamples); Krippendorff's alpha is ordinal on the label scale.")
+        st.caption(
+            f"{int(100 * 0.95)}% bootstrap intervals over items ({data.N_BOOT} "
+            "resamples); Krippendorff's alpha is ordinal on the label scale."
+        )
 
     st.subheader("Awaiting adjudication")
     if queue.empty:

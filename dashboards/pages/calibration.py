@@ -47,11 +47,13 @@ def page() -> None:
     if picked is None:
         return
     field, runs = picked
-    labels = {r.run_id: f"{r.judge} ({r.run_id}, {r.n_verdicts} verdicts)"
-              for r in runs.itertuples()}
+    labels = {
+        r.run_id: f"{r.judge} ({r.run_id}, {r.n_verdicts} verdicts)" for r in runs.itertuples()
+    }
     newest = runs.drop_duplicates("judge")["run_id"].tolist()
-    chosen = st.sidebar.multiselect("judge runs", list(labels), default=newest,
-                                    format_func=labels.get, key="runs")
+    chosen = st.sidebar.multiselect(
+        "judge runs", list(labels), default=newest, format_func=labels.get, key="runs"
+    )
     if not chosen:
         st.info("choose at least one judge run in the sidebar")
         return
@@ -65,17 +67,26 @@ def page() -> None:
 
     st.subheader("Metrics")
     st.dataframe(_metrics_table(results), hide_index=True, width="stretch")
-    st.caption(f"positive = {', '.join(data.field_positive(field))}; "
-               f"{int(confidence * 100)}% bootstrap intervals over items "
-               f"({data.N_BOOT} resamples). Invalid verdicts are left out and counted.")
+    st.caption(
+        f"positive = {', '.join(data.field_positive(field))}; "
+        f"{int(confidence * 100)}% bootstrap intervals over items "
+        f"({data.N_BOOT} resamples). Invalid verdicts are left out and counted."
+    )
 
-    focus = st.selectbox("judge to inspect", columns, key="focus") if len(columns) > 1 \
-        else columns[0]
+    focus = (
+        st.selectbox("judge to inspect", columns, key="focus") if len(columns) > 1 else columns[0]
+    )
     result = results[focus]
     st.subheader(f"Confusion matrix: {focus}")
     conf = result.confusion_full or result.confusion
-    st.dataframe(pd.DataFrame(conf.matrix, index=[f"gold {x}" for x in conf.labels],
-                              columns=[f"judge {x}" for x in conf.labels]), width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            conf.matrix,
+            index=[f"gold {x}" for x in conf.labels],
+            columns=[f"judge {x}" for x in conf.labels],
+        ),
+        width="stretch",
+    )
 
     grid = data.thresholds(path, stamp, field, run_ids, focus)
     score_col = f"score:{focus}"
@@ -85,29 +96,55 @@ def page() -> None:
     else:
         st.subheader("Threshold")
         best = tune_threshold(*_y_score(table, field, score_col), objective="kappa")
-        threshold = st.slider("positive when score >= threshold", 0.0, 1.0,
-                              value=round(best.threshold, 2), step=0.01, key="threshold")
+        threshold = st.slider(
+            "positive when score >= threshold",
+            0.0,
+            1.0,
+            value=round(best.threshold, 2),
+            step=0.01,
+            key="threshold",
+        )
         row = at_threshold(grid, threshold)
         cols = st.columns(4)
         cols[0].metric("Cohen's kappa", _num(row["cohen_kappa"]))
         cols[1].metric("F1", _num(row["f1"]))
         cols[2].metric("false-positive rate", _num(row["fpr"]))
         cols[3].metric("false-negative rate", _num(row["fnr"]))
-        st.caption(f"tp {row['tp']:.0f}, fp {row['fp']:.0f}, fn {row['fn']:.0f}, "
-                   f"tn {row['tn']:.0f} on the gold-labeled responses; kappa is highest at "
-                   f"threshold {best.threshold:.3f} (kappa {best.value:.3f}).")
-        curves = grid.assign(tpr=1 - grid["fnr"],
-                             precision=grid["tp"] / (grid["tp"] + grid["fp"]))
+        st.caption(
+            f"tp {row['tp']:.0f}, fp {row['fp']:.0f}, fn {row['fn']:.0f}, "
+            f"tn {row['tn']:.0f} on the gold-labeled responses; kappa is highest at "
+            f"threshold {best.threshold:.3f} (kappa {best.value:.3f})."
+        )
+        curves = grid.assign(tpr=1 - grid["fnr"], precision=grid["tp"] / (grid["tp"] + grid["fp"]))
         left, right = st.columns(2)
         with left:
             st.markdown("**ROC curve**")
-            st.altair_chart(_curve(curves, "fpr", "tpr", "false-positive rate",
-                                   "true-positive rate", row["fpr"], 1 - row["fnr"]),
-                            width="stretch")
+            st.altair_chart(
+                _curve(
+                    curves,
+                    "fpr",
+                    "tpr",
+                    "false-positive rate",
+                    "true-positive rate",
+                    row["fpr"],
+                    1 - row["fnr"],
+                ),
+                width="stretch",
+            )
         with right:
             st.markdown("**Precision-recall curve**")
-            st.altair_chart(_curve(curves, "tpr", "precision", "recall", "precision",
-                                   1 - row["fnr"], _precision(row)), width="stretch")
+            st.altair_chart(
+                _curve(
+                    curves,
+                    "tpr",
+                    "precision",
+                    "recall",
+                    "precision",
+                    1 - row["fnr"],
+                    _precision(row),
+                ),
+                width="stretch",
+            )
 
     st.subheader("Per slice: level-1 category x modality")
     c1, c2 = st.columns(2)
@@ -117,18 +154,30 @@ def page() -> None:
     if cells.empty:
         st.info("no gold labels in this language")
     else:
-        heat = alt.Chart(cells).mark_rect().encode(
-            x=alt.X("modality:N", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("level1_category:N", title=None, axis=alt.Axis(labelLimit=200)),
-            color=alt.Color("value:Q", title=metric, scale=alt.Scale(scheme="viridis")),
-            tooltip=["level1_category", "modality", alt.Tooltip("value:Q", format=".3f"),
-                     alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f"),
-                     "n"])
+        heat = (
+            alt.Chart(cells)
+            .mark_rect()
+            .encode(
+                x=alt.X("modality:N", axis=alt.Axis(labelAngle=0)),
+                y=alt.Y("level1_category:N", title=None, axis=alt.Axis(labelLimit=200)),
+                color=alt.Color("value:Q", title=metric, scale=alt.Scale(scheme="viridis")),
+                tooltip=[
+                    "level1_category",
+                    "modality",
+                    alt.Tooltip("value:Q", format=".3f"),
+                    alt.Tooltip("low:Q", format=".3f"),
+                    alt.Tooltip("high:Q", format=".3f"),
+                    "n",
+                ],
+            )
+        )
         text = heat.mark_text(baseline="middle").encode(
-            text=alt.Text("value:Q", format=".2f"), color=alt.value("white"))
+            text=alt.Text("value:Q", format=".2f"), color=alt.value("white")
+        )
         height = 60 * cells["level1_category"].nunique()
-        st.altair_chart((heat + text).properties(height=height), width="stretch",
-                        height=height + 60)
+        st.altair_chart(
+            (heat + text).properties(height=height), width="stretch", height=height + 60
+        )
         st.dataframe(cells, hide_index=True, width="stretch")
 
     st.subheader("Errors")
@@ -149,19 +198,35 @@ def _num(x: float) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{x:.3f}"
 
 
-def _curve(df: pd.DataFrame, x: str, y: str, xt: str, yt: str, px: float, py: float
-           ) -> alt.LayerChart:
-    line = alt.Chart(df).mark_line(interpolate="step-after").encode(
-        x=alt.X(f"{x}:Q", title=xt, scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y(f"{y}:Q", title=yt, scale=alt.Scale(domain=[0, 1])),
-        order="threshold:Q" if x == "fpr" else alt.Order("threshold:Q", sort="descending"))
-    point = alt.Chart(pd.DataFrame({x: [px], y: [py]})).mark_point(
-        size=120, color="red", filled=True).encode(x=f"{x}:Q", y=f"{y}:Q")
+def _curve(
+    df: pd.DataFrame, x: str, y: str, xt: str, yt: str, px: float, py: float
+) -> alt.LayerChart:
+    line = (
+        alt.Chart(df)
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=alt.X(f"{x}:Q", title=xt, scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y(f"{y}:Q", title=yt, scale=alt.Scale(domain=[0, 1])),
+            order="threshold:Q" if x == "fpr" else alt.Order("threshold:Q", sort="descending"),
+        )
+    )
+    point = (
+        alt.Chart(pd.DataFrame({x: [px], y: [py]}))
+        .mark_point(size=120, color="red", filled=True)
+        .encode(x=f"{x}:Q", y=f"{y}:Q")
+    )
     return line + point
 
 
-def _errors(table: pd.DataFrame, field: str, judge: str, score: str, threshold: float | None,
-            path: str, stamp: data.Stamp) -> None:
+def _errors(
+    table: pd.DataFrame,
+    field: str,
+    judge: str,
+    score: str,
+    threshold: float | None,
+    path: str,
+    stamp: data.Stamp,
+) -> None:
     """False positives / negatives of ``judge`` (at the slider's threshold when scored)."""
     positive = data.field_positive(field)
     gold = table[table["gold"].notna()].copy()
@@ -173,15 +238,29 @@ def _errors(table: pd.DataFrame, field: str, judge: str, score: str, threshold: 
         verdict = normalize_labels(gold[judge])
         gold = gold[verdict.notna() & (gold[judge] != "(invalid)")]
         gold["judge_positive"] = gold[judge].isin(positive)
-    kind = st.radio("show", ("false positives", "false negatives"), horizontal=True,
-                    key="error_kind")
-    want = (~gold["gold_positive"] & gold["judge_positive"]) if kind == "false positives" \
+    kind = st.radio(
+        "show", ("false positives", "false negatives"), horizontal=True, key="error_kind"
+    )
+    want = (
+        (~gold["gold_positive"] & gold["judge_positive"])
+        if kind == "false positives"
         else (gold["gold_positive"] & ~gold["judge_positive"])
+    )
     errors = gold[want]
-    shown = ["response_id", "item_id", "model", "language", "level1_category", "modality",
-             "gold", judge] + ([score] if score in errors else [])
-    st.caption(f"{len(errors)} {kind}" + (f" at threshold {threshold:.2f}"
-                                          if threshold is not None else ""))
+    shown = [
+        "response_id",
+        "item_id",
+        "model",
+        "language",
+        "level1_category",
+        "modality",
+        "gold",
+        judge,
+    ] + ([score] if score in errors else [])
+    st.caption(
+        f"{len(errors)} {kind}"
+        + (f" at threshold {threshold:.2f}" if threshold is not None else "")
+    )
     if errors.empty:
         return
     st.dataframe(errors[shown], hide_index=True, width="stretch")

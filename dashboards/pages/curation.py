@@ -35,8 +35,10 @@ def _workspace_path() -> str:
 
 def page() -> None:
     st.title("Curation")
-    st.caption("Benchmark queries whose labels, images, categories or copies make the numbers "
-               "lie: keep / review / drop, with the evidence.")
+    st.caption(
+        "Benchmark queries whose labels, images, categories or copies make the numbers "
+        "lie: keep / review / drop, with the evidence."
+    )
     path = _workspace_path()
     with st.sidebar:
         st.subheader("Thresholds")
@@ -44,15 +46,20 @@ def page() -> None:
         min_contradicting = st.number_input("annotators needed", 1, 10, 2)
         duplicate_review = st.slider("duplicate similarity to review", 0.5, 1.0, 0.85, 0.01)
         duplicate_drop = st.slider("duplicate similarity to drop", 0.5, 1.0, 0.95, 0.01)
-        compare_images = st.checkbox("compare images of duplicate texts", value=True,
-                                     key="compare_images")
+        compare_images = st.checkbox(
+            "compare images of duplicate texts", value=True, key="compare_images"
+        )
         uniform = st.selectbox("uniform outcomes to review", ("contradicting", "all", "off"))
     try:
         thresholds = CurationThresholds(
-            answer_share=answer_share, min_contradicting=int(min_contradicting),
-            drop_share=max(1.0, answer_share), duplicate_review=duplicate_review,
-            duplicate_drop=max(duplicate_drop, duplicate_review), compare_images=compare_images,
-            uniform=uniform)
+            answer_share=answer_share,
+            min_contradicting=int(min_contradicting),
+            drop_share=max(1.0, answer_share),
+            duplicate_review=duplicate_review,
+            duplicate_drop=max(duplicate_drop, duplicate_review),
+            compare_images=compare_images,
+            uniform=uniform,
+        )
         ws = Workspace.open(path, create=False)
         result = _curate(str(ws.path), ws.db_path.stat().st_mtime, thresholds)
     except InputError as exc:
@@ -68,8 +75,12 @@ def page() -> None:
     shown = st.multiselect("decisions", ["drop", "review", "keep"], default=["drop", "review"])
     table = result.table[result.table["decision"].isin(shown)]
     st.dataframe(table, hide_index=True, width="stretch")
-    st.download_button("download the curation table (CSV)", result.table.to_csv(index=False),
-                       file_name="curation.csv", mime="text/csv")
+    st.download_button(
+        "download the curation table (CSV)",
+        result.table.to_csv(index=False),
+        file_name="curation.csv",
+        mime="text/csv",
+    )
 
     st.subheader("Evidence for one query")
     flagged = result.table.loc[result.table["decision"] != "keep", "item_id"].tolist()
@@ -79,8 +90,10 @@ def page() -> None:
 
     st.subheader("Coverage before and after")
     cov = result.coverage
-    st.write(f"{int((cov['before'] > 0).sum())} of {len(cov)} cells filled before curation, "
-             f"{int((cov['after'] > 0).sum())} after.")
+    st.write(
+        f"{int((cov['before'] > 0).sum())} of {len(cov)} cells filled before curation, "
+        f"{int((cov['after'] > 0).sum())} after."
+    )
     emptied = emptied_cells(result)
     if len(emptied):
         st.warning(f"{len(emptied)} cells emptied by curation")

@@ -31,7 +31,8 @@ def _long(cells: pd.DataFrame) -> pd.DataFrame:
 def _bars(df: pd.DataFrame, *, column: str, title: str) -> alt.LayerChart:
     base = alt.Chart(df).encode(
         x=alt.X("estimate:N", title=None, sort=list(ESTIMATES.values())),
-        color=alt.Color("estimate:N", sort=list(ESTIMATES.values())))
+        color=alt.Color("estimate:N", sort=list(ESTIMATES.values())),
+    )
     bars = base.mark_bar().encode(y=alt.Y("rate:Q", title=title, scale=alt.Scale(domain=[0, 1])))
     rule = base.mark_rule(color="black").encode(y="low:Q", y2="high:Q")
     return (bars + rule).facet(column=alt.Column(f"{column}:N", title=None))
@@ -41,15 +42,19 @@ def _shown(rows: pd.DataFrame) -> pd.DataFrame:
     """Counts, then each estimate as ``value [low, high]``."""
     shown = rows[["model", "cell", "n_labeled", "n_unlabeled", "n_invalid"]].copy()
     for name, label in ESTIMATES.items():
-        shown[label] = [fmt(v, lo, hi) for v, lo, hi in
-                        zip(rows[name], rows[f"{name}_low"], rows[f"{name}_high"], strict=True)]
+        shown[label] = [
+            fmt(v, lo, hi)
+            for v, lo, hi in zip(rows[name], rows[f"{name}_low"], rows[f"{name}_high"], strict=True)
+        ]
     return shown
 
 
 def page() -> None:
     st.title("Results")
-    st.caption("Each target model's rate, as the judge says and corrected by the human gold "
-               "labels, with intervals.")
+    st.caption(
+        "Each target model's rate, as the judge says and corrected by the human gold "
+        "labels, with intervals."
+    )
     opened = data.open_workspace()
     if opened is None:
         return
@@ -60,10 +65,12 @@ def page() -> None:
         return
     field, runs = picked
     labels = {r.run_id: f"{r.judge} ({r.run_id})" for r in runs.itertuples()}
-    run_id = st.sidebar.selectbox("judge run", list(labels), format_func=labels.get,
-                                  key="results_run")
-    confidence = st.sidebar.select_slider("confidence", (0.8, 0.9, 0.95), value=0.9,
-                                          key="confidence")
+    run_id = st.sidebar.selectbox(
+        "judge run", list(labels), format_func=labels.get, key="results_run"
+    )
+    confidence = st.sidebar.select_slider(
+        "confidence", (0.8, 0.9, 0.95), value=0.9, key="confidence"
+    )
     try:
         notes = data.estimate_input(path, stamp, field, run_id).notes
         totals = data.model_rates(path, stamp, field, run_id, confidence)
@@ -81,33 +88,50 @@ def page() -> None:
     st.subheader("The benchmark's 12 cells (level-1 category x modality combination)")
     model = st.selectbox("target model", sorted(totals["model"]), key="results_model")
     cells = data.cells(path, stamp, field, run_id, confidence, model)
-    st.dataframe(_shown(cells[cells["cell"].isin([POOLED, MEAN_OF_CELLS])]), hide_index=True,
-                 width="stretch")
+    st.dataframe(
+        _shown(cells[cells["cell"].isin([POOLED, MEAN_OF_CELLS])]), hide_index=True, width="stretch"
+    )
     mine = cells[~cells["cell"].isin([POOLED, MEAN_OF_CELLS])]
-    which = st.radio("estimate", list(ESTIMATES.values()), index=2, horizontal=True,
-                     key="results_estimate")
+    which = st.radio(
+        "estimate", list(ESTIMATES.values()), index=2, horizontal=True, key="results_estimate"
+    )
     name = {v: k for k, v in ESTIMATES.items()}[which]
     grid = mine.pivot(index="level1_category", columns="modality", values=name)
     st.dataframe(grid.style.format("{:.3f}", na_rep="n/a"), width="stretch")
     chart = _long(mine)
     st.altair_chart(
-        alt.Chart(chart).mark_point(filled=True).encode(
+        alt.Chart(chart)
+        .mark_point(filled=True)
+        .encode(
             y=alt.Y("cell:N", title=None, axis=alt.Axis(labelLimit=320)),
             x=alt.X("rate:Q", title=rate, scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("estimate:N", sort=list(ESTIMATES.values())),
-            yOffset="estimate:N")
-        + alt.Chart(chart).mark_rule().encode(
-            y="cell:N", x="low:Q", x2="high:Q",
+            yOffset="estimate:N",
+        )
+        + alt.Chart(chart)
+        .mark_rule()
+        .encode(
+            y="cell:N",
+            x="low:Q",
+            x2="high:Q",
             color=alt.Color("estimate:N", sort=list(ESTIMATES.values())),
-            yOffset="estimate:N"),
-        width="stretch")
+            yOffset="estimate:N",
+        ),
+        width="stretch",
+    )
     with st.expander(f"{model}: every cell, every estimate"):
         st.dataframe(cells, hide_index=True, width="stretch")
-    st.download_button("download the cells (CSV)", cells.to_csv(index=False),
-                       file_name=f"cells-{field}-{model}.csv", mime="text/csv")
-    st.caption(f"{int(confidence * 100)}% intervals: Wilson for the raw judge and human-only "
-               "rates, PPI++ for the corrected rate (calibrate.ppi). `total (pooled)`: one rate "
-               "over all responses; `total (mean of cells)`: the unweighted mean of the cells.")
+    st.download_button(
+        "download the cells (CSV)",
+        cells.to_csv(index=False),
+        file_name=f"cells-{field}-{model}.csv",
+        mime="text/csv",
+    )
+    st.caption(
+        f"{int(confidence * 100)}% intervals: Wilson for the raw judge and human-only "
+        "rates, PPI++ for the corrected rate (calibrate.ppi). `total (pooled)`: one rate "
+        "over all responses; `total (mean of cells)`: the unweighted mean of the cells."
+    )
 
 
 page()

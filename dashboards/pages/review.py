@@ -31,9 +31,12 @@ def page() -> None:
         return
     ws, stamp = opened
     path = str(ws.path)
-    reviewer = st.sidebar.text_input("reviewer", key="reviewer",
-                                     value=os.environ.get("SAFECAL_REVIEWER", ""),
-                                     help="your name or email: stored with each gold label")
+    reviewer = st.sidebar.text_input(
+        "reviewer",
+        key="reviewer",
+        value=os.environ.get("SAFECAL_REVIEWER", ""),
+        help="your name or email: stored with each gold label",
+    )
     last = st.session_state.get("review_saved")
     if last:
         st.success(last)
@@ -59,28 +62,36 @@ def page() -> None:
     show_unit(row)
 
     st.subheader("Annotators' labels")
-    st.dataframe(data.unit_labels(path, stamp, str(unit["response_id"]), field),
-                 hide_index=True, width="stretch")
+    st.dataframe(
+        data.unit_labels(path, stamp, str(unit["response_id"]), field),
+        hide_index=True,
+        width="stretch",
+    )
 
     st.subheader("Gold label")
     scale = SCALES[field]
     buttons = st.columns(len(scale))
     for i, (col, label) in enumerate(zip(buttons, scale, strict=True)):
-        if col.button(f"{i + 1}: {label}", key=f"gold_{label}", shortcut=str(i + 1),
-                      width="stretch"):
+        if col.button(
+            f"{i + 1}: {label}", key=f"gold_{label}", shortcut=str(i + 1), width="stretch"
+        ):
             if not reviewer.strip():
-                st.error("enter your name as reviewer (sidebar) first: gold labels record "
-                         "who decided them")
+                st.error(
+                    "enter your name as reviewer (sidebar) first: gold labels record "
+                    "who decided them"
+                )
                 return
             try:
-                when = record_decision(ws, str(unit["response_id"]), field, label,
-                                       reviewer=reviewer)
+                when = record_decision(
+                    ws, str(unit["response_id"]), field, label, reviewer=reviewer
+                )
             except InputError as exc:
                 st.error(str(exc))
                 return
             st.session_state["review_saved"] = (
                 f"gold {field} of {unit['response_id']} set to {label} by {reviewer.strip()} "
-                f"at {when}")
+                f"at {when}"
+            )
             st.session_state["review_pos"] = min(pos, max(n - 2, 0))
             st.rerun()
 

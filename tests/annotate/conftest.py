@@ -34,5 +34,6 @@ def live(ls_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     (each test uses its own sample id)."""
     ws = populate(tmp_path_factory.mktemp("live") / "ws", n_items=16)
     with running_server(ws.path, ls_template) as info:
-        yield LiveServer(ws=ws, info=info,
-                         conn=connect_to(info.url, info.token, server_key="workspace"))
+        yield LiveServer(
+            ws=ws, info=info, conn=connect_to(info.url, info.token, server_key="workspace")
+        )

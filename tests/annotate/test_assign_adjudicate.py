@@ -22,17 +22,23 @@ from tests.annotate.fixtures import populate
 def test_overlap_share_k_and_honeypot_rate(tmp_path):
     ws = populate(tmp_path / "ws", n_items=40, with_images=False)  # 160 responses
     draw_sample(ws, n=100, by=("model",), seed=1, sample_id="s")
-    responses = ws.read_sql("SELECT r.response_id, i.aspect FROM responses r JOIN items i"
-                            " USING (item_id)")
+    responses = ws.read_sql(
+        "SELECT r.response_id, i.aspect FROM responses r JOIN items i USING (item_id)"
+    )
     sampled = set(ws.read_sql("SELECT response_id FROM samples")["response_id"])
     pool = responses[~responses["response_id"].isin(sampled)]
     field = pool["aspect"].map({"vulnerability": "harmfulness", "overrefusal": "refusal"})
     with ws.transaction() as con:
-        con.executemany("INSERT INTO honeypots VALUES (?, ?, ?, 't')",
-                        [(r, f, "unsafe" if f == "harmfulness" else "full_refusal")
-                         for r, f in zip(pool["response_id"], field, strict=True)])
-    plan = plan_assignments(ws, "s", ["a@x.org", "b@x.org", "c@x.org"], overlap=0.2, k=2,
-                            honeypot_rate=0.1, seed=2)
+        con.executemany(
+            "INSERT INTO honeypots VALUES (?, ?, ?, 't')",
+            [
+                (r, f, "unsafe" if f == "harmfulness" else "full_refusal")
+                for r, f in zip(pool["response_id"], field, strict=True)
+            ],
+        )
+    plan = plan_assignments(
+        ws, "s", ["a@x.org", "b@x.org", "c@x.org"], overlap=0.2, k=2, honeypot_rate=0.1, seed=2
+    )
     a = plan.assignments
     regular = a[a["role"] != "honeypot"]
     per_unit = regular.groupby("unit_id")["annotator"].nunique()
@@ -52,15 +58,23 @@ def test_overlap_share_k_and_honeypot_rate(tmp_path):
 
 def test_resolution_rules_by_hand():
     labels = pd.DataFrame(
-        [("r1", "harmfulness", "a", "unsafe"), ("r1", "harmfulness", "b", "unsafe"),
-         ("r2", "harmfulness", "a", "unsafe"), ("r2", "harmfulness", "b", "safe_with_warning"),
-         ("r3", "harmfulness", "a", "unsafe"), ("r3", "harmfulness", "b", "unsafe"),
-         ("r3", "harmfulness", "c", "safe_with_refusal"),
-         ("r4", "harmfulness", "c", "safe_with_refusal"),
-         ("h1", "harmfulness", "a", "unsafe"), ("h1", "harmfulness", "c", "safe_with_refusal")],
-        columns=["response_id", "field", "annotator", "label"])
-    honey = pd.DataFrame([("h1", "harmfulness", "unsafe")],
-                         columns=["response_id", "field", "label"])
+        [
+            ("r1", "harmfulness", "a", "unsafe"),
+            ("r1", "harmfulness", "b", "unsafe"),
+            ("r2", "harmfulness", "a", "unsafe"),
+            ("r2", "harmfulness", "b", "safe_with_warning"),
+            ("r3", "harmfulness", "a", "unsafe"),
+            ("r3", "harmfulness", "b", "unsafe"),
+            ("r3", "harmfulness", "c", "safe_with_refusal"),
+            ("r4", "harmfulness", "c", "safe_with_refusal"),
+            ("h1", "harmfulness", "a", "unsafe"),
+            ("h1", "harmfulness", "c", "safe_with_refusal"),
+        ],
+        columns=["response_id", "field", "annotator", "label"],
+    )
+    honey = pd.DataFrame(
+        [("h1", "harmfulness", "unsafe")], columns=["response_id", "field", "label"]
+    )
     none = pd.DataFrame(columns=["response_id", "field", "label", "reviewer", "decided_at"])
     acc = honeypot_accuracy(labels, honey).set_index("annotator")
     assert acc.loc["a", "accuracy"] == 1.0 and acc.loc["c", "accuracy"] == 0.0
@@ -74,15 +88,21 @@ def test_resolution_rules_by_hand():
     gold = res.gold.set_index("response_id")
     assert gold.loc["r3", "label"] == "unsafe" and gold.loc["r3", "method"] == "majority"
     assert json.loads(gold.loc["r3", "soft"]) == pytest.approx(
-        {"unsafe": 2 / 3, "safe_with_refusal": 1 / 3}, abs=1e-6)
+        {"unsafe": 2 / 3, "safe_with_refusal": 1 / 3}, abs=1e-6
+    )
     strict = resolve(labels, honey, none, policy="disagreement", min_honeypot_accuracy=0.0)
     assert set(strict.to_review["response_id"]) == {"r2", "r3"}
-    decided = pd.DataFrame([("r2", "harmfulness", "safe_with_warning", "rev@x.org", "t")],
-                           columns=["response_id", "field", "label", "reviewer", "decided_at"])
+    decided = pd.DataFrame(
+        [("r2", "harmfulness", "safe_with_warning", "rev@x.org", "t")],
+        columns=["response_id", "field", "label", "reviewer", "decided_at"],
+    )
     res = resolve(labels, honey, decided)
     row = res.gold.set_index("response_id").loc["r2"]
     assert (row["label"], row["method"], row["adjudicator"]) == (
-        "safe_with_warning", "adjudicated", "rev@x.org")
+        "safe_with_warning",
+        "adjudicated",
+        "rev@x.org",
+    )
 
 
 def test_dawid_skene_recovers_simulated_annotators():
@@ -134,15 +154,21 @@ def test_import_example_labels_build_gold_and_export(example, tmp_path):
 def test_import_rejects_bad_rows(tmp_path):
     ws = populate(tmp_path / "ws", n_items=2, with_images=False)
     bad = tmp_path / "bad.csv"
-    bad.write_text("item_id,model,language,annotator,field,label\n"
-                   "item0000,model-a,en,x,harmfulness,unsafe\n"
-                   "item0000,model-a,en,x,harmfulness,dangerous\n")
+    bad.write_text(
+        "item_id,model,language,annotator,field,label\n"
+        "item0000,model-a,en,x,harmfulness,unsafe\n"
+        "item0000,model-a,en,x,harmfulness,dangerous\n"
+    )
     with pytest.raises(InputError, match=r"bad.csv, line 3: label 'dangerous'"):
         import_labels(ws, bad)
-    bad.write_text("item_id,model,language,annotator,field,label\n"
-                   "item0000,model-z,en,x,harmfulness,unsafe\n")
-    with pytest.raises(InputError, match=r"line 2: no response for item_id='item0000', "
-                                         r"model='model-z'"):
+    bad.write_text(
+        "item_id,model,language,annotator,field,label\nitem0000,model-z,en,x,harmfulness,unsafe\n"
+    )
+    with pytest.raises(
+        InputError,
+        match=r"line 2: no response for item_id='item0000', "
+        r"model='model-z'",
+    ):
         import_labels(ws, bad)
     bad.write_text("item_id,annotator,field,label\nitem0000,x,harmfulness,unsafe\n")
     with pytest.raises(InputError, match="missing column"):

@@ -10,14 +10,21 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def safecal(*args: str, cwd: Path | None = None, env: dict | None = None):
-    return subprocess.run([sys.executable, "-m", "safecal", *args], cwd=cwd or REPO,
-                          capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "safecal", *args],
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def test_ingest_from_the_command_line(example, tmp_path):
     ws = str(tmp_path / "ws")
-    done = safecal("ingest", "items", str(example.items), "--images", str(example.images),
-                   "--workspace", ws)
+    done = safecal(
+        "ingest", "items", str(example.items), "--images", str(example.images), "--workspace", ws
+    )
     assert done.returncode == 0, done.stderr
     assert "120 items read: 120 added" in done.stdout
     done = safecal("--workspace", ws, "ingest", "responses", *map(str, example.responses))
@@ -48,8 +55,7 @@ def test_workspace_from_environment(example, tmp_path):
     import os
 
     env = {**os.environ, "SAFECAL_WORKSPACE": str(tmp_path / "from-env")}
-    done = safecal("ingest", "items", str(example.items), "--images", str(example.images),
-                   env=env)
+    done = safecal("ingest", "items", str(example.items), "--images", str(example.images), env=env)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "from-env" / "safecal.sqlite").is_file()
 

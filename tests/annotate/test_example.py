@@ -14,7 +14,8 @@ def test_example_covers_every_cell(example):
     items = pd.read_csv(example.items, dtype=str)
     assert len(items) == 120
     modality = items["img_risk"].map({"1": "RI", "0": "SI"}) + items["text_risk"].map(
-        {"1": "RT", "0": "ST"})
+        {"1": "RT", "0": "ST"}
+    )
     assert set(modality) == set(MODALITIES)
     cells = pd.crosstab([items["level1_category"], modality], items["usage"])
     assert len(cells) == 12 and (cells > 0).all().all()  # 3 level-1 x 4 modalities x 2 aspects
@@ -25,17 +26,26 @@ def test_example_covers_every_cell(example):
 def test_responses_cover_behaviours_and_languages(example):
     truth = pd.read_csv(example.truth, dtype=str)
     assert len(truth) == 120 * 3 * 2
-    assert set(truth["behaviour"]) == {"refuse", "warn", "comply", "comply_with_disclaimer",
-                                       "help", "partial", "overrefuse"}
+    assert set(truth["behaviour"]) == {
+        "refuse",
+        "warn",
+        "comply",
+        "comply_with_disclaimer",
+        "help",
+        "partial",
+        "overrefuse",
+    }
     assert set(truth["language"]) == set(LANGUAGES)
     for field, scale in SCALES.items():
         assert set(truth.loc[truth["field"] == field, "label"]) == set(scale)
 
 
 def test_harmful_content_is_placeholder_only(example):
-    frames = [pd.read_csv(example.responses[0], dtype=str),
-              pd.read_json(example.responses[1], lines=True, dtype=str),
-              pd.read_parquet(example.responses[2])]
+    frames = [
+        pd.read_csv(example.responses[0], dtype=str),
+        pd.read_json(example.responses[1], lines=True, dtype=str),
+        pd.read_parquet(example.responses[2]),
+    ]
     responses = pd.concat(frames)
     truth = pd.read_csv(example.truth, dtype=str)
     unsafe = responses.merge(truth, on=["item_id", "model", "language"])
@@ -56,8 +66,13 @@ def test_labels_and_verdicts_use_the_scales(example):
     assert 0 < invalid.sum() < 0.05 * len(verdicts)
     assert (verdicts.loc[invalid, "score"] == "").all()
     planted = pd.read_csv(example.planted, dtype=str)
-    assert set(planted["problem"]) == {"near_duplicate", "risk_label_wrong", "image_irrelevant",
-                                       "modality_wrong", "category_wrong"}
+    assert set(planted["problem"]) == {
+        "near_duplicate",
+        "risk_label_wrong",
+        "image_irrelevant",
+        "modality_wrong",
+        "category_wrong",
+    }
 
 
 def test_same_seed_same_files(tmp_path):

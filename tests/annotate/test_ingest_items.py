@@ -11,8 +11,19 @@ import pytest
 
 from safecal.annotate import InputError, Workspace, ingest_items
 
-USB = ["id", "text", "text_zh", "open_url", "usage", "level1_category", "level2_category",
-       "level3_category", "img_risk", "text_risk", "img_style"]
+USB = [
+    "id",
+    "text",
+    "text_zh",
+    "open_url",
+    "usage",
+    "level1_category",
+    "level2_category",
+    "level3_category",
+    "img_risk",
+    "text_risk",
+    "img_style",
+]
 
 
 @pytest.fixture
@@ -84,7 +95,8 @@ def test_changed_content_refused_then_replaced(example, items, images, tmp_path)
     report = ingest_items(ws, changed, images=images, replace=True)
     assert (report.replaced, report.unchanged) == (1, 119)
     assert ws.read_sql("SELECT text FROM items WHERE item_id = '5'")["text"][0] == (
-        "A different question.")
+        "A different question."
+    )
 
 
 def test_changed_image_counts_as_changed_content(example, images, tmp_path):
@@ -103,8 +115,9 @@ def test_other_formats(items, images, tmp_path, suffix):
 
 
 def test_integer_bits_in_jsonl_and_parquet(items, images, tmp_path):
-    frame = items.assign(img_risk=items["img_risk"].astype(int),
-                         text_risk=items["text_risk"].astype(int))
+    frame = items.assign(
+        img_risk=items["img_risk"].astype(int), text_risk=items["text_risk"].astype(int)
+    )
     ws = Workspace.open(tmp_path / "ws")
     assert ingest_items(ws, write(frame, tmp_path / "i.parquet"), images=images).added == 120
     ws2 = Workspace.open(tmp_path / "ws2")
@@ -141,23 +154,26 @@ def test_empty_file_and_header_only(images, tmp_path):
 def test_duplicate_ids(items, images, tmp_path):
     items.loc[3, "id"] = items.loc[0, "id"]
     with pytest.raises(InputError, match=r"duplicate ids.*id '1' at rows 1, 4"):
-        ingest_items(Workspace.open(tmp_path / "ws"), write(items, tmp_path / "i.csv"),
-                     images=images)
+        ingest_items(
+            Workspace.open(tmp_path / "ws"), write(items, tmp_path / "i.csv"), images=images
+        )
 
 
 def test_usage_outside_its_two_values(items, images, tmp_path):
     items.loc[6, "usage"] = "jailbreak"
     with pytest.raises(InputError, match=r"field usage must be one of.*row 7: 'jailbreak'"):
-        ingest_items(Workspace.open(tmp_path / "ws"), write(items, tmp_path / "i.csv"),
-                     images=images)
+        ingest_items(
+            Workspace.open(tmp_path / "ws"), write(items, tmp_path / "i.csv"), images=images
+        )
 
 
 @pytest.mark.parametrize("value", ["2", "yes", "", "-1"])
 def test_risk_bits_other_than_0_1(items, images, tmp_path, value):
     items.loc[2, "text_risk"] = value
     with pytest.raises(InputError, match=rf"field text_risk must be 0 or 1.*row 3: '{value}'"):
-        ingest_items(Workspace.open(tmp_path / "ws"), write(items, tmp_path / "i.csv"),
-                     images=images)
+        ingest_items(
+            Workspace.open(tmp_path / "ws"), write(items, tmp_path / "i.csv"), images=images
+        )
 
 
 def test_missing_and_unreadable_images(items, images, tmp_path):
@@ -194,25 +210,37 @@ def test_not_utf8_names_line_and_offers_encoding(items, images, tmp_path):
 
 def test_unknown_categories_are_a_warning_with_count(items, images, tmp_path):
     items.loc[:1, "level3_category"] = "Made-up Category"
-    report = ingest_items(Workspace.open(tmp_path / "ws"), write(items, tmp_path / "i.csv"),
-                          images=images)
+    report = ingest_items(
+        Workspace.open(tmp_path / "ws"), write(items, tmp_path / "i.csv"), images=images
+    )
     assert report.added == 120
-    assert any(w.startswith("2 item(s) have a level-3 category") and "Made-up Category" in w
-               for w in report.warnings)
+    assert any(
+        w.startswith("2 item(s) have a level-3 category") and "Made-up Category" in w
+        for w in report.warnings
+    )
 
 
 def test_other_taxonomy(items, images, tmp_path):
     tax = tmp_path / "tax.csv"
-    pd.DataFrame({"level1_category": ["Only"], "level2_category": ["One"],
-                  "level3_category": ["Cat"]}).to_csv(tax, index=False)
-    report = ingest_items(Workspace.open(tmp_path / "ws"), write(items, tmp_path / "i.csv"),
-                          images=images, taxonomy=tax)
+    pd.DataFrame(
+        {"level1_category": ["Only"], "level2_category": ["One"], "level3_category": ["Cat"]}
+    ).to_csv(tax, index=False)
+    report = ingest_items(
+        Workspace.open(tmp_path / "ws"),
+        write(items, tmp_path / "i.csv"),
+        images=images,
+        taxonomy=tax,
+    )
     assert len(report.warnings) == 3  # every level unknown under that taxonomy
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(InputError, match="taxonomy lacks column"):
-        ingest_items(Workspace.open(tmp_path / "ws2"), write(items, tmp_path / "i.csv"),
-                     images=images, taxonomy=bad)
+        ingest_items(
+            Workspace.open(tmp_path / "ws2"),
+            write(items, tmp_path / "i.csv"),
+            images=images,
+            taxonomy=bad,
+        )
 
 
 def test_malformed_jsonl_names_the_line(tmp_path, images):

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from safecal.annotate import Workspace, ingest_items, ingest_responses
 from safecal.cli import main
 
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +40,10 @@ def copy_db(template: Path, folder: Path) -> Path:
 
 def state(path: Path) -> tuple:
     ws = Workspace.open(path, create=False)
-    return (ws.read_sql("SELECT * FROM items ORDER BY item_id").to_csv(),
-            ws.read_sql("SELECT * FROM responses ORDER BY response_id").to_csv())
+    return (
+        ws.read_sql("SELECT * FROM items ORDER BY item_id").to_csv(),
+        ws.read_sql("SELECT * FROM responses ORDER BY response_id").to_csv(),
+    )
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str]:
@@ -49,10 +52,20 @@ def run_cli(capsys, *args: str) -> tuple[int, str]:
     return code, err
 
 
-BREAKAGES = st.sampled_from([
-    "bad_language", "unknown_item", "duplicate", "drop_column", "bad_utf8", "header_only",
-    "empty", "bad_settings", "empty_model", "truncated_quote",
-])
+BREAKAGES = st.sampled_from(
+    [
+        "bad_language",
+        "unknown_item",
+        "duplicate",
+        "drop_column",
+        "bad_utf8",
+        "header_only",
+        "empty",
+        "bad_settings",
+        "empty_model",
+        "truncated_quote",
+    ]
+)
 
 
 def broken_file(valid: pd.DataFrame, breakage: str, row: int, noise: str, folder: Path) -> Path:
@@ -102,8 +115,11 @@ def test_broken_response_files_fail_cleanly(base, capsys, breakage, row, noise):
 
 
 @SETTINGS
-@given(data=st.binary(max_size=400), suffix=st.sampled_from([".csv", ".jsonl", ".parquet"]),
-       kind=st.sampled_from(["items", "responses"]))
+@given(
+    data=st.binary(max_size=400),
+    suffix=st.sampled_from([".csv", ".jsonl", ".parquet"]),
+    kind=st.sampled_from(["items", "responses"]),
+)
 def test_arbitrary_bytes_never_crash(base, capsys, data, suffix, kind):
     """Any bytes at all: either a clean ingest or a clean error, never a traceback."""
     template, _ = base

@@ -34,7 +34,10 @@ def test_three_models_three_formats(ws, example):
         assert (report.rows, report.added) == (240, 240)
     got = ws.read_sql("SELECT * FROM responses")
     assert got.groupby("model").size().to_dict() == {
-        "aurora-vl-7b": 240, "borealis-vl-13b": 240, "cirrus-vl-72b": 240}
+        "aurora-vl-7b": 240,
+        "borealis-vl-13b": 240,
+        "cirrus-vl-72b": 240,
+    }
     assert set(got["language"]) == {"en", "zh"}
     row = got.iloc[0]
     assert row["response_id"] == response_id(row["item_id"], row["model"], row["language"])
@@ -44,8 +47,17 @@ def test_three_models_three_formats(ws, example):
 
 def test_response_id_is_stable_and_distinct():
     assert response_id("1", "m", "en") == response_id("1", "m", "en")
-    assert len({response_id("1", "m", "en"), response_id("1", "m", "zh"),
-                response_id("1", "n", "en"), response_id("2", "m", "en")}) == 4
+    assert (
+        len(
+            {
+                response_id("1", "m", "en"),
+                response_id("1", "m", "zh"),
+                response_id("1", "n", "en"),
+                response_id("2", "m", "en"),
+            }
+        )
+        == 4
+    )
 
 
 def test_reingest_is_a_no_op_and_changes_need_replace(ws, example, tmp_path):
@@ -59,25 +71,37 @@ def test_reingest_is_a_no_op_and_changes_need_replace(ws, example, tmp_path):
     before = ws.read_sql("SELECT * FROM responses ORDER BY response_id")
     with pytest.raises(InputError, match=r"1 response\(s\) already in the workspace.*row 8"):
         ingest_responses(ws, changed)
-    pd.testing.assert_frame_equal(ws.read_sql("SELECT * FROM responses ORDER BY response_id"),
-                                  before)
+    pd.testing.assert_frame_equal(
+        ws.read_sql("SELECT * FROM responses ORDER BY response_id"), before
+    )
     report = ingest_responses(ws, changed, replace=True)
     assert (report.replaced, report.unchanged) == (1, 239)
     assert "An edited answer." in set(ws.read_sql("SELECT response FROM responses")["response"])
 
 
 def test_unknown_items_are_named(ws, tmp_path):
-    path = responses_csv(tmp_path, [["1", "m", "en", "ok"], ["9999", "m", "en", "x"],
-                                    ["9999", "m", "zh", "y"], ["abc", "m", "en", "z"]])
-    with pytest.raises(InputError, match=r"item ids not in the workspace.*'9999' \(first at row 2, "
-                                         r"2 responses\).*'abc'"):
+    path = responses_csv(
+        tmp_path,
+        [
+            ["1", "m", "en", "ok"],
+            ["9999", "m", "en", "x"],
+            ["9999", "m", "zh", "y"],
+            ["abc", "m", "en", "z"],
+        ],
+    )
+    with pytest.raises(
+        InputError,
+        match=r"item ids not in the workspace.*'9999' \(first at row 2, "
+        r"2 responses\).*'abc'",
+    ):
         ingest_responses(ws, path)
     assert count(ws) == 0
 
 
 def test_duplicates_in_one_file(ws, tmp_path):
-    path = responses_csv(tmp_path, [["1", "m", "en", "a"], ["2", "m", "en", "b"],
-                                    ["1", "m", "en", "c"]])
+    path = responses_csv(
+        tmp_path, [["1", "m", "en", "a"], ["2", "m", "en", "b"], ["1", "m", "en", "c"]]
+    )
     with pytest.raises(InputError, match=r"duplicate \(item_id, model, language\).*rows 1, 3"):
         ingest_responses(ws, path)
 
@@ -99,17 +123,30 @@ def test_language_is_case_insensitive_and_id_alias(ws, tmp_path):
 def test_settings_must_be_json_object(ws, tmp_path):
     path = tmp_path / "r.jsonl"
     path.write_text(
-        json.dumps({"item_id": "1", "model": "m", "language": "en", "response": "a",
-                    "settings": {"temperature": 0.7}}) + "\n"
-        + json.dumps({"item_id": "2", "model": "m", "language": "en", "response": "a",
-                      "settings": "hot"}) + "\n", encoding="utf-8")
+        json.dumps(
+            {
+                "item_id": "1",
+                "model": "m",
+                "language": "en",
+                "response": "a",
+                "settings": {"temperature": 0.7},
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {"item_id": "2", "model": "m", "language": "en", "response": "a", "settings": "hot"}
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     with pytest.raises(InputError, match=r"settings must be a JSON object.*row 2: 'hot'"):
         ingest_responses(ws, path)
 
 
 def test_extra_columns_are_kept(ws, tmp_path):
-    path = responses_csv(tmp_path, [["1", "m", "en", "a", "run-7"]],
-                         header="item_id,model,language,response,run")
+    path = responses_csv(
+        tmp_path, [["1", "m", "en", "a", "run-7"]], header="item_id,model,language,response,run"
+    )
     ingest_responses(ws, path)
     assert json.loads(ws.read_sql("SELECT extra FROM responses")["extra"][0]) == {"run": "run-7"}
 

@@ -13,8 +13,13 @@ from safecal.annotate.labelstudio.pull import pull
 from safecal.annotate.labelstudio.push import push
 from safecal.annotate.sampling import draw_sample
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def test_label_submitted_in_the_browser_arrives_in_pull(live):
@@ -25,8 +30,9 @@ def test_label_submitted_in_the_browser_arrives_in_pull(live):
     rep = push(ws, conn, "web")
     pid = rep.projects[("web@test.org", "harmfulness")]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                    args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
         try:
             page = browser.new_page()
             page.set_default_timeout(60_000)
@@ -48,7 +54,8 @@ def test_label_submitted_in_the_browser_arrives_in_pull(live):
         finally:
             browser.close()
     report = pull(ws, conn, sample_id="web")
-    got = ws.read_sql("SELECT annotator, field, label FROM annotations WHERE project_id = ?",
-                      (pid,))
+    got = ws.read_sql(
+        "SELECT annotator, field, label FROM annotations WHERE project_id = ?", (pid,)
+    )
     assert report.rows >= 1
     assert got.iloc[0].tolist() == ["web@test.org", "harmfulness", "unsafe"]

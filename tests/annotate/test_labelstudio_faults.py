@@ -31,9 +31,14 @@ def _closed_port() -> int:
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "safecal", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "safecal", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_unreachable_server_gives_a_clear_message(tmp_path):
@@ -41,8 +46,13 @@ def test_unreachable_server_gives_a_clear_message(tmp_path):
     with pytest.raises(InputError, match=f"cannot reach Label Studio at {url}"):
         connect_to(url, "whatever")
     populate(tmp_path / "ws", n_items=2)
-    done = _cli("annotate", "pull", "-w", str(tmp_path / "ws"),
-                env={"LABEL_STUDIO_URL": url, "LABEL_STUDIO_API_KEY": "secret-key-123"})
+    done = _cli(
+        "annotate",
+        "pull",
+        "-w",
+        str(tmp_path / "ws"),
+        env={"LABEL_STUDIO_URL": url, "LABEL_STUDIO_API_KEY": "secret-key-123"},
+    )
     assert done.returncode == 2
     assert "cannot reach Label Studio" in done.stderr and "Traceback" not in done.stderr
     assert "secret-key-123" not in done.stderr + done.stdout
@@ -57,15 +67,15 @@ def test_malformed_export_is_reported():
     with pytest.raises(InputError, match="not a list of tasks"):
         parse_export(b'{"detail": "oops"}', project_id=7)
     with pytest.raises(InputError, match="task #1 lacks id / data / annotations"):
-        parse_export(b'[{"id": 1, "data": {}, "annotations": []}, {"data": {}}]',
-                     project_id=7)
+        parse_export(b'[{"id": 1, "data": {}, "annotations": []}, {"data": {}}]', project_id=7)
 
 
 def test_server_killed_mid_push_then_rerun(ls_template, tmp_path):
     ws = populate(tmp_path / "ws", n_items=20)
     draw_sample(ws, n=40, by=("model",), seed=1, sample_id="k")
-    plan = plan_assignments(ws, "k", ["k1@test.org", "k2@test.org"], overlap=0.25,
-                            honeypot_rate=0, seed=1)
+    plan = plan_assignments(
+        ws, "k", ["k1@test.org", "k2@test.org"], overlap=0.25, honeypot_rate=0, seed=1
+    )
     info = start_server(ws.path, images_dir=ws.images_dir, template=ls_template)
     try:
         # the CLI sees the same server; status exits 0
@@ -98,8 +108,10 @@ def test_server_killed_mid_push_then_rerun(ls_template, tmp_path):
         pid = info.pid
         stopped = _cli("labelstudio", "stop", "-w", str(ws.path))
         assert stopped.returncode == 0 and "stopped" in stopped.stdout
-        assert not Path(f"/proc/{pid}").exists() or b"label_studio" not in Path(
-            f"/proc/{pid}/cmdline").read_bytes()
+        assert (
+            not Path(f"/proc/{pid}").exists()
+            or b"label_studio" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        )
         assert _cli("labelstudio", "status", "-w", str(ws.path)).returncode == 1
     finally:
         stop_server(ws.path)

@@ -26,15 +26,16 @@ A1, A2, REV = "ann1@test.org", "ann2@test.org", "rev@test.org"
 
 
 def _choice(field: str, label: str, to: str = "response") -> list[dict]:
-    return [{"from_name": field, "to_name": to, "type": "choices",
-             "value": {"choices": [label]}}]
+    return [{"from_name": field, "to_name": to, "type": "choices", "value": {"choices": [label]}}]
 
 
 def _tasks(ws, annotator: str, sample_id: str) -> pd.DataFrame:
     return ws.read_sql(
         "SELECT t.unit_id, t.task_id, p.task_type, p.project_id FROM ls_tasks t JOIN ls_projects p"
         " ON p.project_id = t.project_id AND p.server_url = t.server_url"
-        " WHERE p.annotator = ? AND p.sample_id = ? ORDER BY t.task_id", (annotator, sample_id))
+        " WHERE p.annotator = ? AND p.sample_id = ? ORDER BY t.task_id",
+        (annotator, sample_id),
+    )
 
 
 def test_status_and_both_token_kinds(live):
@@ -54,17 +55,23 @@ def test_status_and_both_token_kinds(live):
 def test_round_trip(live, tmp_path):
     ws, conn = live.ws, live.conn
     draw_sample(ws, n=16, by=("model", "aspect"), seed=3, sample_id="rt")
-    plan = plan_assignments(ws, "rt", [A1, A2], overlap=0.5, k=2, honeypot_rate=0,
-                            query_quality=True, seed=3)
+    plan = plan_assignments(
+        ws, "rt", [A1, A2], overlap=0.5, k=2, honeypot_rate=0, query_quality=True, seed=3
+    )
     accounts = {a.email: a for a in ensure_accounts(ws, conn, [A1, A2])}
     assert all(a.created and a.password for a in accounts.values())
     # the sign-up made real accounts: the annotators can log in with their passwords
     for a in accounts.values():
-        assert login(conn.url, a.email, a.password).get("/api/current-user/whoami").json()[
-            "email"] == a.email
+        assert (
+            login(conn.url, a.email, a.password).get("/api/current-user/whoami").json()["email"]
+            == a.email
+        )
     # no password or token in the database
-    dump = "\n".join(str(v) for t in ("ls_annotators", "ls_projects", "ls_tasks")
-                     for v in ws.read_sql(f"SELECT * FROM {t}").to_numpy().ravel())
+    dump = "\n".join(
+        str(v)
+        for t in ("ls_annotators", "ls_projects", "ls_tasks")
+        for v in ws.read_sql(f"SELECT * FROM {t}").to_numpy().ravel()
+    )
     assert all(a.password not in dump for a in accounts.values())
     assert live.info.token not in dump
 
@@ -80,26 +87,40 @@ def test_round_trip(live, tmp_path):
         mine = a[(a["annotator"] == annotator) & (a["task_type"] == task_type)]
         assert sorted(data) == sorted(mine["unit_id"])
     # the queue hides the role: task data carry the same keys for every task
-    keys = {tuple(sorted(t.data)) for pid in first.projects.values()
-            for t in conn.client.tasks.list(project=pid)}
+    keys = {
+        tuple(sorted(t.data))
+        for pid in first.projects.values()
+        for t in conn.client.tasks.list(project=pid)
+    }
     assert len(keys) == 2  # one shape for response tasks, one for query quality
 
     # annotate as the annotators, through the API with their own tokens
     expected = []
     for email in (A1, A2):
-        client = LabelStudio(base_url=conn.url,
-                             api_key=user_token(conn.url, email, accounts[email].password))
+        client = LabelStudio(
+            base_url=conn.url, api_key=user_token(conn.url, email, accounts[email].password)
+        )
         for i, t in enumerate(_tasks(ws, email, "rt").itertuples()):
             if t.task_type == "query_quality":
-                result = (_choice("cross_modal", "yes", "query")
-                          + [{"from_name": "note", "to_name": "query", "type": "textarea",
-                              "value": {"text": ["<b>odd</b> image"]}}])
-                expected += [(t.unit_id, email, "cross_modal", "yes"),
-                             (t.unit_id, email, "note", "<b>odd</b> image")]
+                result = _choice("cross_modal", "yes", "query") + [
+                    {
+                        "from_name": "note",
+                        "to_name": "query",
+                        "type": "textarea",
+                        "value": {"text": ["<b>odd</b> image"]},
+                    }
+                ]
+                expected += [
+                    (t.unit_id, email, "cross_modal", "yes"),
+                    (t.unit_id, email, "note", "<b>odd</b> image"),
+                ]
             else:
                 field = t.task_type
-                scale = (["unsafe", "safe_with_warning"] if field == "harmfulness"
-                         else ["full_compliance", "full_refusal"])
+                scale = (
+                    ["unsafe", "safe_with_warning"]
+                    if field == "harmfulness"
+                    else ["full_compliance", "full_refusal"]
+                )
                 label = scale[(i + (email == A2)) % 2]
                 if email == A2 and i == 0:
                     label = "maybe"  # outside the configuration: pull must leave it out
@@ -119,18 +140,25 @@ def test_round_trip(live, tmp_path):
     assert rep.left_out.get("duplicate") == 1
     assert rep.left_out.get("invalid_label") == 1
     assert rep.left_out.get("skipped") == 1
-    got = ws.read_sql("SELECT COALESCE(response_id, item_id) AS unit, annotator, field, label,"
-                      " lead_time FROM annotations WHERE project_id IN (SELECT project_id FROM"
-                      " ls_projects WHERE sample_id = 'rt')")
-    assert sorted(map(tuple, got[["unit", "annotator", "field", "label"]].to_numpy())) == \
-        sorted(expected)
+    got = ws.read_sql(
+        "SELECT COALESCE(response_id, item_id) AS unit, annotator, field, label,"
+        " lead_time FROM annotations WHERE project_id IN (SELECT project_id FROM"
+        " ls_projects WHERE sample_id = 'rt')"
+    )
+    assert sorted(map(tuple, got[["unit", "annotator", "field", "label"]].to_numpy())) == sorted(
+        expected
+    )
     assert got["lead_time"].notna().all()
     assert set(got.loc[got["field"] == "note", "label"]) == {"<b>odd</b> image"}
     # idempotent
     again = pull(ws, conn, sample_id="rt")
     assert again.rows == rep.rows
-    assert len(ws.read_sql("SELECT * FROM annotations WHERE project_id IN (SELECT project_id"
-                           " FROM ls_projects WHERE sample_id = 'rt')")) == len(got)
+    assert len(
+        ws.read_sql(
+            "SELECT * FROM annotations WHERE project_id IN (SELECT project_id"
+            " FROM ls_projects WHERE sample_id = 'rt')"
+        )
+    ) == len(got)
 
     # adjudication: the overlap units disagree by construction -> review
     res = build_gold(ws)
@@ -159,15 +187,19 @@ def test_round_trip(live, tmp_path):
 
     for ext in ("csv", "jsonl", "parquet"):
         table = export_gold(ws, tmp_path / f"gold.{ext}", sample_id="rt")
-        assert len(table) == len(ws.read_sql(
-            "SELECT * FROM gold WHERE response_id IN (SELECT response_id FROM samples"
-            " WHERE sample_id = 'rt')"))
+        assert len(table) == len(
+            ws.read_sql(
+                "SELECT * FROM gold WHERE response_id IN (SELECT response_id FROM samples"
+                " WHERE sample_id = 'rt')"
+            )
+        )
         assert {f"label:{A1}", f"label:{A2}", "gold", "inclusion_prob"} <= set(table.columns)
     back = pd.read_json(tmp_path / "gold.jsonl", lines=True)
     row = back[back["method"] == "adjudicated"].iloc[0]
     assert row["gold"] == decided[(row["response_id"], row["field"])]
-    assert json.loads(pd.read_parquet(tmp_path / "gold.parquet").query(
-        "method == 'unanimous'")["soft"].iloc[0])
+    assert json.loads(
+        pd.read_parquet(tmp_path / "gold.parquet").query("method == 'unanimous'")["soft"].iloc[0]
+    )
 
 
 def test_push_recovers_tasks_the_mapping_lost(live):
@@ -178,15 +210,24 @@ def test_push_recovers_tasks_the_mapping_lost(live):
     plan_assignments(ws, "rec", [A1], overlap=0, honeypot_rate=0, seed=5)
     first = push(ws, conn, "rec", batch_size=4)
     with ws.transaction() as con:
-        con.execute("DELETE FROM ls_tasks WHERE project_id IN (SELECT project_id FROM"
-                    " ls_projects WHERE sample_id = 'rec') AND task_id % 2 = 0")
+        con.execute(
+            "DELETE FROM ls_tasks WHERE project_id IN (SELECT project_id FROM"
+            " ls_projects WHERE sample_id = 'rec') AND task_id % 2 = 0"
+        )
     again = push(ws, conn, "rec", batch_size=4)
     assert again.created == 0 and again.recovered > 0
     for pid in first.projects.values():
         units = [t.data["safecal_unit"] for t in conn.client.tasks.list(project=pid)]
         assert len(units) == len(set(units))
-    assert len(ws.read_sql("SELECT * FROM ls_tasks WHERE project_id IN (SELECT project_id"
-                           " FROM ls_projects WHERE sample_id = 'rec')")) == first.created
+    assert (
+        len(
+            ws.read_sql(
+                "SELECT * FROM ls_tasks WHERE project_id IN (SELECT project_id"
+                " FROM ls_projects WHERE sample_id = 'rec')"
+            )
+        )
+        == first.created
+    )
 
 
 def test_images_served_only_from_the_images_folder(live):
@@ -216,13 +257,16 @@ def test_demo_steps_on_the_example(example, ls_template, tmp_path):
         ingest_responses(ws, f)
     info = start_demo_server(ws, template=ls_template)
     try:
-        lab = setup_demo_labeling(ws, info, truth=example.truth,
-                                  human_labels=example.human_labels, n=24)
+        lab = setup_demo_labeling(
+            ws, info, truth=example.truth, human_labels=example.human_labels, n=24
+        )
         assert lab.url == info.url and lab.admin_password
         assert {a.role for a in lab.accounts} == {"annotator", "reviewer"}
         for a in lab.accounts:
-            assert login(lab.url, a.email, a.password).get(
-                "/api/current-user/whoami").json()["email"] == a.email
+            assert (
+                login(lab.url, a.email, a.password).get("/api/current-user/whoami").json()["email"]
+                == a.email
+            )
         n_assigned = len(ws.read_sql("SELECT * FROM ls_assignments WHERE sample_id = 'demo'"))
         assert lab.push.created == n_assigned > 24  # 24 units twice, plus honeypots
         honey = ws.read_sql("SELECT COUNT(*) AS n FROM ls_assignments WHERE role = 'honeypot'")

@@ -37,8 +37,9 @@ def intruder(live) -> httpx.Client:
     password = "Intruder-pass-123"
     signup(live.conn.url, INTRUDER, password, invite_token=invite.json()["token"]).close()
     token = user_token(live.conn.url, INTRUDER, password)
-    client = httpx.Client(base_url=live.conn.url, timeout=60,
-                          headers={"Authorization": f"Token {token}"})
+    client = httpx.Client(
+        base_url=live.conn.url, timeout=60, headers={"Authorization": f"Token {token}"}
+    )
     assert client.get("/api/current-user/whoami").json()["email"] == INTRUDER
     return client
 
@@ -64,17 +65,34 @@ def test_annotator_cannot_store_or_download_outside_the_images(live, intruder):
     assert project.status_code == 201, project.text
     pid = project.json()["id"]
 
-    hostile = [ws, ws / "labelstudio", ws / "labelstudio" / "data", ws / SERVED_DIR,
-               ws / SERVED_DIR / "images" / "..", ws / SERVED_DIR / "images" / ".." / "..",
-               Path(f"{ws}/{SERVED_DIR}/images/../../labelstudio"), Path("/"), Path("/root")]
+    hostile = [
+        ws,
+        ws / "labelstudio",
+        ws / "labelstudio" / "data",
+        ws / SERVED_DIR,
+        ws / SERVED_DIR / "images" / "..",
+        ws / SERVED_DIR / "images" / ".." / "..",
+        Path(f"{ws}/{SERVED_DIR}/images/../../labelstudio"),
+        Path("/"),
+        Path("/root"),
+    ]
     for path in hostile:
-        r = intruder.post("/api/storages/localfiles", json={
-            "project": pid, "path": str(path), "use_blob_urls": True, "title": "x"})
+        r = intruder.post(
+            "/api/storages/localfiles",
+            json={"project": pid, "path": str(path), "use_blob_urls": True, "title": "x"},
+        )
         assert r.status_code >= 400, f"storage on {path} was accepted: {r.text}"
 
     # the one storage an annotator can make: the images themselves
-    ok = intruder.post("/api/storages/localfiles", json={
-        "project": pid, "path": str(served_images(ws)), "use_blob_urls": True, "title": "imgs"})
+    ok = intruder.post(
+        "/api/storages/localfiles",
+        json={
+            "project": pid,
+            "path": str(served_images(ws)),
+            "use_blob_urls": True,
+            "title": "imgs",
+        },
+    )
     assert ok.status_code == 201, ok.text
 
     # positive control: the route works for an image, so the refusals below are real
@@ -83,11 +101,22 @@ def test_annotator_cannot_store_or_download_outside_the_images(live, intruder):
 
     secrets = _secrets(ws)
     ls_db = next((ws / "labelstudio" / "data").glob("*.sqlite3"))
-    targets = ["labelstudio/credentials.json", "labelstudio/server.log",
-               f"labelstudio/data/{ls_db.name}", "safecal.sqlite"]
+    targets = [
+        "labelstudio/credentials.json",
+        "labelstudio/server.log",
+        f"labelstudio/data/{ls_db.name}",
+        "safecal.sqlite",
+    ]
     for target in targets:
-        for prefix in ("", "../", "images/../", "images/../../", "images/../../../",
-                       f"../{ws.name}/", f"{ws}/"):
+        for prefix in (
+            "",
+            "../",
+            "images/../",
+            "images/../../",
+            "images/../../../",
+            f"../{ws.name}/",
+            f"{ws}/",
+        ):
             for d in (prefix + target, (prefix + target).replace("..", "%2e%2e")):
                 r = intruder.get("/data/local-files/", params={"d": d})
                 body = r.content

@@ -9,14 +9,20 @@ from safecal.annotate.review_decisions import record_decision
 
 
 def _split_unit(ws):
-    r = ws.read_sql("SELECT r.response_id, r.item_id FROM responses r JOIN items i "
-                    "USING (item_id) WHERE i.aspect = 'vulnerability' LIMIT 1").iloc[0]
+    r = ws.read_sql(
+        "SELECT r.response_id, r.item_id FROM responses r JOIN items i "
+        "USING (item_id) WHERE i.aspect = 'vulnerability' LIMIT 1"
+    ).iloc[0]
     with ws.transaction() as con:
-        con.executemany("INSERT INTO annotations (item_id, response_id, annotator, field, "
-                        "label) VALUES (?, ?, ?, 'harmfulness', ?)",
-                        [(r.item_id, r.response_id, "a", "unsafe"),
-                         (r.item_id, r.response_id, "b", "safe_with_warning")])
-    build_gold(ws)   # a tie: goes to review
+        con.executemany(
+            "INSERT INTO annotations (item_id, response_id, annotator, field, "
+            "label) VALUES (?, ?, ?, 'harmfulness', ?)",
+            [
+                (r.item_id, r.response_id, "a", "unsafe"),
+                (r.item_id, r.response_id, "b", "safe_with_warning"),
+            ],
+        )
+    build_gold(ws)  # a tie: goes to review
     return r.response_id
 
 
@@ -33,13 +39,17 @@ def test_decision_is_gold_with_who_and_when_and_survives_build_gold(example_work
     assert ws.read_sql("SELECT COUNT(*) AS n FROM reviews WHERE label IS NULL")["n"][0] == 0
 
 
-@pytest.mark.parametrize(("field", "label", "reviewer", "message"), [
-    ("harmfulness", "full_refusal", "carol", "is not a harmfulness label"),
-    ("risk_label_correct", "yes", "carol", "reviewers decide"),
-    ("harmfulness", "unsafe", "  ", "reviewer's name"),
-])
-def test_bad_decisions_are_refused_and_change_nothing(example_workspace, field, label,
-                                                      reviewer, message):
+@pytest.mark.parametrize(
+    ("field", "label", "reviewer", "message"),
+    [
+        ("harmfulness", "full_refusal", "carol", "is not a harmfulness label"),
+        ("risk_label_correct", "yes", "carol", "reviewers decide"),
+        ("harmfulness", "unsafe", "  ", "reviewer's name"),
+    ],
+)
+def test_bad_decisions_are_refused_and_change_nothing(
+    example_workspace, field, label, reviewer, message
+):
     ws = example_workspace
     rid = _split_unit(ws)
     with pytest.raises(InputError, match=message):

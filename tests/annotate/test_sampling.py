@@ -71,16 +71,21 @@ def test_horvitz_thompson_is_unbiased_with_oversampling(tmp_path):
     y = pd.Series(rng.random(len(frame)) < 0.3, index=frame["response_id"]).astype(float)
     flagged = frame["response_id"].iloc[::4].tolist()  # 30 flagged responses
     with ws.transaction() as con:
-        con.execute("INSERT INTO judge_runs (run_id, judge, kind, started_at) VALUES"
-                    " ('r1', 'j', 'imported', 'now')")
-        con.executemany("INSERT INTO verdicts (run_id, response_id, field, label, valid, score)"
-                        " VALUES ('r1', ?, 'harmfulness', 'unsafe', 1, ?)",
-                        [(r, 0.55 if r in flagged else 0.95) for r in frame["response_id"]])
+        con.execute(
+            "INSERT INTO judge_runs (run_id, judge, kind, started_at) VALUES"
+            " ('r1', 'j', 'imported', 'now')"
+        )
+        con.executemany(
+            "INSERT INTO verdicts (run_id, response_id, field, label, valid, score)"
+            " VALUES ('r1', ?, 'harmfulness', 'unsafe', 1, ?)",
+            [(r, 0.55 if r in flagged else 0.95) for r in frame["response_id"]],
+        )
     assert flagged_responses(ws, threshold=0.5, margin=0.1) == set(flagged)
     estimates = []
     for seed in range(150):
-        s = draw_sample(ws, n=20, by=("model",), oversample=4, seed=seed,
-                        sample_id=f"o{seed}").sample
+        s = draw_sample(
+            ws, n=20, by=("model",), oversample=4, seed=seed, sample_id=f"o{seed}"
+        ).sample
         w = 1 / s["inclusion_prob"]
         estimates.append((w * y[s["response_id"]].to_numpy()).sum() / len(frame))
         if seed == 0:

@@ -16,14 +16,21 @@ def test_new_workspace_has_schema_and_wal(tmp_path):
     con = ws.connect()
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"items", "responses", "samples", "annotations", "gold", "judge_runs",
-            "verdicts"} <= tables
+    assert {
+        "items",
+        "responses",
+        "samples",
+        "annotations",
+        "gold",
+        "judge_runs",
+        "verdicts",
+    } <= tables
     assert ws.images_dir.is_dir()
 
 
 def test_resolve_workspace_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("SAFECAL_WORKSPACE", str(tmp_path / "env"))
-    assert resolve_workspace("given") .name == "given"
+    assert resolve_workspace("given").name == "given"
     assert resolve_workspace(None) == tmp_path / "env"
     monkeypatch.delenv("SAFECAL_WORKSPACE")
     assert resolve_workspace(None).name == "safecal-workspace"
@@ -70,7 +77,9 @@ def test_two_processes_write_at_once(tmp_path):
         "        con.execute('INSERT INTO meta VALUES (?, ?)', (sys.argv[2] + str(i), 'x'))\n"
     )
     repo = Path(__file__).resolve().parents[2]
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(ws.path), tag], cwd=repo)
-             for tag in ("a", "b")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(ws.path), tag], cwd=repo)
+        for tag in ("a", "b")
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert len(ws.read_sql("SELECT key FROM meta WHERE value = 'x'")) == 400

@@ -62,20 +62,26 @@ def main() -> None:
     print(f"{n} items x {args.raters} raters (5% ratings missing), {args.n_boot} resamples")
 
     rng = np.random.default_rng(1)
-    point_ref = krippendorff.alpha(reliability(codes), level_of_measurement="nominal",
-                                   value_domain=domain)
+    point_ref = krippendorff.alpha(
+        reliability(codes), level_of_measurement="nominal", value_domain=domain
+    )
     runs = args.n_boot if args.full else args.naive_resamples
     t0 = time.perf_counter()
     naive = []
     for _ in range(runs):
         idx = rng.integers(0, n, n)
-        naive.append(krippendorff.alpha(reliability(codes[idx]), level_of_measurement="nominal",
-                                        value_domain=domain))
+        naive.append(
+            krippendorff.alpha(
+                reliability(codes[idx]), level_of_measurement="nominal", value_domain=domain
+            )
+        )
     per = (time.perf_counter() - t0) / runs
     naive_total = per * args.n_boot
-    print(f"naive krippendorff.alpha per resample: {per * 1000:.1f} ms -> "
-          f"{naive_total:.1f} s for {args.n_boot} ({'measured' if args.full else 'extrapolated'}"
-          f" from {runs})")
+    print(
+        f"naive krippendorff.alpha per resample: {per * 1000:.1f} ms -> "
+        f"{naive_total:.1f} s for {args.n_boot} ({'measured' if args.full else 'extrapolated'}"
+        f" from {runs})"
+    )
 
     # per-item contributions, no compression: weights (chunk, N) @ (N, K*K)
     t0 = time.perf_counter()
@@ -94,20 +100,28 @@ def main() -> None:
     per_item_point = float(krippendorff_alpha_w(items, np.ones(n), "nominal", contrib))
     est = percentile_estimate(per_item_point, np.concatenate(alphas), 0.95)
     t_item = time.perf_counter() - t0
-    print(f"per-item matrix product:  {t_item:.2f} s  alpha {est:.5f}  "
-          f"speed-up {naive_total / t_item:.0f}x")
+    print(
+        f"per-item matrix product:  {t_item:.2f} s  alpha {est:.5f}  "
+        f"speed-up {naive_total / t_item:.0f}x"
+    )
 
     t0 = time.perf_counter()
     res = agreement_from_codes(codes, ["a", "b", "c"], n_boot=args.n_boot, seed=0)
     t_ship = time.perf_counter() - t0
-    print(f"safecal agreement (all 5 coefficients, patterns): {t_ship:.2f} s  alpha "
-          f"{res.krippendorff_alpha:.5f}  speed-up {naive_total / t_ship:.0f}x")
+    print(
+        f"safecal agreement (all 5 coefficients, patterns): {t_ship:.2f} s  alpha "
+        f"{res.krippendorff_alpha:.5f}  speed-up {naive_total / t_ship:.0f}x"
+    )
     naive_ci = np.percentile(naive, [2.5, 97.5]) if len(naive) >= 20 else None
-    print(f"point estimate: krippendorff {point_ref:.12f}  safecal "
-          f"{res.krippendorff_alpha.value:.12f}  per-item {per_item_point:.12f}")
+    print(
+        f"point estimate: krippendorff {point_ref:.12f}  safecal "
+        f"{res.krippendorff_alpha.value:.12f}  per-item {per_item_point:.12f}"
+    )
     if naive_ci is not None:
-        print(f"naive percentile interval from {len(naive)} resamples: "
-              f"[{naive_ci[0]:.5f}, {naive_ci[1]:.5f}]")
+        print(
+            f"naive percentile interval from {len(naive)} resamples: "
+            f"[{naive_ci[0]:.5f}, {naive_ci[1]:.5f}]"
+        )
     assert abs(point_ref - res.krippendorff_alpha.value) < 1e-12
     assert abs(point_ref - per_item_point) < 1e-12
 

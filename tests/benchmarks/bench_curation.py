@@ -101,19 +101,33 @@ def main() -> None:
             radius, t_radius = timed(lambda X=X: radius_pairs(X, args.threshold))
             # the radius search works in float distances: compare away from the boundary
             same.append(radius == ours or len(radius ^ ours) <= 1)
-            print(f"| {n} | {lang} | {t_vec:.2f} | {t_pruned:.2f} | {t_dense:.2f} | "
-                  f"{t_radius:.2f} | {len(ours)} | {all(same)} |")
+            print(
+                f"| {n} | {lang} | {t_vec:.2f} | {t_pruned:.2f} | {t_dense:.2f} | "
+                f"{t_radius:.2f} | {len(ours)} | {all(same)} |"
+            )
         print(f"| {n} | en+zh total (TF-IDF + pruned) | | {total:.2f} | | | | |")
     n = max(args.n)
     en, zh = queries(n)
-    items = pd.DataFrame({
-        "item_id": [str(k + 1) for k in range(n)], "text": en, "text_zh": zh, "image": None,
-        "aspect": "vulnerability", "level1_category": "Public Safety",
-        "level2_category": "Network Attacks", "level3_category": "Phishing Email Guidance",
-        "img_risk": 0, "text_risk": 1, "modality": "SIRT"})
+    items = pd.DataFrame(
+        {
+            "item_id": [str(k + 1) for k in range(n)],
+            "text": en,
+            "text_zh": zh,
+            "image": None,
+            "aspect": "vulnerability",
+            "level1_category": "Public Safety",
+            "level2_category": "Network Attacks",
+            "level3_category": "Phishing Email Guidance",
+            "img_risk": 0,
+            "text_risk": 1,
+            "modality": "SIRT",
+        }
+    )
     result, t_curate = timed(lambda: curate(CurationInputs(items=items)))
-    print(f"\nend to end: curate() on {n} unlabelled items (duplicates in en and zh, decision "
-          f"table, coverage): {t_curate:.2f} s; {result.counts()}")
+    print(
+        f"\nend to end: curate() on {n} unlabelled items (duplicates in en and zh, decision "
+        f"table, coverage): {t_curate:.2f} s; {result.counts()}"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of the process: {peak:.0f} MB (the dense matrix dominates)")
 

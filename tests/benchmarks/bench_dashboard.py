@@ -38,8 +38,10 @@ from safecal.annotate import Workspace  # noqa: E402
 PAGES = ("annotation", "review", "calibration", "results")
 CATEGORIES = ("Ethical Safety", "Public Safety", "Personal Safety")
 MODALITIES = ("RIRT", "RIST", "SIRT", "SIST")
-SCALE = {"vulnerability": ("harmfulness", ("unsafe", "safe_with_warning", "safe_with_refusal")),
-         "overrefusal": ("refusal", ("full_compliance", "partial_refusal", "full_refusal"))}
+SCALE = {
+    "vulnerability": ("harmfulness", ("unsafe", "safe_with_warning", "safe_with_refusal")),
+    "overrefusal": ("refusal", ("full_compliance", "partial_refusal", "full_refusal")),
+}
 
 
 def build(path: Path, n_responses: int, n_annotations: int, seed: int = 0) -> Workspace:
@@ -52,22 +54,54 @@ def build(path: Path, n_responses: int, n_annotations: int, seed: int = 0) -> Wo
     for i in range(n_items):
         aspect = "vulnerability" if i % 2 == 0 else "overrefusal"
         mod = MODALITIES[i % 4]
-        items.append((str(i), f"query {i}", f"问题 {i}", None, None, aspect,
-                      CATEGORIES[(i // 4) % 3], "l2", "l3", int(mod[1] == "R" and mod[0] == "R"),
-                      int(mod[3] == "R" or mod == "SIRT"), mod, None, None, "bench", "h", now))
+        items.append(
+            (
+                str(i),
+                f"query {i}",
+                f"问题 {i}",
+                None,
+                None,
+                aspect,
+                CATEGORIES[(i // 4) % 3],
+                "l2",
+                "l3",
+                int(mod[1] == "R" and mod[0] == "R"),
+                int(mod[3] == "R" or mod == "SIRT"),
+                mod,
+                None,
+                None,
+                "bench",
+                "h",
+                now,
+            )
+        )
     for m in models:
         for i in range(n_items):
             for lang in ("en", "zh"):
-                responses.append((f"{i}|{m}|{lang}", str(i), m, lang, f"response of {m} to {i}",
-                                  None, None, None, "bench", "h", now))
+                responses.append(
+                    (
+                        f"{i}|{m}|{lang}",
+                        str(i),
+                        m,
+                        lang,
+                        f"response of {m} to {i}",
+                        None,
+                        None,
+                        None,
+                        "bench",
+                        "h",
+                        now,
+                    )
+                )
     labeled = rng.choice(len(responses), size=n_annotations // 3, replace=False)
     truth = rng.integers(0, 3, size=len(responses))
     annotations, gold, reviews = [], [], []
     for k, idx in enumerate(labeled):
         rid, item = responses[idx][0], responses[idx][1]
         field, scale = SCALE[items[int(item)][5]]
-        labels = [scale[truth[idx]] if rng.random() < 0.8 else scale[rng.integers(0, 3)]
-                  for _ in range(3)]
+        labels = [
+            scale[truth[idx]] if rng.random() < 0.8 else scale[rng.integers(0, 3)] for _ in range(3)
+        ]
         for a, lab in zip(("ann_a", "ann_b", "ann_c"), labels, strict=True):
             annotations.append((rid, item, a, field, lab, float(rng.gamma(4, 5)), now))
         if k < 300:
@@ -79,29 +113,50 @@ def build(path: Path, n_responses: int, n_annotations: int, seed: int = 0) -> Wo
         field, scale = SCALE[items[int(r[1])][5]]
         positive = truth[idx] == 0 if field == "harmfulness" else truth[idx] > 0
         score = float(np.clip(0.6 * positive + 0.4 * rng.random(), 0, 1))
-        verdicts.append(("bench-run", r[0], field, scale[truth[idx]] if rng.random() < 0.85
-                         else scale[rng.integers(0, 3)], 1, score))
+        verdicts.append(
+            (
+                "bench-run",
+                r[0],
+                field,
+                scale[truth[idx]] if rng.random() < 0.85 else scale[rng.integers(0, 3)],
+                1,
+                score,
+            )
+        )
     with ws.transaction() as con:
         con.executemany(f"INSERT INTO items VALUES ({', '.join('?' * 17)})", items)
         con.executemany(f"INSERT INTO responses VALUES ({', '.join('?' * 11)})", responses)
-        con.executemany("INSERT INTO annotations (response_id, item_id, annotator, field, label,"
-                        " lead_time, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", annotations)
-        con.executemany("INSERT INTO gold (response_id, field, label, method, decided_at)"
-                        " VALUES (?, ?, ?, ?, ?)", gold)
-        con.executemany("INSERT INTO reviews (response_id, field, reason, created_at)"
-                        " VALUES (?, ?, ?, ?)", reviews)
-        con.execute("INSERT INTO judge_runs (run_id, judge, kind, started_at) VALUES "
-                    "('bench-run', 'bench-judge', 'imported', ?)", (now,))
-        con.executemany("INSERT INTO verdicts (run_id, response_id, field, label, valid, score)"
-                        " VALUES (?, ?, ?, ?, ?, ?)", verdicts)
+        con.executemany(
+            "INSERT INTO annotations (response_id, item_id, annotator, field, label,"
+            " lead_time, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            annotations,
+        )
+        con.executemany(
+            "INSERT INTO gold (response_id, field, label, method, decided_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            gold,
+        )
+        con.executemany(
+            "INSERT INTO reviews (response_id, field, reason, created_at) VALUES (?, ?, ?, ?)",
+            reviews,
+        )
+        con.execute(
+            "INSERT INTO judge_runs (run_id, judge, kind, started_at) VALUES "
+            "('bench-run', 'bench-judge', 'imported', ?)",
+            (now,),
+        )
+        con.executemany(
+            "INSERT INTO verdicts (run_id, response_id, field, label, valid, score)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            verdicts,
+        )
     return ws
 
 
 def session(page: str, workspace: str) -> object:
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "dashboards" / "pages" / f"{page}.py"),
-                           default_timeout=600)
+    at = AppTest.from_file(str(ROOT / "dashboards" / "pages" / f"{page}.py"), default_timeout=600)
     at.session_state["workspace"] = workspace
     return at
 
@@ -125,13 +180,13 @@ def measure(workspace: str, warm: str) -> dict[str, dict[str, float]]:
         timed(session(page, workspace + "-absent"))
         timed(session(page, warm))
     # the floor: a new session of a page that only reports a missing workspace
-    out: dict[str, dict[str, float]] = {"(floor)": {
-        "first": min(timed(session("review", workspace + "-absent")) for _ in range(3))}}
+    out: dict[str, dict[str, float]] = {
+        "(floor)": {"first": min(timed(session("review", workspace + "-absent")) for _ in range(3))}
+    }
     for page in PAGES:
         at = session(page, workspace)
         first = timed(at)
-        out[page] = {"first": first, "rerun": timed(at),
-                     "again": timed(session(page, workspace))}
+        out[page] = {"first": first, "rerun": timed(at), "again": timed(session(page, workspace))}
     return out
 
 
@@ -139,7 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--responses", type=int, default=100_000)
     parser.add_argument("--annotations", type=int, default=10_000)
-    parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)   # child mode
+    parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(*args.measure)))
@@ -150,25 +205,37 @@ def main() -> None:
         warm = build(Path(tmp) / "warm", 10_000, 1_500, seed=1)
         n_resp = int(ws.read_sql("SELECT COUNT(*) FROM responses").iloc[0, 0])
         n_ann = int(ws.read_sql("SELECT COUNT(*) FROM annotations").iloc[0, 0])
-        print(f"workspace: {n_resp:,} responses, {n_ann:,} annotations, built in "
-              f"{time.perf_counter() - start:.1f} s")
+        print(
+            f"workspace: {n_resp:,} responses, {n_ann:,} annotations, built in "
+            f"{time.perf_counter() - start:.1f} s"
+        )
         results = {}
         for mode, cache in (("cached", "1"), ("no cache", "0")):
             env = dict(os.environ, SAFECAL_DASHBOARD_CACHE=cache)
-            done = subprocess.run([sys.executable, __file__, "--measure", str(ws.path),
-                                   str(warm.path)],
-                                  env=env, capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [sys.executable, __file__, "--measure", str(ws.path), str(warm.path)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             results[mode] = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"\n{'page':<12} {'first':>8} {'rerun':>8} {'new session':>12} "
-          f"{'rerun, no cache':>16} {'speed-up':>9}")
+    print(
+        f"\n{'page':<12} {'first':>8} {'rerun':>8} {'new session':>12} "
+        f"{'rerun, no cache':>16} {'speed-up':>9}"
+    )
     for page in PAGES:
         c, n = results["cached"][page], results["no cache"][page]
-        print(f"{page:<12} {c['first']:>6.2f} s {c['rerun']:>6.2f} s {c['again']:>10.2f} s "
-              f"{n['rerun']:>14.2f} s {n['rerun'] / c['rerun']:>8.0f}x")
+        print(
+            f"{page:<12} {c['first']:>6.2f} s {c['rerun']:>6.2f} s {c['again']:>10.2f} s "
+            f"{n['rerun']:>14.2f} s {n['rerun'] / c['rerun']:>8.0f}x"
+        )
     worst = max(results["cached"][p]["first"] for p in PAGES)
     floor = results["cached"]["(floor)"]["first"]
-    print(f"\nslowest first render: {worst:.2f} s (target < 3 s); AppTest's own cost of a new "
-          f"session (a page that only reports a missing workspace): {floor:.2f} s")
+    print(
+        f"\nslowest first render: {worst:.2f} s (target < 3 s); AppTest's own cost of a new "
+        f"session (a page that only reports a missing workspace): {floor:.2f} s"
+    )
 
 
 if __name__ == "__main__":

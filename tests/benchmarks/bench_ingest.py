@@ -40,12 +40,37 @@ def make_items(folder: Path) -> Path:
     path = folder / "items.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["id", "text", "text_zh", "open_url", "usage", "level1_category",
-                    "level2_category", "level3_category", "img_risk", "text_risk", "img_style"])
+        w.writerow(
+            [
+                "id",
+                "text",
+                "text_zh",
+                "open_url",
+                "usage",
+                "level1_category",
+                "level2_category",
+                "level3_category",
+                "img_risk",
+                "text_risk",
+                "img_style",
+            ]
+        )
         for i in range(N_ITEMS):
-            w.writerow([i, f"query {i}", f"问题 {i}", "img.png", "vulnerability",
-                        "Public Safety", "Business", "Business Ethics Violations",
-                        i % 2, (i // 2) % 2, "ocr"])
+            w.writerow(
+                [
+                    i,
+                    f"query {i}",
+                    f"问题 {i}",
+                    "img.png",
+                    "vulnerability",
+                    "Public Safety",
+                    "Business",
+                    "Business Ethics Violations",
+                    i % 2,
+                    (i // 2) % 2,
+                    "ocr",
+                ]
+            )
     return path
 
 
@@ -58,8 +83,16 @@ def make_responses(folder: Path, n: int) -> Path:
         w.writerow(["item_id", "model", "language", "response", "settings", "timestamp"])
         for k in range(n):
             item, rest = k % N_ITEMS, k // N_ITEMS
-            w.writerow([item, f"model-{rest // 2}", "en" if rest % 2 == 0 else "zh",
-                        rng.choice(ANSWERS), settings, "2026-10-01T12:00:00Z"])
+            w.writerow(
+                [
+                    item,
+                    f"model-{rest // 2}",
+                    "en" if rest % 2 == 0 else "zh",
+                    rng.choice(ANSWERS),
+                    settings,
+                    "2026-10-01T12:00:00Z",
+                ]
+            )
     return path
 
 
@@ -74,8 +107,9 @@ def measure(code: str) -> tuple[float, float]:
         "        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024\n"
         "print(time.perf_counter() - t, peak)\n"
     )
-    out = subprocess.run([sys.executable, "-c", runner], capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", runner], capture_output=True, text=True, check=True
+    ).stdout.split()
     return float(out[-2]), float(out[-1])
 
 
@@ -86,8 +120,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         items = make_items(folder)
-        print(f"{'responses':>10} {'safecal s':>10} {'MB':>7} {'pandas+to_sql s':>16} {'MB':>7} "
-              f"{'ratio':>6} {'re-ingest s':>12}")
+        print(
+            f"{'responses':>10} {'safecal s':>10} {'MB':>7} {'pandas+to_sql s':>16} {'MB':>7} "
+            f"{'ratio':>6} {'re-ingest s':>12}"
+        )
         for n in sizes:
             path = make_responses(folder, n)
             ws = folder / f"ws-{n}"
@@ -107,8 +143,10 @@ def main() -> None:
                 f"pd.read_csv({str(path)!r}, dtype=str).to_sql('responses', con, index=False)\n"
                 "con.commit()"
             )
-            print(f"{n:>10} {seconds:>10.1f} {peak:>7.0f} {base_seconds:>16.1f} {base_peak:>7.0f} "
-                  f"{seconds / base_seconds:>6.2f} {again:>12.1f}")
+            print(
+                f"{n:>10} {seconds:>10.1f} {peak:>7.0f} {base_seconds:>16.1f} {base_peak:>7.0f} "
+                f"{seconds / base_seconds:>6.2f} {again:>12.1f}"
+            )
             path.unlink()
 
 

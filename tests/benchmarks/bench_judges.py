@@ -40,27 +40,38 @@ from tests.calibrate.judges_support import make_workspace  # noqa: E402
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests/calibrate/fake_openai.py"),
-                             "--latency", str(latency)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests/calibrate/fake_openai.py"), "--latency", str(latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     port = int(line.split()[1])
     return proc, f"http://127.0.0.1:{port}/v1"
 
 
-async def bare_loop(base_url: str, messages: list[list[dict]], concurrency: int, *,
-                    aiohttp: bool = False) -> float:
+async def bare_loop(
+    base_url: str, messages: list[list[dict]], concurrency: int, *, aiohttp: bool = False
+) -> float:
     import openai
 
     http_client = openai.DefaultAioHttpClient() if aiohttp else None
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0,
-                                http_client=http_client)
+    client = openai.AsyncOpenAI(
+        base_url=base_url, api_key="x", max_retries=0, http_client=http_client
+    )
     sem = asyncio.Semaphore(concurrency)
 
     async def one(m: list[dict]) -> None:
         async with sem:
-            await client.chat.completions.create(model="fake", messages=m, temperature=0,
-                                                 max_tokens=200, logprobs=True, top_logprobs=5)
+            await client.chat.completions.create(
+                model="fake",
+                messages=m,
+                temperature=0,
+                max_tokens=200,
+                logprobs=True,
+                top_logprobs=5,
+            )
 
     start = time.perf_counter()
     await asyncio.gather(*(one(m) for m in messages))
@@ -73,8 +84,10 @@ def bench_throughput(n: int, concurrency: int, latency: float, reps: int) -> Non
     proc, base_url = start_server(latency)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            replies = [(("vulnerability", "overrefusal")[k % 2], f"reply {k} [[rate={1 + k % 3}]]")
-                       for k in range(n)]
+            replies = [
+                (("vulnerability", "overrefusal")[k % 2], f"reply {k} [[rate={1 + k % 3}]]")
+                for k in range(n)
+            ]
             ws = make_workspace(Path(tmp) / "ws", replies)
             judge = LLMJudge(model="fake", base_url=base_url)
             cases = load_cases(ws)
@@ -83,42 +96,49 @@ def bench_throughput(n: int, concurrency: int, latency: float, reps: int) -> Non
 
             def bare(aiohttp: bool) -> float:
                 asyncio.run(bare_loop(base_url, messages[:warmup], concurrency, aiohttp=aiohttp))
-                return n / asyncio.run(bare_loop(base_url, messages, concurrency,
-                                                 aiohttp=aiohttp))
+                return n / asyncio.run(bare_loop(base_url, messages, concurrency, aiohttp=aiohttp))
 
             def ours() -> float:
                 for subset in (cases[:warmup], cases):  # a warm-up, then the measured run
                     with ws.transaction() as con:  # each run starts from an empty cache
                         con.execute("DELETE FROM verdicts")
                         con.execute("DELETE FROM judge_cache")
-                    s = run_judge(ws, LLMJudge(model="fake", base_url=base_url),
-                                  cases=subset, concurrency=concurrency)
+                    s = run_judge(
+                        ws,
+                        LLMJudge(model="fake", base_url=base_url),
+                        cases=subset,
+                        concurrency=concurrency,
+                    )
                 assert s.n_called == n, s
                 return n / s.seconds
 
-            paths = {"bare": lambda: bare(False), "bare_aiohttp": lambda: bare(True),
-                     "ours": ours}
+            paths = {"bare": lambda: bare(False), "bare_aiohttp": lambda: bare(True), "ours": ours}
             order = list(paths)
             rows = []
             for rep in range(reps):
-                rate = {name: paths[name]() for name in order[rep % 3:] + order[:rep % 3]}
+                rate = {name: paths[name]() for name in order[rep % 3 :] + order[: rep % 3]}
                 rows.append(rate)
-                print(f"  round {rep + 1}: bare openai loop {rate['bare']:.0f} req/s, same loop "
-                      f"on aiohttp {rate['bare_aiohttp']:.0f} req/s, safecal run_judge "
-                      f"{rate['ours']:.0f} req/s ({100 * rate['ours'] / rate['bare']:.0f}% / "
-                      f"{100 * rate['ours'] / rate['bare_aiohttp']:.0f}%)", flush=True)
+                print(
+                    f"  round {rep + 1}: bare openai loop {rate['bare']:.0f} req/s, same loop "
+                    f"on aiohttp {rate['bare_aiohttp']:.0f} req/s, safecal run_judge "
+                    f"{rate['ours']:.0f} req/s ({100 * rate['ours'] / rate['bare']:.0f}% / "
+                    f"{100 * rate['ours'] / rate['bare_aiohttp']:.0f}%)",
+                    flush=True,
+                )
 
             def median(values: list[float]) -> float:
                 return float(np.median(values))
 
-            print(f"throughput, {n} requests x {reps} rounds, concurrency {concurrency}, server "
-                  f"latency {latency * 1000:.0f} ms: median rates bare "
-                  f"{median([r['bare'] for r in rows]):.0f}, bare on aiohttp "
-                  f"{median([r['bare_aiohttp'] for r in rows]):.0f}, safecal "
-                  f"{median([r['ours'] for r in rows]):.0f} req/s; median ratio safecal / bare "
-                  f"{100 * median([r['ours'] / r['bare'] for r in rows]):.0f}% (target >= 90%), "
-                  f"safecal / bare on the same transport "
-                  f"{100 * median([r['ours'] / r['bare_aiohttp'] for r in rows]):.0f}%")
+            print(
+                f"throughput, {n} requests x {reps} rounds, concurrency {concurrency}, server "
+                f"latency {latency * 1000:.0f} ms: median rates bare "
+                f"{median([r['bare'] for r in rows]):.0f}, bare on aiohttp "
+                f"{median([r['bare_aiohttp'] for r in rows]):.0f}, safecal "
+                f"{median([r['ours'] for r in rows]):.0f} req/s; median ratio safecal / bare "
+                f"{100 * median([r['ours'] / r['bare'] for r in rows]):.0f}% (target >= 90%), "
+                f"safecal / bare on the same transport "
+                f"{100 * median([r['ours'] / r['bare_aiohttp'] for r in rows]):.0f}%"
+            )
     finally:
         proc.terminate()
         proc.wait(10)
@@ -136,8 +156,9 @@ def bench_cached(n: int) -> None:
         at = cache.now()
         key = judge.config.key()
         with ws.transaction() as con:
-            con.executemany(cache.INSERT, [cache.row(key, judge.input_key(c), v, at)
-                                           for c in cases])
+            con.executemany(
+                cache.INSERT, [cache.row(key, judge.input_key(c), v, at) for c in cases]
+            )
         start = time.perf_counter()
         s = run_judge(ws, judge, cases=None)
         elapsed = time.perf_counter() - start
@@ -158,13 +179,17 @@ def bench_tuning(n: int) -> None:
     ours = time.perf_counter() - start
     train = np.arange(n) % 5 != 0
     start = time.perf_counter()
-    best = max(cohen_kappa_score(y[train], (s[train] >= t).astype(int))
-               for t in np.linspace(0.01, 0.99, 99))
+    best = max(
+        cohen_kappa_score(y[train], (s[train] >= t).astype(int))
+        for t in np.linspace(0.01, 0.99, 99)
+    )
     grid = time.perf_counter() - start
-    print(f"threshold tuning, {n} scores: exact search with 5-fold CV and out-of-fold metrics "
-          f"{ours:.2f} s (threshold {result.threshold:.4f}, kappa {result.choice.value:.4f}); "
-          f"scikit-learn kappa over a 99-threshold grid, one fold: {grid:.2f} s "
-          f"(best kappa {best:.4f})")
+    print(
+        f"threshold tuning, {n} scores: exact search with 5-fold CV and out-of-fold metrics "
+        f"{ours:.2f} s (threshold {result.threshold:.4f}, kappa {result.choice.value:.4f}); "
+        f"scikit-learn kappa over a 99-threshold grid, one fold: {grid:.2f} s "
+        f"(best kappa {best:.4f})"
+    )
 
 
 def main() -> None:

@@ -40,8 +40,9 @@ _REPLY = re.compile(r"Reply: <<<(.*?)>>>", re.DOTALL)
 class FakeOpenAI:
     """The server; :meth:`start_in_thread` for tests, :func:`main` for a process."""
 
-    def __init__(self, *, latency: float = 0.0, slow_seconds: float = 5.0,
-                 count: bool = True) -> None:
+    def __init__(
+        self, *, latency: float = 0.0, slow_seconds: float = 5.0, count: bool = True
+    ) -> None:
         self.latency = latency
         self.slow_seconds = slow_seconds
         self.count = count
@@ -115,7 +116,8 @@ class FakeOpenAI:
                 extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
                 writer.write(
                     f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
-                    f"content-length: {len(data)}\r\n{extra}\r\n".encode() + data
+                    f"content-length: {len(data)}\r\n{extra}\r\n".encode()
+                    + data
                 )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
@@ -132,8 +134,11 @@ class FakeOpenAI:
         if self.keep_requests:
             self.requests.append(req)
         content = req["messages"][-1]["content"]
-        text = content if isinstance(content, str) else next(
-            p["text"] for p in content if p.get("type") == "text")
+        text = (
+            content
+            if isinstance(content, str)
+            else next(p["text"] for p in content if p.get("type") == "text")
+        )
         found = list(_REPLY.finditer(text))
         reply = found[-1].group(1) if found else text  # the judged reply comes last
         marks = {m.group(1): m.group(2) for m in _MARK.finditer(reply)}
@@ -154,8 +159,20 @@ class FakeOpenAI:
         if "ALT-PROMPT" in prompt_text and marks.get("alt"):
             rating = int(marks["alt"])
         finish = "stop"
-        tokens = ['{"', "rating", '":', " ", str(rating), ",", ' "', "reason", '":', ' "',
-                  "scripted", '"}']
+        tokens = [
+            '{"',
+            "rating",
+            '":',
+            " ",
+            str(rating),
+            ",",
+            ' "',
+            "reason",
+            '":',
+            ' "',
+            "scripted",
+            '"}',
+        ]
         if "garbage" in marks:
             tokens = ["I", " think", " this", " reply", " is", " fine", "."]
         elif "truncated" in marks:
@@ -170,25 +187,41 @@ class FakeOpenAI:
             for tok in tokens:
                 if tok == str(rating):
                     top = [{"token": tok, "logprob": math.log(p), "bytes": None}] + [
-                        {"token": o, "logprob": math.log(rest) if rest > 0 else -1e4,
-                         "bytes": None} for o in others]
-                    entries.append({"token": tok, "logprob": math.log(p), "bytes": None,
-                                    "top_logprobs": top})
+                        {"token": o, "logprob": math.log(rest) if rest > 0 else -1e4, "bytes": None}
+                        for o in others
+                    ]
+                    entries.append(
+                        {"token": tok, "logprob": math.log(p), "bytes": None, "top_logprobs": top}
+                    )
                 else:
-                    entries.append({"token": tok, "logprob": 0.0, "bytes": None,
-                                    "top_logprobs": []})
+                    entries.append(
+                        {"token": tok, "logprob": 0.0, "bytes": None, "top_logprobs": []}
+                    )
             logprobs = {"content": entries}
         self.answered[reply] += 1
-        return 200, {
-            "id": "chatcmpl-fake",
-            "object": "chat.completion",
-            "created": 0,
-            "model": req.get("model", "fake"),
-            "choices": [{"index": 0, "finish_reason": finish, "logprobs": logprobs,
-                         "message": {"role": "assistant", "content": answer}}],
-            "usage": {"prompt_tokens": len(text) // 4, "completion_tokens": len(tokens),
-                      "total_tokens": len(text) // 4 + len(tokens)},
-        }, {}
+        return (
+            200,
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": 0,
+                "model": req.get("model", "fake"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": finish,
+                        "logprobs": logprobs,
+                        "message": {"role": "assistant", "content": answer},
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": len(text) // 4,
+                    "completion_tokens": len(tokens),
+                    "total_tokens": len(text) // 4 + len(tokens),
+                },
+            },
+            {},
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

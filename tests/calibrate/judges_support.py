@@ -7,8 +7,9 @@ from pathlib import Path
 from safecal.annotate.workspace import Workspace
 
 
-def make_workspace(path: Path, replies: list[tuple[str, str]], *, image: bool = False,
-                   language: str = "en") -> Workspace:
+def make_workspace(
+    path: Path, replies: list[tuple[str, str]], *, image: bool = False, language: str = "en"
+) -> Workspace:
     """A workspace with one item and one response per (aspect, reply text).
 
     Response ids are ``r0000``, ``r0001``, ...; item ids ``i0000``, ...

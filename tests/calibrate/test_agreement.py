@@ -73,7 +73,8 @@ def test_hand_derived_ordinal_alpha() -> None:
     assert r.krippendorff_alpha.value == pytest.approx(7 / 9)
     data = np.array([[1, 1, 3], [1, 2, 3]], dtype=float)
     assert r.krippendorff_alpha.value == pytest.approx(
-        krippendorff.alpha(data, level_of_measurement="ordinal", value_domain=[1, 2, 3]))
+        krippendorff.alpha(data, level_of_measurement="ordinal", value_domain=[1, 2, 3])
+    )
 
 
 def simulated_codes(n: int, raters: int, k: int, seed: int, missing: float = 0.0) -> np.ndarray:
@@ -96,19 +97,22 @@ def as_reliability(codes: np.ndarray) -> np.ndarray:
 def test_alpha_matches_krippendorff_package(level: str, missing: float) -> None:
     codes = simulated_codes(400, 4, 3, seed=3, missing=missing)
     r = agreement_from_codes(codes, ["a", "b", "c"], level=level, n_boot=0)
-    expected = krippendorff.alpha(as_reliability(codes), level_of_measurement=level,
-                                  value_domain=[0, 1, 2])
+    expected = krippendorff.alpha(
+        as_reliability(codes), level_of_measurement=level, value_domain=[0, 1, 2]
+    )
     assert r.krippendorff_alpha.value == pytest.approx(expected, abs=1e-12)
 
 
 def test_kappas_match_sklearn_and_statsmodels() -> None:
     codes = simulated_codes(300, 3, 3, seed=5)
     r = agreement_from_codes(codes, ["a", "b", "c"], n_boot=0)
-    pairs = [cohen_kappa_score(codes[:, a], codes[:, b])
-             for a, b in itertools.combinations(range(3), 2)]
+    pairs = [
+        cohen_kappa_score(codes[:, a], codes[:, b]) for a, b in itertools.combinations(range(3), 2)
+    ]
     assert r.cohen_kappa.value == pytest.approx(np.mean(pairs), abs=1e-12)
     assert r.fleiss_kappa.value == pytest.approx(
-        fleiss_kappa(aggregate_raters(codes)[0], method="fleiss"), abs=1e-12)
+        fleiss_kappa(aggregate_raters(codes)[0], method="fleiss"), abs=1e-12
+    )
 
 
 def gwet_ac1_two_raters(a: np.ndarray, b: np.ndarray, k: int) -> float:
@@ -128,8 +132,7 @@ def test_two_raters_ac1_and_percent_agreement_independent() -> None:
     codes = simulated_codes(300, 2, 3, seed=21)
     r = agreement_from_codes(codes, ["a", "b", "c"], n_boot=0)
     assert r.gwet_ac1.value == pytest.approx(gwet_ac1_two_raters(codes[:, 0], codes[:, 1], 3))
-    assert r.percent_agreement.value == pytest.approx(
-        accuracy_score(codes[:, 0], codes[:, 1]))
+    assert r.percent_agreement.value == pytest.approx(accuracy_score(codes[:, 0], codes[:, 1]))
 
 
 def test_two_raters_cohen_with_missing_uses_shared_units() -> None:
@@ -137,7 +140,8 @@ def test_two_raters_cohen_with_missing_uses_shared_units() -> None:
     both = (codes >= 0).all(axis=1)
     r = agreement_from_codes(codes, ["a", "b", "c"], n_boot=0)
     assert r.cohen_kappa.value == pytest.approx(
-        cohen_kappa_score(codes[both, 0], codes[both, 1]), abs=1e-12)
+        cohen_kappa_score(codes[both, 0], codes[both, 1]), abs=1e-12
+    )
     assert r.n_items == both.sum()
 
 
@@ -157,8 +161,11 @@ def test_weighted_patterns_equal_coefficients_of_an_explicit_resample() -> None:
         res = codes[idx]
         for level in ("nominal", "ordinal"):
             assert krippendorff_alpha_w(p, w, level) == pytest.approx(
-                krippendorff.alpha(as_reliability(res), level_of_measurement=level,
-                                   value_domain=[0, 1, 2]), abs=1e-10)
+                krippendorff.alpha(
+                    as_reliability(res), level_of_measurement=level, value_domain=[0, 1, 2]
+                ),
+                abs=1e-10,
+            )
         direct = agreement_from_codes(res, ["a", "b", "c"], n_boot=0)
         assert fleiss_kappa_w(p, w) == pytest.approx(direct.fleiss_kappa.value, abs=1e-12)
         assert cohen_kappa_w(p, w) == pytest.approx(direct.cohen_kappa.value, abs=1e-12)
@@ -172,8 +179,13 @@ def test_bootstrap_is_seeded_and_brackets_the_estimate() -> None:
     r3 = agreement_from_codes(codes, ["a", "b", "c"], n_boot=300, seed=8)
     assert r1 == r2
     assert r1.krippendorff_alpha.ci != r3.krippendorff_alpha.ci
-    for name in ("percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha",
-                 "gwet_ac1"):
+    for name in (
+        "percent_agreement",
+        "cohen_kappa",
+        "fleiss_kappa",
+        "krippendorff_alpha",
+        "gwet_ac1",
+    ):
         est = getattr(r1, name)
         assert est.ci[0] < est.value < est.ci[1], name
 
@@ -202,13 +214,21 @@ def test_single_ratings_are_left_out_and_duplicates_refused() -> None:
 
 
 def test_wide_to_long_and_to_dict() -> None:
-    wide = pd.DataFrame({"r1": ["x", "x", "y", "y"], "r2": ["x", "y", "y", "y"],
-                         "m": ["A", "A", "B", "B"]})
+    wide = pd.DataFrame(
+        {"r1": ["x", "x", "y", "y"], "r2": ["x", "y", "y", "y"], "m": ["A", "A", "B", "B"]}
+    )
     long = wide_to_long(wide, ["r1", "r2"], keep=["m"])
     d = agreement(long, n_boot=50).to_dict()
     assert d["cohen_kappa"]["value"] == pytest.approx(0.5)
-    assert set(d) >= {"n_items", "percent_agreement", "cohen_kappa", "fleiss_kappa",
-                      "krippendorff_alpha", "gwet_ac1", "prevalence"}
+    assert set(d) >= {
+        "n_items",
+        "percent_agreement",
+        "cohen_kappa",
+        "fleiss_kappa",
+        "krippendorff_alpha",
+        "gwet_ac1",
+        "prevalence",
+    }
     assert len(d["gwet_ac1"]["ci"]) == 2
 
 
@@ -231,8 +251,11 @@ def test_many_raters_many_patterns() -> None:
     codes = simulated_codes(600, 12, 3, seed=9, missing=0.5)
     r = agreement_from_codes(codes, ["a", "b", "c"], n_boot=200)
     assert r.krippendorff_alpha.value == pytest.approx(
-        krippendorff.alpha(as_reliability(codes), level_of_measurement="nominal",
-                           value_domain=[0, 1, 2]), abs=1e-12)
+        krippendorff.alpha(
+            as_reliability(codes), level_of_measurement="nominal", value_domain=[0, 1, 2]
+        ),
+        abs=1e-12,
+    )
     assert r.krippendorff_alpha.ci[0] < r.krippendorff_alpha.value < r.krippendorff_alpha.ci[1]
 
 

@@ -13,8 +13,9 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
 from safecal.calibrate.agreement import agreement_from_codes
 
-ratings = arrays(np.int64, st.tuples(st.integers(2, 30), st.integers(2, 4)),
-                 elements=st.integers(-1, 2))
+ratings = arrays(
+    np.int64, st.tuples(st.integers(2, 30), st.integers(2, 4)), elements=st.integers(-1, 2)
+)
 
 
 def close(a: float, b: float) -> bool:
@@ -37,8 +38,9 @@ def test_alpha_matches_krippendorff(codes: np.ndarray) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(arrays(np.int64, st.tuples(st.integers(2, 30), st.integers(2, 4)),
-              elements=st.integers(0, 2)))
+@given(
+    arrays(np.int64, st.tuples(st.integers(2, 30), st.integers(2, 4)), elements=st.integers(0, 2))
+)
 def test_complete_data_kappas_match(codes: np.ndarray) -> None:
     ours = agreement_from_codes(codes, ["a", "b", "c"], n_boot=0)
     with np.errstate(all="ignore"):

@@ -29,11 +29,14 @@ def test_kappa_and_ac1_intervals_cover() -> None:
     for _ in range(trials):
         cells = rng.choice(9, size=n, p=joint.ravel())
         codes = np.stack([cells // 3, cells % 3], axis=1)
-        r = agreement_from_codes(codes, ["a", "b", "c"], n_boot=400,
-                                 seed=int(rng.integers(1 << 31)))
-        cover += [r.cohen_kappa.ci[0] <= cohen_truth <= r.cohen_kappa.ci[1],
-                  r.fleiss_kappa.ci[0] <= fleiss_truth <= r.fleiss_kappa.ci[1],
-                  r.gwet_ac1.ci[0] <= ac1_truth <= r.gwet_ac1.ci[1]]
+        r = agreement_from_codes(
+            codes, ["a", "b", "c"], n_boot=400, seed=int(rng.integers(1 << 31))
+        )
+        cover += [
+            r.cohen_kappa.ci[0] <= cohen_truth <= r.cohen_kappa.ci[1],
+            r.fleiss_kappa.ci[0] <= fleiss_truth <= r.fleiss_kappa.ci[1],
+            r.gwet_ac1.ci[0] <= ac1_truth <= r.gwet_ac1.ci[1],
+        ]
     assert ((0.91 <= cover / trials) & (cover / trials <= 0.98)).all(), cover / trials
 
 

@@ -39,12 +39,15 @@ def test_utf8_bom_and_other_encodings(tmp_path: Path) -> None:
         read_table(p, encoding="no-such-codec")
 
 
-@pytest.mark.parametrize("name,content,message", [
-    ("empty.csv", "", "empty"),
-    ("t.xlsx", "x", "unknown table format"),
-    ("bad.jsonl", '{"a": 1}\n{"a": \n', r"bad.jsonl, line 2: not valid JSON"),
-    ("list.jsonl", "[1, 2]\n", "line 1: expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("empty.csv", "", "empty"),
+        ("t.xlsx", "x", "unknown table format"),
+        ("bad.jsonl", '{"a": 1}\n{"a": \n', r"bad.jsonl, line 2: not valid JSON"),
+        ("list.jsonl", "[1, 2]\n", "line 1: expected a JSON object"),
+    ],
+)
 def test_bad_files(tmp_path: Path, name: str, content: str, message: str) -> None:
     p = tmp_path / name
     p.write_text(content)

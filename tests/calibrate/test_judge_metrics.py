@@ -22,12 +22,12 @@ def hand_table() -> pd.DataFrame:
 def test_hand_derived_binary_metrics() -> None:
     r = judge_metrics(hand_table(), positive="unsafe", n_boot=0)
     assert r.n == 10 and r.n_invalid == 0
-    assert r.accuracy.value == pytest.approx(0.7)           # (3 + 4) / 10
-    assert r.precision.value == pytest.approx(0.6)          # 3 / (3 + 2)
-    assert r.recall.value == pytest.approx(0.75)            # 3 / (3 + 1)
-    assert r.f1.value == pytest.approx(2 / 3)               # 6 / (6 + 2 + 1)
-    assert r.fpr.value == pytest.approx(1 / 3)              # 2 / (2 + 4)
-    assert r.fnr.value == pytest.approx(0.25)               # 1 / (1 + 3)
+    assert r.accuracy.value == pytest.approx(0.7)  # (3 + 4) / 10
+    assert r.precision.value == pytest.approx(0.6)  # 3 / (3 + 2)
+    assert r.recall.value == pytest.approx(0.75)  # 3 / (3 + 1)
+    assert r.f1.value == pytest.approx(2 / 3)  # 6 / (6 + 2 + 1)
+    assert r.fpr.value == pytest.approx(1 / 3)  # 2 / (2 + 4)
+    assert r.fnr.value == pytest.approx(0.25)  # 1 / (1 + 3)
     assert r.mcc.value == pytest.approx(10 / np.sqrt(600))  # (12 - 2) / sqrt(5*4*6*5)
     assert r.balanced_accuracy.value == pytest.approx((0.75 + 4 / 6) / 2)
     # kappa: p_o = .7, p_e = .4 * .5 + .6 * .5 = .5 -> (.7 - .5) / .5 = .4
@@ -72,8 +72,10 @@ def test_multiclass_matches_sklearn() -> None:
     assert r.precision is None and r.auroc is None
     assert r.accuracy.value == pytest.approx(skm.accuracy_score(t["gold"], t["judge"]))
     assert r.cohen_kappa.value == pytest.approx(skm.cohen_kappa_score(t["gold"], t["judge"]))
-    assert r.confusion.matrix == skm.confusion_matrix(
-        t["gold"], t["judge"], labels=list(r.confusion.labels)).tolist()
+    assert (
+        r.confusion.matrix
+        == skm.confusion_matrix(t["gold"], t["judge"], labels=list(r.confusion.labels)).tolist()
+    )
 
 
 def test_weighted_cells_equal_sklearn_on_explicit_resamples() -> None:
@@ -87,8 +89,9 @@ def test_weighted_cells_equal_sklearn_on_explicit_resamples() -> None:
     for _ in range(5):
         idx = rng.integers(0, len(t), len(t))
         ry, rh, rs = y[idx], yhat[idx], s[idx]
-        cells = np.array([(ry & rh).sum(), (ry & ~rh).sum(), (~ry & rh).sum(),
-                          (~ry & ~rh).sum()], float)
+        cells = np.array(
+            [(ry & rh).sum(), (ry & ~rh).sum(), (~ry & rh).sum(), (~ry & ~rh).sum()], float
+        )
         m = _binary_from_cells(cells)
         assert m["mcc"] == pytest.approx(skm.matthews_corrcoef(ry, rh))
         assert m["f1"] == pytest.approx(skm.f1_score(ry, rh))
@@ -103,8 +106,9 @@ def test_hand_derived_auroc_auprc() -> None:
     # positives score .9 and .6, negatives .6 and .2
     # AUROC: pairs (.9>.6) 1, (.9>.2) 1, (.6=.6) 1/2, (.6>.2) 1 -> 3.5 / 4
     # AP: threshold .9: P = 1, R = 1/2; threshold .6: P = 2/3, R = 1 -> 1/2*1 + 1/2*2/3 = 5/6
-    t = pd.DataFrame({"gold": ["1", "1", "0", "0"], "judge": ["1", "1", "1", "0"],
-                      "score": [0.9, 0.6, 0.6, 0.2]})
+    t = pd.DataFrame(
+        {"gold": ["1", "1", "0", "0"], "judge": ["1", "1", "1", "0"], "score": [0.9, 0.6, 0.6, 0.2]}
+    )
     r = judge_metrics(t, positive="1", score="score", n_boot=0)
     assert r.auroc.value == pytest.approx(0.875)
     assert r.auprc.value == pytest.approx(5 / 6)
@@ -112,8 +116,12 @@ def test_hand_derived_auroc_auprc() -> None:
 
 def test_invalid_answers_are_counted_and_left_out() -> None:
     t = hand_table()
-    extra = pd.DataFrame({"gold": ["unsafe", "unsafe", "safe_with_warning", None],
-                          "judge": ["I cannot judge this", None, "UNSAFE!!", "unsafe"]})
+    extra = pd.DataFrame(
+        {
+            "gold": ["unsafe", "unsafe", "safe_with_warning", None],
+            "judge": ["I cannot judge this", None, "UNSAFE!!", "unsafe"],
+        }
+    )
     r = judge_metrics(pd.concat([t, extra], ignore_index=True), positive="unsafe", n_boot=0)
     assert r.n == 10 and r.n_invalid == 3 and r.n_unlabeled == 1
     assert r.invalid_values == {"I cannot judge this": 1, "(missing)": 1, "UNSAFE!!": 1}
@@ -134,8 +142,18 @@ def test_positive_must_be_a_label() -> None:
 def test_intervals_and_json() -> None:
     r = judge_metrics(random_table(300, 4), positive="full_refusal", score="score", n_boot=200)
     d = r.to_dict()
-    for name in ("accuracy", "cohen_kappa", "precision", "recall", "f1", "fpr", "fnr", "mcc",
-                 "auroc", "auprc"):
+    for name in (
+        "accuracy",
+        "cohen_kappa",
+        "precision",
+        "recall",
+        "f1",
+        "fpr",
+        "fnr",
+        "mcc",
+        "auroc",
+        "auprc",
+    ):
         lo, hi = d[name]["ci"]
         assert lo <= d[name]["value"] <= hi, name
     assert d["confusion"]["labels"] == ["positive", "negative"]

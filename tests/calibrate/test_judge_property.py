@@ -12,9 +12,15 @@ from sklearn import metrics as skm
 
 from safecal.calibrate import judge_metrics
 
-pairs = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2),
-                           st.floats(0, 1, allow_nan=False).map(lambda x: round(x, 1))),
-                 min_size=1, max_size=40)
+pairs = st.lists(
+    st.tuples(
+        st.integers(0, 2),
+        st.integers(0, 2),
+        st.floats(0, 1, allow_nan=False).map(lambda x: round(x, 1)),
+    ),
+    min_size=1,
+    max_size=40,
+)
 LABELS = np.array(["full_compliance", "partial_refusal", "full_refusal"])
 
 

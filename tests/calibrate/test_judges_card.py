@@ -33,12 +33,15 @@ def add_gold(ws: Workspace, example: ExamplePaths, *, share: float = 0.7, seed: 
         con.executemany(
             "INSERT INTO gold (response_id, field, label, method, decided_at) "
             "VALUES (?, ?, ?, 'imported', 'now')",
-            truth[["response_id", "field", "label"]].itertuples(index=False, name=None))
+            truth[["response_id", "field", "label"]].itertuples(index=False, name=None),
+        )
         con.executemany(
             "INSERT INTO annotations (response_id, item_id, annotator, field, label) "
             "VALUES (?, ?, ?, ?, ?)",
-            humans[["response_id", "item_id", "annotator", "field", "label"]]
-            .itertuples(index=False, name=None))
+            humans[["response_id", "item_id", "annotator", "field", "label"]].itertuples(
+                index=False, name=None
+            ),
+        )
 
 
 @pytest.fixture
@@ -50,17 +53,18 @@ def judged(example_workspace: Workspace, example: ExamplePaths) -> Workspace:
     return ws
 
 
-def test_card_figures_match_an_independent_computation(judged: Workspace,
-                                                        tmp_path: Path) -> None:
-    html_path, json_path = write_judge_card(judged, "example-vlm-judge", tmp_path / "card",
-                                            n_boot=200)
+def test_card_figures_match_an_independent_computation(judged: Workspace, tmp_path: Path) -> None:
+    html_path, json_path = write_judge_card(
+        judged, "example-vlm-judge", tmp_path / "card", n_boot=200
+    )
     card = json.loads(json_path.read_text(encoding="utf-8"))
     h = card["fields"]["harmfulness"]
     # independent: binary kappa with scikit-learn over gold rows with a valid verdict
     rows = judged.read_sql(
         "SELECT g.label AS gold, v.label AS judge FROM gold g JOIN verdicts v USING "
         "(response_id) JOIN judge_runs j USING (run_id) WHERE j.judge = 'example-vlm-judge' "
-        "AND g.field = 'harmfulness' AND v.valid = 1")
+        "AND g.field = 'harmfulness' AND v.valid = 1"
+    )
     kappa = cohen_kappa_score(rows["gold"] == "unsafe", rows["judge"] == "unsafe")
     assert h["metrics"]["cohen_kappa"]["value"] == pytest.approx(kappa)
     assert h["metrics"]["n"] == len(rows)
@@ -68,7 +72,8 @@ def test_card_figures_match_an_independent_computation(judged: Workspace,
     assert lo < kappa < hi
     invalid = judged.read_sql(
         "SELECT count(*) AS n FROM verdicts v JOIN judge_runs j USING (run_id) "
-        "WHERE j.judge = 'example-vlm-judge' AND v.field = 'harmfulness' AND v.valid = 0")
+        "WHERE j.judge = 'example-vlm-judge' AND v.field = 'harmfulness' AND v.valid = 0"
+    )
     assert h["invalid"]["n"] == invalid["n"].iloc[0] > 0
     assert h["threshold"]["objective"] == "kappa" and 0 <= h["threshold"]["threshold"] <= 1
     assert "cohen_kappa" in h["threshold"]["cross_validated"]
@@ -79,9 +84,16 @@ def test_card_figures_match_an_independent_computation(judged: Workspace,
     assert set(card["fields"]) == {"harmfulness", "refusal"}
 
     html = html_path.read_text(encoding="utf-8")
-    for needle in ("Agreement with the human gold labels", "Reliability", "ROC",
-                   "Precision-recall", "Accuracy by level-1 category x modality",
-                   "Accuracy by human unanimity", "Cost and latency", "<svg"):
+    for needle in (
+        "Agreement with the human gold labels",
+        "Reliability",
+        "ROC",
+        "Precision-recall",
+        "Accuracy by level-1 category x modality",
+        "Accuracy by human unanimity",
+        "Cost and latency",
+        "<svg",
+    ):
         assert needle in html, needle
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", html)  # nothing external
     assert "<script" not in html.lower()
@@ -94,8 +106,7 @@ def test_keyword_card_has_no_threshold(judged: Workspace, tmp_path: Path) -> Non
     assert card["fields"]["refusal"]["metrics"]["auroc"] is None
 
 
-def test_hostile_text_is_escaped(judged: Workspace, example: ExamplePaths,
-                                 tmp_path: Path) -> None:
+def test_hostile_text_is_escaped(judged: Workspace, example: ExamplePaths, tmp_path: Path) -> None:
     table = pd.read_csv(example.judge_verdicts, dtype=str, keep_default_na=False)
     table["judge"] = "hostile-judge"
     bad = table["label"] == ""
@@ -106,8 +117,10 @@ def test_hostile_text_is_escaped(judged: Workspace, example: ExamplePaths,
     path = tmp_path / "hostile.csv"
     table.to_csv(path, index=False)
     with judged.transaction() as con:
-        con.execute("UPDATE responses SET model = ? WHERE model = 'aurora-vl-7b'",
-                    ("<b onmouseover=alert(2)>aurora</b>",))
+        con.execute(
+            "UPDATE responses SET model = ? WHERE model = 'aurora-vl-7b'",
+            ("<b onmouseover=alert(2)>aurora</b>",),
+        )
     import_verdicts(judged, path, score="score")
     html_path, _ = write_judge_card(judged, "hostile-judge", tmp_path / "h", n_boot=50)
     html = html_path.read_text(encoding="utf-8")
@@ -119,29 +132,97 @@ def test_hostile_text_is_escaped(judged: Workspace, example: ExamplePaths,
 def test_tune_command_on_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 300)
-    table = pd.DataFrame({"human": np.where(y == 1, "unsafe", "safe_with_refusal"),
-                          "p": np.round(np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1), 3)})
+    table = pd.DataFrame(
+        {
+            "human": np.where(y == 1, "unsafe", "safe_with_refusal"),
+            "p": np.round(np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1), 3),
+        }
+    )
     table.to_csv(tmp_path / "t.csv", index=False)
-    assert main(["calibrate", "tune", "--table", str(tmp_path / "t.csv"), "--gold", "human",
-                 "--score", "p", "--positive", "unsafe", "--objective", "f1", "--folds", "4",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "tune",
+                "--table",
+                str(tmp_path / "t.csv"),
+                "--gold",
+                "human",
+                "--score",
+                "p",
+                "--positive",
+                "unsafe",
+                "--objective",
+                "f1",
+                "--folds",
+                "4",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["objective"] == "f1" and isinstance(out["threshold"], float)
     assert set(out["cross_validated"]["cohen_kappa"]) == {"value", "ci"}
-    assert main(["calibrate", "tune", "--table", str(tmp_path / "t.csv"), "--gold", "nope",
-                 "--score", "p", "--positive", "unsafe"]) == 2
+    assert (
+        main(
+            [
+                "calibrate",
+                "tune",
+                "--table",
+                str(tmp_path / "t.csv"),
+                "--gold",
+                "nope",
+                "--score",
+                "p",
+                "--positive",
+                "unsafe",
+            ]
+        )
+        == 2
+    )
     assert "no column 'nope'" in capsys.readouterr().err
 
 
-def test_tune_and_report_commands_on_the_workspace(judged: Workspace, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_tune_and_report_commands_on_the_workspace(
+    judged: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ws = ["--workspace", str(judged.path)]
     assert main(["calibrate", "tune", *ws, "--run", "example-vlm-judge", "--json"]) == 2
     assert "choose one with --field" in capsys.readouterr().err
-    assert main(["calibrate", "tune", *ws, "--run", "example-vlm-judge", "--field",
-                 "harmfulness", "--n-boot", "100", "--json"]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "tune",
+                *ws,
+                "--run",
+                "example-vlm-judge",
+                "--field",
+                "harmfulness",
+                "--n-boot",
+                "100",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert 0 <= out["threshold"] <= 1
-    assert main(["calibrate", "report", *ws, "--run", "example-vlm-judge", "--out",
-                 str(tmp_path / "c"), "--n-boot", "50"]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "report",
+                *ws,
+                "--run",
+                "example-vlm-judge",
+                "--out",
+                str(tmp_path / "c"),
+                "--n-boot",
+                "50",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "c.html").exists() and (tmp_path / "c.json").exists()

@@ -27,8 +27,13 @@ def server() -> Iterator[FakeOpenAI]:
 
 
 def judge_for(server: FakeOpenAI, **kw: object) -> LLMJudge:
-    opts: dict[str, object] = {"model": "fake-judge", "base_url": server.base_url,
-                               "timeout": 0.5, "backoff_base": 0.01, "max_attempts": 4}
+    opts: dict[str, object] = {
+        "model": "fake-judge",
+        "base_url": server.base_url,
+        "timeout": 0.5,
+        "backoff_base": 0.01,
+        "max_attempts": 4,
+    }
     opts.update(kw)
     return LLMJudge(**opts)  # type: ignore[arg-type]
 
@@ -39,12 +44,19 @@ def one(judge: LLMJudge, case: Case):  # noqa: ANN201
             return await judge.ajudge(case)
         finally:
             await judge.aclose()
+
     return asyncio.run(go())
 
 
 def case(reply: str, field: str = "harmfulness", image: str | None = None) -> Case:
-    return Case(response_id="r1", item_id="i1", field=field, query="how to pick a lock?",
-                response=reply, image=image)
+    return Case(
+        response_id="r1",
+        item_id="i1",
+        field=field,
+        query="how to pick a lock?",
+        response=reply,
+        image=image,
+    )
 
 
 def test_labels_and_logprob_scores(server: FakeOpenAI) -> None:
@@ -72,8 +84,11 @@ def test_garbage_and_truncated_answers_are_invalid_with_raw_text(server: FakeOpe
 
 def test_retries_on_429_500_and_timeouts(server: FakeOpenAI) -> None:
     judge = judge_for(server)
-    for reply, calls in (("a [[429:2]] [[rate=3]]", 3), ("b [[500:3]] [[rate=3]]", 4),
-                         ("c [[slow:1]] [[rate=3]]", 2)):
+    for reply, calls in (
+        ("a [[429:2]] [[rate=3]]", 3),
+        ("b [[500:3]] [[rate=3]]", 4),
+        ("c [[slow:1]] [[rate=3]]", 2),
+    ):
         v = one(judge, case(reply))
         assert v.label == "unsafe"
         assert server.calls[reply] == calls
@@ -92,11 +107,15 @@ def test_retries_when_the_connection_drops_or_nobody_listens(server: FakeOpenAI)
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    nobody = LLMJudge(model="m", base_url=f"http://127.0.0.1:{port}/v1", backoff_base=0.01,
-                      max_attempts=2)
+    nobody = LLMJudge(
+        model="m", base_url=f"http://127.0.0.1:{port}/v1", backoff_base=0.01, max_attempts=2
+    )
     # the message names the endpoint and the root cause, not only the client's error class
-    with pytest.raises(TransientError, match=rf"gave up after 2 attempts to "
-                       rf"http://127.0.0.1:{port}/v1 .*cause ConnectionRefusedError"):
+    with pytest.raises(
+        TransientError,
+        match=rf"gave up after 2 attempts to "
+        rf"http://127.0.0.1:{port}/v1 .*cause ConnectionRefusedError",
+    ):
         one(nobody, case("x"))
 
 
@@ -127,24 +146,33 @@ def test_prompt_fills_hostile_text_verbatim() -> None:
     assert prompt.version.startswith("harmfulness-v1@")
 
 
-@pytest.mark.parametrize("answer,label", [
-    ('{"rating": 3, "reason": "x"}', "unsafe"),
-    ('```json\n{"rating": 2}\n```', "safe_with_warning"),
-    ('{"rating": "3"}', None),           # a string is not an integer rating
-    ('{"rating": 4}', None),             # outside the options
-    ('{"rating": true}', None),
-    ('Rating: 3', None),
-    ('{"rating": 3} and more', None),
-    ('', None),
-])
+@pytest.mark.parametrize(
+    "answer,label",
+    [
+        ('{"rating": 3, "reason": "x"}', "unsafe"),
+        ('```json\n{"rating": 2}\n```', "safe_with_warning"),
+        ('{"rating": "3"}', None),  # a string is not an integer rating
+        ('{"rating": 4}', None),  # outside the options
+        ('{"rating": true}', None),
+        ("Rating: 3", None),
+        ('{"rating": 3} and more', None),
+        ("", None),
+    ],
+)
 def test_strict_parsing(answer: str, label: str | None) -> None:
     assert load_prompt("harmfulness-v1").parse(answer) == label
 
 
 def test_run_records_invalid_and_failed_and_costs(server: FakeOpenAI, tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path / "ws", [
-        ("vulnerability", "a [[rate=3]]"), ("overrefusal", "b [[rate=3]]"),
-        ("vulnerability", "c [[garbage]]"), ("vulnerability", "d [[500:99]]")])
+    ws = make_workspace(
+        tmp_path / "ws",
+        [
+            ("vulnerability", "a [[rate=3]]"),
+            ("overrefusal", "b [[rate=3]]"),
+            ("vulnerability", "c [[garbage]]"),
+            ("vulnerability", "d [[500:99]]"),
+        ],
+    )
     judge = judge_for(server, max_attempts=2)
     s = run_judge(ws, judge, prices=(1.0, 2.0))
     assert (s.n_called, s.n_invalid, s.n_failed) == (3, 1, 1)
@@ -163,16 +191,18 @@ def test_run_records_invalid_and_failed_and_costs(server: FakeOpenAI, tmp_path: 
     assert sum(server.calls.values()) - before == 2  # only d, twice (2 attempts)
 
 
-def test_a_failed_commit_stops_the_run_and_keeps_what_was_committed(server: FakeOpenAI,
-                                                                     tmp_path: Path) -> None:
+def test_a_failed_commit_stops_the_run_and_keeps_what_was_committed(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
     import sqlite3
 
     n = 40
-    ws = make_workspace(tmp_path / "ws", [("vulnerability", f"x{k} [[rate=2]]")
-                                          for k in range(n)])
+    ws = make_workspace(tmp_path / "ws", [("vulnerability", f"x{k} [[rate=2]]") for k in range(n)])
     with ws.transaction() as con:  # the workspace refuses one verdict, as a full disk would
-        con.execute("CREATE TRIGGER refuse BEFORE INSERT ON verdicts "
-                    "WHEN NEW.response_id = 'r0030' BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        con.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON verdicts "
+            "WHEN NEW.response_id = 'r0030' BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
     judge = judge_for(server)
     with pytest.raises(sqlite3.DatabaseError, match="disk full"):
         run_judge(ws, judge, concurrency=1)

@@ -27,23 +27,47 @@ def server() -> Iterator[FakeOpenAI]:
 
 
 def cli(ws: Path, server: FakeOpenAI, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "safecal", "calibrate", "run", "--workspace", str(ws),
-            "--judge", "llm", "--model", "fake-judge", "--base-url", server.base_url,
-            "--api-key-env", "SAFECAL_TEST_JUDGE_KEY", "--no-progress", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "safecal",
+        "calibrate",
+        "run",
+        "--workspace",
+        str(ws),
+        "--judge",
+        "llm",
+        "--model",
+        "fake-judge",
+        "--base-url",
+        server.base_url,
+        "--api-key-env",
+        "SAFECAL_TEST_JUDGE_KEY",
+        "--no-progress",
+        *extra,
+    ]
 
 
 def env() -> dict[str, str]:
     return {**os.environ, "SAFECAL_TEST_JUDGE_KEY": SECRET}
 
 
-def test_killed_run_resumes_without_losing_or_repeating_calls(server: FakeOpenAI,
-                                                               tmp_path: Path) -> None:
+def test_killed_run_resumes_without_losing_or_repeating_calls(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
     n = 200
-    replies = [(("vulnerability", "overrefusal")[k % 2], f"resp {k} [[rate={1 + k % 3}]]")
-               for k in range(n)]
+    replies = [
+        (("vulnerability", "overrefusal")[k % 2], f"resp {k} [[rate={1 + k % 3}]]")
+        for k in range(n)
+    ]
     ws = make_workspace(tmp_path / "ws", replies)
-    proc = subprocess.Popen(cli(tmp_path / "ws", server, "--concurrency", "8"), cwd=ROOT,
-                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cli(tmp_path / "ws", server, "--concurrency", "8"),
+        cwd=ROOT,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while sum(server.answered.values()) < 60 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -60,8 +84,14 @@ def test_killed_run_resumes_without_losing_or_repeating_calls(server: FakeOpenAI
     # way (at most 8 more), not yet committed
     assert sum(first.values()) - len(recorded) <= 16
 
-    done = subprocess.run(cli(tmp_path / "ws", server, "--concurrency", "8"), cwd=ROOT, env=env(),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        cli(tmp_path / "ws", server, "--concurrency", "8"),
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     second = {reply: server.answered[reply] - first.get(reply, 0) for reply in server.answered}
     called_again = {f"r{int(reply.split()[1]):04d}" for reply, c in second.items() if c}
@@ -72,17 +102,30 @@ def test_killed_run_resumes_without_losing_or_repeating_calls(server: FakeOpenAI
     assert len(verdicts) == verdicts["response_id"].nunique() == n
     # a third run costs nothing
     before = sum(server.calls.values())
-    again = subprocess.run(cli(tmp_path / "ws", server), cwd=ROOT, env=env(),
-                           capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        cli(tmp_path / "ws", server),
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0 and sum(server.calls.values()) == before
     assert f"{n} from cache, 0 calls" in again.stdout
 
 
 def test_api_key_never_reaches_logs_or_database(server: FakeOpenAI, tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path / "ws", [("vulnerability", "a [[rate=3]]"),
-                                          ("overrefusal", "b [[garbage]]")])
-    done = subprocess.run(cli(tmp_path / "ws", server, "--json"), cwd=ROOT, env=env(),
-                          capture_output=True, text=True, timeout=120)
+    ws = make_workspace(
+        tmp_path / "ws", [("vulnerability", "a [[rate=3]]"), ("overrefusal", "b [[garbage]]")]
+    )
+    done = subprocess.run(
+        cli(tmp_path / "ws", server, "--json"),
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert f"Bearer {SECRET}" in server.authorizations  # the key was really used
     assert SECRET not in done.stdout + done.stderr
@@ -99,8 +142,10 @@ def test_api_key_never_reaches_logs_or_database(server: FakeOpenAI, tmp_path: Pa
     from safecal.calibrate.judging import write_judge_card
 
     with ws.transaction() as con:
-        con.execute("INSERT INTO gold (response_id, field, label, method, decided_at) "
-                    "VALUES ('r0000', 'harmfulness', 'unsafe', 'imported', 'now')")
+        con.execute(
+            "INSERT INTO gold (response_id, field, label, method, decided_at) "
+            "VALUES ('r0000', 'harmfulness', 'unsafe', 'imported', 'now')"
+        )
     html, js = write_judge_card(ws, "fake-judge", tmp_path / "card", n_boot=10)
     for path in (html, js):
         text = path.read_text(encoding="utf-8")
@@ -109,24 +154,50 @@ def test_api_key_never_reaches_logs_or_database(server: FakeOpenAI, tmp_path: Pa
 
 def test_missing_key_for_a_remote_api_is_a_clear_error(tmp_path: Path) -> None:
     make_workspace(tmp_path / "ws", [("vulnerability", "a")])
-    environment = {k: v for k, v in os.environ.items() if k not in ("NO_SUCH_KEY_VAR",
-                                                                     "OPENAI_BASE_URL")}
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("NO_SUCH_KEY_VAR", "OPENAI_BASE_URL")
+    }
     done = subprocess.run(
-        [sys.executable, "-m", "safecal", "calibrate", "run", "--workspace",
-         str(tmp_path / "ws"), "--judge", "llm", "--model", "m", "--api-key-env",
-         "NO_SUCH_KEY_VAR"], cwd=ROOT, env=environment, capture_output=True, text=True,
-        timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "safecal",
+            "calibrate",
+            "run",
+            "--workspace",
+            str(tmp_path / "ws"),
+            "--judge",
+            "llm",
+            "--model",
+            "m",
+            "--api-key-env",
+            "NO_SUCH_KEY_VAR",
+        ],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "NO_SUCH_KEY_VAR is not set" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_a_server_that_is_gone_is_named_and_nothing_is_recorded(server: FakeOpenAI,
-                                                                 tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path / "ws", [("vulnerability", "a [[rate=3]]"),
-                                          ("overrefusal", "b [[rate=1]]")])
+def test_a_server_that_is_gone_is_named_and_nothing_is_recorded(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    ws = make_workspace(
+        tmp_path / "ws", [("vulnerability", "a [[rate=3]]"), ("overrefusal", "b [[rate=1]]")]
+    )
     server.stop()  # the judge server dies before the run
-    done = subprocess.run(cli(tmp_path / "ws", server, "--max-attempts", "2"), cwd=ROOT,
-                          env=env(), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        cli(tmp_path / "ws", server, "--max-attempts", "2"),
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "2 calls failed after retries" in done.stderr
     assert f"to {server.base_url} (" in done.stderr and "ConnectionRefusedError" in done.stderr
@@ -139,15 +210,23 @@ def test_a_server_that_is_gone_is_named_and_nothing_is_recorded(server: FakeOpen
         con.close()
 
 
-def test_a_refused_database_write_is_a_message_and_the_rerun_resumes(server: FakeOpenAI,
-                                                                     tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path / "ws", [("vulnerability", f"x{k} [[rate=2]]")
-                                          for k in range(6)])
+def test_a_refused_database_write_is_a_message_and_the_rerun_resumes(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    ws = make_workspace(tmp_path / "ws", [("vulnerability", f"x{k} [[rate=2]]") for k in range(6)])
     with ws.transaction() as con:  # the workspace refuses one verdict, as a full disk would
-        con.execute("CREATE TRIGGER refuse BEFORE INSERT ON verdicts "
-                    "WHEN NEW.response_id = 'r0004' BEGIN SELECT RAISE(ABORT, 'disk full'); END")
-    done = subprocess.run(cli(tmp_path / "ws", server, "--concurrency", "1"), cwd=ROOT,
-                          env=env(), capture_output=True, text=True, timeout=120)
+        con.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON verdicts "
+            "WHEN NEW.response_id = 'r0004' BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    done = subprocess.run(
+        cli(tmp_path / "ws", server, "--concurrency", "1"),
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "error: the workspace database refused a change" in done.stderr
     assert "disk full" in done.stderr and "rerun the same command" in done.stderr
@@ -155,6 +234,12 @@ def test_a_refused_database_write_is_a_message_and_the_rerun_resumes(server: Fak
     assert kept == {f"r{k:04d}" for k in range(4)}
     with ws.transaction() as con:
         con.execute("DROP TRIGGER refuse")
-    again = subprocess.run(cli(tmp_path / "ws", server), cwd=ROOT, env=env(),
-                           capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        cli(tmp_path / "ws", server),
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0 and "4 from cache, 2 calls" in again.stdout

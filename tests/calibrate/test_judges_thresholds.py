@@ -15,11 +15,20 @@ def brute_force(y: np.ndarray, s: np.ndarray) -> list[dict[str, float]]:
         pred = (s >= t).astype(int)
         tn, fp, fn, tp = confusion_matrix(y, pred, labels=[0, 1]).ravel()
         kappa = cohen_kappa_score(y, pred) if len(set(pred)) > 1 or len(set(y)) > 1 else 0.0
-        rows.append({"threshold": t, "tp": tp, "fp": fp, "tn": tn, "fn": fn,
-                     "cohen_kappa": 0.0 if np.isnan(kappa) else kappa,
-                     "f1": f1_score(y, pred, zero_division=0),
-                     "youden_j": tp / (tp + fn) - fp / (fp + tn),
-                     "fpr": fp / (fp + tn), "fnr": fn / (fn + tp)})
+        rows.append(
+            {
+                "threshold": t,
+                "tp": tp,
+                "fp": fp,
+                "tn": tn,
+                "fn": fn,
+                "cohen_kappa": 0.0 if np.isnan(kappa) else kappa,
+                "f1": f1_score(y, pred, zero_division=0),
+                "youden_j": tp / (tp + fn) - fp / (fp + tn),
+                "fpr": fp / (fp + tn),
+                "fnr": fn / (fn + tp),
+            }
+        )
     return rows
 
 
@@ -38,8 +47,10 @@ def test_table_matches_brute_force(seed: int) -> None:
             assert got[key] == pytest.approx(value, abs=1e-12), (key, got, want)
 
 
-@pytest.mark.parametrize("objective,column,sign", [
-    ("kappa", "cohen_kappa", 1), ("f1", "f1", 1), ("youden", "youden_j", 1)])
+@pytest.mark.parametrize(
+    "objective,column,sign",
+    [("kappa", "cohen_kappa", 1), ("f1", "f1", 1), ("youden", "youden_j", 1)],
+)
 def test_optimum_is_the_brute_force_optimum(objective: str, column: str, sign: int) -> None:
     rng = np.random.default_rng(7)
     y = rng.integers(0, 2, 120)
@@ -49,8 +60,7 @@ def test_optimum_is_the_brute_force_optimum(objective: str, column: str, sign: i
     best = max(r[column] for r in rows)
     assert choice.value == pytest.approx(best)
     # ties go to the highest threshold
-    assert choice.threshold == max(r["threshold"] for r in rows
-                                   if r[column] == pytest.approx(best))
+    assert choice.threshold == max(r["threshold"] for r in rows if r[column] == pytest.approx(best))
 
 
 def test_cost_and_constrained_objectives() -> None:

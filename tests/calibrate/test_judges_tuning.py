@@ -66,8 +66,9 @@ def test_tune_table_contract_and_errors() -> None:
     from safecal.annotate.errors import InputError
 
     y, s = scores(n=200)
-    gold = np.where(y == 1, "unsafe", np.where(np.arange(200) % 2, "safe_with_warning",
-                                               "safe_with_refusal"))
+    gold = np.where(
+        y == 1, "unsafe", np.where(np.arange(200) % 2, "safe_with_warning", "safe_with_refusal")
+    )
     table = pd.DataFrame({"g": gold, "p": s})
     table.loc[3, "p"] = np.nan  # an invalid verdict: left out of tuning, counted
     out = tune_table(table, gold="g", score="p", positive="unsafe", n_boot=100).to_dict()
@@ -105,27 +106,35 @@ def prompt_workspace(tmp_path: Path, n: int = 120) -> tuple[list[tuple[str, str]
     for k in range(n):
         truth = 3 if k % 2 == 0 else 1
         wrong = 1 if truth == 3 else 3
-        replies.append(("vulnerability",
-                        f"resp {k} [[rate={truth if k % 3 == 0 else wrong}]] [[alt={truth}]]"))
+        replies.append(
+            ("vulnerability", f"resp {k} [[rate={truth if k % 3 == 0 else wrong}]] [[alt={truth}]]")
+        )
     ws = make_workspace(tmp_path / "ws", replies)
     with ws.transaction() as con:
         con.executemany(
             "INSERT INTO gold (response_id, field, label, method, decided_at) "
             "VALUES (?, 'harmfulness', ?, 'unanimous', 'now')",
-            [(f"r{k:04d}", "unsafe" if k % 2 == 0 else "safe_with_refusal") for k in range(n)])
+            [(f"r{k:04d}", "unsafe" if k % 2 == 0 else "safe_with_refusal") for k in range(n)],
+        )
     alt = tmp_path / "harmfulness-alt.txt"
     source = (PROMPTS_DIR / "harmfulness-v1.txt").read_text(encoding="utf-8")
     alt.write_text(source.replace("### system\n", "### system\nALT-PROMPT\n"), encoding="utf-8")
     return replies, ws, alt
 
 
-def test_prompt_tuning_reports_on_held_out_items_only(server: FakeOpenAI,
-                                                      tmp_path: Path) -> None:
+def test_prompt_tuning_reports_on_held_out_items_only(server: FakeOpenAI, tmp_path: Path) -> None:
     replies, ws, alt = prompt_workspace(tmp_path)
     judge = LLMJudge(model="fake", base_url=server.base_url, name="gpt-fake")
-    result = tune_prompt(ws, judge, field_name="harmfulness",
-                         templates=[load_prompt("harmfulness-v1"), load_prompt(alt)],
-                         shots=(0, 2), seed=0, n_boot=200, concurrency=8)
+    result = tune_prompt(
+        ws,
+        judge,
+        field_name="harmfulness",
+        templates=[load_prompt("harmfulness-v1"), load_prompt(alt)],
+        shots=(0, 2),
+        seed=0,
+        n_boot=200,
+        concurrency=8,
+    )
     assert result.chosen.startswith("harmfulness-alt+")
     splits = result.splits.set_index("response_id")["split"]
     test_ids = set(splits[splits == "test"].index)
@@ -152,24 +161,68 @@ def test_prompt_tuning_reports_on_held_out_items_only(server: FakeOpenAI,
     assert chosen_version != result.baseline_version
 
 
-def test_tune_prompt_command_feeds_the_card(server: FakeOpenAI, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_tune_prompt_command_feeds_the_card(
+    server: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from safecal.cli import main
 
     _, ws, alt = prompt_workspace(tmp_path, n=60)
-    common = ["--workspace", str(ws.path), "--model", "fake", "--base-url", server.base_url,
-              "--api-key-env", "NO_KEY_NEEDED_LOCALLY"]
+    common = [
+        "--workspace",
+        str(ws.path),
+        "--model",
+        "fake",
+        "--base-url",
+        server.base_url,
+        "--api-key-env",
+        "NO_KEY_NEEDED_LOCALLY",
+    ]
     assert main(["calibrate", "run", "--judge", "llm", "--no-progress", *common]) == 0
     out = tmp_path / "prompt.json"
-    assert main(["calibrate", "tune-prompt", *common, "--field", "harmfulness", "--candidates",
-                 "harmfulness-v1", str(alt), "--shots", "0", "1", "--n-boot", "100",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "tune-prompt",
+                *common,
+                "--field",
+                "harmfulness",
+                "--candidates",
+                "harmfulness-v1",
+                str(alt),
+                "--shots",
+                "0",
+                "1",
+                "--n-boot",
+                "100",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text(encoding="utf-8"))
     assert result["chosen"].startswith("harmfulness-alt+")
     capsys.readouterr()
-    assert main(["calibrate", "report", "--workspace", str(ws.path), "--run", "fake",
-                 "--prompt-tuning", str(out), "--out", str(tmp_path / "card"),
-                 "--n-boot", "50"]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "report",
+                "--workspace",
+                str(ws.path),
+                "--run",
+                "fake",
+                "--prompt-tuning",
+                str(out),
+                "--out",
+                str(tmp_path / "card"),
+                "--n-boot",
+                "50",
+            ]
+        )
+        == 0
+    )
     html = (tmp_path / "card.html").read_text(encoding="utf-8")
     assert "Prompt chosen on the dev split" in html and "harmfulness-alt+" in html
     card = json.loads((tmp_path / "card.json").read_text(encoding="utf-8"))

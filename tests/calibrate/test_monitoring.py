@@ -46,14 +46,26 @@ def test_at_threshold_above_every_score_calls_nothing_positive():
 
 
 def test_metric_grid_applies_the_function_per_cell():
-    t = pd.DataFrame({
-        "a": ["x", "x", "x", "x", "y", "y", "y"],
-        "b": ["p", "p", "q", "q", "p", "p", "p"],
-        "gold": ["pos", "neg", "pos", "pos", "neg", "pos", "neg"],
-        "judge": ["pos", "neg", "neg", "pos", "pos", "pos", "neg"],
-    })
-    grid = metric_grid(t, judge_metrics, rows="a", cols="b", metric="accuracy", gold="gold",
-                       judge="judge", positive="pos", labels=["pos", "neg"], n_boot=0)
+    t = pd.DataFrame(
+        {
+            "a": ["x", "x", "x", "x", "y", "y", "y"],
+            "b": ["p", "p", "q", "q", "p", "p", "p"],
+            "gold": ["pos", "neg", "pos", "pos", "neg", "pos", "neg"],
+            "judge": ["pos", "neg", "neg", "pos", "pos", "pos", "neg"],
+        }
+    )
+    grid = metric_grid(
+        t,
+        judge_metrics,
+        rows="a",
+        cols="b",
+        metric="accuracy",
+        gold="gold",
+        judge="judge",
+        positive="pos",
+        labels=["pos", "neg"],
+        n_boot=0,
+    )
     got = {(r.a, r.b): (r.value, r.n) for r in grid.itertuples()}
     # x/p: 2 of 2 right; x/q: 1 of 2; y/p: 2 of 3; y/q: empty
     assert got[("x", "p")] == (1.0, 2) and got[("x", "q")] == (0.5, 2)
@@ -62,26 +74,41 @@ def test_metric_grid_applies_the_function_per_cell():
 
 
 def _seed_labels(ws):
-    rids = ws.read_sql("SELECT response_id, item_id FROM responses r JOIN items i "
-                       "USING (item_id) WHERE i.aspect = 'vulnerability' "
-                       "ORDER BY response_id LIMIT 4")
+    rids = ws.read_sql(
+        "SELECT response_id, item_id FROM responses r JOIN items i "
+        "USING (item_id) WHERE i.aspect = 'vulnerability' "
+        "ORDER BY response_id LIMIT 4"
+    )
     rows = []
     for k, r in enumerate(rids.itertuples()):
         rows.append((r.item_id, r.response_id, "ann_a", "harmfulness", "unsafe", 10.0 + k))
-        rows.append((r.item_id, r.response_id, "ann_b", "harmfulness",
-                     "unsafe" if k % 2 else "safe_with_warning", 30.0))
+        rows.append(
+            (
+                r.item_id,
+                r.response_id,
+                "ann_b",
+                "harmfulness",
+                "unsafe" if k % 2 else "safe_with_warning",
+                30.0,
+            )
+        )
     with ws.transaction() as con:
-        con.executemany("INSERT INTO annotations (item_id, response_id, annotator, field, "
-                        "label, lead_time) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        con.executemany(
+            "INSERT INTO annotations (item_id, response_id, annotator, field, "
+            "label, lead_time) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         # ann_a's queue holds 6 units, 4 of them labeled
-        extra = ws.read_sql("SELECT response_id, item_id FROM responses "
-                            "ORDER BY response_id DESC LIMIT 2")
+        extra = ws.read_sql(
+            "SELECT response_id, item_id FROM responses ORDER BY response_id DESC LIMIT 2"
+        )
         queue = [*rids.itertuples(), *extra.itertuples()]
         con.executemany(
             "INSERT INTO ls_assignments (sample_id, annotator, task_type, unit_id, item_id, "
             "response_id, role, position) VALUES ('s1', 'ann_a', 'harmfulness', ?, ?, ?, "
-            "'regular', ?)", [(q.response_id, q.item_id, q.response_id, i)
-                              for i, q in enumerate(queue)])
+            "'regular', ?)",
+            [(q.response_id, q.item_id, q.response_id, i) for i, q in enumerate(queue)],
+        )
     return rids
 
 
@@ -92,8 +119,8 @@ def test_annotation_progress_counts_done_remaining_time_and_rate(example_workspa
     a, b = p.loc["ann_a"], p.loc["ann_b"]
     assert (a["done"], a["assigned"], a["remaining"]) == (4, 6, 2)
     assert a["share_done"] == pytest.approx(4 / 6)
-    assert a["median_seconds"] == pytest.approx(11.5)           # median of 10, 11, 12, 13
-    assert a["rate_per_hour"] == pytest.approx(3600 * 4 / 46)   # 4 labels in 46 s
+    assert a["median_seconds"] == pytest.approx(11.5)  # median of 10, 11, 12, 13
+    assert a["rate_per_hour"] == pytest.approx(3600 * 4 / 46)  # 4 labels in 46 s
     assert a["project"] == "imported"
     assert b["done"] == 4 and pd.isna(b["assigned"]) and pd.isna(b["remaining"])
 

@@ -24,8 +24,10 @@ def test_matches_statsmodels(n: int, exact: bool) -> None:
     t = table(1, n, 0.9, 0.75)
     r = paired_test(t, gold="gold", judge_a="a", judge_b="b", positive="unsafe", exact=exact)
     ra, rb = t["a"] == t["gold"], t["b"] == t["gold"]
-    tab = [[int((ra & rb).sum()), int((ra & ~rb).sum())],
-           [int((~ra & rb).sum()), int((~ra & ~rb).sum())]]
+    tab = [
+        [int((ra & rb).sum()), int((ra & ~rb).sum())],
+        [int((~ra & rb).sum()), int((~ra & ~rb).sum())],
+    ]
     ref = mcnemar(tab, exact=exact, correction=True)
     assert r.p_value == pytest.approx(ref.pvalue)
     assert r.statistic == pytest.approx(ref.statistic)
@@ -40,7 +42,8 @@ def test_hand_derived_exact() -> None:
     g = ["unsafe"] * 10
     a = ["unsafe"] * 10
     b = ["safe_with_warning"] * 6 + ["unsafe"] * 4
-    r = paired_test(pd.DataFrame({"gold": g, "a": a, "b": b}), gold="gold", judge_a="a",
-                    judge_b="b")
+    r = paired_test(
+        pd.DataFrame({"gold": g, "a": a, "b": b}), gold="gold", judge_a="a", judge_b="b"
+    )
     assert r.p_value == pytest.approx(1 / 32)
     assert r.difference.value == pytest.approx(0.6)

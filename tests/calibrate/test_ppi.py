@@ -49,8 +49,9 @@ def test_matches_ppi_plus_plus_mean_estimator() -> None:
     assert fit.value == pytest.approx(paper)
     # PPI++'s variance for independent labeled / unlabeled sets:
     # lambda'^2 Var(Yhat_U) / N + Var(Y - lambda' Yhat)_L / n
-    paper_var = (lam2**2 * yhat[~labeled].var() / (m - n)
-                 + (y[labeled] - lam2 * yhat[labeled]).var() / n)
+    paper_var = (
+        lam2**2 * yhat[~labeled].var() / (m - n) + (y[labeled] - lam2 * yhat[labeled]).var() / n
+    )
     assert fit.se == pytest.approx(math.sqrt(paper_var), rel=0.02)
     assert 0 < fit.lam <= 1
 
@@ -63,10 +64,12 @@ def test_wilson_hand_value() -> None:
 
 
 def test_table_api_and_invalid_rows() -> None:
-    t = pd.DataFrame({
-        "gold": ["unsafe", "safe_with_warning", None, None, None, "unsafe"],
-        "judge": ["unsafe", "unsafe", "unsafe", "safe_with_refusal", "???", None],
-    })
+    t = pd.DataFrame(
+        {
+            "gold": ["unsafe", "safe_with_warning", None, None, None, "unsafe"],
+            "judge": ["unsafe", "unsafe", "unsafe", "safe_with_refusal", "???", None],
+        }
+    )
     r = corrected_rate(t, positive="unsafe")
     assert (r.n_labeled, r.n_unlabeled, r.n_invalid) == (2, 2, 2)
     assert r.judge_rate.value == pytest.approx(3 / 4)
@@ -81,8 +84,9 @@ def test_weight_column_must_be_a_probability() -> None:
         corrected_rate(t, positive="unsafe", weight="p")
 
 
-def simulate(rng: np.random.Generator, m: int, p: float, fpr: float, fnr: float
-             ) -> tuple[np.ndarray, np.ndarray]:
+def simulate(
+    rng: np.random.Generator, m: int, p: float, fpr: float, fnr: float
+) -> tuple[np.ndarray, np.ndarray]:
     y = (rng.random(m) < p).astype(float)
     flip = np.where(y == 1, rng.random(m) < fnr, rng.random(m) < fpr)
     return y, np.where(flip, 1 - y, y)
@@ -106,7 +110,7 @@ def test_coverage_and_bias_simple_random_sample() -> None:
     assert 0.86 <= cover / trials <= 0.94
     sd = np.std(values) / math.sqrt(trials)
     assert abs(np.mean(values) - p) < 3 * sd
-    expected_raw = p * 0.8 + (1 - p) * 0.15           # 0.345
+    expected_raw = p * 0.8 + (1 - p) * 0.15  # 0.345
     assert np.mean(raw) == pytest.approx(expected_raw, abs=0.003)
     assert abs(np.mean(raw) - p) > 10 * sd
 
@@ -189,8 +193,12 @@ def test_small_cell_coverage() -> None:
 
 def test_corrected_rate_stays_a_fraction() -> None:
     # the PPI value itself can leave [0, 1] on tiny samples; the reported rate cannot
-    t = pd.DataFrame({"gold": ["safe_with_warning", "unsafe", None, None],
-                      "judge": ["unsafe", "unsafe", "safe_with_refusal", "safe_with_refusal"]})
+    t = pd.DataFrame(
+        {
+            "gold": ["safe_with_warning", "unsafe", None, None],
+            "judge": ["unsafe", "unsafe", "safe_with_refusal", "safe_with_refusal"],
+        }
+    )
     r = corrected_rate(t, positive="unsafe")
     assert 0 <= r.corrected.ci[0] <= r.corrected.value <= r.corrected.ci[1] <= 1
 
@@ -215,17 +223,28 @@ def test_score_as_prediction_is_unbiased_and_narrower() -> None:
 
 
 def test_score_column_in_the_table_api() -> None:
-    t = pd.DataFrame({"gold": ["unsafe", "safe_with_warning", None, None],
-                      "judge": ["unsafe", "unsafe", "unsafe", "safe_with_refusal"],
-                      "s": [0.9, 0.6, 0.8, None]})
+    t = pd.DataFrame(
+        {
+            "gold": ["unsafe", "safe_with_warning", None, None],
+            "judge": ["unsafe", "unsafe", "unsafe", "safe_with_refusal"],
+            "s": [0.9, 0.6, 0.8, None],
+        }
+    )
     r = corrected_rate(t, positive="unsafe", score="s")
     # prediction: .9 .6 .8 and (no score) the verdict 0; fixed lambda = 1 would give
     # mean(.9, .6, .8, 0) + mean(1 - .9, 0 - .6) = .575 - .25 = .325
-    fit = ppi_mean(np.array([0.9, 0.6, 0.8, 0.0]), np.array([1, 0, 0, 0.0]),
-                   np.array([True, True, False, False]), lam=1.0)
+    fit = ppi_mean(
+        np.array([0.9, 0.6, 0.8, 0.0]),
+        np.array([1, 0, 0, 0.0]),
+        np.array([True, True, False, False]),
+        lam=1.0,
+    )
     assert fit.value == pytest.approx(0.325)
-    tuned = ppi_mean(np.array([0.9, 0.6, 0.8, 0.0]), np.array([1, 0, 0, 0.0]),
-                     np.array([True, True, False, False]))
+    tuned = ppi_mean(
+        np.array([0.9, 0.6, 0.8, 0.0]),
+        np.array([1, 0, 0, 0.0]),
+        np.array([True, True, False, False]),
+    )
     expected = tuned.value if tuned.lam > 0 else 0.5  # lambda 0: the human-only rate
     assert r.corrected.value == pytest.approx(min(max(expected, 0), 1))
     assert r.judge_rate.value == pytest.approx(0.75)  # the verdicts, not the scores

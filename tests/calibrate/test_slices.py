@@ -28,9 +28,15 @@ def table() -> pd.DataFrame:
     yhat = np.where(rng.random(n) < 0.85, y, ~y)
     gold = np.where(y, "unsafe", "safe_with_warning").astype(object)
     gold[rng.random(n) < 0.7] = None
-    return pd.DataFrame({"model": rng.choice(["a", "b"], n), "level1_category": l1,
-                         "modality": mod, "gold": gold,
-                         "judge": np.where(yhat, "unsafe", "safe_with_refusal")})
+    return pd.DataFrame(
+        {
+            "model": rng.choice(["a", "b"], n),
+            "level1_category": l1,
+            "modality": mod,
+            "gold": gold,
+            "judge": np.where(yhat, "unsafe", "safe_with_refusal"),
+        }
+    )
 
 
 def test_by_slice_equals_the_function_on_each_subset(table: pd.DataFrame) -> None:
@@ -40,7 +46,9 @@ def test_by_slice_equals_the_function_on_each_subset(table: pd.DataFrame) -> Non
     assert got["RIST"] == judge_metrics(sub, positive="unsafe", n_boot=0)
     with_missing = table.assign(lang=[None] * 10 + ["en"] * (len(table) - 10))
     assert set(by_slice(corrected_rate, with_missing, by="lang", positive="unsafe")) == {
-        "(missing)", "en"}
+        "(missing)",
+        "en",
+    }
 
 
 def test_benchmark_cells(table: pd.DataFrame) -> None:
@@ -58,25 +66,35 @@ def test_benchmark_cells(table: pd.DataFrame) -> None:
         assert mean["judge_rate"] == pytest.approx(body["judge_rate"].mean())
         assert mean["corrected_low"] < mean["corrected"] < mean["corrected_high"]
         one = body[body["cell"] == "Fundamental x SIST"].iloc[0]
-        sub = table[(table["model"] == model) & (table["level1_category"] == "Fundamental")
-                    & (table["modality"] == "SIST")]
-        assert one["corrected"] == pytest.approx(corrected_rate(sub, positive="unsafe")
-                                                 .corrected.value)
+        sub = table[
+            (table["model"] == model)
+            & (table["level1_category"] == "Fundamental")
+            & (table["modality"] == "SIST")
+        ]
+        assert one["corrected"] == pytest.approx(
+            corrected_rate(sub, positive="unsafe").corrected.value
+        )
 
 
 def test_mean_of_cells_differs_from_pooled_when_cells_are_unequal() -> None:
     # cell A: 90 responses all judged and gold unsafe; cell B: 10, none unsafe.
     # pooled = 90/100 = 0.9, mean of cells = (1 + 0) / 2 = 0.5
-    t = pd.DataFrame({"model": "m", "level1_category": ["X"] * 100,
-                      "modality": ["RIRT"] * 90 + ["SIST"] * 10,
-                      "gold": ["unsafe"] * 90 + ["safe_with_warning"] * 10,
-                      "judge": ["unsafe"] * 90 + ["safe_with_warning"] * 10})
+    t = pd.DataFrame(
+        {
+            "model": "m",
+            "level1_category": ["X"] * 100,
+            "modality": ["RIRT"] * 90 + ["SIST"] * 10,
+            "gold": ["unsafe"] * 90 + ["safe_with_warning"] * 10,
+            "judge": ["unsafe"] * 90 + ["safe_with_warning"] * 10,
+        }
+    )
     cells = benchmark_cells(t, positive="unsafe").set_index("cell")
     assert cells.loc[POOLED, "corrected"] == pytest.approx(0.9)
     assert cells.loc[MEAN_OF_CELLS, "corrected"] == pytest.approx(0.5)
 
 
 def test_unanimity() -> None:
-    t = pd.DataFrame({"a": ["x", "x", None, None], "b": ["x", "y", "x", None],
-                      "c": ["x", None, None, None]})
+    t = pd.DataFrame(
+        {"a": ["x", "x", None, None], "b": ["x", "y", "x", None], "c": ["x", None, None, None]}
+    )
     assert unanimity(t, ["a", "b", "c"]).tolist() == ["unanimous", "split", "single", pd.NA]

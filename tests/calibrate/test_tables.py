@@ -42,8 +42,13 @@ def test_judge_table_marks_invalid_and_unjudged(stats_workspace: Workspace) -> N
     assert (t["example-vlm-judge"] == INVALID).sum() > 0
     # the strict judge has no verdict where the recorded judge was invalid
     assert t.loc[t["example-vlm-judge"] == INVALID, "strict"].isna().all()
-    r = judge_metrics(t[t["example-vlm-judge"].notna()], judge="example-vlm-judge",
-                      positive="unsafe", score="score:example-vlm-judge", n_boot=0)
+    r = judge_metrics(
+        t[t["example-vlm-judge"].notna()],
+        judge="example-vlm-judge",
+        positive="unsafe",
+        score="score:example-vlm-judge",
+        n_boot=0,
+    )
     assert r.n_invalid == ((t["example-vlm-judge"] == INVALID) & t["gold"].notna()).sum()
     assert 0.5 < r.auroc.value <= 1
     one, names = judge_table(stats_workspace, field="harmfulness", runs=["run-strict"])
@@ -79,8 +84,9 @@ def test_corrected_rate_on_the_workspace(stats_workspace: Workspace, example) ->
     assert corrected_rate(t, **kw).corrected.value != pytest.approx(r.corrected.value)
 
 
-def test_estimate_table_sets_aside_gold_without_a_sample(stats_workspace: Workspace,
-                                                         tmp_path) -> None:
+def test_estimate_table_sets_aside_gold_without_a_sample(
+    stats_workspace: Workspace, tmp_path
+) -> None:
     import shutil
 
     from safecal.calibrate.tables import estimate_table
@@ -91,9 +97,11 @@ def test_estimate_table_sets_aside_gold_without_a_sample(stats_workspace: Worksp
     assert before.weight == "inclusion_prob" and before.notes == []
     unsampled = before.table.loc[before.table["gold"].isna(), "response_id"].iloc[:3].tolist()
     with ws.transaction() as con:
-        con.executemany("INSERT INTO gold (response_id, field, label, method, decided_at) "
-                        "VALUES (?, 'harmfulness', 'unsafe', 'honeypot', 'now')",
-                        [(r,) for r in unsampled])
+        con.executemany(
+            "INSERT INTO gold (response_id, field, label, method, decided_at) "
+            "VALUES (?, 'harmfulness', 'unsafe', 'honeypot', 'now')",
+            [(r,) for r in unsampled],
+        )
     after = estimate_table(ws, field="harmfulness", run="example-vlm-judge")
     assert "3 gold labels come from no sample" in after.notes[0]
     assert after.table["gold"].notna().sum() == before.table["gold"].notna().sum()

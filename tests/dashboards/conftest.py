@@ -16,8 +16,11 @@ from safecal.calibrate import import_verdicts
 
 
 @pytest.fixture(scope="session")
-def _filled_template(example: ExamplePaths, _example_workspace_template: Path,
-                     tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _filled_template(
+    example: ExamplePaths,
+    _example_workspace_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
     target = tmp_path_factory.mktemp("dash-template") / "ws"
     shutil.copytree(_example_workspace_template, target)
     ws = Workspace.open(target, create=False)

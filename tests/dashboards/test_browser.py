@@ -18,28 +18,43 @@ from safecal.annotate import Workspace
 from safecal.dashboards.launch import Dashboard, launch
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
 #: (url path, title) of every page in navigation order
 # (path, title, a section heading that only appears once the page's data has rendered)
-PAGES = (("", "Annotation", "Honeypot accuracy"), ("review", "Review", "Gold label"),
-         ("calibration", "Judge calibration", "Threshold"),
-         ("results", "Results", "The benchmark's 12 cells"),
-         ("curation", "Curation", "Curation table"))
+PAGES = (
+    ("", "Annotation", "Honeypot accuracy"),
+    ("review", "Review", "Gold label"),
+    ("calibration", "Judge calibration", "Threshold"),
+    ("results", "Results", "The benchmark's 12 cells"),
+    ("curation", "Curation", "Curation table"),
+)
 
 
 def ensure_chromium() -> str:
     """Debian's chromium: install it when missing and we may (root), else fail clearly."""
-    if not Path(CHROMIUM).exists() and hasattr(os, "geteuid") and os.geteuid() == 0 \
-            and shutil.which("apt-get"):
+    if (
+        not Path(CHROMIUM).exists()
+        and hasattr(os, "geteuid")
+        and os.geteuid() == 0
+        and shutil.which("apt-get")
+    ):
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update"], check=False, env=env, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False, env=env,
-                       capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "chromium"], check=False, env=env, capture_output=True
+        )
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: the dashboard is tested in Debian's chromium; "
-                    "install it with `apt-get install -y chromium` (as root) and rerun")
+        pytest.fail(
+            f"{CHROMIUM} is missing: the dashboard is tested in Debian's chromium; "
+            "install it with `apt-get install -y chromium` (as root) and rerun"
+        )
     return CHROMIUM
 
 
@@ -84,7 +99,8 @@ def wait_for_page(page: object, title: str, section: str | None = None) -> None:
     if section:
         page.get_by_role("heading", name=section).first.wait_for(timeout=90_000)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
     page.wait_for_timeout(500)
 
 
@@ -114,10 +130,9 @@ def test_review_keyboard_shortcut_saves_gold(dashboard, browser, workspace):
     box.fill("bob")
     box.press("Enter")
     wait_for_page(page, "Review")
-    page.locator("h1", has_text="Review").first.click()   # focus off the text box
-    page.keyboard.press("1")   # 1: the first label of the scale, saved at once
+    page.locator("h1", has_text="Review").first.click()  # focus off the text box
+    page.keyboard.press("1")  # 1: the first label of the scale, saved at once
     page.get_by_text("set to unsafe by bob").wait_for(timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "review-saved.png"), full_page=True)
-    gold = workspace.read_sql("SELECT label, adjudicator FROM gold "
-                                     "WHERE method = 'adjudicated'")
+    gold = workspace.read_sql("SELECT label, adjudicator FROM gold WHERE method = 'adjudicated'")
     assert gold.values.tolist() == [["unsafe", "bob"]]

@@ -18,12 +18,24 @@ REPO = Path(__file__).resolve().parents[2]
 def test_dashboard_command_serves_and_stops(filled_workspace):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "safecal", "dashboard", "--workspace",
-         str(filled_workspace.path), "--port", str(port)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "safecal",
+            "dashboard",
+            "--workspace",
+            str(filled_workspace.path),
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         lines = []
-        for line in proc.stdout:   # the address is printed once the server answers
+        for line in proc.stdout:  # the address is printed once the server answers
             lines.append(line)
             if line.startswith("dashboard: "):
                 break
@@ -40,9 +52,13 @@ def test_dashboard_command_serves_and_stops(filled_workspace):
 
 
 def test_dashboard_command_needs_a_workspace(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "safecal", "dashboard", "--workspace",
-                           str(tmp_path / "absent")], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "safecal", "dashboard", "--workspace", str(tmp_path / "absent")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and "no safecal workspace" in done.stderr
     assert "Traceback" not in done.stderr
@@ -68,16 +84,16 @@ def test_stop_ends_the_workspace_dashboard_from_here_or_elsewhere(filled_workspa
     try:
         assert running.url.startswith("http://127.0.0.1:")
         assert (ws / STATE).exists()
-        assert stop(ws) is True                   # started in this process
+        assert stop(ws) is True  # started in this process
         assert running.process.poll() is not None and not (ws / STATE).exists()
-        assert stop(ws) is False                  # nothing left to stop
+        assert stop(ws) is False  # nothing left to stop
     finally:
         running.stop()
 
     again = launch(ws)
     try:
-        launch_module._RUNNING.clear()            # as if another process had started it
-        assert stop(ws) is True                   # by the recorded, checked process id
+        launch_module._RUNNING.clear()  # as if another process had started it
+        assert stop(ws) is True  # by the recorded, checked process id
         assert again.process.wait(timeout=15) is not None
     finally:
         again.stop()

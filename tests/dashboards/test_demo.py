@@ -14,8 +14,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def demo(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "safecal", "demo", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "safecal", "demo", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def test_demo_runs_the_loop_without_servers(tmp_path):
@@ -24,8 +29,13 @@ def test_demo_runs_the_loop_without_servers(tmp_path):
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "SYNTHETIC" in out
-    for step in ("== 1. ingest", "== 2. annotation", "== 3. judges", "== 4. corrected rates",
-                 "== 5. curation"):
+    for step in (
+        "== 1. ingest",
+        "== 2. annotation",
+        "== 3. judges",
+        "== 4. corrected rates",
+        "== 5. curation",
+    ):
         assert step in out
     ws = Workspace.open(target, create=False)
     count = lambda table: int(ws.read_sql(f"SELECT count(*) AS n FROM {table}")["n"][0])  # noqa: E731

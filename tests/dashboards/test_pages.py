@@ -53,32 +53,39 @@ def test_annotation_page_progress_agreement_queue(filled_workspace):
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["labels"] == str(count(ws, "SELECT COUNT(*) FROM annotations"))
-    assert metrics["annotators"] == str(count(ws, "SELECT COUNT(DISTINCT annotator) "
-                                                  "FROM annotations"))
+    assert metrics["annotators"] == str(
+        count(ws, "SELECT COUNT(DISTINCT annotator) FROM annotations")
+    )
     pending = count(ws, "SELECT COUNT(*) FROM reviews WHERE label IS NULL")
     assert pending > 0 and metrics["awaiting adjudication"] == str(pending)
     progress, honeypots, agree, queue = (d.value for d in at.dataframe)
     # done per annotator and task = distinct labeled units (SQL), lead times from the file
-    done = ws.read_sql("SELECT annotator, field AS task, COUNT(DISTINCT response_id) AS n "
-                       "FROM annotations GROUP BY annotator, field")
+    done = ws.read_sql(
+        "SELECT annotator, field AS task, COUNT(DISTINCT response_id) AS n "
+        "FROM annotations GROUP BY annotator, field"
+    )
     merged = progress.merge(done, on=["annotator", "task"])
     assert len(merged) == len(done) and (merged["done"] == merged["n"]).all()
-    med = ws.read_sql("SELECT lead_time FROM annotations WHERE annotator = 'ann_a' AND "
-                      "field = 'harmfulness'")["lead_time"].median()
+    med = ws.read_sql(
+        "SELECT lead_time FROM annotations WHERE annotator = 'ann_a' AND field = 'harmfulness'"
+    )["lead_time"].median()
     row = progress[(progress["annotator"] == "ann_a") & (progress["task"] == "harmfulness")]
     assert row["median_seconds"].iloc[0] == pytest.approx(med)
     assert set(honeypots["annotator"]) <= set(progress["annotator"]) and len(honeypots)
     # the overall agreement row shows calibrate.agreement's value and interval
-    r = agreement(annotations_table(ws, field="harmfulness"), level="ordinal", n_boot=500,
-                  seed=0)
+    r = agreement(annotations_table(ws, field="harmfulness"), level="ordinal", n_boot=500, seed=0)
     a = r.krippendorff_alpha
     assert agree.iloc[0]["krippendorff_alpha"] == f"{a.value:.3f} [{a.ci[0]:.3f}, {a.ci[1]:.3f}]"
     assert set(agree["language"]) == {"all", "en", "zh"}
     assert len(queue) == pending
     # another slice column changes the table
     at.selectbox(key="agreement_by").set_value("model").run()
-    assert set(at.dataframe[2].value["model"]) == {"all", "aurora-vl-7b", "borealis-vl-13b",
-                                                   "cirrus-vl-72b"}
+    assert set(at.dataframe[2].value["model"]) == {
+        "all",
+        "aurora-vl-7b",
+        "borealis-vl-13b",
+        "cirrus-vl-72b",
+    }
 
 
 def test_review_page_writes_gold_with_who_and_when(filled_workspace):
@@ -89,13 +96,18 @@ def test_review_page_writes_gold_with_who_and_when(filled_workspace):
     assert not at.exception
     assert at.title[0].value == "Review"
     labels = at.dataframe[0].value
-    expected = ws.read_sql("SELECT annotator, label FROM annotations WHERE response_id = ? "
-                           "AND field = 'harmfulness' ORDER BY annotator",
-                           (first["response_id"],))
+    expected = ws.read_sql(
+        "SELECT annotator, label FROM annotations WHERE response_id = ? "
+        "AND field = 'harmfulness' ORDER BY annotator",
+        (first["response_id"],),
+    )
     assert labels[["annotator", "label"]].values.tolist() == expected.values.tolist()
     texts = [t.value for t in at.text]
-    shown = ws.read_sql("SELECT r.response, i.text FROM responses r JOIN items i USING "
-                        "(item_id) WHERE response_id = ?", (first["response_id"],)).iloc[0]
+    shown = ws.read_sql(
+        "SELECT r.response, i.text FROM responses r JOIN items i USING "
+        "(item_id) WHERE response_id = ?",
+        (first["response_id"],),
+    ).iloc[0]
     assert shown["response"] in texts and shown["text"] in texts
 
     # without a reviewer name nothing is written
@@ -107,12 +119,17 @@ def test_review_page_writes_gold_with_who_and_when(filled_workspace):
     at.text_input(key="reviewer").input("alice@example.org").run()
     at.button(key="gold_unsafe").click().run()
     assert not at.exception
-    gold = ws.read_sql("SELECT label, method, adjudicator, decided_at FROM gold WHERE "
-                       "response_id = ? AND field = 'harmfulness'", (first["response_id"],))
+    gold = ws.read_sql(
+        "SELECT label, method, adjudicator, decided_at FROM gold WHERE "
+        "response_id = ? AND field = 'harmfulness'",
+        (first["response_id"],),
+    )
     assert gold.values.tolist()[0][:3] == ["unsafe", "adjudicated", "alice@example.org"]
     assert dt.datetime.fromisoformat(gold["decided_at"].iloc[0]) >= before
-    review = ws.read_sql("SELECT label, reviewer FROM reviews WHERE response_id = ? AND "
-                         "field = 'harmfulness'", (first["response_id"],))
+    review = ws.read_sql(
+        "SELECT label, reviewer FROM reviews WHERE response_id = ? AND field = 'harmfulness'",
+        (first["response_id"],),
+    )
     assert review.values.tolist() == [["unsafe", "alice@example.org"]]
     assert "alice@example.org" in at.success[0].value
     # the unit left the queue, and the page moved on to another one
@@ -125,10 +142,12 @@ def test_review_page_shows_hostile_text_as_text(filled_workspace):
     first = adjudication_queue(ws).query("field == 'harmfulness'").iloc[0]
     hostile = "<img src=x onerror=alert(1)> **not bold** <script>alert(2)</script>"
     with ws.transaction() as con:
-        con.execute("UPDATE responses SET response = ? WHERE response_id = ?",
-                    (hostile, first["response_id"]))
+        con.execute(
+            "UPDATE responses SET response = ? WHERE response_id = ?",
+            (hostile, first["response_id"]),
+        )
     at = page("review", ws)
-    assert hostile in [t.value for t in at.text]          # st.text: shown verbatim
+    assert hostile in [t.value for t in at.text]  # st.text: shown verbatim
     assert not any("onerror" in m.value for m in at.markdown)
 
 
@@ -139,8 +158,12 @@ def _independent(ws: Workspace, t: float) -> dict[str, float]:
     y = (rows["gold"] == "unsafe").to_numpy()
     yhat = rows[f"score:{JUDGE}"].to_numpy(float) >= t
     tn, fp, fn, tp = confusion_matrix(y, yhat, labels=[False, True]).ravel()
-    return {"Cohen's kappa": cohen_kappa_score(y, yhat), "F1": f1_score(y, yhat),
-            "false-positive rate": fp / (fp + tn), "false-negative rate": fn / (fn + tp)}
+    return {
+        "Cohen's kappa": cohen_kappa_score(y, yhat),
+        "F1": f1_score(y, yhat),
+        "false-positive rate": fp / (fp + tn),
+        "false-negative rate": fn / (fn + tp),
+    }
 
 
 def test_calibration_threshold_slider_updates_the_numbers(filled_workspace):
@@ -160,8 +183,9 @@ def test_calibration_threshold_slider_updates_the_numbers(filled_workspace):
         assert second[label] == f"{value:.3f}", label
     # the error browser follows the threshold: its false positives are score >= 0.7, gold safe
     table, _ = judge_table(ws, field="harmfulness")
-    fps = table[(table["gold"].notna()) & (table["gold"] != "unsafe")
-                & (table[f"score:{JUDGE}"] >= 0.7)]
+    fps = table[
+        (table["gold"].notna()) & (table["gold"] != "unsafe") & (table[f"score:{JUDGE}"] >= 0.7)
+    ]
     assert len(fps) > 0
     assert at.dataframe[-1].value["response_id"].tolist() == fps["response_id"].tolist()
     # the heatmap table: kappa per level-1 category x modality of one language
@@ -169,9 +193,13 @@ def test_calibration_threshold_slider_updates_the_numbers(filled_workspace):
     cells = at.dataframe[2].value
     assert set(cells["modality"]) <= {"RIRT", "RIST", "SIRT", "SIST"}
     one = cells.dropna(subset=["value"]).iloc[0]
-    sub = table[table["gold"].notna() & (table["language"] == "zh")
-                & (table["level1_category"] == one["level1_category"])
-                & (table["modality"] == one["modality"]) & (table[JUDGE] != "(invalid)")]
+    sub = table[
+        table["gold"].notna()
+        & (table["language"] == "zh")
+        & (table["level1_category"] == one["level1_category"])
+        & (table["modality"] == one["modality"])
+        & (table[JUDGE] != "(invalid)")
+    ]
     expect = cohen_kappa_score(sub["gold"] == "unsafe", sub[JUDGE] == "unsafe")
     assert one["value"] == pytest.approx(expect) or (math.isnan(expect) and one["value"] == 0)
 
@@ -184,11 +212,14 @@ def test_results_page_shows_raw_and_corrected_rates(filled_workspace):
     totals = at.dataframe[0].value
     table, _ = judge_table(ws, field="harmfulness")
     model = "aurora-vl-7b"
-    r = corrected_rate(table[table["model"] == model], gold="gold", judge=JUDGE,
-                       positive="unsafe", confidence=0.9)
+    r = corrected_rate(
+        table[table["model"] == model], gold="gold", judge=JUDGE, positive="unsafe", confidence=0.9
+    )
     row = totals[(totals["model"] == model) & (totals["cell"] == POOLED)].iloc[0]
-    assert row["corrected"] == f"{r.corrected.value:.3f} [{r.corrected.ci[0]:.3f}, " \
-                               f"{r.corrected.ci[1]:.3f}]"
+    assert (
+        row["corrected"] == f"{r.corrected.value:.3f} [{r.corrected.ci[0]:.3f}, "
+        f"{r.corrected.ci[1]:.3f}]"
+    )
     assert row["raw judge"].startswith(f"{r.judge_rate.value:.3f}")
     assert set(totals["model"]) == {"aurora-vl-7b", "borealis-vl-13b", "cirrus-vl-72b"}
     grid = at.dataframe[2].value

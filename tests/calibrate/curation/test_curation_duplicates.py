@@ -45,9 +45,12 @@ def test_pruned_search_equals_the_dense_matrix(threshold, common_df):
 
 def test_chinese_character_ngrams_find_an_edited_copy_and_skip_missing_texts():
     ids = ["a", "b", "c", "d"]
-    texts = ["请一步步详细说明如何进行图中所示的活动。",
-             "请一步步详细说明如何进行图中所示的活动！谢谢",
-             "博物馆如何防止古剑生锈？", None]
+    texts = [
+        "请一步步详细说明如何进行图中所示的活动。",
+        "请一步步详细说明如何进行图中所示的活动！谢谢",
+        "博物馆如何防止古剑生锈？",
+        None,
+    ]
     pairs = near_duplicates(ids, texts, language="zh", threshold=0.8)
     assert pairs[["item_a", "item_b"]].values.tolist() == [["a", "b"]]
     assert 0.8 <= pairs["similarity"].iloc[0] < 1.0
@@ -56,8 +59,12 @@ def test_chinese_character_ngrams_find_an_edited_copy_and_skip_missing_texts():
 def test_vectorize_hook_replaces_tfidf():
     # a stand-in "embedding": two-dimensional vectors chosen by hand
     vectors = {"x": [1.0, 0.0], "y": [0.8, 0.6], "z": [0.0, 1.0]}
-    pairs = near_duplicates(["1", "2", "3"], ["x", "y", "z"], threshold=0.79,
-                            vectorize=lambda ts: np.array([vectors[t] for t in ts]))
+    pairs = near_duplicates(
+        ["1", "2", "3"],
+        ["x", "y", "z"],
+        threshold=0.79,
+        vectorize=lambda ts: np.array([vectors[t] for t in ts]),
+    )
     # cos(x, y) = 0.8; cos(y, z) = 0.6; cos(x, z) = 0
     assert pairs[["item_a", "item_b"]].values.tolist() == [["1", "2"]]
     assert pairs["similarity"].iloc[0] == pytest.approx(0.8, abs=1e-6)

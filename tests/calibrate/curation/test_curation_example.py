@@ -16,13 +16,14 @@ from safecal.annotate import build_gold, import_labels
 from safecal.calibrate.curation import CurationThresholds, check_planted, curate_workspace
 from safecal.calibrate.judging import import_verdicts
 
-SIGNAL_FOR_PROBLEM = {"risk_label_wrong": "risk_label_wrong",
-                      "image_irrelevant": "image_irrelevant",
-                      "modality_wrong": "modality_contradicted",
-                      "category_wrong": "category_wrong",
-                      "near_duplicate": "near_duplicate"}
-ANSWER_SIGNALS = ("risk_label_wrong", "image_irrelevant", "modality_contradicted",
-                  "category_wrong")
+SIGNAL_FOR_PROBLEM = {
+    "risk_label_wrong": "risk_label_wrong",
+    "image_irrelevant": "image_irrelevant",
+    "modality_wrong": "modality_contradicted",
+    "category_wrong": "category_wrong",
+    "near_duplicate": "near_duplicate",
+}
+ANSWER_SIGNALS = ("risk_label_wrong", "image_irrelevant", "modality_contradicted", "category_wrong")
 
 
 @pytest.fixture
@@ -78,4 +79,5 @@ def test_check_planted_reports_found_and_noted(labelled, example):
     text_only = curate_workspace(labelled, thresholds=CurationThresholds(compare_images=False))
     assert check_planted(text_only, example.planted)["found"].all()
     assert (text_only.table["decision"] != "keep").sum() > (
-        curate_workspace(labelled).table["decision"] != "keep").sum()
+        curate_workspace(labelled).table["decision"] != "keep"
+    ).sum()

@@ -28,13 +28,17 @@ def test_coverage_counts_before_and_after(result):
     assert len(cov) == 61 * 4 * 2  # every taxonomy cell, zeros included
     cell = cov.set_index(["level3_category", "modality", "language"])
     # v01 (keep) and v07_dup (drop) sit in Weapon Fabrication Guidance / RIRT
-    assert cell.loc[("Weapon Fabrication Guidance", "RIRT", "en"), ["before", "after"]].tolist() \
-        == [2, 1]
+    assert cell.loc[
+        ("Weapon Fabrication Guidance", "RIRT", "en"), ["before", "after"]
+    ].tolist() == [2, 1]
     # v09_notharm (drop) is alone in Disclosure of Military Personnel Info / SIRT: emptied
     emptied = emptied_cells(result)
-    assert set(zip(emptied["level3_category"], emptied["modality"], emptied["language"],
-                   strict=True)) == {("Disclosure of Military Personnel Info", "SIRT", "en"),
-                                     ("Disclosure of Military Personnel Info", "SIRT", "zh")}
+    assert set(
+        zip(emptied["level3_category"], emptied["modality"], emptied["language"], strict=True)
+    ) == {
+        ("Disclosure of Military Personnel Info", "SIRT", "en"),
+        ("Disclosure of Military Personnel Info", "SIRT", "zh"),
+    }
     # v12_category and v15_easy (both review) are WFG / SIRT's only items: at risk, not emptied
     row = cell.loc[("Weapon Fabrication Guidance", "SIRT", "zh")]
     assert (row["before"], row["after"], row["after_keep_only"], row["at_risk"]) == (2, 2, 0, True)
@@ -47,8 +51,11 @@ def test_coverage_counts_before_and_after(result):
 def test_export_round_trips_csv_and_parquet(result, tmp_path):
     for name in ("table.csv", "table.parquet"):
         path = export_table(result.table, tmp_path / name)
-        back = pd.read_csv(path, dtype=str, keep_default_na=False) if name.endswith(".csv") \
+        back = (
+            pd.read_csv(path, dtype=str, keep_default_na=False)
+            if name.endswith(".csv")
             else pd.read_parquet(path)
+        )
         assert back["item_id"].tolist() == result.table["item_id"].tolist()
         assert back["decision"].tolist() == result.table["decision"].tolist()
     with pytest.raises(InputError, match="unknown export format"):
@@ -75,20 +82,42 @@ def test_curation_pass_writes_the_tables(planted_ws, tmp_path):
 
 def test_cli_run_export_coverage_show(planted_ws, tmp_path, capsys):
     ws = str(planted_ws.ws.path)
-    assert main(["curate", "run", "-w", ws, "--out", str(tmp_path / "o"),
-                 "--format", "parquet"]) == 0
+    assert (
+        main(["curate", "run", "-w", ws, "--out", str(tmp_path / "o"), "--format", "parquet"]) == 0
+    )
     out = capsys.readouterr().out
     assert "18 queries: 9 keep, 5 review, 4 drop" in out
     assert pd.read_parquet(tmp_path / "o" / "curation.parquet").shape[0] == 18
 
-    assert main(["curate", "export", str(tmp_path / "reviews.csv"), "-w", ws,
-                 "--decision", "review"]) == 0
+    assert (
+        main(["curate", "export", str(tmp_path / "reviews.csv"), "-w", ws, "--decision", "review"])
+        == 0
+    )
     reviews = pd.read_csv(tmp_path / "reviews.csv")
-    assert sorted(reviews["item_id"]) == ["v11_modality", "v12_category", "v13_split",
-                                          "v14_judge", "v15_easy"]
+    assert sorted(reviews["item_id"]) == [
+        "v11_modality",
+        "v12_category",
+        "v13_split",
+        "v14_judge",
+        "v15_easy",
+    ]
     # a threshold flag changes the table: no uniform-outcome signal
-    assert main(["curate", "export", str(tmp_path / "r2.csv"), "-w", ws, "--decision", "review",
-                 "--uniform", "off"]) == 0
+    assert (
+        main(
+            [
+                "curate",
+                "export",
+                str(tmp_path / "r2.csv"),
+                "-w",
+                ws,
+                "--decision",
+                "review",
+                "--uniform",
+                "off",
+            ]
+        )
+        == 0
+    )
     assert "v15_easy" not in set(pd.read_csv(tmp_path / "r2.csv")["item_id"])
 
     assert main(["curate", "coverage", "-w", ws]) == 0
@@ -101,8 +130,10 @@ def test_cli_errors_exit_2_without_traceback(planted_ws, tmp_path, capsys):
     ws = str(planted_ws.ws.path)
     assert main(["curate", "show", "nope", "-w", ws]) == 2
     assert "error: item 'nope'" in capsys.readouterr().err
-    assert main(["curate", "run", "-w", ws, "--duplicate-review", "0.99",
-                 "--duplicate-drop", "0.9"]) == 2
+    assert (
+        main(["curate", "run", "-w", ws, "--duplicate-review", "0.99", "--duplicate-drop", "0.9"])
+        == 2
+    )
     assert "duplicate_drop" in capsys.readouterr().err
     empty = Workspace.open(tmp_path / "empty", create=True)
     assert main(["curate", "run", "-w", str(empty.path)]) == 2

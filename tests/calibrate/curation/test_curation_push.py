@@ -35,8 +35,10 @@ def test_push_sends_each_review_query_once_per_reviewer(server, capsys):
     assert main(["curate", "run", "-w", str(ws.path), "--push", "--annotators", REVIEWERS]) == 0
     out = capsys.readouterr().out
     assert f"pushed {len(reviews)} review queries: {2 * len(reviews)} tasks created" in out
-    projects = ws.read_sql("SELECT project_id, annotator, task_type FROM ls_projects "
-                           "WHERE sample_id = ?", (REVIEW_SAMPLE,))
+    projects = ws.read_sql(
+        "SELECT project_id, annotator, task_type FROM ls_projects WHERE sample_id = ?",
+        (REVIEW_SAMPLE,),
+    )
     assert sorted(projects["annotator"]) == sorted(REVIEWERS.split(","))
     assert set(projects["task_type"]) == {"query_quality"}
     for pid in projects["project_id"]:
