@@ -66,7 +66,7 @@ def _match_responses(
         )
     )
     items = set(ws.read_sql("SELECT item_id FROM items")["item_id"])
-    out = []
+    out: list[str | None] = []
     for i, r in enumerate(df.itertuples()):
         if item_level.iloc[i]:
             if r.item_id not in items:

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -140,7 +141,7 @@ def _prepared_chunks(
     the statements of :func:`ingest_responses`; at the end, ``seen`` holds the
     reader's findings (duplicates, unknown items, changed and unchanged rows).
     """
-    context = multiprocessing.get_context(
+    context: Any = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     )
     out = context.Queue(maxsize=2)

@@ -99,7 +99,9 @@ def bootstrap(
     return {name: np.concatenate(arrs) for name, arrs in parts.items()}
 
 
-def percentile_estimate(point: float, resampled: np.ndarray, confidence: float) -> Estimate:
+def percentile_estimate(
+    point: float | np.ndarray, resampled: np.ndarray, confidence: float
+) -> Estimate:
     """Point value with the percentile interval of its resampled values."""
     point = float(point)
     resampled = np.asarray(resampled, dtype=float)

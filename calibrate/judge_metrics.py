@@ -229,7 +229,7 @@ def judge_metrics(
         onehot = np.eye(k * k)[cells[first]] if n else np.zeros((0, k * k))
         point = stats(freq.astype(float))
         boot = bootstrap(freq, stats, n_boot=n_boot, seed=rng) if n and n_boot else {}
-        est = {
+        est: dict[str, Any] = {
             m: percentile_estimate(point[m], boot.get(m, np.array([])), confidence) for m in point
         }
         return JudgeResult(

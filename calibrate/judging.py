@@ -76,7 +76,7 @@ def tune_run_threshold(
     folds: int = 5,
     seed: int = 0,
     n_boot: int = 1000,
-    **objective_kw: float,
+    **objective_kw: Any,
 ) -> ThresholdTuning:
     """Tune a scored run's threshold against the workspace's gold labels of ``field``."""
     from safecal.calibrate.report.data import run_table

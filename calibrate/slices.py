@@ -54,7 +54,9 @@ def unanimity(table: pd.DataFrame, raters: Sequence[str]) -> pd.Series:
     n = labels.notna().sum(axis=1)
     distinct = labels.nunique(axis=1, dropna=True)
     out = np.where(
-        n >= 2, np.where(distinct == 1, "unanimous", "split"), np.where(n == 1, "single", None)
+        n >= 2,
+        np.where(distinct == 1, "unanimous", "split"),
+        np.where(n == 1, "single", np.array(None, dtype=object)),
     )
     return pd.Series(out, index=table.index, dtype="string", name="unanimity")
 
@@ -130,7 +132,7 @@ def benchmark_cells(
     for col in (model, category, modality):
         if col not in table.columns:
             raise InputError(f"no column {col!r}; the table has {list(table.columns)}")
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         gold=gold, judge=judge, positive=positive, weight=weight, confidence=confidence, score=score
     )
     rows: list[dict[str, Any]] = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 import streamlit as st
@@ -35,7 +35,9 @@ Stamp = tuple[int, int, int, int]
 
 def cached(func: F) -> F:
     """``st.cache_data`` unless the cache is turned off."""
-    return st.cache_data(show_spinner=False, max_entries=64)(func) if CACHE else func
+    if not CACHE:
+        return func
+    return cast(F, st.cache_data(show_spinner=False, max_entries=64)(func))
 
 
 def workspace_path() -> str:
@@ -109,7 +111,7 @@ def honeypots(path: str, stamp: Stamp) -> pd.DataFrame:
 
 
 @cached
-def annotations(path: str, stamp: Stamp, field: str) -> pd.DataFrame:
+def long_labels(path: str, stamp: Stamp, field: str) -> pd.DataFrame:
     from safecal.calibrate.tables import annotations_table
 
     return annotations_table(Workspace(Path(path)), field=field)
@@ -122,18 +124,21 @@ def agreement_by(path: str, stamp: Stamp, field: str, by: str) -> pd.DataFrame:
     from safecal.calibrate.agreement import COEFFICIENTS, agreement
     from safecal.calibrate.slices import by_slice
 
-    table = annotations(path, stamp, field)
+    table = long_labels(path, stamp, field)
     table = table[table["response_id"].notna()]
     rows = []
     if table.empty:
         return pd.DataFrame()
-    kw = dict(level="ordinal", categories=list(SCALES[field]), n_boot=N_BOOT, seed=0)
+    kw: dict[str, Any] = dict(
+        level="ordinal", categories=list(SCALES[field]), n_boot=N_BOOT, seed=0
+    )
     results = {"all": agreement(table, **kw)} | by_slice(agreement, table, by=by, **kw)
     for name, r in results.items():
         row: dict[str, Any] = {by: name, "items": r.n_items, "raters": r.n_raters}
         for coef in COEFFICIENTS:
             est = getattr(r, coef)
-            row[coef], row[f"{coef}_low"], row[f"{coef}_high"] = est.value, *est.ci
+            row[coef] = est.value
+            row[f"{coef}_low"], row[f"{coef}_high"] = est.ci
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -272,7 +277,8 @@ def model_rates(
         }
         for name in ("judge_rate", "human_rate", "corrected"):
             est = getattr(r, name)
-            row[name], row[f"{name}_low"], row[f"{name}_high"] = est.value, *est.ci
+            row[name] = est.value
+            row[f"{name}_low"], row[f"{name}_high"] = est.ci
         rows.append(row)
     return pd.DataFrame(rows)
 

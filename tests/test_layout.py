@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -106,7 +107,16 @@ def test_installs_beside_pypi_annotate_and_calibrate(tmp_path, example):
     py, pip = venv / "bin" / "python", [str(venv / "bin" / "python"), "-m", "pip", "-q"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([*pip, "install", "annotate", "calibrate"], check=True, env=env)
-    subprocess.run([*pip, "install", "--no-deps", str(REPO)], check=True, env=env, cwd=tmp_path)
+    # a copy of the tracked files, so the build leaves nothing in the repository
+    source = tmp_path / "source"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, check=True, capture_output=True
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
+    subprocess.run([*pip, "install", "--no-deps", str(source)], check=True, env=env, cwd=tmp_path)
     site = subprocess.run(
         [
             str(py),

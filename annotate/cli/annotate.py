@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from safecal.annotate.cli.common import open_workspace, workspace_parent
 
+if TYPE_CHECKING:
+    from safecal.annotate.adjudication import Resolution
+    from safecal.annotate.labelstudio.accounts import Account
+    from safecal.annotate.labelstudio.client import Connection
+    from safecal.annotate.workspace import Workspace
 
-def _conn(args: argparse.Namespace, ws: object) -> object:
+
+def _conn(args: argparse.Namespace, ws: Workspace) -> Connection:
     from safecal.annotate.labelstudio.client import connect
 
-    return connect(ws.path)  # type: ignore[attr-defined]
+    return connect(ws.path)
 
 
-def _print_accounts(accounts: list) -> None:
+def _print_accounts(accounts: list[Account]) -> None:
     new = [a for a in accounts if a.created]
     if new:
         print("new Label Studio accounts (passwords are shown only now; note them):")
@@ -82,7 +89,7 @@ def _push(args: argparse.Namespace) -> int:
     names = ws.read_sql(
         "SELECT DISTINCT annotator FROM ls_assignments WHERE sample_id = ?", (args.sample_id,)
     )["annotator"].tolist()
-    _print_accounts(ensure_accounts(ws, conn, names))  # type: ignore[arg-type]
+    _print_accounts(ensure_accounts(ws, conn, names))
     total = int(
         ws.read_sql(
             "SELECT COUNT(*) AS n FROM ls_assignments WHERE sample_id = ?", (args.sample_id,)
@@ -93,12 +100,12 @@ def _push(args: argparse.Namespace) -> int:
             ws,
             conn,
             args.sample_id,
-            batch_size=args.batch_size,  # type: ignore[arg-type]
+            batch_size=args.batch_size,
             images=args.images,
             progress=bar.update,
         )
     print(
-        f"pushed to {conn.url}: {rep.created} tasks created, {rep.already} already there, "  # type: ignore[attr-defined]
+        f"pushed to {conn.url}: {rep.created} tasks created, {rep.already} already there, "
         f"{rep.recovered} recovered; {len(rep.projects)} projects"
     )
     for (annotator, task_type), pid in sorted(rep.projects.items()):
@@ -110,7 +117,7 @@ def _pull(args: argparse.Namespace) -> int:
     from safecal.annotate.labelstudio.pull import pull
 
     ws = open_workspace(args)
-    rep = pull(ws, _conn(args, ws), sample_id=args.sample_id)  # type: ignore[arg-type]
+    rep = pull(ws, _conn(args, ws), sample_id=args.sample_id)
     print(
         f"pulled {rep.projects} projects, {rep.tasks} tasks, {rep.annotations} annotations "
         f"-> {rep.rows} label rows"
@@ -140,15 +147,15 @@ def _honeypots(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(res: object) -> None:
-    gold = res.gold  # type: ignore[attr-defined]
+def _report(res: Resolution) -> None:
+    gold = res.gold
     print(
         f"gold labels: {len(gold)} ("
         + ", ".join(f"{k} {v}" for k, v in gold["method"].value_counts().items())
         + ")"
     )
-    print(f"to review: {len(res.to_review)}")  # type: ignore[attr-defined]
-    acc = res.honeypot_accuracy  # type: ignore[attr-defined]
+    print(f"to review: {len(res.to_review)}")
+    acc = res.honeypot_accuracy
     if len(acc):
         print("honeypot accuracy per annotator:")
         print(acc.to_string(index=False))
@@ -166,8 +173,8 @@ def _adjudicate(args: argparse.Namespace) -> int:
     _report(res)
     if len(res.to_review):
         conn = _conn(args, ws)
-        _print_accounts(ensure_accounts(ws, conn, [args.reviewer], role="reviewer"))  # type: ignore[arg-type]
-        rep = push_reviews(ws, conn, reviewer=args.reviewer.lower(), images=args.images)  # type: ignore[arg-type]
+        _print_accounts(ensure_accounts(ws, conn, [args.reviewer], role="reviewer"))
+        rep = push_reviews(ws, conn, reviewer=args.reviewer.lower(), images=args.images)
         print(f"review projects {rep.projects}: {rep.pushed} new tasks for {args.reviewer}")
     return 0
 
@@ -179,7 +186,7 @@ def _gold(args: argparse.Namespace) -> int:
     ws = open_workspace(args)
     has_reviews = len(ws.read_sql("SELECT 1 FROM ls_projects WHERE kind = 'review' LIMIT 1"))
     if has_reviews and not args.offline:
-        rep = pull_reviews(ws, _conn(args, ws))  # type: ignore[arg-type]
+        rep = pull_reviews(ws, _conn(args, ws))
         print(f"reviews: {rep.decided} decided, {rep.pending} pending")
     res = build_gold(
         ws, method=args.method, policy=args.policy, min_honeypot_accuracy=args.min_honeypot_accuracy

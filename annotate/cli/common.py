@@ -8,7 +8,6 @@ openai client) stay inside the handlers so that ``safecal --help`` is instant.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from safecal.annotate.workspace import Workspace
 
@@ -28,20 +27,3 @@ def workspace_parent() -> argparse.ArgumentParser:
 def open_workspace(args: argparse.Namespace, *, create: bool = False) -> Workspace:
     """The workspace named on the command line (or by the environment)."""
     return Workspace.open(getattr(args, "workspace", None), create=create)
-
-
-def not_built(group: str, issue: int) -> None:
-    """Placeholder body for a group that a later issue fills."""
-
-    def handler(args: argparse.Namespace) -> int:
-        print(f"safecal {group}: not built yet (tracked in issue {issue})", file=sys.stderr)
-        return 2
-
-    return handler  # type: ignore[return-value]
-
-
-def placeholder_group(
-    subparsers: argparse._SubParsersAction, group: str, issue: int, help_text: str
-) -> None:
-    parser = subparsers.add_parser(group, help=f"{help_text} (not built yet)")
-    parser.set_defaults(func=not_built(group, issue))

@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from safecal.annotate.cli.common import open_workspace, workspace_parent
 
+if TYPE_CHECKING:
+    from safecal.annotate.labelstudio.server import ServerInfo
 
-def _print_login(info: object, *, header: str) -> None:
+
+def _print_login(info: ServerInfo, *, header: str) -> None:
     print(header)
-    print(f"  URL:      {info.url}")  # type: ignore[attr-defined]
-    print(f"  login:    {info.email}")  # type: ignore[attr-defined]
-    print(f"  password: {info.password}")  # type: ignore[attr-defined]
+    print(f"  URL:      {info.url}")
+    print(f"  login:    {info.email}")
+    print(f"  password: {info.password}")
     print(
         "  (the API token and password are kept in "
         f"{info.data_dir.parent / 'credentials.json'}, readable by you only)"
-    )  # type: ignore[attr-defined]
+    )
 
 
 def _start(args: argparse.Namespace) -> int:
     from safecal.annotate.labelstudio.server import server_status, start_server
 
     ws = open_workspace(args, create=True)
-    if server_status(ws.path) is not None:
-        _print_login(server_status(ws.path), header="Label Studio is already running:")
+    running = server_status(ws.path)
+    if running is not None:
+        _print_login(running, header="Label Studio is already running:")
         return 0
     print("starting Label Studio (about 30-60 s on a new workspace) ...", flush=True)
     info = start_server(ws.path, images_dir=ws.images_dir, port=args.port)

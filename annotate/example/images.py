@@ -16,7 +16,7 @@ SIZE = (384, 256)
 SCENES = ("park", "house", "kitchen", "crowd", "tent", "birds", "balloons", "street")
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 

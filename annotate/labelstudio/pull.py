@@ -146,7 +146,8 @@ def normalize(
                 counts["empty"] += 1
                 continue
             for fld, label in labels:
-                if fld not in allowed or (allowed[fld] is not None and label not in allowed[fld]):
+                choices = allowed.get(fld, frozenset())
+                if fld not in allowed or (choices is not None and label not in choices):
                     counts["invalid_label"] += 1
                     continue
                 rows.append(

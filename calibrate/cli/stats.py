@@ -523,9 +523,9 @@ def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) ->
         invalid = sorted(entry["invalid_values"].items(), key=lambda kv: -kv[1])
         if invalid:
             # judge answers are untrusted text: repr() escapes control characters
-            shown = ", ".join(f"{k[:80]!r} x{v}" for k, v in invalid[:10])
+            answers = ", ".join(f"{k[:80]!r} x{v}" for k, v in invalid[:10])
             more = f" and {len(invalid) - 10} other answers" if len(invalid) > 10 else ""
-            print(f"invalid judge answers (left out): {shown}{more}\n")
+            print(f"invalid judge answers (left out): {answers}{more}\n")
     for pair, r in out.get("paired", {}).items():
         print(
             f"{pair}: {r['method']}, p = {r['p_value']:.4g}; accuracy difference "

@@ -62,7 +62,7 @@ def duplicate_pairs(
     for lang in ("en", "zh"):
         if lang in matrices:
             X, present = matrices[lang]
-            value = pair_similarity(X, i, j)  # type: ignore[arg-type]
+            value = pair_similarity(X, i, j)
             sims[lang] = np.where(present[i] & present[j], value, np.nan)
         else:
             sims[lang] = np.full(i.size, np.nan)

@@ -59,7 +59,7 @@ def tfidf_matrix(texts: Sequence[str], *, language: str = "en") -> sparse.csr_ma
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     options = VECTORIZER_OPTIONS.get(language, VECTORIZER_OPTIONS["en"])
-    vectorizer = TfidfVectorizer(sublinear_tf=True, dtype=np.float32, **options)  # type: ignore[arg-type]
+    vectorizer = TfidfVectorizer(sublinear_tf=True, dtype=np.float32, **options)
     return vectorizer.fit_transform([t or "" for t in texts]).tocsr()
 
 

@@ -7,6 +7,7 @@ review severity, else ``keep``; ``note`` signals are listed but decide nothing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -54,7 +55,7 @@ def decide(items: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
     ordered = signals.assign(rank=signals["severity"].map(_RANK)).sort_values(
         ["item_id", "rank", "signal"], ascending=[True, False, True], kind="stable"
     )
-    records: dict[str, dict[str, object]] = {}
+    records: dict[str, dict[str, Any]] = {}
     for s in ordered.itertuples(index=False):  # plain Python: pandas per group is slow at 10^4
         record = records.setdefault(
             str(s.item_id),
@@ -66,20 +67,20 @@ def decide(items: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
                 **{column: pd.NA for column in _SUGGESTION_COLUMN.values()},
             },
         )
-        record["rank"] = max(int(record["rank"]), int(s.rank))  # type: ignore[call-overload]
+        record["rank"] = max(int(record["rank"]), int(s.rank))
         if s.severity == "note":
-            record["notes"].append(f"{s.signal}: {s.evidence}")  # type: ignore[union-attr]
+            record["notes"].append(f"{s.signal}: {s.evidence}")
             continue
-        record["reasons"].append(f"{s.signal}:{s.severity}")  # type: ignore[union-attr]
-        record["evidence"].append(str(s.evidence))  # type: ignore[union-attr]
+        record["reasons"].append(f"{s.signal}:{s.severity}")
+        record["evidence"].append(str(s.evidence))
         column = _SUGGESTION_COLUMN.get(str(s.signal))
         if column and record[column] is pd.NA and not pd.isna(s.suggestion):
             record[column] = s.suggestion
     for record in records.values():
-        record["decision"] = DECISIONS[int(record.pop("rank"))]  # type: ignore[call-overload]
-        record["reasons"] = "; ".join(record["reasons"])  # type: ignore[arg-type]
-        record["evidence"] = " | ".join(record["evidence"])  # type: ignore[arg-type]
-        record["notes"] = " | ".join(record["notes"])  # type: ignore[arg-type]
+        record["decision"] = DECISIONS[int(record.pop("rank"))]
+        record["reasons"] = "; ".join(record["reasons"])
+        record["evidence"] = " | ".join(record["evidence"])
+        record["notes"] = " | ".join(record["notes"])
     decided = pd.DataFrame.from_dict(records, orient="index")
     table = (
         base.merge(decided, left_on="item_id", right_index=True, how="left")

@@ -11,7 +11,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from safecal.calibrate.judge_metrics import BINARY_METRICS
+from safecal.calibrate.judge_metrics import BINARY_METRICS, JudgeResult
 from safecal.calibrate.monitoring import at_threshold
 from safecal.calibrate.thresholds import tune_threshold
 from safecal.calibrate.vocab import normalize_labels
@@ -21,7 +21,7 @@ from safecal.dashboards.widgets import fmt, judge_runs_picker, show_unit
 GRID_METRICS = ("cohen_kappa", "f1", "fpr", "fnr", "accuracy")
 
 
-def _metrics_table(results: dict[str, object]) -> pd.DataFrame:
+def _metrics_table(results: dict[str, JudgeResult]) -> pd.DataFrame:
     rows = []
     for name in (*BINARY_METRICS, "auroc", "auprc"):
         row = {"metric": name}
@@ -52,7 +52,7 @@ def page() -> None:
     }
     newest = runs.drop_duplicates("judge")["run_id"].tolist()
     chosen = st.sidebar.multiselect(
-        "judge runs", list(labels), default=newest, format_func=labels.get, key="runs"
+        "judge runs", list(labels), default=newest, format_func=labels.__getitem__, key="runs"
     )
     if not chosen:
         st.info("choose at least one judge run in the sidebar")

@@ -66,8 +66,10 @@ def page() -> None:
     field, runs = picked
     labels = {r.run_id: f"{r.judge} ({r.run_id})" for r in runs.itertuples()}
     run_id = st.sidebar.selectbox(
-        "judge run", list(labels), format_func=labels.get, key="results_run"
+        "judge run", list(labels), format_func=labels.__getitem__, key="results_run"
     )
+    if run_id is None:
+        return
     confidence = st.sidebar.select_slider(
         "confidence", (0.8, 0.9, 0.95), value=0.9, key="confidence"
     )
