@@ -20,8 +20,8 @@ from safecal.annotate.labels import (
 )
 from safecal.annotate.readers import iter_table, read_table
 from safecal.annotate.responses import ingest_responses, response_id
+from safecal.annotate.store import SCHEMA_VERSION, Workspace, resolve_workspace
 from safecal.annotate.taxonomy import Taxonomy, load_taxonomy
-from safecal.annotate.workspace import SCHEMA_VERSION, Workspace, resolve_workspace
 
 # isort: split
 # ---- annotation round trip (issue 3): sampling, assignments, Label Studio, gold ----

@@ -28,7 +28,7 @@ import pandas as pd
 
 from safecal.annotate.dawid_skene import dawid_skene
 from safecal.annotate.labels import SCALES
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 POLICIES = ("majority", "disagreement")
 METHODS = ("majority", "dawid_skene")

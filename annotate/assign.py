@@ -26,7 +26,7 @@ import pandas as pd
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import FIELD_FOR_ASPECT
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from safecal.annotate.errors import InputError
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 FORMATS = ("csv", "jsonl", "parquet")
 

@@ -23,8 +23,8 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import SCALES
 from safecal.annotate.labelstudio.configs import QUERY_QUALITY_CHOICES, QUERY_QUALITY_FIELDS
+from safecal.annotate.store import Workspace
 from safecal.annotate.taxonomy import load_taxonomy
-from safecal.annotate.workspace import Workspace
 
 REQUIRED = ("item_id", "model", "language", "annotator", "field", "label")
 

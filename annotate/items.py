@@ -29,8 +29,8 @@ from safecal.annotate.errors import InputError
 from safecal.annotate.ingest_report import IngestReport, Problems, listing
 from safecal.annotate.labels import ASPECTS, modality
 from safecal.annotate.readers import apply_mapping, read_table
+from safecal.annotate.store import Workspace
 from safecal.annotate.taxonomy import Taxonomy, load_taxonomy
-from safecal.annotate.workspace import Workspace
 
 ITEM_FIELDS = (
     "id",

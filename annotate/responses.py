@@ -36,7 +36,7 @@ from safecal.annotate.errors import InputError
 from safecal.annotate.ingest_report import IngestReport, Problems, listing
 from safecal.annotate.labels import LANGUAGES
 from safecal.annotate.readers import apply_mapping, iter_table
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 REQUIRED = ("item_id", "model", "language", "response")
 OPTIONAL = ("settings", "timestamp")

@@ -12,7 +12,7 @@ import datetime as dt
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import SCALES
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 
 def record_decision(

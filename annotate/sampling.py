@@ -34,7 +34,7 @@ import pandas as pd
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import to_binary
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 STRATUM_COLUMNS: Final[dict[str, str]] = {
     "model": "model",

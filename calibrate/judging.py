@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 from safecal.calibrate.runner import RunSummary, run_judge
 from safecal.calibrate.tuning import ThresholdTuning
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from safecal.annotate.labels import SCALES
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 from safecal.calibrate.slices import slice_values
 
 QUERY_QUALITY_TASK = "query_quality"

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from safecal.annotate.labels import FIELD_FOR_ASPECT
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 from safecal.calibrate import cache
 from safecal.calibrate.judges.base import Case, Verdict
 from safecal.calibrate.judges.llm import TransientError

@@ -29,7 +29,7 @@ import pandas as pd
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import FIELD_FOR_ASPECT, SCALES
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 SLICE_COLUMNS = (
     "model",

@@ -35,7 +35,7 @@ def _workspace_argument(argv: list[str]) -> str | None:
 def main() -> None:
     st.set_page_config(page_title="safecal", layout="wide")
     if "workspace" not in st.session_state:
-        from safecal.annotate.workspace import resolve_workspace
+        from safecal.annotate.store import resolve_workspace
 
         chosen = _workspace_argument(sys.argv[1:])
         st.session_state["workspace"] = str(resolve_workspace(chosen).absolute())

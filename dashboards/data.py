@@ -22,7 +22,7 @@ import streamlit as st
 from safecal.annotate.adjudication import honeypot_accuracy, load_inputs
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import POSITIVE, SCALES
-from safecal.annotate.workspace import DB_NAME, Workspace, resolve_workspace
+from safecal.annotate.store import DB_NAME, Workspace, resolve_workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 

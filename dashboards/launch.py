@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safecal.annotate.errors import InputError
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 APP = Path(__file__).resolve().parent / "app.py"
 REPO = APP.parents[1]

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from safecal.annotate.adjudication import Resolution
     from safecal.annotate.labelstudio.accounts import Account
     from safecal.annotate.labelstudio.client import Connection
-    from safecal.annotate.workspace import Workspace
+    from safecal.annotate.store import Workspace
 
 
 def _conn(args: argparse.Namespace, ws: Workspace) -> Connection:

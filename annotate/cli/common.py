@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 
 def workspace_parent() -> argparse.ArgumentParser:

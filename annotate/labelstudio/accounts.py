@@ -17,7 +17,7 @@ import httpx
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.labelstudio.client import Connection, server_error
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

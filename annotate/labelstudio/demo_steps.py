@@ -22,7 +22,7 @@ from safecal.annotate.labelstudio.push import PushReport, push
 from safecal.annotate.labelstudio.review import ReviewReport, push_reviews
 from safecal.annotate.labelstudio.server import ServerInfo, start_server
 from safecal.annotate.sampling import draw_sample
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 DEMO_ANNOTATORS = ("annotator1@safecal.local", "annotator2@safecal.local")
 DEMO_REVIEWER = "reviewer@safecal.local"

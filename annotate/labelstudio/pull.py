@@ -24,7 +24,7 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 from safecal.annotate.labelstudio.client import Connection, server_error
 from safecal.annotate.labelstudio.configs import allowed_labels
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 COLUMNS = (
     "item_id",

@@ -37,7 +37,7 @@ from safecal.annotate.errors import InputError
 from safecal.annotate.labelstudio.client import Connection, server_error
 from safecal.annotate.labelstudio.configs import label_config
 from safecal.annotate.labelstudio.server import SERVED_IMAGES, prepare_document_root, served_images
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 MARKER = "safecal-project:"
 INLINE_MAX_BYTES = 2_000_000

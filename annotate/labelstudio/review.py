@@ -28,7 +28,7 @@ from safecal.annotate.labelstudio.push import (
     import_batches,
     reconcile,
 )
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 REVIEW_SAMPLE = "review"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 #: item-level (query-quality) answer fields, as the query-quality labeling task writes them.
 QUERY_QUALITY_FIELDS = (

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from safecal.annotate.errors import InputError
+from safecal.annotate.store import Workspace
 from safecal.annotate.taxonomy import Taxonomy, load_taxonomy
-from safecal.annotate.workspace import Workspace
 from safecal.calibrate.curation import signals as sig
 from safecal.calibrate.curation.coverage import coverage
 from safecal.calibrate.curation.duplicate_signals import duplicate_pairs, duplicate_signals

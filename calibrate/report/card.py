@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from safecal.annotate.errors import InputError
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 SLICES = ("model", "level1_category", "level2_category", "modality", "language")
 INVALID = "(invalid)"

@@ -13,7 +13,7 @@ import pandas as pd
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import POSITIVE
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 
 def resolve_run(ws: Workspace, run: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from safecal.annotate.errors import InputError
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 from safecal.calibrate.curation import (
     CurationThresholds,
     coverage_pivot,
@@ -28,7 +28,7 @@ def _curate(path: str, stamp: float, thresholds: CurationThresholds):  # noqa: A
 
 
 def _workspace_path() -> str:
-    from safecal.annotate.workspace import resolve_workspace
+    from safecal.annotate.store import resolve_workspace
 
     return str(st.session_state.get("workspace") or resolve_workspace(None))
 

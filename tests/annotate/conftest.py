@@ -10,7 +10,7 @@ import pytest
 
 from safecal.annotate.labelstudio.client import Connection, connect_to
 from safecal.annotate.labelstudio.server import ServerInfo
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 from tests.annotate.fixtures import populate
 from tests.labelstudio_server import build_template, running_server
 

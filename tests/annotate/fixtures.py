@@ -9,7 +9,7 @@ from PIL import Image
 
 from safecal.annotate.labels import modality
 from safecal.annotate.responses import response_id
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 MODELS = ("model-a", "model-b")
 CATS = (

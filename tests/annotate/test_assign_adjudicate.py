@@ -128,7 +128,7 @@ def test_dawid_skene_recovers_simulated_annotators():
 
 
 def test_import_example_labels_build_gold_and_export(example, tmp_path):
-    from safecal.annotate.workspace import Workspace
+    from safecal.annotate.store import Workspace
 
     ws = Workspace.open(tmp_path / "ws")
     ingest_items(ws, example.items, images=example.images)

@@ -249,7 +249,7 @@ def test_demo_steps_on_the_example(example, ls_template, tmp_path):
     from safecal.annotate import ingest_items, ingest_responses
     from safecal.annotate.labelstudio.demo_steps import setup_demo_labeling, start_demo_server
     from safecal.annotate.labelstudio.server import stop_server
-    from safecal.annotate.workspace import Workspace
+    from safecal.annotate.store import Workspace
 
     ws = Workspace.open(tmp_path / "demo")
     ingest_items(ws, example.items, images=example.images)

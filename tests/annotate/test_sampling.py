@@ -11,7 +11,7 @@ import pytest
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.sampling import allocate, draw_sample, flagged_responses
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 from tests.annotate.fixtures import populate
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 
 def make_workspace(

@@ -12,7 +12,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from safecal.annotate.example import ExamplePaths
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 from safecal.calibrate.judging import import_verdicts, run_keyword_judge, write_judge_card
 from safecal.cli import main
 

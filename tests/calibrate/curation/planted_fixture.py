@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from safecal.annotate.labels import modality
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 
 MODELS = ("alpha", "beta", "gamma")
 

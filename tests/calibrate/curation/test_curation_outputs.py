@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from safecal.annotate.errors import InputError
-from safecal.annotate.workspace import Workspace
+from safecal.annotate.store import Workspace
 from safecal.calibrate.curation import (
     coverage_pivot,
     curate_workspace,
