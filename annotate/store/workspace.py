@@ -118,14 +118,28 @@ class Workspace:
         finally:
             con.close()
 
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise InputError(
+                f"{self.db_path}: workspace schema version {version} is newer than this "
+                f"safecal understands ({SCHEMA_VERSION}); upgrade safecal"
+            )
+
     def _migrate(self) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION`.
+
+        A workspace already at the current version is only read (no write lock), so
+        opening it never waits for another process's write: a long ingest does not
+        block ``calibrate judge`` or the dashboard. Otherwise the version is read again
+        inside the write transaction, as another process may have migrated meanwhile.
+        """
+        version = self.schema_version()
+        self._check_version(version)
+        if version == SCHEMA_VERSION:
+            return
         with self.transaction() as con:
             version = int(con.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise InputError(
-                    f"{self.db_path}: workspace schema version {version} is newer than this "
-                    f"safecal understands ({SCHEMA_VERSION}); upgrade safecal"
-                )
+            self._check_version(version)
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in split_sql(MIGRATIONS[target - 1]):
                     con.execute(statement)
