@@ -279,6 +279,36 @@ def judge_metrics(
     )
 
 
+def checked_scores(table: pd.DataFrame, score: str) -> np.ndarray:
+    """The score column as floats, NaN where it is empty.
+
+    A score is the judge's P(positive): a value that is not a number in [0, 1] (text,
+    inf, -3, 2.5) is refused (``InputError`` naming the rows) rather than read as
+    missing or ranked as it is, since an AUROC over such values measures nothing.
+    """
+    if score not in table.columns:
+        raise InputError(f"no score column {score!r}; the table has {list(table.columns)}")
+    raw = table[score]
+    numeric = pd.to_numeric(raw, errors="coerce").to_numpy(float)
+    blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+    with np.errstate(invalid="ignore"):
+        ok = blank | (np.isfinite(numeric) & (numeric >= 0) & (numeric <= 1))
+    if not ok.all():
+        where = table.index[~ok]
+        ids = table["response_id"] if "response_id" in table.columns else None
+        shown = ", ".join(
+            f"{'response ' + repr(ids.loc[i]) if ids is not None else 'row ' + str(i)}: "
+            f"{raw.loc[i]!r}"
+            for i in where[:5]
+        )
+        more = f" and {len(where) - 5} more" if len(where) > 5 else ""
+        raise InputError(
+            f"score column {score!r}: {len(where)} value(s) are not probabilities in [0, 1] "
+            f"({shown}{more}); a score is the judge's P(positive): fix or empty those cells"
+        )
+    return np.where(blank, np.nan, numeric)
+
+
 def _score_metrics(
     table: pd.DataFrame,
     score: str,
@@ -288,9 +318,7 @@ def _score_metrics(
     confidence: float,
     rng: np.random.Generator,
 ) -> dict[str, Estimate]:
-    if score not in table.columns:
-        raise InputError(f"no score column {score!r}; the table has {list(table.columns)}")
-    s = pd.to_numeric(table.loc[valid.index[valid], score], errors="coerce").to_numpy(float)
+    s = checked_scores(table, score)[valid.to_numpy()]
     has = np.isfinite(s)
     if not has.any():
         nan = Estimate(math.nan, (math.nan, math.nan))
