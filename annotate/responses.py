@@ -19,10 +19,16 @@ transaction back: nothing is written.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import multiprocessing
+import os
 import queue
+import signal
+import sys
+import threading
+import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -149,7 +155,7 @@ def _prepared_chunks(
         target=_read,
         name="safecal-ingest-reader",
         daemon=True,
-        args=(path, encoding, chunk_rows, mapping, seen, stamp, out),
+        args=(path, encoding, chunk_rows, mapping, seen, stamp, out, os.getpid()),
     )
     reader.start()
     try:
@@ -184,9 +190,11 @@ def _read(
     mapping: dict[str, str],
     seen: _Seen,
     stamp: tuple[str, str],
-    out,
+    out: Any,
+    parent: int,
 ) -> None:
     """The reader process: parse, check and classify each chunk, then report what it saw."""
+    _die_with(parent)
     try:
         for first, chunk in iter_table(path, encoding=encoding, chunksize=chunk_rows):
             rows = _prepare(chunk, first, path=path, mapping=mapping)
@@ -205,6 +213,31 @@ def _read(
         out.put(("error", exc))
     except BaseException:  # a bug: keep its traceback, as text (it may not pickle)
         out.put(("error", RuntimeError("ingest reader failed:\n" + traceback.format_exc())))
+
+
+def _die_with(parent: int) -> None:
+    """End this process as soon as ``parent`` is gone, however it died.
+
+    A reader blocked on a full queue would otherwise outlive a writer killed with
+    SIGKILL, holding its memory. Linux delivers SIGKILL to a child when its parent
+    thread exits (``prctl(PR_SET_PDEATHSIG)``); elsewhere, and for a parent that died
+    before the call, a daemon thread watches for the parent's PID to change.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _classify(rows: list[tuple], seen: _Seen) -> tuple[list[tuple], list[tuple]]:
