@@ -76,8 +76,11 @@ class MalformedAnswer(Exception):
 LOGPROB_MAX = 1e-4
 #: a token count above this is not one a chat call can have
 TOKENS_MAX = 10**9
-_BEARER = re.compile(r"(?i)\bbearer\s+\S+")
+#: what an echoed credential looks like; long enough not to catch prose ("the bearer of")
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{16,}")
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
+#: LLMJudge._show: a server value for a message, redacted, then cut to a length
+_Show = Callable[[object, int], str]
 
 
 @dataclass
@@ -170,11 +173,18 @@ class LLMJudge:
 
     def redact(self, text: str) -> str:
         """``text`` (from the server) without the API key, bearer tokens or ``sk-...`` keys:
-        servers echo what they were sent, and what they answer is printed and stored."""
-        if self._secret and len(self._secret) >= 4:
+        servers echo what they were sent, and what they answer is printed and stored. A
+        "key" under 8 characters is a local server's placeholder (``dummy``), not a secret,
+        and replacing it everywhere would garble the judge's text."""
+        if self._secret and len(self._secret) >= 8:
             text = text.replace(self._secret, "[redacted]")
         text = _BEARER.sub("Bearer [redacted]", text)
         return _KEY_LIKE.sub("[redacted]", text)
+
+    def _show(self, value: object, limit: int) -> str:
+        """A value from the server for a message: redacted, then cut (a cut key would
+        escape the redaction)."""
+        return _short(self.redact(repr(value)), limit)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -261,9 +271,10 @@ class LLMJudge:
         a number in it cannot be trusted; see the module docstring."""
         content = choice["message"].get("content") or ""
         problems: list[str] = []
-        tokens_in = _token_count(usage, "prompt_tokens", problems)
-        tokens_out = _token_count(usage, "completion_tokens", problems)
-        tokens = _logprob_tokens(choice.get("logprobs"), problems)
+        show = self._show
+        tokens_in = _token_count(usage, "prompt_tokens", problems, show)
+        tokens_out = _token_count(usage, "completion_tokens", problems, show)
+        tokens = _logprob_tokens(choice.get("logprobs"), problems, show)
         label = prompt.parse(content)
         raw = self.redact(content)
         if choice.get("finish_reason") == "length" and label is None:
@@ -271,7 +282,7 @@ class LLMJudge:
         score = None
         if problems:
             label = None
-            raw += f"\n[untrusted answer: {_short(self.redact('; '.join(problems)), 300)}]"
+            raw += f"\n[untrusted answer: {_short('; '.join(problems), 300)}]"
         elif label is not None and tokens:
             score = prompt.score_from_logprobs(tokens)
         return Verdict(
@@ -315,7 +326,7 @@ def _kind(value: object) -> str:
     return kinds.get(type(value), "a number")
 
 
-def _token_count(usage: Any, name: str, problems: list[str]) -> int:
+def _token_count(usage: Any, name: str, problems: list[str], show: _Show) -> int:
     """``usage[name]`` when it is a token count; 0 when absent (some servers send no
     usage); a note in ``problems`` when it is something else ("many", -3, 1e30)."""
     if usage is None:
@@ -328,12 +339,12 @@ def _token_count(usage: Any, name: str, problems: list[str]) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= TOKENS_MAX:
-        problems.append(f"usage.{name} {_short(repr(value), 40)} is not a token count")
+        problems.append(f"usage.{name} {show(value, 40)} is not a token count")
         return 0
     return value
 
 
-def _logprob_tokens(logprobs: Any, problems: list[str]) -> list[dict[str, Any]]:
+def _logprob_tokens(logprobs: Any, problems: list[str], show: _Show) -> list[dict[str, Any]]:
     """The log-prob entries of the answer's tokens, each with a string ``token``, a
     finite ``logprob`` <= 0 and a list of ``top_logprobs`` of the same shape; ``[]`` when
     the server sent none, and a note in ``problems`` for anything else."""
@@ -349,24 +360,22 @@ def _logprob_tokens(logprobs: Any, problems: list[str]) -> list[dict[str, Any]]:
         problems.append(f"logprobs.content is {_kind(content)}, not a list")
         return []
     for entry in content:
-        problem = _logprob_problem(entry)
+        problem = _logprob_problem(entry, show)
         if problem is None:
             top = entry.get("top_logprobs")
             if top is not None and not isinstance(top, list):
-                problem = (
-                    f"top_logprobs of token {_short(repr(entry['token']), 20)} is {_kind(top)}"
-                )
+                problem = f"top_logprobs of token {show(entry['token'], 20)} is {_kind(top)}"
             else:
-                problem = next((p for p in map(_logprob_problem, top or []) if p), None)
+                problem = next((p for t in top or [] if (p := _logprob_problem(t, show))), None)
         if problem:
             problems.append(problem)
             return []
     return content
 
 
-def _logprob_problem(item: Any) -> str | None:
+def _logprob_problem(item: Any, show: _Show) -> str | None:
     if not isinstance(item, dict) or not isinstance(item.get("token"), str):
-        return f"log-prob entry {_short(repr(item), 60)} has no string token"
+        return f"log-prob entry {show(item, 60)} has no string token"
     lp = item.get("logprob")
     if (
         isinstance(lp, bool)
@@ -375,7 +384,7 @@ def _logprob_problem(item: Any) -> str | None:
         or lp > LOGPROB_MAX
     ):
         return (
-            f"log-prob {_short(repr(lp), 40)} of token {_short(repr(item['token']), 20)} "
+            f"log-prob {show(lp, 40)} of token {show(item['token'], 20)} "
             "is not a finite number <= 0"
         )
     return None

@@ -27,7 +27,7 @@ without it every call):
 ``[[usage=X]]``  ``usage.prompt_tokens`` is the string X (``many``)
 ``[[echokey=S]]`` an answer with status S that echoes the request's API key: for 4xx/5xx an
                  error body ``Incorrect API key provided: <key>``, for 200 the judge's
-                 answer text quotes it
+                 answer text quotes it, for ``usage`` the key is ``usage.prompt_tokens``
 
 Every call is counted per reply text in ``calls`` (completed answers in ``answered``).
 Run it as a script (``python tests/calibrate/fake_openai.py --latency 0.02``) to get a
@@ -170,7 +170,7 @@ class FakeOpenAI:
             return 0, None, {}
         key = authorization.removeprefix("Bearer ").strip()
         echo = marks.get("echokey")
-        if echo and echo != "200":
+        if echo and echo not in ("200", "usage"):
             return int(echo), {"error": {"message": f"Incorrect API key provided: {key}"}}, {}
         if "slow" in marks and n <= int(marks["slow"]):
             await asyncio.sleep(self.slow_seconds)
@@ -248,6 +248,8 @@ class FakeOpenAI:
         prompt_tokens: Any = len(text) // 4
         if marks.get("usage"):
             prompt_tokens = marks["usage"]
+        elif echo == "usage":
+            prompt_tokens = key
         return (
             200,
             {

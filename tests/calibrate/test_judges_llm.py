@@ -308,8 +308,12 @@ def test_the_api_key_echoed_by_the_server_is_redacted(
     assert "Incorrect API key provided: [redacted]" in str(failed.value)
     v = one(judge, case("[[echokey=200]]"))
     assert v.raw == '{"rating": 1, "key [redacted]"}' and not v.valid
+    u = one(judge, case("[[echokey=usage]]"))  # in a number the answer is distrusted for
+    assert u.raw.endswith(
+        "[untrusted answer: usage.prompt_tokens '[redacted]' is not a token count]"
+    )
     assert f"Bearer {KEY}" in server.authorizations  # the key was really sent
-    for text in (str(refused.value), str(failed.value), v.raw):
+    for text in (str(refused.value), str(failed.value), v.raw, u.raw):
         assert KEY not in text and KEY[:12] not in text
 
 
