@@ -316,6 +316,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         prices=prices,
         progress=not args.no_progress and sys.stderr.isatty(),
+        waiting=lambda message: print(message, file=sys.stderr, flush=True),
     )
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))

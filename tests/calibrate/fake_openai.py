@@ -29,7 +29,8 @@ without it every call):
                  error body ``Incorrect API key provided: <key>``, for 200 the judge's
                  answer text quotes it, for ``usage`` the key is ``usage.prompt_tokens``
 
-Every call is counted per reply text in ``calls`` (completed answers in ``answered``).
+Every call is counted per reply text in ``calls`` (completed answers in ``answered``);
+``hold = True`` holds every answer until it is set back to false.
 Run it as a script (``python tests/calibrate/fake_openai.py --latency 0.02``) to get a
 separate process; it prints ``PORT <n>`` on stdout once listening.
 """
@@ -64,6 +65,9 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.keep_requests = False
         self.authorizations: set[str] = set()
+        #: while true, requests are counted on arrival and then held unanswered (tests
+        #: that need a client to be mid-call at a known moment)
+        self.hold = False
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -162,6 +166,8 @@ class FakeOpenAI:
         marks = {m.group(1): m.group(2) for m in _MARK.finditer(reply)}
         self.calls[reply] += 1
         n = self.calls[reply]
+        while self.hold:
+            await asyncio.sleep(0.01)
         if "429" in marks and n <= int(marks["429"]):
             return 429, {"error": {"message": "rate limited"}}, {"retry-after": "0"}
         if "500" in marks and n <= int(marks["500"]):

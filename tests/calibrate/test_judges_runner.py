@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -342,3 +345,73 @@ def test_meaningless_numbers_are_an_error_before_anything_runs(
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"safecal calibrate run: error: {message}" in done.stderr
     assert sum(server.calls.values()) == 0
+
+
+def _first_line(stream: IO[str]) -> queue.Queue[str]:
+    """The stream's first line, delivered to a queue (``get(timeout=...)`` cannot hang)."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
+    return lines
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_second_identical_run_waits_and_pays_for_nothing(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    n = 40
+    make_workspace(tmp_path / "ws", [("vulnerability", f"q{k} [[rate=3]]") for k in range(n)])
+    command = cli(tmp_path / "ws", server, "--concurrency", "2")
+    server.hold = True  # the first run is mid-call, holding its run, until released
+    first = subprocess.Popen(
+        command, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _wait_for(lambda: sum(server.calls.values()) == 2)
+    second = subprocess.Popen(
+        command, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert second.stderr is not None
+    waiting = _first_line(second.stderr).get(timeout=60)
+    assert waiting.startswith("another process is running judge run fake-judge-")
+    assert "waiting for it to finish" in waiting and sum(server.calls.values()) == 2
+    server.hold = False
+    out, err = first.communicate(timeout=120)
+    out2, err2 = second.communicate(timeout=120)
+    assert first.returncode == 0 and second.returncode == 0, err + err2
+    # nothing was paid for twice: the second run took every verdict from the cache
+    assert len(server.calls) == n and set(server.calls.values()) == {1}
+    assert f"{n} responses, 0 from cache, {n} calls" in out
+    assert f"{n} responses, {n} from cache, 0 calls" in out2
+
+
+def test_a_waiting_run_takes_over_when_the_first_is_killed(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    n = 40
+    ws = make_workspace(tmp_path / "ws", [("vulnerability", f"q{k} [[rate=3]]") for k in range(n)])
+    command = cli(tmp_path / "ws", server, "--concurrency", "2")
+    first = subprocess.Popen(
+        command, cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _wait_for(lambda: sum(server.answered.values()) >= 10)
+    server.hold = True
+    second = subprocess.Popen(
+        command, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert second.stderr is not None
+    assert "another process is running" in _first_line(second.stderr).get(timeout=60)
+    first.send_signal(signal.SIGKILL)  # the kernel releases the lock with the process
+    first.wait(10)
+    server.hold = False
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    assert len(ws.read_sql("SELECT response_id FROM verdicts")) == n
+    # paid twice at most: the calls in flight at the kill and those finished in the loop
+    # iteration under way (2 + 2), as for any killed run; the rest came from the cache
+    assert len(server.calls) == n and sum(server.calls.values()) - n <= 4
+    assert f"{n} responses, " in out and ", 0 from cache" not in out
