@@ -19,6 +19,13 @@
    cores it did not, for seconds at a time: finished calls piled up uncommitted (28 lost
    at a kill in one test run) while the commits themselves take ~0.1 ms (WAL,
    ``synchronous=NORMAL``).
+5. one remote run at a time per judge config and workspace: a second process running the
+   same run (the same command typed twice, a cron job overlapping a manual run) waits on
+   a lock file (``.judge-run-<config key>.lock`` in the workspace, ``flock``) before it
+   reads the cache, then takes from the cache everything the first one recorded, so no
+   call is paid for twice. The lock is the kernel's, so a killed process releases it; a
+   different config (another prompt or model) is another lock and runs alongside.
+   Without ``fcntl`` (Windows) there is no lock.
 
 Token use, latency and cost (from ``prices``: USD per million input / output tokens)
 are summed per run into ``judge_runs``; the summary of this invocation is returned.
@@ -27,10 +34,11 @@ are summed per run into ``judge_runs``; the summary of this invocation is return
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -176,8 +184,12 @@ def run_judge(
     concurrency: int = 64,
     prices: tuple[float, float] | None = None,
     progress: bool = False,
+    waiting: Callable[[str], None] | None = None,
 ) -> RunSummary:
-    """Judge every case (default: every response in the workspace); see the module docstring."""
+    """Judge every case (default: every response in the workspace); see the module docstring.
+
+    ``waiting`` is told (one message) when another process holds this run's lock and this
+    one waits for it."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     started = time.perf_counter()
@@ -191,6 +203,55 @@ def run_judge(
         summary.n_skipped = len(cases) - len(kept)
         cases = kept
 
+    lock = _run_lock(ws, config_key, run_id, waiting) if judge.remote else contextlib.nullcontext()
+    with lock:
+        _run_locked(ws, judge, cases, run_id, config_key, concurrency, prices, progress, summary)
+    if prices is not None:
+        summary.cost = (summary.tokens_in * prices[0] + summary.tokens_out * prices[1]) / 1e6
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+@contextlib.contextmanager
+def _run_lock(
+    ws: Workspace, config_key: str, run_id: str, waiting: Callable[[str], None] | None
+) -> Iterator[None]:
+    """Hold this run's lock file (step 5 of the module docstring), waiting for it if
+    another process has it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    path = ws.path / f".judge-run-{config_key[:16]}.lock"
+    with open(path, "ab") as fh:  # never deleted: removing a lock file races its users
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting is not None:
+                waiting(
+                    f"another process is running judge run {run_id} on {ws.path}; waiting "
+                    "for it to finish, then its verdicts come from the cache"
+                )
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run_locked(
+    ws: Workspace,
+    judge: Any,
+    cases: Sequence[Case],
+    run_id: str,
+    config_key: str,
+    concurrency: int,
+    prices: tuple[float, float] | None,
+    progress: bool,
+    summary: RunSummary,
+) -> None:
+    """Steps 2-4 of the module docstring, under the run's lock for remote judges."""
     con = ws.connect()
     try:
         with_tx(con, lambda: _start_run(con, judge, run_id))
@@ -220,10 +281,6 @@ def run_judge(
         with_tx(con, lambda: _finish_run(con, run_id, prices))
     finally:
         con.close()
-    if prices is not None:
-        summary.cost = (summary.tokens_in * prices[0] + summary.tokens_out * prices[1]) / 1e6
-    summary.seconds = time.perf_counter() - started
-    return summary
 
 
 def _from_cache(

@@ -4,12 +4,47 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from safecal.annotate.cli.common import open_workspace, workspace_parent
 from safecal.annotate.errors import InputError
+
+
+def _whole(minimum: int, what: str) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum``; 0 calls in flight or 0 attempts would
+    not fail until deep in the run (a ValueError, or a run that judges nothing)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} must be {minimum} or more ({what})")
+        return value
+
+    return parse
+
+
+def _number(*, positive: bool, what: str) -> Callable[[str], float]:
+    """An argparse type: a finite float, > 0 or >= 0; ``nan``, ``inf`` and negative
+    seconds, prices or temperatures mean nothing."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            bound = "more than 0" if positive else "0 or more"
+            raise argparse.ArgumentTypeError(f"{text} must be a finite number, {bound} ({what})")
+        return value
+
+    return parse
 
 
 def _llm_parent() -> argparse.ArgumentParser:
@@ -37,15 +72,27 @@ def _llm_parent() -> argparse.ArgumentParser:
         "(default harmfulness=harmfulness-v1, refusal=refusal-v1)",
     )
     run.add_argument("--text-only", action="store_true", help="llm: do not send images")
-    run.add_argument("--temperature", type=float, default=0.0)
-    run.add_argument("--max-tokens", type=int, default=200)
+    run.add_argument(
+        "--temperature", type=_number(positive=False, what="sampling temperature"), default=0.0
+    )
+    run.add_argument("--max-tokens", type=_whole(1, "tokens the judge may answer"), default=200)
     run.add_argument(
         "--no-logprobs",
         action="store_true",
         help="llm: do not ask for log-probabilities (no score)",
     )
-    run.add_argument("--timeout", type=float, default=60.0, help="llm: seconds per attempt")
-    run.add_argument("--max-attempts", type=int, default=6, help="llm: attempts per call")
+    run.add_argument(
+        "--timeout",
+        type=_number(positive=True, what="seconds per attempt"),
+        default=60.0,
+        help="llm: seconds per attempt",
+    )
+    run.add_argument(
+        "--max-attempts",
+        type=_whole(1, "attempts per call"),
+        default=6,
+        help="llm: attempts per call",
+    )
     return run
 
 
@@ -72,9 +119,22 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="keyword: refusal-phrase file(s), one phrase a line (default: the "
         "bundled English and Chinese lists)",
     )
-    run.add_argument("--concurrency", type=int, default=64, help="llm: calls in flight")
-    run.add_argument("--price-in", type=float, help="USD per million input tokens")
-    run.add_argument("--price-out", type=float, help="USD per million output tokens")
+    run.add_argument(
+        "--concurrency",
+        type=_whole(1, "calls in flight"),
+        default=64,
+        help="llm: calls in flight",
+    )
+    run.add_argument(
+        "--price-in",
+        type=_number(positive=False, what="USD per million input tokens"),
+        help="USD per million input tokens",
+    )
+    run.add_argument(
+        "--price-out",
+        type=_number(positive=False, what="USD per million output tokens"),
+        help="USD per million output tokens",
+    )
     run.add_argument("--file", help="imported: the file holding the verdicts")
     run.add_argument("--label-column", default="label", help="imported: label column")
     run.add_argument("--score-column", help="imported: score column (P(positive))")
@@ -149,9 +209,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="built-in prompt names or template files",
     )
     prompt.add_argument(
-        "--shots", nargs="+", type=int, default=[0, 3], help="few-shot counts to try (default 0 3)"
+        "--shots",
+        nargs="+",
+        type=_whole(0, "few-shot examples"),
+        default=[0, 3],
+        help="few-shot counts to try (default 0 3)",
     )
-    prompt.add_argument("--concurrency", type=int, default=16)
+    prompt.add_argument("--concurrency", type=_whole(1, "calls in flight"), default=16)
     prompt.add_argument("--seed", type=int, default=0)
     prompt.add_argument("--n-boot", type=int, default=1000)
     prompt.add_argument(
@@ -252,6 +316,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         prices=prices,
         progress=not args.no_progress and sys.stderr.isatty(),
+        waiting=lambda message: print(message, file=sys.stderr, flush=True),
     )
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))

@@ -13,6 +13,20 @@ server's ``Retry-After`` when it sends one), up to ``max_attempts``; the client'
 retry is switched off so every attempt is counted here. Other errors (400, 401, 404)
 stop the run: they mean a wrong model, key or URL, not a transient fault.
 
+Answers are read from the raw HTTP body and checked here, not by the client's lenient
+models (which raise ``JSONDecodeError``/``AttributeError`` on a broken body, and silently
+turn ``"-0.1"`` into a number and NaN into a score of 0). Two kinds of broken answer:
+
+* no chat completion at all (a body that is not JSON, an HTML page from a proxy, no list
+  of ``choices``, a message without text content): nothing was answered, so it is
+  retried like a 5xx and, when every attempt gets one, the call is a counted failure
+  (:class:`TransientError`, not recorded) that a rerun retries;
+* a completion whose text is there but whose numbers cannot be trusted (a log-prob that
+  is not a finite number <= 0: ``1000``, NaN, infinity, a string; a token count that is
+  not a non-negative integer): an *invalid* verdict, never mapped to a class, with the
+  text kept and the reason appended to ``raw``. A server that garbles its numbers may
+  have garbled its text too, and a score must only come from finite log-probabilities.
+
 Transport: the client's documented aiohttp backend (``openai.DefaultAioHttpClient``,
 the ``openai[aiohttp]`` extra) rather than its default httpx/httpcore one. httpcore 1.0's
 pool rescans every connection (and probes each socket) on every request and every
@@ -22,18 +36,24 @@ capped a 2-core machine near 140 calls/s; through aiohttp the same calls cost ~2
 (``tests/benchmarks/bench_judges.py``). Proxies from the environment still apply.
 
 The API key is read from the environment variable named by ``api_key_env`` at client
-creation and kept only inside the client; it is not part of the config, the cache, the
-database or any message.
+creation and kept only inside the client (and a private copy to redact it); it is not part
+of the config, the cache, the database or any message: every text that comes from the
+server (error bodies, broken bodies, the answer kept as ``raw``) goes through
+:meth:`LLMJudge.redact` first, since a server may echo the key it was sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import math
 import mimetypes
 import os
 import random
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +64,23 @@ from safecal.calibrate.judges.prompt import DEFAULT_PROMPTS, Prompt, load_prompt
 
 
 class TransientError(Exception):
-    """A call that failed after every retry (rate limit, server error, timeout)."""
+    """A call that failed after every retry (rate limit, server error, timeout, no chat
+    completion in the answer)."""
+
+
+class MalformedAnswer(Exception):
+    """A 200 answer that holds no chat completion; retried like a server error."""
+
+
+#: a log-prob above this is not a log-probability (float rounding may give a hair above 0)
+LOGPROB_MAX = 1e-4
+#: a token count above this is not one a chat call can have
+TOKENS_MAX = 10**9
+#: what an echoed credential looks like; long enough not to catch prose ("the bearer of")
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{16,}")
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
+#: LLMJudge._show: a server value for a message, redacted, then cut to a length
+_Show = Callable[[object, int], str]
 
 
 @dataclass
@@ -68,6 +104,7 @@ class LLMJudge:
     remote: bool = True
     _client: Any = field(default=None, init=False, repr=False)
     _image_hashes: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _secret: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for fld, default in DEFAULT_PROMPTS.items():
@@ -120,6 +157,8 @@ class LLMJudge:
                         "key there or pass --api-key-env NAME"
                     )
                 key = "EMPTY"  # local servers (vLLM) accept any key
+            else:
+                self._secret = key
             self._client = openai.AsyncOpenAI(
                 base_url=self.base_url,
                 api_key=key,
@@ -131,6 +170,21 @@ class LLMJudge:
                 ),
             )
         return self._client
+
+    def redact(self, text: str) -> str:
+        """``text`` (from the server) without the API key, bearer tokens or ``sk-...`` keys:
+        servers echo what they were sent, and what they answer is printed and stored. A
+        "key" under 8 characters is a local server's placeholder (``dummy``), not a secret,
+        and replacing it everywhere would garble the judge's text."""
+        if self._secret and len(self._secret) >= 8:
+            text = text.replace(self._secret, "[redacted]")
+        text = _BEARER.sub("Bearer [redacted]", text)
+        return _KEY_LIKE.sub("[redacted]", text)
+
+    def _show(self, value: object, limit: int) -> str:
+        """A value from the server for a message: redacted, then cut (a cut key would
+        escape the redaction)."""
+        return _short(self.redact(repr(value)), limit)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -175,7 +229,10 @@ class LLMJudge:
         for attempt in range(self.max_attempts):
             start = time.perf_counter()
             try:
-                completion = await client.chat.completions.create(**kwargs)
+                response = await client.chat.completions.with_raw_response.create(**kwargs)
+                text = response.text  # with_raw_response: read already, not parsed
+                latency = time.perf_counter() - start
+                choice, usage = _completion(text)
             except (openai.RateLimitError, openai.InternalServerError) as exc:
                 last = exc
                 delay = _retry_after(exc)
@@ -185,43 +242,152 @@ class LLMJudge:
             except openai.APIStatusError as exc:
                 raise InputError(
                     f"the judge server at {self.base_url or 'api.openai.com'} refused the "
-                    f"request ({exc.status_code}): {_short(exc.message)}; check --model, "
-                    "--base-url and the API key"
+                    f"request ({exc.status_code}): {_short(self.redact(str(exc.message)))}; "
+                    "check --model, --base-url and the API key"
                 ) from None
+            except MalformedAnswer as exc:
+                kind = response.headers.get("content-type", "none")
+                body = _short(self.redact(text), 80)
+                last = MalformedAnswer(f"{exc} (content-type {kind}); the body began {body!r}")
+                delay = None
             else:
-                latency = time.perf_counter() - start
-                return self._verdict(prompt, completion, latency)
+                return self._verdict(prompt, choice, usage, latency)
             if attempt + 1 < self.max_attempts:
                 backoff = min(self.backoff_max, self.backoff_base * 2**attempt)
                 if delay is None:
                     delay = backoff * random.uniform(0.5, 1)
                 await asyncio.sleep(delay)
         raise TransientError(
-            f"{case.response_id}: gave up after {self.max_attempts} attempts "
-            f"to {self.base_url or 'api.openai.com'} ({_cause(last)})"
+            self.redact(
+                f"{case.response_id}: gave up after {self.max_attempts} attempts "
+                f"to {self.base_url or 'api.openai.com'} ({_cause(last, self.redact)})"
+            )
         )
 
-    def _verdict(self, prompt: Prompt, completion: Any, latency: float) -> Verdict:
-        choice = completion.choices[0] if completion.choices else None
-        content = (choice.message.content if choice is not None else None) or ""
-        usage = completion.usage
-        tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
-        tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
+    def _verdict(
+        self, prompt: Prompt, choice: dict[str, Any], usage: Any, latency: float
+    ) -> Verdict:
+        """The verdict of one checked completion: invalid (text kept, reason appended) when
+        a number in it cannot be trusted; see the module docstring."""
+        content = choice["message"].get("content") or ""
+        problems: list[str] = []
+        show = self._show
+        tokens_in = _token_count(usage, "prompt_tokens", problems, show)
+        tokens_out = _token_count(usage, "completion_tokens", problems, show)
+        tokens = _logprob_tokens(choice.get("logprobs"), problems, show)
         label = prompt.parse(content)
-        if choice is not None and choice.finish_reason == "length" and label is None:
-            content = content + "\n[truncated: finish_reason=length]"
+        raw = self.redact(content)
+        if choice.get("finish_reason") == "length" and label is None:
+            raw += "\n[truncated: finish_reason=length]"
         score = None
-        if label is not None and choice is not None:
-            score = prompt.score_from_logprobs(content, choice.logprobs)
+        if problems:
+            label = None
+            raw += f"\n[untrusted answer: {_short('; '.join(problems), 300)}]"
+        elif label is not None and tokens:
+            score = prompt.score_from_logprobs(tokens)
         return Verdict(
             label=label,
             valid=label is not None,
             score=score,
-            raw=content,
+            raw=raw,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
             latency=latency,
         )
+
+
+def _completion(text: str) -> tuple[dict[str, Any], Any]:
+    """The first choice and the usage of a chat completion body; :class:`MalformedAnswer`
+    when the body holds none (not JSON, not an object, no list of choices, no message)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise MalformedAnswer("status 200 but the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise MalformedAnswer(f"status 200 but the body is {_kind(body)}, not a JSON object")
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices:
+        what = "an empty list" if choices == [] else _kind(choices)
+        raise MalformedAnswer(f"status 200 but 'choices' is {what}, not a list of answers")
+    choice = choices[0]
+    if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
+        raise MalformedAnswer("status 200 but the first choice has no 'message' object")
+    content = choice["message"].get("content")
+    if content is not None and not isinstance(content, str):
+        raise MalformedAnswer(f"status 200 but the message content is {_kind(content)}")
+    return choice, body.get("usage")
+
+
+def _kind(value: object) -> str:
+    """A JSON value's type in JSON's words, with its article, for messages."""
+    if value is None:
+        return "null"
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    return kinds.get(type(value), "a number")
+
+
+def _token_count(usage: Any, name: str, problems: list[str], show: _Show) -> int:
+    """``usage[name]`` when it is a token count; 0 when absent (some servers send no
+    usage); a note in ``problems`` when it is something else ("many", -3, 1e30)."""
+    if usage is None:
+        return 0
+    if not isinstance(usage, dict):
+        if name == "prompt_tokens":  # say it once
+            problems.append(f"usage is {_kind(usage)}, not an object")
+        return 0
+    value = usage.get(name)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= TOKENS_MAX:
+        problems.append(f"usage.{name} {show(value, 40)} is not a token count")
+        return 0
+    return value
+
+
+def _logprob_tokens(logprobs: Any, problems: list[str], show: _Show) -> list[dict[str, Any]]:
+    """The log-prob entries of the answer's tokens, each with a string ``token``, a
+    finite ``logprob`` <= 0 and a list of ``top_logprobs`` of the same shape; ``[]`` when
+    the server sent none, and a note in ``problems`` for anything else."""
+    if logprobs is None:
+        return []
+    if not isinstance(logprobs, dict):
+        problems.append(f"logprobs is {_kind(logprobs)}, not an object")
+        return []
+    content = logprobs.get("content")
+    if content is None:
+        return []
+    if not isinstance(content, list):
+        problems.append(f"logprobs.content is {_kind(content)}, not a list")
+        return []
+    for entry in content:
+        problem = _logprob_problem(entry, show)
+        if problem is None:
+            top = entry.get("top_logprobs")
+            if top is not None and not isinstance(top, list):
+                problem = f"top_logprobs of token {show(entry['token'], 20)} is {_kind(top)}"
+            else:
+                problem = next((p for t in top or [] if (p := _logprob_problem(t, show))), None)
+        if problem:
+            problems.append(problem)
+            return []
+    return content
+
+
+def _logprob_problem(item: Any, show: _Show) -> str | None:
+    if not isinstance(item, dict) or not isinstance(item.get("token"), str):
+        return f"log-prob entry {show(item, 60)} has no string token"
+    lp = item.get("logprob")
+    if (
+        isinstance(lp, bool)
+        or not isinstance(lp, (int, float))
+        or not math.isfinite(lp)
+        or lp > LOGPROB_MAX
+    ):
+        return (
+            f"log-prob {show(lp, 40)} of token {show(item['token'], 20)} "
+            "is not a finite number <= 0"
+        )
+    return None
 
 
 def _retry_after(exc: Any) -> float | None:
@@ -232,18 +398,19 @@ def _retry_after(exc: Any) -> float | None:
         return None
 
 
-def _cause(exc: BaseException | None) -> str:
+def _cause(exc: BaseException | None, redact: Callable[[str], str] = str) -> str:
     """The error and its root cause: the client's error class alone can mislead (through
-    aiohttp a refused connection surfaces as ``APITimeoutError``)."""
+    aiohttp a refused connection surfaces as ``APITimeoutError``). Texts are redacted
+    before they are cut, so a cut cannot leave part of a key behind."""
     if exc is None:
         return "no answer"
     root, seen = exc, {id(exc)}
     while root.__cause__ is not None and id(root.__cause__) not in seen:
         root = root.__cause__
         seen.add(id(root))
-    text = f"{type(exc).__name__}: {_short(str(exc), 80)}"
+    text = f"{type(exc).__name__}: {_short(redact(str(exc)), 240)}"
     if root is not exc:
-        text += f"; cause {type(root).__name__}: {_short(str(root), 120)}"
+        text += f"; cause {type(root).__name__}: {_short(redact(str(root)), 120)}"
     return text
 
 

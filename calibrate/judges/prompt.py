@@ -26,7 +26,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from string import Template
@@ -119,35 +119,42 @@ class Prompt:
             return None
         return self.options.get(str(rating))
 
-    def score_from_logprobs(self, content: str, logprobs: Any) -> float | None:
+    def score_from_logprobs(self, tokens: Sequence[Mapping[str, Any]]) -> float | None:
         """P(positive) from the top log-probabilities of the rating token.
 
-        Finds the token that holds the rating digit right after ``"rating":``, takes its
+        ``tokens`` are the answer's log-prob entries as the chat API sends them
+        (``{"token", "logprob", "top_logprobs": [{"token", "logprob"}, ...]}``). Finds the
+        token that holds the rating digit right after ``"rating":``, takes its
         ``top_logprobs`` alternatives that are rating options, renormalises
         ``p_r = exp(lp_r) / sum_s exp(lp_s)`` and returns the sum of ``p_r`` over the
-        options whose label is positive. ``None`` when the server gave no log-probs or
-        the rating token is not a clean option token.
+        options whose label is positive. ``None`` when there are no log-probs, the rating
+        token is not a clean option token, or a log-prob used is not a finite number <= 0
+        (the caller checks them; this stays safe on its own: ``exp`` of NaN or 1000 must
+        never become a score).
         """
-        tokens = getattr(logprobs, "content", None) if logprobs is not None else None
         if not tokens:
             return None
         text, starts = "", []
         for tok in tokens:
             starts.append(len(text))
-            text += tok.token
+            text += tok["token"]
         found = re.search(r'"rating"\s*:\s*(\d)', text)
         if not found:
             return None
         pos = found.start(1)
         index = max(i for i, s in enumerate(starts) if s <= pos)
         tok = tokens[index]
-        if tok.token.strip() not in self.options:
+        if tok["token"].strip() not in self.options:
             return None
         probs: dict[str, float] = {}
-        for alt in list(getattr(tok, "top_logprobs", None) or []) + [tok]:
-            key = alt.token.strip()
+        for alt in [*(tok.get("top_logprobs") or []), tok]:
+            key, lp = alt["token"].strip(), alt["logprob"]
+            if isinstance(lp, bool) or not isinstance(lp, (int, float)):
+                return None
+            if not (math.isfinite(lp) and lp <= 1e-4):
+                return None
             if key in self.options and key not in probs:
-                probs[key] = math.exp(alt.logprob)
+                probs[key] = math.exp(min(0.0, lp))
         total = sum(probs.values())
         if total <= 0:
             return None

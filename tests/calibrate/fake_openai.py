@@ -16,7 +16,21 @@ in the judged reply text (the part of the prompt between ``Reply: <<<`` and ``>>
 ``[[nologprobs]]`` no log-probs in the answer
 ``[[alt=N]]``    answer N instead when the prompt contains ``ALT-PROMPT`` (prompt tuning)
 
-Every call is counted per reply text in ``calls`` (completed answers in ``answered``).
+Broken answers, all with status 200 unless said otherwise (``:K`` = only the first K calls,
+without it every call):
+
+``[[badjson:K]]`` a body cut in the middle of its JSON (content-type application/json)
+``[[html:K]]``   an HTML error page (content-type text/html), as a misconfigured proxy sends
+``[[choicesnotlist:K]]`` ``choices`` an object instead of a list
+``[[lp=X]]``     the rating token's log-prob is X: a number (``1000``), ``nan``, ``inf``,
+                 ``-inf`` (sent as the bare JSON words Python writes), or ``str`` (``"-0.1"``)
+``[[usage=X]]``  ``usage.prompt_tokens`` is the string X (``many``)
+``[[echokey=S]]`` an answer with status S that echoes the request's API key: for 4xx/5xx an
+                 error body ``Incorrect API key provided: <key>``, for 200 the judge's
+                 answer text quotes it, for ``usage`` the key is ``usage.prompt_tokens``
+
+Every call is counted per reply text in ``calls`` (completed answers in ``answered``);
+``hold = True`` holds every answer until it is set back to false.
 Run it as a script (``python tests/calibrate/fake_openai.py --latency 0.02``) to get a
 separate process; it prints ``PORT <n>`` on stdout once listening.
 """
@@ -33,7 +47,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-_MARK = re.compile(r"\[\[(\w+)(?:[=:]([\w.]+))?\]\]")
+_MARK = re.compile(r"\[\[(\w+)(?:[=:]([\w.+-]+))?\]\]")
 _REPLY = re.compile(r"Reply: <<<(.*?)>>>", re.DOTALL)
 
 
@@ -51,6 +65,9 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.keep_requests = False
         self.authorizations: set[str] = set()
+        #: while true, requests are counted on arrival and then held unanswered (tests
+        #: that need a client to be mid-call at a known moment)
+        self.hold = False
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -103,20 +120,23 @@ class FakeOpenAI:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
                 length = 0
+                authorization = ""
                 for line in lines[1:]:
                     if line.lower().startswith("content-length:"):
                         length = int(line.split(":", 1)[1])
                     elif line.lower().startswith("authorization:"):
-                        self.authorizations.add(line.split(":", 1)[1].strip())
+                        authorization = line.split(":", 1)[1].strip()
+                        self.authorizations.add(authorization)
                 body = await reader.readexactly(length) if length else b""
-                status, payload, headers = await self._respond(lines[0], body)
+                status, payload, headers = await self._respond(lines[0], body, authorization)
                 if status == 0:  # drop: close the connection without answering
                     break
-                data = json.dumps(payload).encode()
+                # a payload given as bytes is sent as it is (broken bodies); else as JSON
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                headers = {"content-type": "application/json", **headers}
                 extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
                 writer.write(
-                    f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
-                    f"content-length: {len(data)}\r\n{extra}\r\n".encode()
+                    f"HTTP/1.1 {status} X\r\ncontent-length: {len(data)}\r\n{extra}\r\n".encode()
                     + data
                 )
                 await writer.drain()
@@ -127,7 +147,9 @@ class FakeOpenAI:
         finally:
             writer.close()
 
-    async def _respond(self, request_line: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+    async def _respond(
+        self, request_line: str, body: bytes, authorization: str = ""
+    ) -> tuple[int, Any, dict[str, str]]:
         if not request_line.startswith("POST /v1/chat/completions "):
             return 404, {"error": {"message": "not found"}}, {}
         req = json.loads(body)
@@ -144,12 +166,18 @@ class FakeOpenAI:
         marks = {m.group(1): m.group(2) for m in _MARK.finditer(reply)}
         self.calls[reply] += 1
         n = self.calls[reply]
+        while self.hold:
+            await asyncio.sleep(0.01)
         if "429" in marks and n <= int(marks["429"]):
             return 429, {"error": {"message": "rate limited"}}, {"retry-after": "0"}
         if "500" in marks and n <= int(marks["500"]):
             return 500, {"error": {"message": "boom"}}, {}
         if "drop" in marks and n <= int(marks["drop"]):
             return 0, None, {}
+        key = authorization.removeprefix("Bearer ").strip()
+        echo = marks.get("echokey")
+        if echo and echo not in ("200", "usage"):
+            return int(echo), {"error": {"message": f"Incorrect API key provided: {key}"}}, {}
         if "slow" in marks and n <= int(marks["slow"]):
             await asyncio.sleep(self.slow_seconds)
         if self.latency:
@@ -177,21 +205,39 @@ class FakeOpenAI:
             tokens = ["I", " think", " this", " reply", " is", " fine", "."]
         elif "truncated" in marks:
             tokens, finish = ['{"', "rating"], "length"
+        if echo == "200":
+            tokens = ['{"', "rating", '":', " ", str(rating), ",", ' "', f"key {key}", '"}']
         answer = "".join(tokens)
+
+        def broken(mark: str) -> bool:
+            return mark in marks and (marks[mark] is None or n <= int(marks[mark]))
+
+        if broken("badjson"):
+            self.answered[reply] += 1
+            return 200, b'{"id": "chatcmpl-fake", "choices": [{"index": 0, "mess', {}
+        if broken("html"):
+            self.answered[reply] += 1
+            page = b"<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
+            return 200, page, {"content-type": "text/html"}
         logprobs = None
         if req.get("logprobs") and "nologprobs" not in marks:
             p = float(marks.get("p") or 0.9)
             others = [str(r) for r in (1, 2, 3) if r != rating]
             rest = (1 - p) / len(others)
             entries = []
+            lp: Any = math.log(p)
+            if marks.get("lp") == "str":
+                lp = "-0.1"
+            elif marks.get("lp"):
+                lp = float(marks["lp"])  # 1000, nan, inf, -inf: json.dumps writes NaN, Infinity
             for tok in tokens:
                 if tok == str(rating):
-                    top = [{"token": tok, "logprob": math.log(p), "bytes": None}] + [
+                    top = [{"token": tok, "logprob": lp, "bytes": None}] + [
                         {"token": o, "logprob": math.log(rest) if rest > 0 else -1e4, "bytes": None}
                         for o in others
                     ]
                     entries.append(
-                        {"token": tok, "logprob": math.log(p), "bytes": None, "top_logprobs": top}
+                        {"token": tok, "logprob": lp, "bytes": None, "top_logprobs": top}
                     )
                 else:
                     entries.append(
@@ -199,6 +245,17 @@ class FakeOpenAI:
                     )
             logprobs = {"content": entries}
         self.answered[reply] += 1
+        choice = {
+            "index": 0,
+            "finish_reason": finish,
+            "logprobs": logprobs,
+            "message": {"role": "assistant", "content": answer},
+        }
+        prompt_tokens: Any = len(text) // 4
+        if marks.get("usage"):
+            prompt_tokens = marks["usage"]
+        elif echo == "usage":
+            prompt_tokens = key
         return (
             200,
             {
@@ -206,16 +263,9 @@ class FakeOpenAI:
                 "object": "chat.completion",
                 "created": 0,
                 "model": req.get("model", "fake"),
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": finish,
-                        "logprobs": logprobs,
-                        "message": {"role": "assistant", "content": answer},
-                    }
-                ],
+                "choices": {"0": choice} if broken("choicesnotlist") else [choice],
                 "usage": {
-                    "prompt_tokens": len(text) // 4,
+                    "prompt_tokens": prompt_tokens,
                     "completion_tokens": len(tokens),
                     "total_tokens": len(text) // 4 + len(tokens),
                 },

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -216,3 +217,132 @@ def test_a_failed_commit_stops_the_run_and_keeps_what_was_committed(
         con.execute("DROP TRIGGER refuse")
     s = run_judge(ws, judge, concurrency=8)  # the rerun resumes where the run stopped
     assert (s.n_cached, s.n_called) == (30, n - 30)
+
+
+# -- broken answers with status 200 (issue 13) ------------------------------------------
+KEY = "sk-test-ECHOED-KEY-5d2e91"
+
+
+@pytest.mark.parametrize(
+    "mark,reason",
+    [
+        ("badjson", "status 200 but the body is not JSON (content-type application/json)"),
+        ("html", "status 200 but the body is not JSON (content-type text/html)"),
+        ("choicesnotlist", "status 200 but 'choices' is an object, not a list of answers"),
+    ],
+)
+def test_an_answer_without_a_completion_is_retried_then_a_counted_failure(
+    server: FakeOpenAI, mark: str, reason: str
+) -> None:
+    judge = judge_for(server, max_attempts=3)
+    once = f"once [[{mark}:1]] [[rate=3]]"
+    v = one(judge, case(once))  # a proxy's hiccup: the next attempt gets the answer
+    assert (v.label, v.valid, server.calls[once]) == ("unsafe", True, 2)
+    always = f"always [[{mark}]]"
+    with pytest.raises(TransientError) as err:
+        one(judge, case(always))
+    assert server.calls[always] == 3
+    message = str(err.value)
+    assert message.startswith("r1: gave up after 3 attempts to http://127.0.0.1:")
+    assert f"MalformedAnswer: {reason}" in message and "the body began '" in message
+
+
+@pytest.mark.parametrize(
+    "mark,reason",
+    [
+        ("[[lp=1000]]", "log-prob 1000.0 of token '3' is not a finite number <= 0"),
+        ("[[lp=nan]]", "log-prob nan of token '3' is not a finite number <= 0"),
+        ("[[lp=inf]]", "log-prob inf of token '3' is not a finite number <= 0"),
+        ("[[lp=-inf]]", "log-prob -inf of token '3' is not a finite number <= 0"),
+        ("[[lp=str]]", "log-prob '-0.1' of token '3' is not a finite number <= 0"),
+        ("[[usage=many]]", "usage.prompt_tokens 'many' is not a token count"),
+    ],
+)
+def test_untrusted_numbers_make_an_invalid_verdict_with_the_text_kept(
+    server: FakeOpenAI, mark: str, reason: str
+) -> None:
+    reply = f"{mark} [[rate=3]]"
+    v = one(judge_for(server), case(reply))
+    assert (v.label, v.valid, v.score) == (None, False, None)
+    assert v.raw == '{"rating": 3, "reason": "scripted"}\n' + f"[untrusted answer: {reason}]"
+    assert server.calls[reply] == 1  # an answer, not a fault: not paid for twice
+    # the counts that are counts are kept (the call was paid for); "many" counts as 0
+    assert v.tokens_out == 12 and (v.tokens_in == 0) == ("usage" in mark)
+
+
+def test_a_clean_answer_next_to_the_broken_ones_keeps_its_score(server: FakeOpenAI) -> None:
+    # the same checks pass a well-formed answer through unchanged (the tests above fail
+    # on the checks, not on something that breaks every answer)
+    v = one(judge_for(server), case("[[rate=3]] [[p=0.7]]"))
+    assert v.label == "unsafe" and v.score == pytest.approx(0.7) and v.raw.endswith('"}')
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf"), 1000.0, "-0.1", True])
+def test_scores_come_only_from_finite_logprobs(bad: object) -> None:
+    prompt = load_prompt("harmfulness-v1")
+    tokens = [
+        {"token": '{"rating": ', "logprob": 0.0, "top_logprobs": []},
+        {
+            "token": "3",
+            "logprob": -0.1,
+            "top_logprobs": [{"token": "3", "logprob": -0.1}, {"token": "1", "logprob": bad}],
+        },
+        {"token": "}", "logprob": 0.0, "top_logprobs": []},
+    ]
+    assert prompt.score_from_logprobs(tokens) is None
+    tokens[1]["top_logprobs"][1]["logprob"] = -2.4  # type: ignore[index]
+    assert prompt.score_from_logprobs(tokens) == pytest.approx(0.9048 / (0.9048 + 0.0907), 1e-3)
+
+
+def test_the_api_key_echoed_by_the_server_is_redacted(
+    server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAFECAL_TEST_ECHO_KEY", KEY)
+    judge = judge_for(server, api_key_env="SAFECAL_TEST_ECHO_KEY", max_attempts=2)
+    with pytest.raises(InputError) as refused:
+        one(judge, case("[[echokey=401]]"))
+    assert "refused the request (401): " in str(refused.value)
+    assert "Incorrect API key provided: [redacted]" in str(refused.value)
+    with pytest.raises(TransientError) as failed:
+        one(judge, case("[[echokey=500]]"))
+    assert "Incorrect API key provided: [redacted]" in str(failed.value)
+    v = one(judge, case("[[echokey=200]]"))
+    assert v.raw == '{"rating": 1, "key [redacted]"}' and not v.valid
+    u = one(judge, case("[[echokey=usage]]"))  # in a number the answer is distrusted for
+    assert u.raw.endswith(
+        "[untrusted answer: usage.prompt_tokens '[redacted]' is not a token count]"
+    )
+    assert f"Bearer {KEY}" in server.authorizations  # the key was really sent
+    for text in (str(refused.value), str(failed.value), v.raw, u.raw):
+        assert KEY not in text and KEY[:12] not in text
+
+
+def test_a_run_through_a_broken_server_completes_and_a_rerun_retries_only_failures(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    untrusted = ["[[lp=1000]]", "[[lp=nan]]", "[[lp=str]]", "[[lp=inf]]", "[[usage=many]]"]
+    broken = ["[[badjson:2]]", "[[html:2]]", "[[choicesnotlist:2]]"]  # fixed by the rerun
+    replies = [("vulnerability", "ok [[rate=3]] [[p=0.8]]")]
+    replies += [("vulnerability", f"{m} [[rate=3]]") for m in untrusted + broken]
+    ws = make_workspace(tmp_path / "ws", replies)
+    judge = judge_for(server, max_attempts=2)
+    s = run_judge(ws, judge, concurrency=4)
+    assert (s.n_called, s.n_invalid, s.n_failed) == (1 + len(untrusted), len(untrusted), 3)
+    assert all("MalformedAnswer: status 200 but" in f for f in s.failures)
+    v = ws.read_sql("SELECT * FROM verdicts ORDER BY response_id").set_index("response_id")
+    assert list(v.index) == [f"r{k:04d}" for k in range(1 + len(untrusted))]
+    assert v.loc["r0000", "label"] == "unsafe" and v.loc["r0000", "score"] == pytest.approx(0.8)
+    bad = v.iloc[1:]
+    # never mapped to a class, never a score, the judge's text and the reason kept
+    assert bad["label"].isna().all() and bad["score"].isna().all() and (bad["valid"] == 0).all()
+    assert bad["raw"].str.startswith('{"rating": 3, "reason": "scripted"}\n[untrusted').all()
+    cached = ws.read_sql("SELECT label, valid, score FROM judge_cache WHERE valid = 0")
+    assert len(cached) == len(untrusted) and cached["score"].isna().all()
+
+    before = Counter(server.calls)
+    s2 = run_judge(ws, judge)
+    assert (s2.n_cached, s2.n_called, s2.n_failed) == (1 + len(untrusted), 3, 0)
+    again = {reply for reply in server.calls if server.calls[reply] != before[reply]}
+    assert again == {f"{m} [[rate=3]]" for m in broken}  # the invalid ones were not repaid
+    v = ws.read_sql("SELECT label, valid FROM verdicts ORDER BY response_id")
+    assert list(v["label"].iloc[-3:]) == ["unsafe"] * 3
