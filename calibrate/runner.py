@@ -43,15 +43,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from safecal.annotate.labels import FIELD_FOR_ASPECT
-from safecal.annotate.store import Workspace
+from safecal.annotate.store import Workspace, runs
 from safecal.calibrate import cache
 from safecal.calibrate.judges.base import Case, Verdict
 from safecal.calibrate.judges.llm import TransientError
-
-_VERDICT_INSERT = (
-    "INSERT OR REPLACE INTO verdicts (run_id, response_id, field, label, valid, score, raw, "
-    "tokens_in, tokens_out, latency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 
 
 @dataclass
@@ -93,15 +88,7 @@ def load_cases(
     The query is the item's text in the response's language (``text_zh`` for Chinese
     responses when the item has it); the image is its absolute path, or ``None``.
     """
-    con = ws.connect()
-    try:
-        rows = con.execute(
-            "SELECT r.response_id, r.item_id, r.model, r.language, r.response, i.aspect, "
-            "i.text, i.text_zh, i.image FROM responses r JOIN items i USING (item_id) "
-            "ORDER BY r.response_id"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = runs.response_cases(ws)
     keep_models = set(models) if models else None
     keep_languages = set(languages) if languages else None
     keep_ids = set(response_ids) if response_ids is not None else None
@@ -147,32 +134,15 @@ def _verdict_row(run_id: str, case: Case, v: Verdict) -> tuple[object, ...]:
 
 def _start_run(con: sqlite3.Connection, judge: Any, run_id: str) -> None:
     cfg = judge.config
-    con.execute(
-        "INSERT INTO judge_runs (run_id, judge, kind, model, prompt_version, params, started_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET finished_at = NULL",
-        (
-            run_id,
-            cfg.name,
-            cfg.kind,
-            cfg.model,
-            cfg.prompt_version,
-            json.dumps(cfg.params, sort_keys=True, default=str),
-            cache.now(),
-        ),
-    )
-
-
-def _finish_run(con: sqlite3.Connection, run_id: str, prices: tuple[float, float] | None) -> None:
-    n, tin, tout = con.execute(
-        "SELECT count(*), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0) "
-        "FROM verdicts WHERE run_id = ?",
-        (run_id,),
-    ).fetchone()
-    cost = None if prices is None else (tin * prices[0] + tout * prices[1]) / 1e6
-    con.execute(
-        "UPDATE judge_runs SET finished_at = ?, n_calls = ?, tokens_in = ?, tokens_out = ?, "
-        "cost = coalesce(?, cost) WHERE run_id = ?",
-        (cache.now(), n, tin, tout, cost, run_id),
+    runs.start_run(
+        con,
+        run_id=run_id,
+        judge=cfg.name,
+        kind=cfg.kind,
+        model=cfg.model,
+        prompt_version=cfg.prompt_version,
+        params=json.dumps(cfg.params, sort_keys=True, default=str),
+        started_at=cache.now(),
     )
 
 
@@ -254,7 +224,7 @@ def _run_locked(
     """Steps 2-4 of the module docstring, under the run's lock for remote judges."""
     con = ws.connect()
     try:
-        with_tx(con, lambda: _start_run(con, judge, run_id))
+        runs.in_transaction(con, lambda: _start_run(con, judge, run_id))
         keys = [judge.input_key(c) for c in cases]
         todo: list[tuple[Case, str]] = []
         if judge.remote:
@@ -268,7 +238,7 @@ def _run_locked(
                 summary.n_invalid += not v.valid
                 rows.append(_verdict_row(run_id, case, v))
             summary.n_local = len(rows)
-            with_tx(con, lambda: con.executemany(_VERDICT_INSERT, rows))
+            runs.in_transaction(con, lambda: runs.insert_verdicts(con, rows))
 
         if todo:
             latencies = asyncio.run(
@@ -278,7 +248,9 @@ def _run_locked(
                 latencies.sort()
                 summary.latency_mean = sum(latencies) / len(latencies)
                 summary.latency_p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
-        with_tx(con, lambda: _finish_run(con, run_id, prices))
+        runs.in_transaction(
+            con, lambda: runs.finish_run(con, run_id=run_id, finished_at=cache.now(), prices=prices)
+        )
     finally:
         con.close()
 
@@ -292,57 +264,14 @@ def _from_cache(
 ) -> tuple[list[tuple[Case, str]], int, int]:
     """Write the verdicts the cache already holds (in SQL, rewriting only the verdicts
     that changed); return the cases still to call, the number of hits and of invalid hits."""
-    con.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS _judge_keys "
-        "(response_id TEXT NOT NULL, field TEXT NOT NULL, input_key TEXT NOT NULL)"
+    missing, hits, invalid = runs.verdicts_from_cache(
+        con,
+        run_id=run_id,
+        config_key=config_key,
+        keys=[(c.response_id, c.field, k) for c, k in zip(cases, keys, strict=True)],
     )
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        con.execute("DELETE FROM _judge_keys")
-        con.executemany(
-            "INSERT INTO _judge_keys VALUES (?, ?, ?)",
-            [(c.response_id, c.field, k) for c, k in zip(cases, keys, strict=True)],
-        )
-        con.execute(
-            "INSERT OR REPLACE INTO verdicts (run_id, response_id, field, label, valid, score, "
-            "raw, tokens_in, tokens_out, latency) "
-            "SELECT ?, k.response_id, k.field, c.label, c.valid, c.score, c.raw, c.tokens_in, "
-            "c.tokens_out, c.latency FROM _judge_keys k "
-            "JOIN judge_cache c ON c.config_key = ? AND c.input_key = k.input_key "
-            "LEFT JOIN verdicts v ON v.run_id = ? AND v.response_id = k.response_id "
-            "WHERE v.response_id IS NULL OR NOT (v.field IS k.field AND v.label IS c.label "
-            "AND v.valid IS c.valid AND v.score IS c.score AND v.raw IS c.raw)",
-            (run_id, config_key, run_id),
-        )
-        hits = invalid = 0
-        missing = set()
-        for rid, valid in con.execute(
-            "SELECT k.response_id, c.valid FROM _judge_keys k LEFT JOIN judge_cache c "
-            "ON c.config_key = ? AND c.input_key = k.input_key",
-            (config_key,),
-        ):
-            if valid is None:
-                missing.add(rid)
-            else:
-                hits += 1
-                invalid += not valid
-        con.execute("DELETE FROM _judge_keys")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     todo = [(c, k) for c, k in zip(cases, keys, strict=True) if c.response_id in missing]
-    return todo, int(hits), int(invalid)
-
-
-def with_tx(con: sqlite3.Connection, body: Any) -> None:
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        body()
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+    return todo, hits, invalid
 
 
 class _Recorder:
@@ -379,14 +308,12 @@ class _Recorder:
         at = cache.now()
 
         def write() -> None:
-            self.con.executemany(
-                cache.INSERT, [cache.row(self.config_key, key, v, at) for _, key, v in items]
+            runs.insert_cache(
+                self.con, [cache.row(self.config_key, key, v, at) for _, key, v in items]
             )
-            self.con.executemany(
-                _VERDICT_INSERT, [_verdict_row(self.run_id, c, v) for c, _, v in items]
-            )
+            runs.insert_verdicts(self.con, [_verdict_row(self.run_id, c, v) for c, _, v in items])
 
-        with_tx(self.con, write)
+        runs.in_transaction(self.con, write)
 
 
 async def _run_remote(

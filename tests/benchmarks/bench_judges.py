@@ -33,6 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from safecal.annotate.store import runs  # noqa: E402
 from safecal.calibrate import cache  # noqa: E402
 from safecal.calibrate.judges.llm import LLMJudge  # noqa: E402
 from safecal.calibrate.runner import load_cases, run_judge  # noqa: E402
@@ -156,9 +157,7 @@ def bench_cached(n: int) -> None:
         at = cache.now()
         key = judge.config.key()
         with ws.transaction() as con:
-            con.executemany(
-                cache.INSERT, [cache.row(key, judge.input_key(c), v, at) for c in cases]
-            )
+            runs.insert_cache(con, [cache.row(key, judge.input_key(c), v, at) for c in cases])
         start = time.perf_counter()
         s = run_judge(ws, judge, cases=None)
         elapsed = time.perf_counter() - start

@@ -1,0 +1,155 @@
+"""What a judge run writes: ``judge_runs``, ``verdicts`` and the call cache ``judge_cache``.
+
+The runner (:mod:`safecal.calibrate.runner`) decides what to call and when to commit;
+these are its statements. Rows are plain tuples in the tables' column order (the store
+knows nothing of calibrate's classes):
+
+- a verdict row: ``(run_id, response_id, field, label, valid, score, raw, tokens_in,
+  tokens_out, latency)``;
+- a cache row: ``(config_key, input_key, label, valid, score, raw, tokens_in,
+  tokens_out, latency, created_at)``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from safecal.annotate.store.workspace import Workspace
+
+VERDICT_INSERT = (
+    "INSERT OR REPLACE INTO verdicts (run_id, response_id, field, label, valid, score, raw, "
+    "tokens_in, tokens_out, latency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+CACHE_INSERT = (
+    "INSERT OR REPLACE INTO judge_cache (config_key, input_key, label, valid, score, raw, "
+    "tokens_in, tokens_out, latency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def in_transaction(con: sqlite3.Connection, body: Callable[[], Any]) -> None:
+    """Run ``body`` in one write transaction (``BEGIN IMMEDIATE``) on an open
+    autocommit connection: all of it lands, or none of it."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        body()
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def response_cases(ws: Workspace) -> list[tuple[Any, ...]]:
+    """Every response with what a judge reads of its item, by response id:
+    ``(response_id, item_id, model, language, response, aspect, text, text_zh, image)``."""
+    con = ws.connect()
+    try:
+        return con.execute(
+            "SELECT r.response_id, r.item_id, r.model, r.language, r.response, i.aspect, "
+            "i.text, i.text_zh, i.image FROM responses r JOIN items i USING (item_id) "
+            "ORDER BY r.response_id"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def start_run(
+    con: sqlite3.Connection,
+    *,
+    run_id: str,
+    judge: str,
+    kind: str,
+    model: str | None,
+    prompt_version: str | None,
+    params: str,
+    started_at: str,
+) -> None:
+    """Record a run (or reopen a finished one: a rerun of the same configuration)."""
+    con.execute(
+        "INSERT INTO judge_runs (run_id, judge, kind, model, prompt_version, params, started_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET finished_at = NULL",
+        (run_id, judge, kind, model, prompt_version, params, started_at),
+    )
+
+
+def finish_run(
+    con: sqlite3.Connection,
+    *,
+    run_id: str,
+    finished_at: str,
+    prices: tuple[float, float] | None,
+) -> None:
+    """Close a run: its verdict count, token totals and, with ``prices`` (USD per
+    million input and output tokens), its cost."""
+    n, tin, tout = con.execute(
+        "SELECT count(*), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0) "
+        "FROM verdicts WHERE run_id = ?",
+        (run_id,),
+    ).fetchone()
+    cost = None if prices is None else (tin * prices[0] + tout * prices[1]) / 1e6
+    con.execute(
+        "UPDATE judge_runs SET finished_at = ?, n_calls = ?, tokens_in = ?, tokens_out = ?, "
+        "cost = coalesce(?, cost) WHERE run_id = ?",
+        (finished_at, n, tin, tout, cost, run_id),
+    )
+
+
+def insert_verdicts(con: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
+    """Write verdict rows (a rerun replaces a response's verdict in the same run)."""
+    con.executemany(VERDICT_INSERT, rows)
+
+
+def insert_cache(con: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
+    """Write cache rows (one per finished call)."""
+    con.executemany(CACHE_INSERT, rows)
+
+
+def verdicts_from_cache(
+    con: sqlite3.Connection,
+    *,
+    run_id: str,
+    config_key: str,
+    keys: Sequence[tuple[str, str, str]],
+) -> tuple[set[str], int, int]:
+    """Copy the verdicts the cache holds for ``keys`` (``(response_id, field,
+    input_key)``) into the run, in SQL and in one transaction, rewriting only the
+    verdicts that changed. Returns the response ids the cache lacks, the number of
+    hits and of invalid hits."""
+    con.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _judge_keys "
+        "(response_id TEXT NOT NULL, field TEXT NOT NULL, input_key TEXT NOT NULL)"
+    )
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        con.execute("DELETE FROM _judge_keys")
+        con.executemany("INSERT INTO _judge_keys VALUES (?, ?, ?)", keys)
+        con.execute(
+            "INSERT OR REPLACE INTO verdicts (run_id, response_id, field, label, valid, score, "
+            "raw, tokens_in, tokens_out, latency) "
+            "SELECT ?, k.response_id, k.field, c.label, c.valid, c.score, c.raw, c.tokens_in, "
+            "c.tokens_out, c.latency FROM _judge_keys k "
+            "JOIN judge_cache c ON c.config_key = ? AND c.input_key = k.input_key "
+            "LEFT JOIN verdicts v ON v.run_id = ? AND v.response_id = k.response_id "
+            "WHERE v.response_id IS NULL OR NOT (v.field IS k.field AND v.label IS c.label "
+            "AND v.valid IS c.valid AND v.score IS c.score AND v.raw IS c.raw)",
+            (run_id, config_key, run_id),
+        )
+        hits = invalid = 0
+        missing: set[str] = set()
+        for rid, valid in con.execute(
+            "SELECT k.response_id, c.valid FROM _judge_keys k LEFT JOIN judge_cache c "
+            "ON c.config_key = ? AND c.input_key = k.input_key",
+            (config_key,),
+        ):
+            if valid is None:
+                missing.add(rid)
+            else:
+                hits += 1
+                invalid += not valid
+        con.execute("DELETE FROM _judge_keys")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return missing, hits, invalid
