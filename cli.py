@@ -98,6 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except sqlite3.IntegrityError as exc:
+        print(
+            f"error: the workspace refused a row that breaks one of its rules ({exc}); "
+            "nothing of this command's last step was written. Every input is checked before "
+            "it is written, so this is a bug in safecal: please report it with the command",
+            file=sys.stderr,
+        )
+        return 1
     except sqlite3.Error as exc:
         print(
             f"error: the workspace database refused a change ({type(exc).__name__}: {exc}); "

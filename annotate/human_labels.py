@@ -110,6 +110,35 @@ def _check_labels(df: pd.DataFrame, path: Path) -> None:
             raise InputError(f"{_line(i, path)}: empty label")
 
 
+def _check_one_label_each(df: pd.DataFrame, path: Path) -> None:
+    """One label per (unit, annotator, field) in a file: a second one, even if equal,
+    is refused naming both lines, since which of two contradictory labels is meant
+    cannot be guessed (the workspace keeps one label per key too)."""
+    key = pd.DataFrame(
+        {
+            "item": df["item_id"].astype(str).to_numpy(),
+            "response": df["response_id"].fillna("").astype(str).to_numpy(),
+            "annotator": df["annotator"].astype(str).to_numpy(),
+            "field": df["field"].astype(str).to_numpy(),
+        }
+    )  # positions 0..n-1, as _line counts
+    twice = key.duplicated(keep=False).to_numpy()
+    if not twice.any():
+        return
+    groups = key[twice].groupby(list(key.columns), sort=False).indices
+    shown = []
+    for (item, _, annotator, field), rows in list(groups.items())[:3]:
+        places = [_line(int(i), path).rsplit(", ", 1)[1] for i in key.index[twice][rows]]
+        word = places[0].split()[0]  # "line" (CSV) or "row"
+        where = f"{word}s " + " and ".join(p.split()[1] for p in places)
+        labels = ", ".join(repr(df["label"].iloc[int(i)]) for i in key.index[twice][rows])
+        shown.append(f"{where}: {annotator} labels {field} of item {item} twice ({labels})")
+    more = f" (and {len(groups) - 3} more)" if len(groups) > 3 else ""
+    raise InputError(
+        f"{path}: {'; '.join(shown)}{more}; keep one label per unit, annotator and field"
+    )
+
+
 def import_labels(ws: Workspace, path: str | Path) -> int:
     """Validate and load a long table of human labels; returns the rows stored."""
     path = Path(path)
@@ -126,6 +155,7 @@ def import_labels(ws: Workspace, path: str | Path) -> int:
     _check_labels(df, path)
     item_level = df["field"].isin(QUERY_QUALITY_FIELDS)
     df["response_id"] = _match_responses(ws, df, path, item_level=item_level)
+    _check_one_label_each(df, path)
     lead = pd.to_numeric(df["lead_time"], errors="coerce") if "lead_time" in df else None
     created = df["created_at"] if "created_at" in df else None
     rows = []

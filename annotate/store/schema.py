@@ -220,6 +220,37 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (config_key, input_key)
     );
     """,
+    # ---- version 2 -------------------------------------------------------------
+    # One label per (unit, annotator, field), item-level units too: UNIQUE does not
+    # compare the NULL response_id of item-level rows, so version 1 let one annotator
+    # hold two contradictory labels of an item. The table is rebuilt with the key on
+    # coalesce(response_id, ''), keeping the newest row of any duplicates.
+    """
+    CREATE TABLE annotations_v2 (
+        response_id    TEXT,              -- NULL for item-level fields (query quality)
+        item_id        TEXT NOT NULL,
+        annotator      TEXT NOT NULL,
+        field          TEXT NOT NULL,
+        label          TEXT NOT NULL,
+        lead_time      REAL,
+        created_at     TEXT,
+        updated_at     TEXT,
+        project_id     INTEGER,
+        task_id        INTEGER,
+        annotation_id  INTEGER
+    );
+    INSERT INTO annotations_v2
+        SELECT response_id, item_id, annotator, field, label, lead_time, created_at,
+               updated_at, project_id, task_id, annotation_id
+        FROM annotations
+        WHERE rowid IN (SELECT max(rowid) FROM annotations
+                        GROUP BY item_id, coalesce(response_id, ''), annotator, field);
+    DROP TABLE annotations;
+    ALTER TABLE annotations_v2 RENAME TO annotations;
+    CREATE UNIQUE INDEX annotations_unit
+        ON annotations (item_id, coalesce(response_id, ''), annotator, field);
+    CREATE INDEX annotations_response ON annotations (response_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
