@@ -69,3 +69,46 @@ def responses_with_gold(ws: Workspace, *, field: str, aspect: str) -> pd.DataFra
         """,
         (field, aspect),
     )
+
+
+def annotation_activity(ws: Workspace) -> pd.DataFrame:
+    """Reads ``annotations``: every label as annotator, field, unit (response or item),
+    lead_time, at (updated, else created) and project_id."""
+    return ws.read_sql(
+        "SELECT annotator, field, COALESCE(response_id, item_id) AS unit, lead_time,"
+        " COALESCE(updated_at, created_at) AS at, project_id FROM annotations"
+    )
+
+
+def assigned_units(ws: Workspace) -> pd.DataFrame:
+    """Reads ``ls_assignments``: annotator, task (the task type) and unit of every
+    assignment."""
+    return ws.read_sql("SELECT annotator, task_type AS task, unit_id AS unit FROM ls_assignments")
+
+
+def annotate_project_titles(ws: Workspace) -> pd.DataFrame:
+    """Reads ``ls_projects``: annotator, task and title of every labeling (not review)
+    project."""
+    return ws.read_sql(
+        "SELECT annotator, task_type AS task, title FROM ls_projects WHERE kind = 'annotate'"
+    )
+
+
+def open_reviews(ws: Workspace) -> pd.DataFrame:
+    """Reads ``reviews`` joined with ``responses``: the reviews without a decision, oldest
+    first: response_id, field, reason, created_at, item_id, model, language."""
+    return ws.read_sql(
+        """SELECT v.response_id, v.field, v.reason, v.created_at, r.item_id, r.model, r.language
+           FROM reviews v JOIN responses r USING (response_id)
+           WHERE v.label IS NULL ORDER BY v.created_at, v.response_id, v.field"""
+    )
+
+
+def open_review_labels(ws: Workspace) -> pd.DataFrame:
+    """Reads ``annotations`` joined with ``reviews``: response_id, field, annotator, label of
+    the human labels of every undecided review."""
+    return ws.read_sql(
+        "SELECT a.response_id, a.field, a.annotator, a.label FROM annotations a"
+        " JOIN reviews v ON v.response_id = a.response_id AND v.field = a.field"
+        " WHERE v.label IS NULL ORDER BY a.annotator"
+    )
