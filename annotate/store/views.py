@@ -112,3 +112,13 @@ def open_review_labels(ws: Workspace) -> pd.DataFrame:
         " JOIN reviews v ON v.response_id = a.response_id AND v.field = a.field"
         " WHERE v.label IS NULL ORDER BY a.annotator"
     )
+
+
+def gold_cases(ws: Workspace, *, field: str) -> pd.DataFrame:
+    """Reads ``gold`` joined with ``responses``: response_id, item_id, label of the gold
+    labels of ``field``."""
+    return ws.read_sql(
+        "SELECT g.response_id, r.item_id, g.label FROM gold g JOIN responses r "
+        "USING (response_id) WHERE g.field = ? ORDER BY g.response_id",
+        (field,),
+    )
