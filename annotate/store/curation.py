@@ -7,6 +7,9 @@ The items come from :func:`.catalog.items`.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
+
 import pandas as pd
 
 from safecal.annotate.store.workspace import Workspace
@@ -51,4 +54,28 @@ def verdicts(ws: Workspace) -> pd.DataFrame:
         "FROM verdicts v JOIN judge_runs j ON j.run_id = v.run_id "
         "JOIN responses r ON r.response_id = v.response_id "
         "ORDER BY j.started_at, v.run_id, v.response_id"
+    )
+
+
+def review_assignments(ws: Workspace, *, sample_id: str) -> pd.DataFrame:
+    """Reads ``ls_assignments``: annotator, unit_id, position of the ``query_quality``
+    assignments under ``sample_id``."""
+    return ws.read_sql(
+        "SELECT annotator, unit_id, position FROM ls_assignments WHERE sample_id = ? "
+        "AND task_type = 'query_quality'",
+        (sample_id,),
+    )
+
+
+def add_review_assignments(
+    con: sqlite3.Connection, *, rows: Sequence[tuple[str, str, str, str, int]]
+) -> None:
+    """Writes ``ls_assignments``: one regular ``query_quality`` assignment per row
+    ``(sample_id, annotator, unit_id, item_id, position)`` (no response), in the caller's
+    transaction."""
+    con.executemany(
+        "INSERT INTO ls_assignments (sample_id, annotator, task_type, unit_id, item_id, "
+        "response_id, role, position) VALUES (?, ?, 'query_quality', ?, ?, NULL, "
+        "'regular', ?)",
+        rows,
     )
