@@ -122,3 +122,8 @@ def gold_cases(ws: Workspace, *, field: str) -> pd.DataFrame:
         "USING (response_id) WHERE g.field = ? ORDER BY g.response_id",
         (field,),
     )
+
+
+def gold_count(ws: Workspace) -> pd.DataFrame:
+    """Reads ``gold``: one row, ``n``, the number of gold labels (all fields)."""
+    return ws.read_sql("SELECT count(*) AS n FROM gold")
