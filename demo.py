@@ -28,6 +28,8 @@ import pandas as pd
 
 from safecal.annotate import InputError, Workspace, ingest_items, ingest_responses
 from safecal.annotate.example import NOTICE, ExamplePaths, write_example
+from safecal.annotate.store import catalog as store_catalog
+from safecal.annotate.store import views as store_views
 
 DEFAULT_DEMO = "safecal-demo"
 RECORDED_JUDGE = "example-vlm-judge"
@@ -62,11 +64,11 @@ def fresh_demo_workspace(path: str | Path) -> Workspace:
 
 def summary(ws: Workspace) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Items per level-1 category x modality, and responses per model x language."""
-    items = ws.read_sql("SELECT level1_category, modality FROM items")
+    items = store_catalog.items(ws, columns=("level1_category", "modality"))
     cells = pd.crosstab(
         items["level1_category"], items["modality"], margins=True, margins_name="total"
     )
-    responses = ws.read_sql("SELECT model, language FROM responses")
+    responses = store_catalog.responses(ws, columns=("model", "language"))
     per_model = pd.crosstab(
         responses["model"], responses["language"], margins=True, margins_name="total"
     )
@@ -170,7 +172,7 @@ def _annotation(
     from safecal.annotate.human_labels import import_labels
 
     import_labels(ws, example.query_quality_labels)
-    n_gold = ws.read_sql("SELECT count(*) AS n FROM gold")["n"][0]
+    n_gold = store_views.gold_count(ws)["n"][0]
     say(f"gold set: {n_gold} gold labels; {len(gold.to_review)} units await review")
     if len(gold.honeypot_accuracy):
         say(

@@ -25,6 +25,7 @@ import pandas as pd
 
 from safecal.annotate.labels import SCALES
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import views as store_views
 from safecal.calibrate.slices import slice_values
 
 QUERY_QUALITY_TASK = "query_quality"
@@ -59,15 +60,10 @@ def annotation_progress(ws: Workspace) -> pd.DataFrame:
     ``project``: the Label Studio project titles of the queue (``imported`` for labels
     that came from a file).
     """
-    ann = ws.read_sql(
-        "SELECT annotator, field, COALESCE(response_id, item_id) AS unit, lead_time,"
-        " COALESCE(updated_at, created_at) AS at, project_id FROM annotations"
-    )
+    ann = store_views.annotation_activity(ws)
     ann["task"] = _task_of(ann["field"])
-    assign = ws.read_sql("SELECT annotator, task_type AS task, unit_id AS unit FROM ls_assignments")
-    projects = ws.read_sql(
-        "SELECT annotator, task_type AS task, title FROM ls_projects WHERE kind = 'annotate'"
-    )
+    assign = store_views.assigned_units(ws)
+    projects = store_views.annotate_project_titles(ws)
     keys = ["annotator", "task"]
     rows = pd.concat([ann[keys], assign[keys]]).drop_duplicates().sort_values(keys)
     out = rows.reset_index(drop=True)
@@ -113,16 +109,8 @@ def adjudication_queue(ws: Workspace) -> pd.DataFrame:
     Columns: response_id, field, reason, created_at, item_id, model, language,
     n_annotators, labels (``annotator: label`` pairs).
     """
-    queue = ws.read_sql(
-        """SELECT v.response_id, v.field, v.reason, v.created_at, r.item_id, r.model, r.language
-           FROM reviews v JOIN responses r USING (response_id)
-           WHERE v.label IS NULL ORDER BY v.created_at, v.response_id, v.field"""
-    )
-    labels = ws.read_sql(
-        "SELECT a.response_id, a.field, a.annotator, a.label FROM annotations a"
-        " JOIN reviews v ON v.response_id = a.response_id AND v.field = a.field"
-        " WHERE v.label IS NULL ORDER BY a.annotator"
-    )
+    queue = store_views.open_reviews(ws)
+    labels = store_views.open_review_labels(ws)
     if labels.empty:
         queue["n_annotators"] = 0
         queue["labels"] = ""

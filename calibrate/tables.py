@@ -30,6 +30,8 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import FIELD_FOR_ASPECT, SCALES
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import judging as store_judging
+from safecal.annotate.store import views as store_views
 
 SLICE_COLUMNS = (
     "model",
@@ -41,11 +43,6 @@ SLICE_COLUMNS = (
     "aspect",
 )
 INVALID = "(invalid)"
-
-_SLICE_SELECT = """
-    r.response_id, r.item_id, r.model, r.language,
-    i.aspect, i.level1_category, i.level2_category, i.level3_category, i.modality
-"""
 
 
 def check_field(field: str) -> str:
@@ -61,30 +58,14 @@ def aspect_of(field: str) -> str:
 def annotations_table(ws: Workspace, *, field: str) -> pd.DataFrame:
     """Human labels of ``field``: columns unit, rater, label, response_id, item_id + slices."""
     check_field(field)
-    df = ws.read_sql(
-        f"""
-        SELECT COALESCE(a.response_id, a.item_id) AS unit, a.annotator AS rater, a.label,
-               a.response_id AS ann_response_id, a.item_id AS ann_item_id,
-               {_SLICE_SELECT}
-        FROM annotations a
-        LEFT JOIN responses r ON r.response_id = a.response_id
-        LEFT JOIN items i ON i.item_id = COALESCE(r.item_id, a.item_id)
-        WHERE a.field = ?
-        ORDER BY unit, rater
-        """,
-        (field,),
-    )
+    df = store_views.annotations_with_slices(ws, field=field)
     df["response_id"] = df.pop("ann_response_id")
     df["item_id"] = df.pop("ann_item_id")
     return df
 
 
 def _unanimity(ws: Workspace, field: str) -> pd.DataFrame:
-    ann = ws.read_sql(
-        "SELECT response_id, annotator, label FROM annotations "
-        "WHERE field = ? AND response_id IS NOT NULL",
-        (field,),
-    )
+    ann = store_views.response_annotations(ws, field=field)
     if ann.empty:
         return pd.DataFrame(
             {
@@ -101,7 +82,7 @@ def _unanimity(ws: Workspace, field: str) -> pd.DataFrame:
 
 
 def _inclusion(ws: Workspace) -> pd.DataFrame:
-    s = ws.read_sql("SELECT response_id, inclusion_prob FROM samples WHERE role != 'honeypot'")
+    s = store_views.inclusion_probs(ws)
     if s.empty:
         return pd.DataFrame(
             {"response_id": pd.Series(dtype="string"), "inclusion_prob": pd.Series(dtype=float)}
@@ -116,17 +97,7 @@ def _inclusion(ws: Workspace) -> pd.DataFrame:
 def responses_table(ws: Workspace, *, field: str) -> pd.DataFrame:
     """All responses of ``field``'s aspect with gold, unanimity and inclusion probability."""
     aspect = aspect_of(field)
-    df = ws.read_sql(
-        f"""
-        SELECT {_SLICE_SELECT}, g.label AS gold, g.method AS gold_method
-        FROM responses r
-        JOIN items i ON i.item_id = r.item_id
-        LEFT JOIN gold g ON g.response_id = r.response_id AND g.field = ?
-        WHERE i.aspect = ?
-        ORDER BY r.response_id
-        """,
-        (field, aspect),
-    )
+    df = store_views.responses_with_gold(ws, field=field, aspect=aspect)
     df = df.merge(_unanimity(ws, field), on="response_id", how="left")
     df = df.merge(_inclusion(ws), on="response_id", how="left")
     return df
@@ -134,13 +105,7 @@ def responses_table(ws: Workspace, *, field: str) -> pd.DataFrame:
 
 def judge_runs(ws: Workspace, *, field: str | None = None) -> pd.DataFrame:
     """The judge runs (with how many verdicts of ``field`` each has), newest first."""
-    sql = """SELECT j.run_id, j.judge, j.kind, j.model, j.started_at,
-                    COUNT(v.response_id) AS n_verdicts
-             FROM judge_runs j LEFT JOIN verdicts v ON v.run_id = j.run_id {where}
-             GROUP BY j.run_id ORDER BY j.started_at DESC, j.run_id"""
-    if field:
-        return ws.read_sql(sql.format(where="AND v.field = ?"), (field,))
-    return ws.read_sql(sql.format(where=""))
+    return store_judging.runs_with_verdict_counts(ws, field=field)
 
 
 def resolve_runs(ws: Workspace, runs: Sequence[str] | None, *, field: str) -> dict[str, str]:
@@ -181,10 +146,7 @@ def judge_table(
     df = responses_table(ws, field=field)
     columns = resolve_runs(ws, runs, field=field)
     for name, run_id in columns.items():
-        v = ws.read_sql(
-            "SELECT response_id, label, valid, score FROM verdicts WHERE run_id = ? AND field = ?",
-            (run_id, field),
-        )
+        v = store_judging.run_verdicts(ws, run_id=run_id, field=field)
         v[name] = np.where(v["valid"].astype(int) == 1, v["label"], INVALID)
         v = v.rename(columns={"score": f"score:{name}"})[["response_id", name, f"score:{name}"]]
         df = df.merge(v, on="response_id", how="left")

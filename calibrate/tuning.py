@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 from safecal.annotate.errors import InputError
+from safecal.annotate.store import judging as store_judging
+from safecal.annotate.store import views as store_views
 from safecal.calibrate.thresholds import (
     OBJECTIVES,
     ThresholdChoice,
@@ -299,17 +301,11 @@ def draw_examples(train: pd.DataFrame, k: int, *, seed: int = 0) -> list[Any]:
 
 def gold_cases(ws: Any, field_name: str) -> pd.DataFrame:
     """Gold labels of one field with their responses: response_id, item_id, label."""
-    return ws.read_sql(
-        "SELECT g.response_id, r.item_id, g.label FROM gold g JOIN responses r "
-        "USING (response_id) WHERE g.field = ? ORDER BY g.response_id",
-        (field_name,),
-    )
+    return store_views.gold_cases(ws, field=field_name)
 
 
 def _verdicts(ws: Any, run_id: str) -> pd.DataFrame:
-    return ws.read_sql(
-        "SELECT response_id, label AS judge FROM verdicts WHERE run_id = ?", (run_id,)
-    )
+    return store_judging.run_labels(ws, run_id=run_id)
 
 
 def tune_prompt(

@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import catalog as store_catalog
+from safecal.annotate.store import curation as store_curation
 
 #: item-level (query-quality) answer fields, as the query-quality labeling task writes them.
 QUERY_QUALITY_FIELDS = (
@@ -95,28 +97,11 @@ class CurationInputs:
 
 def load_inputs(ws: Workspace) -> CurationInputs:
     """Read the curation inputs from a workspace (read-only)."""
-    items = ws.read_sql(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items ORDER BY item_id")
-    item_answers = ws.read_sql(
-        "SELECT item_id, annotator, field, label FROM annotations "
-        "WHERE response_id IS NULL ORDER BY item_id, annotator, field"
-    )
-    response_labels = ws.read_sql(
-        "SELECT a.response_id, r.item_id, r.model, r.language, a.annotator, a.field, a.label "
-        "FROM annotations a JOIN responses r ON r.response_id = a.response_id "
-        "ORDER BY a.response_id, a.annotator, a.field"
-    )
-    gold = ws.read_sql(
-        "SELECT g.response_id, r.item_id, r.model, r.language, g.field, g.label, g.method "
-        "FROM gold g JOIN responses r ON r.response_id = g.response_id "
-        "ORDER BY g.response_id, g.field"
-    )
-    verdicts = ws.read_sql(
-        "SELECT v.run_id, j.judge, j.started_at, v.response_id, r.item_id, r.model, "
-        "r.language, v.field, v.label, v.valid, v.score "
-        "FROM verdicts v JOIN judge_runs j ON j.run_id = v.run_id "
-        "JOIN responses r ON r.response_id = v.response_id "
-        "ORDER BY j.started_at, v.run_id, v.response_id"
-    )
+    items = store_catalog.items(ws, columns=ITEM_COLUMNS)
+    item_answers = store_curation.query_quality_answers(ws)
+    response_labels = store_curation.response_labels(ws)
+    gold = store_curation.gold_labels(ws)
+    verdicts = store_curation.verdicts(ws)
     return CurationInputs(
         items=items,
         item_answers=item_answers,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import curation as store_curation
 from safecal.calibrate.curation.run import CurationResult
 
 if TYPE_CHECKING:
@@ -32,11 +33,7 @@ def assign_reviews(
     annotators = [a.strip().lower() for a in dict.fromkeys(annotators) if a.strip()]
     if not annotators:
         raise InputError("no annotators given for the review; pass --annotators a@x.org,b@x.org")
-    existing = ws.read_sql(
-        "SELECT annotator, unit_id, position FROM ls_assignments WHERE sample_id = ? "
-        "AND task_type = 'query_quality'",
-        (sample_id,),
-    )
+    existing = store_curation.review_assignments(ws, sample_id=sample_id)
     have = set(zip(existing["annotator"], existing["unit_id"], strict=True))
     next_position = {
         a: int(existing.loc[existing["annotator"] == a, "position"].max()) + 1
@@ -52,12 +49,7 @@ def assign_reviews(
             rows.append((sample_id, annotator, item_id, item_id, next_position[annotator]))
             next_position[annotator] += 1
     with ws.transaction() as con:
-        con.executemany(
-            "INSERT INTO ls_assignments (sample_id, annotator, task_type, unit_id, item_id, "
-            "response_id, role, position) VALUES (?, ?, 'query_quality', ?, ?, NULL, "
-            "'regular', ?)",
-            rows,
-        )
+        store_curation.add_review_assignments(con, rows=rows)
     return len(rows)
 
 

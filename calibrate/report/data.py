@@ -14,11 +14,12 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import POSITIVE
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import judging as store_judging
 
 
 def resolve_run(ws: Workspace, run: str) -> dict[str, Any]:
     """The judge run named by ``run`` (a run id, or a judge name: its newest run)."""
-    runs = ws.read_sql("SELECT * FROM judge_runs ORDER BY started_at DESC, run_id")
+    runs = store_judging.judge_runs(ws)
     hit = runs[runs["run_id"] == run]
     if hit.empty:
         hit = runs[runs["judge"] == run]
@@ -33,7 +34,7 @@ def resolve_run(ws: Workspace, run: str) -> dict[str, Any]:
 
 def run_fields(ws: Workspace, run_id: str) -> list[str]:
     """The fields the run has verdicts for, harmfulness first."""
-    fields = ws.read_sql("SELECT DISTINCT field FROM verdicts WHERE run_id = ?", (run_id,))
+    fields = store_judging.run_fields(ws, run_id=run_id)
     return sorted(fields["field"], key=lambda f: (f != "harmfulness", f))
 
 
@@ -63,11 +64,7 @@ def run_table(
     table, columns = judge_table(ws, field=field, runs=[info["run_id"]])
     name = columns[0]
     table = table.rename(columns={name: "judge", f"score:{name}": "score"})
-    extra = ws.read_sql(
-        "SELECT response_id, latency, tokens_in, tokens_out, raw FROM verdicts "
-        "WHERE run_id = ? AND field = ?",
-        (info["run_id"], field),
-    )
+    extra = store_judging.run_verdict_details(ws, run_id=info["run_id"], field=field)
     table = table.merge(extra, on="response_id", how="left")
     info = {**info, "field": field, "positive": sorted(POSITIVE[field])}
     return table, info
