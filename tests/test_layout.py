@@ -90,6 +90,30 @@ def test_imports_flow_one_way():
     assert not bad, "\n".join(bad)
 
 
+def test_every_imported_package_is_declared():
+    """Each third-party module the package imports comes from a declared dependency."""
+    import importlib.metadata as md
+    import re
+
+    declared = {
+        re.split(r"[<>=\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-")
+        for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    providers = md.packages_distributions()
+    modules = [REPO / "cli.py", REPO / "demo.py", REPO / "__init__.py"]
+    modules += [p for stage in STAGES for p in _modules(REPO / stage)]
+    missing = set()
+    for path in modules:
+        for _, name in _imports(path):
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names or top in ("safecal", *STAGES):
+                continue
+            dists = {d.lower().replace("_", "-") for d in providers.get(top, [top])}
+            if not dists & declared:
+                missing.add(f"{top} ({', '.join(sorted(dists))}) in {path.relative_to(REPO)}")
+    assert not missing, sorted(missing)
+
+
 def test_the_contract_check_catches_a_violation(tmp_path):
     """The checker itself: a calibrate module importing dashboards is reported."""
     module = tmp_path / "m.py"
