@@ -177,6 +177,11 @@ def _taxonomy_warnings(frame: pd.DataFrame, tax: Taxonomy) -> list[str]:
     return warnings
 
 
+#: the largest image accepted, checked from the header before anything is decoded
+#: (40 megapixels: far above a benchmark image, far below what exhausts memory)
+MAX_IMAGE_PIXELS = 40_000_000
+
+
 def _check_images(frame: pd.DataFrame, root: Path) -> tuple[dict[str, _Image], list[str]]:
     """Each row's image, hashed; and the rows whose image is missing or unreadable."""
     root = root.resolve()
@@ -195,9 +200,19 @@ def _check_images(frame: pd.DataFrame, root: Path) -> tuple[dict[str, _Image], l
             missing.append(f"row {row}: {url} not found")
             continue
         try:
-            with Image.open(candidate) as img:
+            with Image.open(candidate) as img:  # reads the header only
+                width, height = img.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    missing.append(
+                        f"row {row}: {url} is {width} x {height} pixels, more than the "
+                        f"{MAX_IMAGE_PIXELS:,} safecal accepts (shrink it)"
+                    )
+                    continue
                 img.verify()
             data = candidate.read_bytes()
+        except Image.DecompressionBombError:
+            missing.append(f"row {row}: {url} is too large to decode safely (shrink it)")
+            continue
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             missing.append(f"row {row}: {url} unreadable ({type(exc).__name__})")
             continue
