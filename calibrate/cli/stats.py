@@ -17,6 +17,10 @@ from typing import Any
 from safecal.annotate.cli.common import open_workspace, workspace_parent
 from safecal.annotate.errors import InputError
 
+#: ``--level`` choices: :data:`calibrate.agreement.LEVELS` (spelled out here so that the
+#: command line starts without importing numpy; a test checks they are the same)
+AGREEMENT_LEVELS = ("nominal", "ordinal", "interval", "ratio")
+
 
 def _level(text: str) -> float:
     """``--confidence``: a fraction in (0, 1) (0.9, not 90)."""
@@ -99,9 +103,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--label", default="label", help="label column of a long table")
     p.add_argument(
         "--level",
-        choices=("nominal", "ordinal"),
+        choices=AGREEMENT_LEVELS,
         default="nominal",
-        help="Krippendorff's alpha metric (default nominal)",
+        help="Krippendorff's alpha level of measurement (default nominal); interval and "
+        "ratio take numeric labels (ratio: non-negative) or the harmfulness / refusal "
+        "scale, scored 0, 1, 2 in scale order",
     )
     p.add_argument(
         "--categories",

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
@@ -128,6 +129,49 @@ def test_agreement_long_table_and_ordinal(capsys, files, table, tmp_path) -> Non
     assert d["level"] == "ordinal"
     expected = agreement(long, level="ordinal", n_boot=0)
     assert d["krippendorff_alpha"]["value"] == pytest.approx(expected.krippendorff_alpha.value)
+
+
+def test_agreement_interval_and_ratio_levels(capsys, tmp_path) -> None:
+    from safecal.calibrate.agreement import LEVELS
+    from safecal.calibrate.cli.stats import AGREEMENT_LEVELS
+
+    assert AGREEMENT_LEVELS == LEVELS
+    # scores 1-5 from three raters, one rating missing
+    scores = pd.DataFrame(
+        {
+            "a": [1, 2, 3, 4, 5, 2, 3, 1],
+            "b": [1, 3, 3, 5, 4, 2, 2, 1],
+            "c": [2, 2, 4, 4, 5, None, 3, 1],
+        }
+    )
+    path = tmp_path / "scores.csv"
+    scores.to_csv(path, index=False)
+    data = scores.T.to_numpy(dtype=float)  # raters x units, NaN where missing
+    for level in ("interval", "ratio"):
+        d = run_json(
+            capsys,
+            "calibrate",
+            "agreement",
+            "--table",
+            str(path),
+            "--raters",
+            "a,b,c",
+            "--level",
+            level,
+            "--n-boot",
+            "100",
+        )
+        assert d["level"] == level
+        expected = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
+        assert d["krippendorff_alpha"]["value"] == pytest.approx(expected)
+    words = tmp_path / "words.csv"
+    pd.DataFrame({"a": ["low", "high"], "b": ["low", "low"]}).to_csv(words, index=False)
+    code, out, err = run(
+        capsys, "calibrate", "agreement", "--table", str(words), "--raters", "a,b",
+        "--level", "interval",
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.startswith("error: level 'interval' needs numeric labels") and "'high'" in err
 
 
 def test_where_filter_and_multi_column_unit(capsys, tmp_path) -> None:
