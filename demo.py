@@ -186,6 +186,7 @@ def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:
         tune_run_threshold,
         write_judge_card,
     )
+    from safecal.calibrate.render import format_estimate
 
     ws, example = result.workspace, result.example
     for run in (run_keyword_judge(ws), import_verdicts(ws, example.judge_verdicts, score="score")):
@@ -197,7 +198,7 @@ def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:
     kappa = tuning.cross_validated.cohen_kappa
     say(
         f"{RECORDED_JUDGE}: threshold {tuning.threshold:.3f} chosen for {tuning.objective}; "
-        f"out-of-fold Cohen's kappa {kappa.value:.3f} [{kappa.ci[0]:.3f}, {kappa.ci[1]:.3f}] "
+        f"out-of-fold Cohen's kappa {format_estimate(kappa)} "
         f"on {tuning.cross_validated.n} gold labels"
     )
     html, js = write_judge_card(ws, RECORDED_JUDGE, ws.path / "reports" / "judge-card")
