@@ -208,7 +208,8 @@ def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:
 
 def _rates(result: DemoResult, *, say: Callable[[str], None]) -> None:
     from safecal.annotate.labels import POSITIVE
-    from safecal.calibrate import benchmark_cells
+    from safecal.calibrate import MEAN_OF_CELLS, POOLED, benchmark_cells
+    from safecal.calibrate.render import format_estimate, render_table
     from safecal.calibrate.tables import estimate_table
 
     ws = result.workspace
@@ -221,18 +222,23 @@ def _rates(result: DemoResult, *, say: Callable[[str], None]) -> None:
             weight=est.weight,
             positive=sorted(POSITIVE[field_name]),
         )
-        totals = cells[cells["cell"].str.startswith("total")]
-        columns = [
-            "model",
-            "cell",
-            "n_labeled",
-            "judge_rate",
-            "corrected",
-            "corrected_low",
-            "corrected_high",
-        ]
-        say(f"{rate} (judge {RECORDED_JUDGE}, corrected with the gold sample):")
-        say(totals[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        totals = cells[cells["cell"].isin([POOLED, MEAN_OF_CELLS])]
+        say(
+            render_table(
+                ["model", "cell", "labeled", "judge rate", "corrected"],
+                [
+                    [
+                        r["model"],
+                        r["cell"],
+                        r["n_labeled"],
+                        r["judge_rate"],
+                        format_estimate(r["corrected"], (r["corrected_low"], r["corrected_high"])),
+                    ]
+                    for r in totals.to_dict("records")
+                ],
+                title=f"{rate} (judge {RECORDED_JUDGE}, corrected with the gold sample):",
+            ).rstrip("\n")
+        )
         for note in est.notes:
             say(f"  note: {note}")
         path = ws.path / "reports" / f"{field_name}-cells.csv"

@@ -36,6 +36,8 @@ UNDEFINED = "n/a"
 MAX_CELL_LINES = 3
 #: narrowest column before a table is printed as ``header: value`` records
 MIN_COLUMN = 8
+#: a column shrinks to its longest word (up to this width) before it splits words
+SOFT_COLUMN = 24
 #: columns between two table columns
 GAP = 2
 ELLIPSIS = "…"
@@ -210,14 +212,34 @@ def wrap_text(text: str, *, width: int | None = None, indent: str = "") -> str:
 # ---- tables ------------------------------------------------------------------------
 
 
-def _fit(natural: list[int], room: int) -> list[int] | None:
-    """Column widths summing to at most ``room``: the widest columns shrink first; None
-    when columns of :data:`MIN_COLUMN` (or their natural width, if less) do not fit."""
+def _longest_unit(text: str) -> int:
+    """Width of the longest word of ``text``, an estimate's ``[lo, hi]`` counting as one."""
+    units: list[str] = []
+    for line in text.splitlines() or [""]:
+        cut = line.rfind(" [")
+        if cut > 0 and line.endswith("]"):
+            units.append(line[cut + 1 :])
+            line = line[:cut]
+        units.extend(line.split(" "))
+    return max(display_width(u) for u in units)
+
+
+def _fit(natural: list[int], room: int, soft: list[int]) -> list[int] | None:
+    """Column widths summing to at most ``room``: the widest columns shrink first, if
+    possible no narrower than ``soft`` (their longest word), else down to
+    :data:`MIN_COLUMN`; None when even that does not fit."""
     if sum(natural) <= room:
         return natural
-    floor = [min(n, MIN_COLUMN) for n in natural]
-    if sum(floor) > room:
-        return None
+    soft_floor = [min(n, s) for n, s in zip(natural, soft, strict=True)]
+    if sum(soft_floor) <= room:
+        return _shrink(natural, room, soft_floor)
+    hard_floor = [min(n, MIN_COLUMN) for n in natural]
+    if sum(hard_floor) <= room:  # every column at its longest word is too wide: squeeze those
+        return _shrink(soft_floor, room, hard_floor)
+    return None
+
+
+def _shrink(natural: list[int], room: int, floor: list[int]) -> list[int]:
     lo, hi = 0, max(natural)  # largest cap c with sum(min(n, max(c, f))) <= room
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -269,7 +291,11 @@ def render_table(
         max(max(display_width(line) for line in c.splitlines() or [""]) for c in col)
         for col in zip(head, *body, strict=True)
     ]
-    widths = _fit(natural, width - GAP * (len(head) - 1)) if head else []
+    soft = [
+        max(MIN_COLUMN, min(SOFT_COLUMN, max((_longest_unit(c) for c in col), default=0)))
+        for col in zip(*body, strict=True)
+    ] or [MIN_COLUMN] * len(head)
+    widths = _fit(natural, width - GAP * (len(head) - 1), soft) if head else []
     if widths is None:  # too narrow for columns: one "header: value" line per cell
         for n, r in enumerate(body):
             if n:

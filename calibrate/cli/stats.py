@@ -358,6 +358,7 @@ def run_agreement(args: argparse.Namespace) -> int:
         require_columns(long, [args.by], source="the workspace annotations")
         source = f"{ws.path} (field {args.field})"
     whole, slices = _sliced(agreement, long, args.by, **kw)
+    groups = _with_pooled(whole, slices, args.by)
     if args.json:
         out = whole.to_dict()
         if args.by:
@@ -371,7 +372,6 @@ def run_agreement(args: argparse.Namespace) -> int:
         f"{whole.n_raters} raters, {args.n_boot} bootstrap resamples, {pct}% intervals, "
         f"{args.level} alpha\n"
     )
-    groups = _with_pooled(whole, slices, args.by)
     _print_rows(
         ["slice", "items", *COEFFICIENTS],
         [[k, r.n_items, *[getattr(r, c) for c in COEFFICIENTS]] for k, r in groups.items()],
@@ -497,6 +497,8 @@ def run_judge(args: argparse.Namespace) -> int:
 def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) -> None:
     from safecal.calibrate.render import format_estimate, format_number
 
+    for entry in out["judges"].values():  # a slice named like the pooled row: say so first
+        _with_pooled(entry, entry.get("slices", {}), args.by)
     pct = int(round(args.confidence * 100))
     _say(f"Judges versus human gold: {source} ({pct}% bootstrap intervals)\n")
     metrics = [

@@ -433,6 +433,17 @@ def test_human_readable_tables(capsys, files, monkeypatch) -> None:
     assert any(line.startswith(POOLED) for line in out.splitlines())
 
 
+def test_a_slice_named_like_the_pooled_row_is_refused(capsys, tmp_path) -> None:
+    path = tmp_path / "t.csv"
+    pd.DataFrame(
+        {"a": ["x", "y", "x", "x"], "b": ["x", "y", "y", "x"], "g": [POOLED, POOLED, "b", "b"]}
+    ).to_csv(path, index=False)
+    code, out, err = run(
+        capsys, "calibrate", "agreement", "--table", str(path), "--raters", "a,b", "--by", "g"
+    )
+    assert code == 2 and out == "" and "the name of the pooled row" in err
+
+
 @pytest.mark.parametrize("columns", [40, 72])
 def test_tables_fit_a_narrow_terminal(files, tmp_path, columns: int) -> None:
     """Every line of the human-readable output fits COLUMNS (subprocess: the real
