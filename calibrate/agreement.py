@@ -281,7 +281,7 @@ def _distances(nc: np.ndarray, level: str, values: np.ndarray | None) -> np.ndar
 
 
 def alpha_from_coincidences(
-    o: np.ndarray, level: str = "nominal", values: np.ndarray | None = None
+    o: np.ndarray, level: str = "nominal", *, values: np.ndarray | None = None
 ) -> np.ndarray:
     """Krippendorff's alpha from coincidence matrices ``o`` of shape (..., K, K).
 
@@ -302,6 +302,7 @@ def krippendorff_alpha_w(
     w: np.ndarray,
     level: str = "nominal",
     contributions: np.ndarray | None = None,
+    *,
     values: np.ndarray | None = None,
 ) -> np.ndarray:
     """Krippendorff's alpha of the units weighted by ``w`` (a resample's counts).
@@ -312,7 +313,7 @@ def krippendorff_alpha_w(
     c = coincidence_contributions(p) if contributions is None else contributions
     k = p.n_categories
     o = (w @ c).reshape(*np.shape(w)[:-1], k, k)
-    return alpha_from_coincidences(o, level, values)
+    return alpha_from_coincidences(o, level, values=values)
 
 
 def package_alpha(codes: np.ndarray, values: np.ndarray, *, level: str) -> float:
@@ -443,7 +444,7 @@ def agreement_from_codes(
             "percent_agreement": percent_agreement_w(p, w),
             "cohen_kappa": cohen_kappa_w(p, w, pairs),
             "fleiss_kappa": fleiss_kappa_w(p, w),
-            "krippendorff_alpha": krippendorff_alpha_w(p, w, level, contributions, values),
+            "krippendorff_alpha": krippendorff_alpha_w(p, w, level, contributions, values=values),
             "gwet_ac1": gwet_ac1_w(p, w),
         }
 
