@@ -188,6 +188,7 @@ def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:
         tune_run_threshold,
         write_judge_card,
     )
+    from safecal.calibrate.render import format_estimate
 
     ws, example = result.workspace, result.example
     for run in (run_keyword_judge(ws), import_verdicts(ws, example.judge_verdicts, score="score")):
@@ -199,7 +200,7 @@ def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:
     kappa = tuning.cross_validated.cohen_kappa
     say(
         f"{RECORDED_JUDGE}: threshold {tuning.threshold:.3f} chosen for {tuning.objective}; "
-        f"out-of-fold Cohen's kappa {kappa.value:.3f} [{kappa.ci[0]:.3f}, {kappa.ci[1]:.3f}] "
+        f"out-of-fold Cohen's kappa {format_estimate(kappa)} "
         f"on {tuning.cross_validated.n} gold labels"
     )
     html, js = write_judge_card(ws, RECORDED_JUDGE, ws.path / "reports" / "judge-card")
@@ -209,7 +210,8 @@ def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:
 
 def _rates(result: DemoResult, *, say: Callable[[str], None]) -> None:
     from safecal.annotate.labels import POSITIVE
-    from safecal.calibrate import benchmark_cells
+    from safecal.calibrate import MEAN_OF_CELLS, POOLED, benchmark_cells
+    from safecal.calibrate.render import format_estimate, render_table
     from safecal.calibrate.tables import estimate_table
 
     ws = result.workspace
@@ -222,18 +224,23 @@ def _rates(result: DemoResult, *, say: Callable[[str], None]) -> None:
             weight=est.weight,
             positive=sorted(POSITIVE[field_name]),
         )
-        totals = cells[cells["cell"].str.startswith("total")]
-        columns = [
-            "model",
-            "cell",
-            "n_labeled",
-            "judge_rate",
-            "corrected",
-            "corrected_low",
-            "corrected_high",
-        ]
-        say(f"{rate} (judge {RECORDED_JUDGE}, corrected with the gold sample):")
-        say(totals[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        totals = cells[cells["cell"].isin([POOLED, MEAN_OF_CELLS])]
+        say(
+            render_table(
+                ["model", "cell", "labeled", "judge rate", "corrected"],
+                [
+                    [
+                        r["model"],
+                        r["cell"],
+                        r["n_labeled"],
+                        r["judge_rate"],
+                        format_estimate(r["corrected"], (r["corrected_low"], r["corrected_high"])),
+                    ]
+                    for r in totals.to_dict("records")
+                ],
+                title=f"{rate} (judge {RECORDED_JUDGE}, corrected with the gold sample):",
+            ).rstrip("\n")
+        )
         for note in est.notes:
             say(f"  note: {note}")
         path = ws.path / "reports" / f"{field_name}-cells.csv"

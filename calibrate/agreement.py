@@ -17,8 +17,23 @@ ratings carry no information about agreement and are left out (counted in
 * Krippendorff's alpha (Krippendorff 2011, "Computing Krippendorff's alpha-reliability"):
   coincidences ``o_ck = sum_i (n_ic n_ik - [c = k] n_ic) / (m_i - 1)``, ``n_c = sum_k o_ck``,
   ``n = sum_c n_c``, ``alpha = 1 - (n - 1) sum o_ck d_ck / sum_c sum_k n_c n_k d_ck`` with
-  ``d_ck = [c != k]`` (nominal) or ``(sum_{g=c..k} n_g - (n_c + n_k)/2)^2`` (ordinal, the
-  categories in the given order).
+  the difference ``d_ck`` of the level of measurement:
+
+  - nominal: ``d_ck = [c != k]``;
+  - ordinal: ``d_ck = (sum_{g=c..k} n_g - (n_c + n_k)/2)^2``, the categories in the given
+    order;
+  - interval: ``d_ck = (v_c - v_k)^2``;
+  - ratio: ``d_ck = ((v_c - v_k) / (v_c + v_k))^2`` (0 when ``v_c = v_k = 0``).
+
+  ``v_c`` is the number a label stands for: the label itself when every label is a
+  number (``"1"``, ``"2.5"``; ratio needs them non-negative), else its position
+  ``0, 1, ..., K-1`` in a scale of :data:`annotate.labels.SCALES` (harmfulness: unsafe 0,
+  safe_with_warning 1, safe_with_refusal 2; refusal: full_compliance 0, partial_refusal 1,
+  full_refusal 2), i.e. equally spaced steps. Any other label at interval or ratio level is
+  an :class:`InputError`. The reported value comes from the ``krippendorff`` package
+  (``krippendorff.alpha(reliability_data=raters x units, level_of_measurement=...)``); the
+  bootstrap recomputes it from the coincidences above (:func:`krippendorff_alpha_w`),
+  which the tests check equals the package on the data.
 * Gwet's AC1 (Gwet 2008, Br. J. Math. Stat. Psychol. 61:29-48): ``(P - P_e) / (1 - P_e)``
   with ``pi_k = mean_i n_ik / m_i`` and ``P_e = sum_k pi_k (1 - pi_k) / (K - 1)``; ``K`` is
   the size of the scale (the declared categories), not only the labels seen.
@@ -26,20 +41,22 @@ ratings carry no information about agreement and are left out (counted in
   skewed labels even when raters almost always agree ("kappa paradox", Feinstein &
   Cicchetti 1990); AC1 and the prevalence beside them show why.
 
-``level="ordinal"`` changes Krippendorff's alpha only (the others are nominal).
+``level`` (nominal, ordinal, interval, ratio) changes Krippendorff's alpha only (the others
+are nominal).
 
 Edge cases: a coefficient whose denominator is 0 is undefined (NaN, ``null`` in JSON): kappa
 and alpha when every rating has the same label (``P_e = 1``; ``krippendorff.alpha`` also gives
 NaN), everything when no unit has two ratings. Bootstrap resamples where a coefficient is
 undefined are left out of its interval.
 
-Why hand-written: the bootstrap. ``krippendorff.alpha`` (and scikit-learn / statsmodels
-for the kappas) recompute from the raw ratings, so 1,000 resamples of 100,000 units cost
-1,000 full passes. Every coefficient above is a ratio of sums of per-unit contributions;
-those are computed once per distinct rating pattern and a resample is a count vector over
-patterns (:mod:`calibrate.bootstrap`), so all resamples are one matrix product. The tests
-check each coefficient against ``krippendorff.alpha``, ``sklearn.metrics.cohen_kappa_score``
-and ``statsmodels.stats.inter_rater.fleiss_kappa`` on resamples as well as on the data.
+Why hand-written (beside the package's point estimate): the bootstrap.
+``krippendorff.alpha`` (and scikit-learn / statsmodels for the kappas) recompute from the
+raw ratings, so 1,000 resamples of 100,000 units cost 1,000 full passes. Every coefficient
+above is a ratio of sums of per-unit contributions; those are computed once per distinct
+rating pattern and a resample is a count vector over patterns (:mod:`calibrate.bootstrap`),
+so all resamples are one matrix product. The tests check each coefficient against
+``krippendorff.alpha``, ``sklearn.metrics.cohen_kappa_score`` and
+``statsmodels.stats.inter_rater.fleiss_kappa`` on resamples as well as on the data.
 """
 
 from __future__ import annotations
@@ -48,12 +65,14 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast
 
+import krippendorff
 import numpy as np
 import pandas as pd
 
 from safecal.annotate.errors import InputError
+from safecal.annotate.labels import SCALES
 from safecal.calibrate.bootstrap import bootstrap, compress, percentile_estimate, safe_divide
 from safecal.calibrate.results import Estimate
 from safecal.calibrate.vocab import infer_categories, normalize_labels
@@ -65,6 +84,10 @@ COEFFICIENTS = (
     "krippendorff_alpha",
     "gwet_ac1",
 )
+
+Level = Literal["nominal", "ordinal", "interval", "ratio"]
+#: Krippendorff's levels of measurement (the difference function ``d_ck`` of alpha)
+LEVELS: tuple[Level, ...] = ("nominal", "ordinal", "interval", "ratio")
 
 
 @dataclass(frozen=True)
@@ -180,22 +203,95 @@ def coincidence_contributions(p: RatingPatterns) -> np.ndarray:
     return (outer / (p.m - 1)[:, None, None]).reshape(len(n), p.n_categories**2)
 
 
-def alpha_from_coincidences(o: np.ndarray, level: str = "nominal") -> np.ndarray:
-    """Krippendorff's alpha from coincidence matrices ``o`` of shape (..., K, K)."""
-    k = o.shape[-1]
-    nc = o.sum(axis=-1)
-    n = nc.sum(axis=-1)
+def _check_level(level: str) -> None:
+    if level not in LEVELS:
+        raise InputError(f"level must be one of {', '.join(LEVELS)}; not {level!r}")
+
+
+def _is_number(text: object) -> bool:
+    try:
+        return math.isfinite(float(str(text)))
+    except ValueError:
+        return False
+
+
+def _scales_text() -> str:
+    return "; ".join(f"{name}: {', '.join(scale)}" for name, scale in SCALES.items())
+
+
+def scale_values(categories: Sequence[str], *, level: str) -> np.ndarray:
+    """The number ``v_c`` each category stands for at ``level`` (module docstring).
+
+    Nominal and ordinal: the positions ``0..K-1`` (only the order matters). Interval and
+    ratio: the labels as numbers when all are numbers, else the positions ``0..K-1`` when
+    the categories are a :data:`annotate.labels.SCALES` scale; anything else is an error.
+    """
+    _check_level(level)
+    cats = [str(c) for c in categories]
+    positions = np.arange(len(cats), dtype=float)
+    if level in ("nominal", "ordinal"):
+        return positions
+    if all(_is_number(c) for c in cats):
+        values = np.array([float(c) for c in cats], dtype=float)
+        twins = [c for c, x in zip(cats, values, strict=True) if (values == x).sum() > 1]
+        if twins:
+            raise InputError(
+                f"labels {twins} are the same number; write each value one way for level {level!r}"
+            )
+        negative = [c for c, x in zip(cats, values, strict=True) if x < 0]
+        if level == "ratio" and negative:
+            raise InputError(
+                "level 'ratio' needs non-negative numbers (a ratio scale starts at 0); "
+                f"labels {negative} are negative (use --level interval)"
+            )
+        return values
+    if any(cats == list(scale) for scale in SCALES.values()):
+        return positions
+    bad = next(c for c in cats if not _is_number(c))
+    raise InputError(
+        f"level {level!r} needs numeric labels, or exactly the labels of a scale "
+        f"({_scales_text()}) scored 0, 1, 2 in that order; {bad!r} is not a number "
+        "(recode the labels as numbers, or use --level ordinal)"
+    )
+
+
+def _distances(nc: np.ndarray, level: str, values: np.ndarray | None) -> np.ndarray:
+    """``d_ck`` of ``level`` for marginals ``nc`` of shape (..., K): shape (..., K, K)."""
+    k = nc.shape[-1]
     if level == "nominal":
-        d = np.broadcast_to(1.0 - np.eye(k), o.shape)
-    elif level == "ordinal":
+        return np.broadcast_to(1.0 - np.eye(k), (*nc.shape, k))
+    if level == "ordinal":
         s = np.cumsum(nc, axis=-1)  # sum_{g <= k} n_g
         s_excl = s - nc  # sum_{g < k} n_g
         c_idx, k_idx = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
         lo, hi = np.minimum(c_idx, k_idx), np.maximum(c_idx, k_idx)
         between = s[..., hi] - s_excl[..., lo]  # sum_{g=lo..hi} n_g
-        d = (between - (nc[..., :, None] + nc[..., None, :]) / 2) ** 2
-    else:
-        raise InputError(f"level must be 'nominal' or 'ordinal', not {level!r}")
+        return np.asarray((between - (nc[..., :, None] + nc[..., None, :]) / 2) ** 2)
+    _check_level(level)
+    if values is None or len(values) != k:
+        raise InputError(f"level {level!r} needs the values of the {k} categories")
+    v = np.asarray(values, dtype=float)
+    diff = v[:, None] - v[None, :]
+    if level == "interval":
+        d = diff**2
+    else:  # ratio: ((v_c - v_k) / (v_c + v_k))^2, 0 where both are 0
+        d = safe_divide(diff, v[:, None] + v[None, :])
+        d = np.where(np.isnan(d), 0.0, d) ** 2
+    return np.broadcast_to(d, (*nc.shape, k))
+
+
+def alpha_from_coincidences(
+    o: np.ndarray, level: str = "nominal", *, values: np.ndarray | None = None
+) -> np.ndarray:
+    """Krippendorff's alpha from coincidence matrices ``o`` of shape (..., K, K).
+
+    ``alpha = 1 - (n - 1) sum_ck o_ck d_ck / sum_ck n_c n_k d_ck`` (Krippendorff 2011,
+    "Computing Krippendorff's alpha-reliability"); ``values`` (the ``v_c`` of
+    :func:`scale_values`) are needed at interval and ratio level.
+    """
+    nc = o.sum(axis=-1)
+    n = nc.sum(axis=-1)
+    d = _distances(nc, level, values)
     observed = (o * d).sum(axis=(-2, -1))
     expected = (nc[..., :, None] * nc[..., None, :] * d).sum(axis=(-2, -1))
     return 1 - safe_divide((n - 1) * observed, expected)
@@ -206,12 +302,43 @@ def krippendorff_alpha_w(
     w: np.ndarray,
     level: str = "nominal",
     contributions: np.ndarray | None = None,
+    *,
+    values: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Krippendorff's alpha of the units weighted by ``w`` (a resample's counts)."""
+    """Krippendorff's alpha of the units weighted by ``w`` (a resample's counts).
+
+    The bootstrap's statistic; at the identity resample ``w = p.freq`` it is the data's
+    alpha, which the tests check equals :func:`package_alpha`.
+    """
     c = coincidence_contributions(p) if contributions is None else contributions
     k = p.n_categories
     o = (w @ c).reshape(*np.shape(w)[:-1], k, k)
-    return alpha_from_coincidences(o, level)
+    return alpha_from_coincidences(o, level, values=values)
+
+
+def package_alpha(codes: np.ndarray, values: np.ndarray, *, level: str) -> float:
+    """Krippendorff's alpha by the ``krippendorff`` package: the reported point estimate.
+
+    ``codes``: (units x raters) category indices, -1 where missing; ``values``: the number
+    of each category (:func:`scale_values`). The package gets the raters x units matrix of
+    values, ``np.nan`` where missing. NaN where alpha is undefined (no unit with two
+    ratings, or one label in every pairable rating), where the package raises or divides
+    0 by 0.
+    """
+    _check_level(level)
+    codes = np.asarray(codes, dtype=np.int64)
+    values = np.asarray(values, dtype=float)
+    pairable = codes[(codes >= 0).sum(axis=1) >= 2] if codes.size else codes
+    if len(values) < 2 or len(np.unique(pairable[pairable >= 0])) < 2:
+        return math.nan
+    data = np.where(codes >= 0, values[np.maximum(codes, 0)], np.nan).T
+    return float(
+        krippendorff.alpha(
+            reliability_data=data,
+            value_domain=values,
+            level_of_measurement=cast(Level, level),
+        )
+    )
 
 
 def _pair_cells(p: RatingPatterns) -> list[np.ndarray]:
@@ -299,9 +426,12 @@ def agreement_from_codes(
     confidence: float = 0.95,
     seed: int | np.random.Generator | None = 0,
 ) -> AgreementResult:
-    """:func:`agreement` on a (units x raters) matrix of category indices (-1 = missing)."""
-    if level not in ("nominal", "ordinal"):
-        raise InputError(f"level must be 'nominal' or 'ordinal', not {level!r}")
+    """:func:`agreement` on a (units x raters) matrix of category indices (-1 = missing).
+
+    Krippendorff's alpha is :func:`package_alpha` (the ``krippendorff`` package); its
+    interval comes from the fast bootstrap (:func:`krippendorff_alpha_w`).
+    """
+    values = scale_values(categories, level=level)
     codes = np.asarray(codes, dtype=np.int64)
     k = len(categories)
     n_units = len(codes)
@@ -314,11 +444,12 @@ def agreement_from_codes(
             "percent_agreement": percent_agreement_w(p, w),
             "cohen_kappa": cohen_kappa_w(p, w, pairs),
             "fleiss_kappa": fleiss_kappa_w(p, w),
-            "krippendorff_alpha": krippendorff_alpha_w(p, w, level, contributions),
+            "krippendorff_alpha": krippendorff_alpha_w(p, w, level, contributions, values=values),
             "gwet_ac1": gwet_ac1_w(p, w),
         }
 
     point = stats(p.freq)
+    point["krippendorff_alpha"] = np.asarray(package_alpha(codes, values, level=level))
     boot = bootstrap(p.freq, stats, n_boot=n_boot, seed=seed) if n_boot and len(p.freq) else {}
     estimates = {
         name: percentile_estimate(point[name], boot.get(name, np.array([])), confidence)
@@ -344,6 +475,10 @@ def agreement_from_codes(
             "one label has over 90% of ratings: kappa and alpha are low even at high "
             "agreement (prevalence paradox); read AC1 and percent agreement beside them"
         )
+    if level in ("interval", "ratio") and n_items:
+        shown = ", ".join(f"{c}={v:g}" for c, v in zip(categories, values, strict=True))
+        if not all(_is_number(c) for c in categories):
+            notes.append(f"{level} alpha scores the labels in scale order, equally spaced: {shown}")
     return AgreementResult(
         n_items=n_items,
         n_raters=int(((codes >= 0).any(axis=0)).sum()) if codes.size else 0,
@@ -374,8 +509,9 @@ def agreement(
     """Agreement between raters on a long ``(unit, rater, label)`` table.
 
     Percent agreement, Cohen's kappa (pairwise mean for more than two raters), Fleiss'
-    kappa, Krippendorff's alpha (``level`` nominal or ordinal; ordinal uses the order of
-    ``categories``, or of the :mod:`annotate.labels` scale the labels fit) and Gwet's AC1,
+    kappa, Krippendorff's alpha (``level`` nominal, ordinal, interval or ratio; ordinal uses
+    the order of ``categories``, or of the :mod:`annotate.labels` scale the labels fit;
+    interval and ratio need numeric labels or such a scale, scored 0, 1, 2) and Gwet's AC1,
     each with a seeded bootstrap percentile interval over units, plus the prevalence of
     each label. Formulas and citations: module docstring.
 

@@ -34,13 +34,11 @@ class Estimate:
         return float(self.ci[1] - self.ci[0])
 
     def __format__(self, spec: str) -> str:
-        spec = spec or ".3f"
-        if math.isnan(self.value):
-            return "n/a"
-        lo, hi = self.ci
-        if math.isnan(lo):
-            return f"{self.value:{spec}}"
-        return f"{self.value:{spec}} [{lo:{spec}}, {hi:{spec}}]"
+        """``value [lo, hi]`` by :func:`calibrate.render.format_estimate` (``spec`` is the
+        number format, ``.3f`` by default)."""
+        from safecal.calibrate.render import format_estimate
+
+        return format_estimate(self, spec=spec or ".3f")
 
 
 NAN_ESTIMATE = Estimate(math.nan, (math.nan, math.nan))

@@ -119,10 +119,11 @@ def long_labels(path: str, stamp: Stamp, field: str) -> pd.DataFrame:
 
 @cached
 def agreement_by(path: str, stamp: Stamp, field: str, by: str) -> pd.DataFrame:
-    """Agreement overall and per value of ``by``: one row per slice with each
-    coefficient's value and interval (ordinal Krippendorff alpha, the scale's order)."""
+    """Agreement overall (the row :data:`calibrate.slices.POOLED`) and per value of ``by``:
+    one row per slice with each coefficient's value and interval (ordinal Krippendorff
+    alpha, the scale's order)."""
     from safecal.calibrate.agreement import COEFFICIENTS, agreement
-    from safecal.calibrate.slices import by_slice
+    from safecal.calibrate.slices import POOLED, by_slice
 
     table = long_labels(path, stamp, field)
     table = table[table["response_id"].notna()]
@@ -132,7 +133,7 @@ def agreement_by(path: str, stamp: Stamp, field: str, by: str) -> pd.DataFrame:
     kw: dict[str, Any] = dict(
         level="ordinal", categories=list(SCALES[field]), n_boot=N_BOOT, seed=0
     )
-    results = {"all": agreement(table, **kw)} | by_slice(agreement, table, by=by, **kw)
+    results = {POOLED: agreement(table, **kw)} | by_slice(agreement, table, by=by, **kw)
     for name, r in results.items():
         row: dict[str, Any] = {by: name, "items": r.n_items, "raters": r.n_raters}
         for coef in COEFFICIENTS:

@@ -4,22 +4,12 @@ interpret HTML or Markdown."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from safecal.dashboards import data
-
-
-def fmt(value: float, low: float, high: float, digits: int = 3) -> str:
-    """``value [low, high]``; ``n/a`` when undefined."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if low is None or (isinstance(low, float) and math.isnan(low)):
-        return f"{value:.{digits}f}"
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def field_picker(path: str, stamp: data.Stamp, *, key: str = "field") -> str:

@@ -8,7 +8,6 @@ same table. Heavy imports (scikit-learn, scipy) happen inside the handlers.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import fields
 
 from safecal.annotate.cli.common import open_workspace, workspace_parent
@@ -161,7 +160,9 @@ def _coverage(args: argparse.Namespace) -> int:
     )
     shown = cov[cov["emptied"] | cov["at_risk"]] if not args.all else cov[cov["before"] > 0]
     if len(shown):
-        print(shown.to_string(index=False))
+        from safecal.calibrate.render import print_table
+
+        print_table(list(shown.columns), shown.to_numpy().tolist())
     if args.out:
         print(f"wrote {export_table(cov, args.out)}")
     return 0
@@ -169,10 +170,10 @@ def _coverage(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from safecal.calibrate.curation import item_evidence
+    from safecal.calibrate.render import print_table
 
     evidence = item_evidence(_result(args), args.item_id)
-    with_width = evidence.to_string(index=False)
-    sys.stdout.write(with_width + "\n")
+    print_table(list(evidence.columns), evidence.to_numpy().tolist())
     return 0
 
 

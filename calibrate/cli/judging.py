@@ -375,17 +375,18 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=2))
     else:
+        from safecal.calibrate.render import format_number, print_table, say
+
         cv = out["cross_validated"]
-        print(
-            f"threshold {out['threshold']:.6g} (maximises {args.objective} on all "
-            f"{out['n']} rows; {out['n_without_score']} without a score)"
+        say(
+            f"threshold {format_number(out['threshold'], spec='.6g')} (maximises "
+            f"{args.objective} on all {out['n']} rows; {out['n_without_score']} without a score)"
         )
-        print(f"cross-validated ({args.folds} folds, out-of-fold labels):")
-        for name, est in cv.items():
-            lo, hi = est["ci"]
-            if est["value"] is not None:
-                ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None else ""
-                print(f"  {name:18s} {est['value']:.3f}{ci}")
+        print_table(
+            ["metric", "value"],
+            [[name, est] for name, est in cv.items() if est["value"] is not None],
+            title=f"cross-validated ({args.folds} folds, out-of-fold labels):",
+        )
     return 0
 
 

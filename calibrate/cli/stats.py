@@ -17,6 +17,10 @@ from typing import Any
 from safecal.annotate.cli.common import open_workspace, workspace_parent
 from safecal.annotate.errors import InputError
 
+#: ``--level`` choices: :data:`calibrate.agreement.LEVELS` (spelled out here so that the
+#: command line starts without importing numpy; a test checks they are the same)
+AGREEMENT_LEVELS = ("nominal", "ordinal", "interval", "ratio")
+
 
 def _level(text: str) -> float:
     """``--confidence``: a fraction in (0, 1) (0.9, not 90)."""
@@ -99,9 +103,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--label", default="label", help="label column of a long table")
     p.add_argument(
         "--level",
-        choices=("nominal", "ordinal"),
+        choices=AGREEMENT_LEVELS,
         default="nominal",
-        help="Krippendorff's alpha metric (default nominal)",
+        help="Krippendorff's alpha level of measurement (default nominal); interval and "
+        "ratio take numeric labels (ratio: non-negative) or the harmfulness / refusal "
+        "scale, scored 0, 1, 2 in scale order",
     )
     p.add_argument(
         "--categories",
@@ -276,25 +282,26 @@ def _clean(x: Any) -> Any:
 def _print_rows(
     headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
 ) -> None:
-    if title:
-        print(title)
-    cells = [[str(h) for h in headers]] + [[_fmt(v) for v in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    for n, r in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
-    print()
+    from safecal.calibrate.render import print_table
+
+    print_table(headers, rows, title=title)
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return "n/a" if math.isnan(v) else f"{v:.3f}"
-    if hasattr(v, "ci"):
-        return format(v, ".3f")
-    return str(v)
+def _say(text: str) -> None:
+    from safecal.calibrate.render import say
+
+    say(text)
+
+
+def _with_pooled(whole: Any, slices: dict[str, Any], by: str | None) -> dict[str, Any]:
+    """The pooled row (named :data:`calibrate.slices.POOLED`) first, then the slices."""
+    from safecal.calibrate.slices import POOLED
+
+    if POOLED in slices:
+        raise InputError(
+            f"--by {by}: a slice is named {POOLED!r}, the name of the pooled row; rename that value"
+        )
+    return {POOLED: whole, **slices}
 
 
 def _sliced(
@@ -351,6 +358,7 @@ def run_agreement(args: argparse.Namespace) -> int:
         require_columns(long, [args.by], source="the workspace annotations")
         source = f"{ws.path} (field {args.field})"
     whole, slices = _sliced(agreement, long, args.by, **kw)
+    groups = _with_pooled(whole, slices, args.by)
     if args.json:
         out = whole.to_dict()
         if args.by:
@@ -358,19 +366,19 @@ def run_agreement(args: argparse.Namespace) -> int:
         _emit(out)
         return 0
     pct = int(round(args.confidence * 100))
-    print(f"Agreement between raters: {source}")
-    print(
+    _say(f"Agreement between raters: {source}")
+    _say(
         f"{whole.n_items} items with 2+ ratings ({whole.n_single} with fewer left out), "
-        f"{whole.n_raters} raters, {args.n_boot} bootstrap resamples, {pct}% intervals\n"
+        f"{whole.n_raters} raters, {args.n_boot} bootstrap resamples, {pct}% intervals, "
+        f"{args.level} alpha\n"
     )
-    groups = {"all": whole, **slices}
     _print_rows(
         ["slice", "items", *COEFFICIENTS],
         [[k, r.n_items, *[getattr(r, c) for c in COEFFICIENTS]] for k, r in groups.items()],
     )
     _print_rows(["label", "prevalence"], [[k, v] for k, v in whole.prevalence.items()])
     for note in whole.notes:
-        print(f"note: {note}")
+        _say(f"note: {note}")
     return 0
 
 
@@ -487,8 +495,12 @@ def run_judge(args: argparse.Namespace) -> int:
 
 
 def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) -> None:
+    from safecal.calibrate.render import format_estimate, format_number
+
+    for entry in out["judges"].values():  # a slice named like the pooled row: say so first
+        _with_pooled(entry, entry.get("slices", {}), args.by)
     pct = int(round(args.confidence * 100))
-    print(f"Judges versus human gold: {source} ({pct}% bootstrap intervals)\n")
+    _say(f"Judges versus human gold: {source} ({pct}% bootstrap intervals)\n")
     metrics = [
         "accuracy",
         "cohen_kappa",
@@ -505,13 +517,12 @@ def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) ->
     for j, entry in out["judges"].items():
         shown = [m for m in metrics if entry.get(m) is not None]
         groups = {
-            "all": entry,
-            **entry.get("slices", {}),
+            **_with_pooled(entry, entry.get("slices", {}), args.by),
             **{f"unanimity={k}": v for k, v in entry.get("by_unanimity", {}).items()},
         }
         rows = []
         for name, e in groups.items():
-            rows.append([name, e["n"], e["n_invalid"], *[_fmt_est(e[m]) for m in shown]])
+            rows.append([name, e["n"], e["n_invalid"], *[e[m] for m in shown]])
         _print_rows(["slice", "n", "invalid", *shown], rows, title=f"judge {j}")
         for conf in (entry["confusion"], entry.get("confusion_full")):
             if conf is None:
@@ -525,21 +536,12 @@ def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) ->
             # judge answers are untrusted text: repr() escapes control characters
             answers = ", ".join(f"{k[:80]!r} x{v}" for k, v in invalid[:10])
             more = f" and {len(invalid) - 10} other answers" if len(invalid) > 10 else ""
-            print(f"invalid judge answers (left out): {answers}{more}\n")
+            _say(f"invalid judge answers (left out): {answers}{more}\n")
     for pair, r in out.get("paired", {}).items():
-        print(
-            f"{pair}: {r['method']}, p = {r['p_value']:.4g}; accuracy difference "
-            f"{_fmt_est(r['difference'])} on {r['n']} items"
+        _say(
+            f"{pair}: {r['method']}, p = {format_number(r['p_value'], spec='.4g')}; accuracy "
+            f"difference {format_estimate(r['difference'])} on {r['n']} items"
         )
-
-
-def _fmt_est(d: dict[str, Any] | None) -> str:
-    if d is None or d["value"] is None:
-        return "n/a"
-    lo, hi = d["ci"]
-    if lo is None:
-        return f"{d['value']:.3f}"
-    return f"{d['value']:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 # ---- estimate ----------------------------------------------------------------------
@@ -586,17 +588,10 @@ def run_estimate(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         score=score,
     )
-    out: dict[str, Any] = {"estimates": {}}
-    if args.by:
-        from safecal.calibrate.slices import by_slice
-
-        out["estimates"] = {
-            k: v.to_dict() for k, v in by_slice(corrected_rate, table, by=args.by, **kw).items()
-        }
-    else:
-        out["estimates"]["all"] = corrected_rate(table, **kw).to_dict()
-    if args.by:
-        out["total"] = corrected_rate(table, **kw).to_dict()
+    whole, slices = _sliced(corrected_rate, table, args.by, **kw)
+    out: dict[str, Any] = {
+        "estimates": {k: v.to_dict() for k, v in _with_pooled(whole, slices, args.by).items()}
+    }
     if args.cells:
         require_columns(table, [args.model, "level1_category", "modality"], source=source)
         cells = benchmark_cells(table, model=args.model, **kw)
@@ -609,21 +604,18 @@ def run_estimate(args: argparse.Namespace) -> int:
         _emit(out)
         return 0
     pct = int(round(args.confidence * 100))
-    print(f"Rates of {', '.join(positive)}: {source} ({pct}% intervals)\n")
+    _say(f"Rates of {', '.join(positive)}: {source} ({pct}% intervals)\n")
     rows = [
         [
             k,
             e["n_labeled"],
             e["n_unlabeled"],
             e["n_invalid"],
-            _fmt_est(e["judge_rate"]),
-            _fmt_est(e["human_rate"]),
-            _fmt_est(e["corrected"]),
+            e["judge_rate"],
+            e["human_rate"],
+            e["corrected"],
         ]
-        for k, e in {
-            **out["estimates"],
-            **({"total": out["total"]} if "total" in out else {}),
-        }.items()
+        for k, e in out["estimates"].items()
     ]
     _print_rows(
         [
@@ -645,31 +637,34 @@ def run_estimate(args: argparse.Namespace) -> int:
                     c["model"],
                     c["cell"],
                     c["n_labeled"],
-                    _fmt_triplet(c, "judge_rate"),
-                    _fmt_triplet(c, "human_rate"),
-                    _fmt_triplet(c, "corrected"),
+                    _triplet(c, "judge_rate"),
+                    _triplet(c, "human_rate"),
+                    _triplet(c, "corrected"),
                 ]
                 for c in out["cells"]
             ],
             title="Benchmark cells (level-1 category x modality) and totals",
         )
     if "budget" in out:
+        from safecal.calibrate.render import format_number
+
         b = out["budget"]
         if b["n_needed"] is None:
-            print(
-                f"gold budget: a {b['target_width']:.3f}-wide interval is out of reach: the "
-                f"judged responses alone leave {b['floor_width']:.3f}"
+            _say(
+                f"gold budget: a {format_number(b['target_width'])}-wide interval is out of "
+                f"reach: the judged responses alone leave {format_number(b['floor_width'])}"
             )
         else:
-            print(
+            _say(
                 f"gold budget: {b['n_more']} more labels (total {b['n_needed']}) bring the "
-                f"interval from {b['current_width']:.3f} to {b['target_width']:.3f} wide; "
+                f"interval from {format_number(b['current_width'])} to "
+                f"{format_number(b['target_width'])} wide; "
                 f"human labels alone would need about {b['human_only_n_needed']}"
             )
     for note in notes:
-        print(f"note: {note}")
+        _say(f"note: {note}")
     return 0
 
 
-def _fmt_triplet(row: dict[str, Any], name: str) -> str:
-    return _fmt_est({"value": row[name], "ci": [row[f"{name}_low"], row[f"{name}_high"]]})
+def _triplet(row: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"value": row[name], "ci": [row[f"{name}_low"], row[f"{name}_high"]]}

@@ -34,6 +34,7 @@ import pandas as pd
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.store import Workspace
+from safecal.calibrate.render import estimate_parts
 
 SLICES = ("model", "level1_category", "level2_category", "modality", "language")
 INVALID = "(invalid)"
@@ -319,12 +320,11 @@ def write_card(card: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
 
 
 def _fmt(e: dict[str, Any] | None, pct: bool = False) -> str:
-    if not e or e.get("value") is None:
-        return "n/a"
-    f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.3f}")
-    lo, hi = e.get("ci") or (None, None)
-    ci = f" <span class=ci>[{f(lo)}, {f(hi)}]</span>" if lo is not None and hi is not None else ""
-    return f"{f(e['value'])}{ci}"
+    """An estimate as HTML: :func:`calibrate.render.estimate_parts`, the interval in a span."""
+    value, interval = estimate_parts(e, spec=".1%" if pct else ".3f")
+    if not interval:
+        return escape(value)
+    return f"{escape(value)} <span class=ci>{escape(interval)}</span>"
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from safecal.calibrate.render import format_estimate
 from safecal.dashboards import data
-from safecal.dashboards.widgets import field_picker, fmt
+from safecal.dashboards.widgets import field_picker
 
 SLICES = ("language", "model", "modality", "level1_category", "aspect")
 
@@ -72,7 +73,7 @@ def page() -> None:
         shown = table[[by, "items", "raters"]].copy()
         for coef in ("krippendorff_alpha", "fleiss_kappa", "gwet_ac1", "percent_agreement"):
             shown[coef] = [
-                fmt(v, lo, hi)
+                format_estimate(v, (lo, hi))
                 for v, lo, hi in zip(
                     table[coef], table[f"{coef}_low"], table[f"{coef}_high"], strict=True
                 )

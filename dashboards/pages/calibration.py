@@ -13,10 +13,11 @@ import streamlit as st
 
 from safecal.calibrate.judge_metrics import BINARY_METRICS, JudgeResult
 from safecal.calibrate.monitoring import at_threshold
+from safecal.calibrate.render import format_estimate
 from safecal.calibrate.thresholds import tune_threshold
 from safecal.calibrate.vocab import normalize_labels
 from safecal.dashboards import data
-from safecal.dashboards.widgets import fmt, judge_runs_picker, show_unit
+from safecal.dashboards.widgets import judge_runs_picker, show_unit
 
 GRID_METRICS = ("cohen_kappa", "f1", "fpr", "fnr", "accuracy")
 
@@ -27,7 +28,7 @@ def _metrics_table(results: dict[str, JudgeResult]) -> pd.DataFrame:
         row = {"metric": name}
         for judge, r in results.items():
             est = getattr(r, name)
-            row[judge] = "n/a" if est is None else fmt(est.value, *est.ci)
+            row[judge] = format_estimate(est)
         rows.append(row)
     counts = {"metric": "n (valid / invalid / no gold)"}
     for judge, r in results.items():

@@ -8,9 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from safecal.annotate.errors import InputError
+from safecal.calibrate.render import format_estimate
 from safecal.calibrate.slices import MEAN_OF_CELLS, POOLED
 from safecal.dashboards import data
-from safecal.dashboards.widgets import fmt, judge_runs_picker
+from safecal.dashboards.widgets import judge_runs_picker
 
 ESTIMATES = {"judge_rate": "raw judge", "human_rate": "human only", "corrected": "corrected"}
 
@@ -43,7 +44,7 @@ def _shown(rows: pd.DataFrame) -> pd.DataFrame:
     shown = rows[["model", "cell", "n_labeled", "n_unlabeled", "n_invalid"]].copy()
     for name, label in ESTIMATES.items():
         shown[label] = [
-            fmt(v, lo, hi)
+            format_estimate(v, (lo, hi))
             for v, lo, hi in zip(rows[name], rows[f"{name}_low"], rows[f"{name}_high"], strict=True)
         ]
     return shown

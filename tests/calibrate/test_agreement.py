@@ -14,6 +14,7 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 from safecal.annotate.errors import InputError
 from safecal.calibrate import agreement, wide_to_long
 from safecal.calibrate.agreement import (
+    _wide_codes,
     agreement_from_codes,
     cohen_kappa_w,
     fleiss_kappa_w,
@@ -283,3 +284,121 @@ def test_compress_reconstructs_every_row(high: int) -> None:
     first, inverse, freq = compress(keys)
     assert (keys[first][inverse] == keys).all()
     assert freq.sum() == len(keys) and (np.bincount(inverse) == freq).all()
+
+
+# ---- interval and ratio levels; the bootstrap's statistic against the package ----------
+
+# Two raters on three units: (1, 1), (1, 2), (2, 3). Coincidences (m_i = 2, so each unit
+# adds 1 to o_ck and o_kc, or 2 to o_cc): o_11 = 2, o_12 = o_21 = 1, o_23 = o_32 = 1;
+# n_1 = 3, n_2 = 2, n_3 = 1, n = 6.
+INTERVAL = long_table(["1", "1", "2"], ["1", "2", "3"])
+
+
+def identity_alpha(codes: np.ndarray, k: int, level: str, values: list[float]) -> float:
+    """The bootstrap's statistic at the identity resample (every unit drawn once)."""
+    p = rating_patterns(codes, k)
+    return float(krippendorff_alpha_w(p, p.freq, level, values=np.array(values, dtype=float)))
+
+
+def test_hand_derived_interval_alpha() -> None:
+    # d_ck = (c - k)^2: d_12 = d_23 = 1, d_13 = 4
+    # observed sum o_ck d_ck = o_12 + o_21 + o_23 + o_32 = 4
+    # expected sum n_c n_k d_ck = 2 * (3*2*1 + 2*1*1 + 3*1*4) = 40
+    # alpha = 1 - (6 - 1) * 4 / 40 = 1/2
+    r = agreement(INTERVAL, level="interval", n_boot=0)
+    assert r.krippendorff_alpha.value == pytest.approx(1 / 2)
+    codes, _, _ = _wide_codes(INTERVAL, "unit", "rater", "label", None)
+    assert identity_alpha(codes, 3, "interval", [1, 2, 3]) == pytest.approx(1 / 2)
+    # the same labels at the other levels differ (nominal: 1 - 5 * 4 / 22 = 1/11)
+    assert agreement(INTERVAL, level="nominal", n_boot=0).krippendorff_alpha.value == (
+        pytest.approx(1 / 11)
+    )
+
+
+def test_hand_derived_ratio_alpha() -> None:
+    # d_ck = ((c - k) / (c + k))^2: d_12 = 1/9, d_23 = 1/25, d_13 = 1/4
+    # observed = 2/9 + 2/25 = 68/225
+    # expected = 2 * (3*2/9 + 2*1/25 + 3*1/4) = 449/150
+    # alpha = 1 - 5 * (68/225) / (449/150) = 1 - 680/1347 = 667/1347
+    r = agreement(INTERVAL, level="ratio", n_boot=0)
+    assert r.krippendorff_alpha.value == pytest.approx(667 / 1347)
+    codes, _, _ = _wide_codes(INTERVAL, "unit", "rater", "label", None)
+    assert identity_alpha(codes, 3, "ratio", [1, 2, 3]) == pytest.approx(667 / 1347)
+
+
+def test_ratio_difference_at_zero() -> None:
+    # units (0, 0), (0, 2), (2, 2): o_00 = 2, o_02 = o_20 = 1, o_22 = 2; n_0 = n_2 = 3, n = 6
+    # d_02 = ((0 - 2) / 2)^2 = 1, d_00 = 0 (0/0 taken as 0): alpha = 1 - 5 * 2 / 18 = 4/9
+    t = long_table(["0", "0", "2"], ["0", "2", "2"])
+    assert agreement(t, level="ratio", n_boot=0).krippendorff_alpha.value == pytest.approx(4 / 9)
+    codes, _, _ = _wide_codes(t, "unit", "rater", "label", None)
+    assert identity_alpha(codes, 2, "ratio", [0, 2]) == pytest.approx(4 / 9)
+
+
+SCALE_VALUES = {
+    "nominal": [0, 1, 2, 3],
+    "ordinal": [0, 1, 2, 3],
+    "interval": [0.0, 1.0, 2.5, 7.0],
+    "ratio": [0.0, 1.0, 2.5, 7.0],
+}
+
+
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
+@pytest.mark.parametrize(
+    ("n", "raters", "missing", "seed"),
+    [(10, 2, 0.0, 1), (12, 3, 0.3, 2), (15, 4, 0.25, 3), (20, 5, 0.4, 4), (300, 3, 0.2, 5)],
+)
+def test_bootstrap_statistic_at_identity_equals_package(
+    level: str, n: int, raters: int, missing: float, seed: int
+) -> None:
+    codes = simulated_codes(n, raters, 4, seed=seed, missing=missing)
+    values = SCALE_VALUES[level]
+    data = np.where(codes >= 0, np.array(values, dtype=float)[codes], np.nan).T
+    expected = krippendorff.alpha(
+        reliability_data=data, value_domain=values, level_of_measurement=level
+    )
+    assert identity_alpha(codes, 4, level, values) == pytest.approx(expected, abs=1e-12)
+    # and the reported value is the package's, its interval the bootstrap's around it
+    cats = [str(v) for v in values] if level in ("interval", "ratio") else list("abcd")
+    r = agreement_from_codes(codes, cats, level=level, n_boot=200, seed=0)
+    assert r.krippendorff_alpha.value == pytest.approx(expected, abs=1e-12)
+    lo, hi = r.krippendorff_alpha.ci
+    assert lo <= hi and np.isfinite(lo)
+
+
+def test_interval_on_a_label_scale_scores_positions() -> None:
+    scale = ["full_compliance", "partial_refusal", "full_refusal"]
+    t = long_table([scale[0], scale[0], scale[1]], [scale[0], scale[1], scale[2]])
+    r = agreement(t, level="interval", n_boot=0)
+    # the same pattern as INTERVAL shifted by -1: interval alpha is shift-invariant
+    assert r.krippendorff_alpha.value == pytest.approx(1 / 2)
+    assert r.categories == tuple(scale)
+    assert any("scale order" in note for note in r.notes)
+
+
+def test_interval_and_ratio_refuse_non_numeric_labels() -> None:
+    for level in ("interval", "ratio"):
+        with pytest.raises(InputError, match="'x' is not a number"):
+            agreement(HAND, level=level, n_boot=0)
+    # a custom order of words is only ordinal
+    with pytest.raises(InputError, match="not a number"):
+        agreement(HAND, level="interval", categories=["y", "x"], n_boot=0)
+    assert np.isfinite(
+        agreement(HAND, level="ordinal", categories=["y", "x"], n_boot=0).krippendorff_alpha.value
+    )
+    neg = long_table(["-1", "1"], ["-1", "2"])
+    with pytest.raises(InputError, match="non-negative"):
+        agreement(neg, level="ratio", n_boot=0)
+    assert np.isfinite(agreement(neg, level="interval", n_boot=0).krippendorff_alpha.value)
+    with pytest.raises(InputError, match="same number"):
+        agreement(long_table(["1.5", "2"], ["1.50", "2"]), level="interval", n_boot=0)
+    with pytest.raises(InputError, match="level must be one of"):
+        agreement(HAND, level="cardinal", n_boot=0)
+
+
+def test_undefined_alpha_at_every_level() -> None:
+    same = long_table(["1", "1"], ["1", "1"])
+    for level in ("nominal", "ordinal", "interval", "ratio"):
+        r = agreement(same, level=level, categories=["1", "2"], n_boot=50)
+        assert np.isnan(r.krippendorff_alpha.value)
+        assert r.to_dict()["krippendorff_alpha"] == {"value": None, "ci": [None, None]}

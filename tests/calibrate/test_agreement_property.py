@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
-from safecal.calibrate.agreement import agreement_from_codes
+from safecal.calibrate.agreement import agreement_from_codes, krippendorff_alpha_w, rating_patterns
 
 ratings = arrays(
     np.int64, st.tuples(st.integers(2, 30), st.integers(2, 4)), elements=st.integers(-1, 2)
@@ -35,6 +35,15 @@ def test_alpha_matches_krippendorff(codes: np.ndarray) -> None:
         ours = agreement_from_codes(codes, ["a", "b", "c"], level=level, n_boot=0)
         ref = krippendorff.alpha(data, level_of_measurement=level, value_domain=[0, 1, 2])
         assert close(ours.krippendorff_alpha.value, ref)
+    # the bootstrap's own statistic at the identity resample, at every level
+    values = np.array([0.0, 1.0, 3.5])
+    p = rating_patterns(codes, 3)
+    numeric = np.where(codes >= 0, values[np.maximum(codes, 0)], np.nan).T
+    for level in ("nominal", "ordinal", "interval", "ratio"):
+        domain = values if level in ("interval", "ratio") else np.arange(3.0)
+        ref_data = numeric if level in ("interval", "ratio") else data
+        ref = krippendorff.alpha(ref_data, level_of_measurement=level, value_domain=domain)
+        assert close(float(krippendorff_alpha_w(p, p.freq, level, values=domain)), ref)
 
 
 @settings(max_examples=60, deadline=None)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
 
 from safecal.annotate import Workspace
-from safecal.calibrate import agreement, corrected_rate, judge_metrics, wide_to_long
+from safecal.calibrate import POOLED, agreement, corrected_rate, judge_metrics, wide_to_long
 from safecal.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,6 +130,49 @@ def test_agreement_long_table_and_ordinal(capsys, files, table, tmp_path) -> Non
     assert d["level"] == "ordinal"
     expected = agreement(long, level="ordinal", n_boot=0)
     assert d["krippendorff_alpha"]["value"] == pytest.approx(expected.krippendorff_alpha.value)
+
+
+def test_agreement_interval_and_ratio_levels(capsys, tmp_path) -> None:
+    from safecal.calibrate.agreement import LEVELS
+    from safecal.calibrate.cli.stats import AGREEMENT_LEVELS
+
+    assert AGREEMENT_LEVELS == LEVELS
+    # scores 1-5 from three raters, one rating missing
+    scores = pd.DataFrame(
+        {
+            "a": [1, 2, 3, 4, 5, 2, 3, 1],
+            "b": [1, 3, 3, 5, 4, 2, 2, 1],
+            "c": [2, 2, 4, 4, 5, None, 3, 1],
+        }
+    )
+    path = tmp_path / "scores.csv"
+    scores.to_csv(path, index=False)
+    data = scores.T.to_numpy(dtype=float)  # raters x units, NaN where missing
+    for level in ("interval", "ratio"):
+        d = run_json(
+            capsys,
+            "calibrate",
+            "agreement",
+            "--table",
+            str(path),
+            "--raters",
+            "a,b,c",
+            "--level",
+            level,
+            "--n-boot",
+            "100",
+        )
+        assert d["level"] == level
+        expected = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
+        assert d["krippendorff_alpha"]["value"] == pytest.approx(expected)
+    words = tmp_path / "words.csv"
+    pd.DataFrame({"a": ["low", "high"], "b": ["low", "low"]}).to_csv(words, index=False)
+    code, out, err = run(
+        capsys, "calibrate", "agreement", "--table", str(words), "--raters", "a,b",
+        "--level", "interval",
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.startswith("error: level 'interval' needs numeric labels") and "'high'" in err
 
 
 def test_where_filter_and_multi_column_unit(capsys, tmp_path) -> None:
@@ -289,7 +334,7 @@ def test_estimate_json_contract(capsys, files, table) -> None:
         "--confidence",
         "0.9",
     )
-    e = d["estimates"]["all"]
+    e = d["estimates"][POOLED]
     ref = corrected_rate(
         table, judge="judge_b", positive=["full_refusal", "partial_refusal"], weight="p"
     )
@@ -313,9 +358,10 @@ def test_estimate_json_contract(capsys, files, table) -> None:
         "--target-width",
         "0.1",
     )
-    assert set(d["estimates"]) == {"m1", "m2"}
+    # the pooled row has the same name as in the cells table (it was "total" outside it)
+    assert set(d["estimates"]) == {POOLED, "m1", "m2"} and "total" not in d
     cells = pd.DataFrame(d["cells"])
-    assert (cells["cell"] == "total (pooled)").sum() == 2
+    assert (cells["cell"] == POOLED).sum() == 2
     assert (cells["cell"] == "total (mean of cells)").sum() == 2
     assert len(cells) == 2 * (12 + 2)
     assert d["budget"]["target_width"] == 0.1
@@ -337,10 +383,11 @@ def test_estimate_json_contract(capsys, files, table) -> None:
     ref = corrected_rate(
         table, judge="judge_a", positive=["full_refusal", "partial_refusal"], score="score_a"
     )
-    assert d["estimates"]["all"]["corrected"]["value"] == pytest.approx(ref.corrected.value)
+    assert d["estimates"][POOLED]["corrected"]["value"] == pytest.approx(ref.corrected.value)
 
 
-def test_human_readable_tables(capsys, files) -> None:
+def test_human_readable_tables(capsys, files, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "300")  # wide enough that no header wraps
     code, out, _ = run(
         capsys,
         "calibrate",
@@ -355,6 +402,8 @@ def test_human_readable_tables(capsys, files) -> None:
         "model",
     )
     assert code == 0 and "corrected (PPI++)" in out and "m2" in out
+    rows = [line.split("  ")[0] for line in out.splitlines()]
+    assert rows.count(POOLED) == 1 and "total" not in rows and "all" not in rows
     code, out, _ = run(
         capsys,
         "calibrate",
@@ -381,6 +430,50 @@ def test_human_readable_tables(capsys, files) -> None:
         "20",
     )
     assert code == 0 and "krippendorff_alpha" in out and "prevalence" in out
+    assert any(line.startswith(POOLED) for line in out.splitlines())
+
+
+def test_a_slice_named_like_the_pooled_row_is_refused(capsys, tmp_path) -> None:
+    path = tmp_path / "t.csv"
+    pd.DataFrame(
+        {"a": ["x", "y", "x", "x"], "b": ["x", "y", "y", "x"], "g": [POOLED, POOLED, "b", "b"]}
+    ).to_csv(path, index=False)
+    code, out, err = run(
+        capsys, "calibrate", "agreement", "--table", str(path), "--raters", "a,b", "--by", "g"
+    )
+    assert code == 2 and out == "" and "the name of the pooled row" in err
+
+
+@pytest.mark.parametrize("columns", [40, 72])
+def test_tables_fit_a_narrow_terminal(files, tmp_path, columns: int) -> None:
+    """Every line of the human-readable output fits COLUMNS (subprocess: the real
+    terminal-size lookup), and undefined values read n/a, never nan or None."""
+    import os
+
+    path = tmp_path / "with-a-rather-long-directory-name-for-the-title" / "t.csv"
+    path.parent.mkdir()
+    path.write_bytes(files["csv"].read_bytes())
+    commands = [
+        ["agreement", "--raters", "h1,h2,h3", "--by", "model", "--n-boot", "50"],
+        ["judge", "--judge", "judge_a", "--judge", "judge_b", "--positive", "full_refusal",
+         "--by", "modality", "--n-boot", "50"],
+        ["estimate", "--judge", "judge_a", "--positive", "full_refusal", "--by", "model",
+         "--cells", "--target-width", "0.05"],
+    ]  # fmt: skip
+    env = {**os.environ, "COLUMNS": str(columns)}
+    for command in commands:
+        proc = subprocess.run(
+            [sys.executable, "-m", "safecal", "calibrate", command[0], "--table", str(path),
+             *command[1:]],
+            cwd=ROOT, capture_output=True, text=True, timeout=300, env=env,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert len(lines) > 5
+        too_long = [line for line in lines if len(line) > columns]
+        assert not too_long, f"{command[0]}: {too_long}"
+        assert not re.search(r"\bnan\b|\bNone\b", proc.stdout, flags=re.IGNORECASE)
+        assert "(pooled)" in proc.stdout  # the pooled row, maybe wrapped in its column
 
 
 def test_not_utf8_fails_clearly_unless_encoding_given(capsys, tmp_path) -> None:
@@ -487,7 +580,8 @@ def test_workspace_estimate_uses_inclusion_probabilities(capsys, stats_workspace
         "model",
         "--cells",
     )
-    assert set(d["estimates"]) == {"aurora-vl-7b", "borealis-vl-13b", "cirrus-vl-72b"}
+    # one name for the pooled row with --by and without (it was "total" and "all")
+    assert set(d["estimates"]) == {POOLED, "aurora-vl-7b", "borealis-vl-13b", "cirrus-vl-72b"}
     assert all(e["weighted"] for e in d["estimates"].values())
     assert len(d["cells"]) == 3 * 14
     scored = run_json(
@@ -500,8 +594,9 @@ def test_workspace_estimate_uses_inclusion_probabilities(capsys, stats_workspace
         "example-vlm-judge",
         "--score",
     )
-    assert scored["estimates"]["all"]["corrected"]["value"] != pytest.approx(
-        d["total"]["corrected"]["value"]
+    assert set(scored["estimates"]) == {POOLED} and "total" not in d
+    assert scored["estimates"][POOLED]["corrected"]["value"] != pytest.approx(
+        d["estimates"][POOLED]["corrected"]["value"]
     )
     code, _, err = run(capsys, "calibrate", "estimate", "--workspace", str(stats_workspace.path))
     assert code == 2 and "choose one with --run" in err
@@ -529,4 +624,4 @@ def test_console_entry_point(files) -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "all" in json.loads(proc.stdout)["estimates"]
+    assert POOLED in json.loads(proc.stdout)["estimates"]

@@ -76,12 +76,13 @@ def test_annotation_page_progress_agreement_queue(filled_workspace):
     r = agreement(annotations_table(ws, field="harmfulness"), level="ordinal", n_boot=500, seed=0)
     a = r.krippendorff_alpha
     assert agree.iloc[0]["krippendorff_alpha"] == f"{a.value:.3f} [{a.ci[0]:.3f}, {a.ci[1]:.3f}]"
-    assert set(agree["language"]) == {"all", "en", "zh"}
+    # the pooled row is named like every other pooled row (it was "all")
+    assert set(agree["language"]) == {POOLED, "en", "zh"}
     assert len(queue) == pending
     # another slice column changes the table
     at.selectbox(key="agreement_by").set_value("model").run()
     assert set(at.dataframe[2].value["model"]) == {
-        "all",
+        POOLED,
         "aurora-vl-7b",
         "borealis-vl-13b",
         "cirrus-vl-72b",

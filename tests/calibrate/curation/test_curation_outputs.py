@@ -80,7 +80,8 @@ def test_curation_pass_writes_the_tables(planted_ws, tmp_path):
         assert (tmp_path / "out" / f"{name}.csv").stat().st_size > 0
 
 
-def test_cli_run_export_coverage_show(planted_ws, tmp_path, capsys):
+def test_cli_run_export_coverage_show(planted_ws, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # tables fit the terminal: a wide one, no wrapping
     ws = str(planted_ws.ws.path)
     assert (
         main(["curate", "run", "-w", ws, "--out", str(tmp_path / "o"), "--format", "parquet"]) == 0
