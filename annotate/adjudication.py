@@ -123,7 +123,8 @@ def resolve(
     confusion: dict[str, dict[str, pd.DataFrame]] = {}
     if method == "dawid_skene":
         for fld, sub in regular.groupby("field"):
-            fit = dawid_skene(sub.assign(unit=sub["response_id"]), classes=SCALES[str(fld)])
+            long = sub.rename(columns={"response_id": "unit", "annotator": "rater"})
+            fit = dawid_skene(long, classes=SCALES[str(fld)])
             posteriors[str(fld)] = fit.posteriors
             confusion[str(fld)] = fit.confusion
     for (rid, fld), group in regular.groupby(["response_id", "field"], sort=True):

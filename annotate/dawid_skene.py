@@ -37,7 +37,7 @@ def dawid_skene(
     *,
     classes: list[str] | tuple[str, ...],
     unit: str = "unit",
-    rater: str = "annotator",
+    rater: str = "rater",
     label: str = "label",
     smoothing: float = 0.01,
     max_iter: int = 200,

@@ -115,7 +115,7 @@ def test_dawid_skene_recovers_simulated_annotators():
         for name, p in accuracy.items():
             lab = t if rng.random() < p else rng.choice([k for k in range(3) if k != t])
             rows.append((f"u{i}", name, classes[lab]))
-    df = pd.DataFrame(rows, columns=["unit", "annotator", "label"])
+    df = pd.DataFrame(rows, columns=["unit", "rater", "label"])
     fit = dawid_skene(df, classes=classes)
     for name, p in accuracy.items():
         diag = np.diag(fit.confusion[name].to_numpy())
