@@ -23,6 +23,7 @@ from safecal.annotate.adjudication import honeypot_accuracy, load_inputs
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import POSITIVE, SCALES
 from safecal.annotate.workspace import DB_NAME, Workspace, resolve_workspace
+from safecal.dashboards.text import escape_md
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,7 +62,7 @@ def open_workspace() -> tuple[Workspace, Stamp] | None:
     try:
         ws = Workspace.open(workspace_path(), create=False)
     except InputError as exc:
-        st.error(str(exc))
+        st.error(escape_md(exc))
         return None
     return ws, stamp(ws.path)
 
