@@ -1,6 +1,6 @@
 """Small display helpers shared by the pages. Untrusted text (queries, responses,
 labels, names) goes through ``st.text`` / ``st.dataframe`` / ``st.code``, which do not
-interpret HTML or Markdown, or through :func:`dashboards.text.escape_md` where it is
+interpret HTML or Markdown, or through :func:`dashboards.text.md_literal` where it is
 interpolated into Markdown (captions, alerts, labels)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import streamlit as st
 
 from safecal.annotate.spreadsheet import table_to_csv
 from safecal.dashboards import data
-from safecal.dashboards.text import escape_md
+from safecal.dashboards.text import md_literal
 
 
 def fmt(value: float, low: float, high: float, digits: int = 3) -> str:
@@ -44,7 +44,7 @@ def judge_runs_picker(path: str, stamp: data.Stamp) -> tuple[str, Any] | None:
     field = field_picker(path, stamp)
     runs = data.runs(path, stamp, field)
     if runs.empty:
-        st.info(f"no judge run has {escape_md(field)} verdicts yet: run `safecal calibrate run`")
+        st.info(f"no judge run has {field} verdicts yet: run `safecal calibrate run`")
         return None
     return field, runs
 
@@ -55,7 +55,7 @@ def show_unit(row: dict[str, Any]) -> None:
     with left:
         image = row.get("image_path")
         if image and Path(image).exists():
-            st.image(image, caption=f"item {escape_md(row['item_id'])}", width="stretch")
+            st.image(image, caption=f"item {md_literal(row['item_id'])}", width="stretch")
         else:
             st.info("no image for this item")
         st.text(

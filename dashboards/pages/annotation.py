@@ -6,7 +6,6 @@ from __future__ import annotations
 import streamlit as st
 
 from safecal.dashboards import data
-from safecal.dashboards.text import escape_md
 from safecal.dashboards.widgets import field_picker, fmt
 
 SLICES = ("language", "model", "modality", "level1_category", "aspect")
@@ -64,11 +63,11 @@ def page() -> None:
             },
         )
 
-    st.subheader(f"Agreement on {escape_md(field)}, per slice")
+    st.subheader(f"Agreement on {field}, per slice")
     by = st.selectbox("slice by", SLICES, key="agreement_by")
     table = data.agreement_by(path, stamp, field, by)
     if table.empty:
-        st.info(f"no {escape_md(field)} labels yet")
+        st.info(f"no {field} labels yet")
     else:
         shown = table[[by, "items", "raters"]].copy()
         for coef in ("krippendorff_alpha", "fleiss_kappa", "gwet_ac1", "percent_agreement"):

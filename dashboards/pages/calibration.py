@@ -16,7 +16,7 @@ from safecal.calibrate.monitoring import at_threshold
 from safecal.calibrate.thresholds import tune_threshold
 from safecal.calibrate.vocab import normalize_labels
 from safecal.dashboards import data
-from safecal.dashboards.text import escape_md
+from safecal.dashboards.text import md_literal
 from safecal.dashboards.widgets import fmt, judge_runs_picker, show_unit
 
 GRID_METRICS = ("cohen_kappa", "f1", "fpr", "fnr", "accuracy")
@@ -62,9 +62,7 @@ def page() -> None:
     run_ids = tuple(chosen)
     table, columns = data.judged(path, stamp, field, run_ids)
     if table["gold"].notna().sum() == 0:
-        st.warning(
-            f"no {escape_md(field)} gold labels yet: metrics need gold (`safecal annotate gold`)"
-        )
+        st.warning(f"no {field} gold labels yet: metrics need gold (`safecal annotate gold`)")
         return
     confidence = 0.95
     results = {c: data.metrics(path, stamp, field, run_ids, c, confidence) for c in columns}
@@ -72,7 +70,7 @@ def page() -> None:
     st.subheader("Metrics")
     st.dataframe(_metrics_table(results), hide_index=True, width="stretch")
     st.caption(
-        f"positive = {escape_md(', '.join(data.field_positive(field)))}; "
+        f"positive = {', '.join(data.field_positive(field))}; "
         f"{int(confidence * 100)}% bootstrap intervals over items "
         f"({data.N_BOOT} resamples). Invalid verdicts are left out and counted."
     )
@@ -81,7 +79,7 @@ def page() -> None:
         st.selectbox("judge to inspect", columns, key="focus") if len(columns) > 1 else columns[0]
     )
     result = results[focus]
-    st.subheader(f"Confusion matrix: {escape_md(focus)}")
+    st.subheader(f"Confusion matrix: {md_literal(focus)}")
     conf = result.confusion_full or result.confusion
     st.dataframe(
         pd.DataFrame(
@@ -96,7 +94,7 @@ def page() -> None:
     score_col = f"score:{focus}"
     threshold = None
     if grid is None:
-        st.info(f"{escape_md(focus)} gives no scores: no threshold to tune, no ROC / PR curves")
+        st.info(f"{md_literal(focus)} gives no scores: no threshold to tune, no ROC / PR curves")
     else:
         st.subheader("Threshold")
         best = tune_threshold(*_y_score(table, field, score_col), objective="kappa")

@@ -19,7 +19,7 @@ from safecal.calibrate.curation import (
     emptied_cells,
     item_evidence,
 )
-from safecal.dashboards.text import escape_md
+from safecal.dashboards.text import md_literal
 from safecal.dashboards.widgets import csv_download
 
 
@@ -65,7 +65,7 @@ def page() -> None:
         ws = Workspace.open(path, create=False)
         result = _curate(str(ws.path), ws.db_path.stat().st_mtime, thresholds)
     except InputError as exc:
-        st.error(escape_md(exc))
+        st.error(md_literal(exc))
         return
 
     counts = result.counts()

@@ -10,7 +10,7 @@ import streamlit as st
 from safecal.annotate.errors import InputError
 from safecal.calibrate.slices import MEAN_OF_CELLS, POOLED
 from safecal.dashboards import data
-from safecal.dashboards.text import escape_md, safe_file_name
+from safecal.dashboards.text import md_literal, safe_file_name
 from safecal.dashboards.widgets import csv_download, fmt, judge_runs_picker
 
 ESTIMATES = {"judge_rate": "raw judge", "human_rate": "human only", "corrected": "corrected"}
@@ -76,10 +76,10 @@ def page() -> None:
         notes = data.estimate_input(path, stamp, field, run_id).notes
         totals = data.model_rates(path, stamp, field, run_id, confidence)
     except InputError as exc:
-        st.error(escape_md(exc))
+        st.error(md_literal(exc))
         return
     for note in notes:
-        st.info(escape_md(note))
+        st.info(md_literal(note))
     rate = data.rate_name(field)
 
     st.subheader(f"{rate.capitalize()} per target model")
@@ -120,7 +120,7 @@ def page() -> None:
         ),
         width="stretch",
     )
-    with st.expander(f"{escape_md(model)}: every cell, every estimate"):
+    with st.expander(f"{md_literal(model)}: every cell, every estimate"):
         st.dataframe(cells, hide_index=True, width="stretch")
     csv_download(
         "download the cells (CSV)",

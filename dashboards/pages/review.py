@@ -16,7 +16,7 @@ from safecal.annotate.errors import InputError
 from safecal.annotate.labels import SCALES
 from safecal.annotate.review_decisions import record_decision
 from safecal.dashboards import data
-from safecal.dashboards.text import escape_md
+from safecal.dashboards.text import md_literal
 from safecal.dashboards.widgets import show_unit
 
 
@@ -40,7 +40,7 @@ def page() -> None:
     )
     last = st.session_state.get("review_saved")
     if last:
-        st.success(escape_md(last))
+        st.success(last)
 
     queue = data.review_queue(path, stamp)
     fields = sorted(queue["field"].unique()) if len(queue) else []
@@ -57,7 +57,7 @@ def page() -> None:
     nav[0].button("Previous (P)", key="prev", shortcut="P", on_click=_move, args=(-1, n))
     nav[1].button("Next (N)", key="next", shortcut="N", on_click=_move, args=(1, n))
     unit = queue.iloc[pos]
-    nav[2].markdown(f"unit **{pos + 1} of {n}** · reason: {escape_md(unit['reason'])}")
+    nav[2].markdown(f"unit **{pos + 1} of {n}** · reason: {md_literal(unit['reason'])}")
 
     row = data.response(path, stamp, str(unit["response_id"]))
     show_unit(row)
@@ -87,11 +87,11 @@ def page() -> None:
                     ws, str(unit["response_id"]), field, label, reviewer=reviewer
                 )
             except InputError as exc:
-                st.error(escape_md(exc))
+                st.error(md_literal(exc))
                 return
-            st.session_state["review_saved"] = (
-                f"gold {field} of {unit['response_id']} set to {label} by {reviewer.strip()} "
-                f"at {when}"
+            st.session_state["review_saved"] = (  # Markdown: the names as code spans
+                f"gold {field} of {md_literal(unit['response_id'])} set to {label} by "
+                f"{md_literal(reviewer.strip())} at {md_literal(when)}"
             )
             st.session_state["review_pos"] = min(pos, max(n - 2, 0))
             st.rerun()

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from safecal.annotate import Workspace
 from safecal.calibrate.monitoring import adjudication_queue
-from safecal.dashboards.text import escape_md
+from safecal.dashboards.text import md_literal
 from tests.dashboards.hostile import ANNOTATOR, JUDGE, MODEL, TRAP, make_hostile
 
 DASH = Path(__file__).resolve().parents[2] / "dashboards"
@@ -66,12 +66,26 @@ def shown_texts(at: AppTest) -> list[str]:
     return texts
 
 
-def test_escape_md_renders_every_hostile_name_as_its_text():
-    for name in (JUDGE, MODEL, ANNOTATOR, ":red[x] $x^2$ &amp; \\* `c` # h\n- l | t |"):
-        out = MD.render(escape_md(name))
-        assert "<img" not in out and "<a " not in out and "<code" not in out
-        assert out.startswith("<p>") and "<ul" not in out and "<h1" not in out
-        assert html.unescape(re.sub(r"<[^>]+>", "", out)).strip() == name.strip()
+@pytest.mark.parametrize(
+    "name",
+    [
+        JUDGE,
+        MODEL,
+        ANNOTATOR,
+        ":red[x] $x^2$ &amp; \\* :smile: <- -> www.example.org a@b.org",
+        "`tick` ``two`` ends with `",
+        " padded ",
+        "line one\n# heading\r\n- item\rlast",
+        "   ",
+    ],
+)
+def test_md_literal_renders_as_exactly_the_text(name):
+    out = MD.render(md_literal(name))
+    assert out.startswith("<p><code>") and out.endswith("</code></p>\n"), out
+    assert html.unescape(out.removeprefix("<p><code>").removesuffix("</code></p>\n")) == (
+        re.sub(r"\r\n|\r|\n", " ", name)
+    )
+    assert md_literal("") == ""
 
 
 def test_calibration_page_shows_judge_and_model_names_as_text(hostile):
