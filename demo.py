@@ -210,6 +210,7 @@ def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:
 
 def _rates(result: DemoResult, *, say: Callable[[str], None]) -> None:
     from safecal.annotate.labels import POSITIVE
+    from safecal.annotate.spreadsheet import table_to_csv
     from safecal.calibrate import MEAN_OF_CELLS, POOLED, benchmark_cells
     from safecal.calibrate.render import format_estimate, render_table
     from safecal.calibrate.tables import estimate_table
@@ -245,7 +246,7 @@ def _rates(result: DemoResult, *, say: Callable[[str], None]) -> None:
             say(f"  note: {note}")
         path = ws.path / "reports" / f"{field_name}-cells.csv"
         path.parent.mkdir(exist_ok=True)
-        cells.to_csv(path, index=False)
+        table_to_csv(cells, path)
         result.outputs[f"{rate} cells"] = path
 
 

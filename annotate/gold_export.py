@@ -4,7 +4,10 @@ Columns: response_id, item_id, model, language, aspect, field, gold label, metho
 adjudicator, decided_at, soft (JSON), the sample's stratum and inclusion probability
 and role (when the response was sampled), n_annotators, then one ``label:<annotator>``
 column per annotator (empty where that annotator did not label the response).
-Format by ``fmt`` or the file's extension: ``.csv``, ``.jsonl``, ``.parquet``.
+Format by ``fmt`` or the file's extension: ``.csv``, ``.jsonl``, ``.parquet``. Model and
+annotator names and labels are text from people and files, so a CSV's text cells that a
+spreadsheet would run as formulas get a leading ``'`` (:mod:`annotate.spreadsheet`) unless
+``keep_formulas``; JSONL and Parquet always hold the exact text.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from safecal.annotate.errors import InputError
+from safecal.annotate.spreadsheet import table_to_csv
 from safecal.annotate.store import Workspace
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -53,9 +57,17 @@ def gold_table(ws: Workspace, *, sample_id: str | None = None) -> pd.DataFrame:
 
 
 def export_gold(
-    ws: Workspace, path: str | Path, *, fmt: str | None = None, sample_id: str | None = None
+    ws: Workspace,
+    path: str | Path,
+    *,
+    fmt: str | None = None,
+    sample_id: str | None = None,
+    keep_formulas: bool = False,
 ) -> pd.DataFrame:
-    """Write :func:`gold_table` to ``path``; returns the table."""
+    """Write :func:`gold_table` to ``path``; returns the table (exact, as in the workspace).
+
+    A CSV's formula-like text cells are neutralised unless ``keep_formulas`` (see
+    :func:`annotate.spreadsheet.neutralise_formulas`)."""
     path = Path(path)
     fmt = fmt or path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
@@ -68,7 +80,7 @@ def export_gold(
         raise InputError("the gold set is empty; run `safecal annotate gold` first")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        table.to_csv(path, index=False)
+        table_to_csv(table, path, keep_formulas=keep_formulas)
     elif fmt == "jsonl":
         table.to_json(path, orient="records", lines=True, force_ascii=False)
     else:

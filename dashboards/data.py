@@ -23,6 +23,7 @@ from safecal.annotate.adjudication import honeypot_accuracy, load_inputs
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import POSITIVE, SCALES
 from safecal.annotate.store import DB_NAME, Workspace, resolve_workspace
+from safecal.dashboards.text import md_literal
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,7 +64,7 @@ def open_workspace() -> tuple[Workspace, Stamp] | None:
     try:
         ws = Workspace.open(workspace_path(), create=False)
     except InputError as exc:
-        st.error(str(exc))
+        st.error(md_literal(exc))
         return None
     return ws, stamp(ws.path)
 

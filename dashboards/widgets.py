@@ -1,15 +1,19 @@
 """Small display helpers shared by the pages. Untrusted text (queries, responses,
-labels) only ever goes through ``st.text`` / ``st.dataframe`` / ``st.code``, which do not
-interpret HTML or Markdown."""
+labels, names) goes through ``st.text`` / ``st.dataframe`` / ``st.code``, which do not
+interpret HTML or Markdown, or through :func:`dashboards.text.md_literal` where it is
+interpolated into Markdown (captions, alerts, labels)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
+from safecal.annotate.spreadsheet import table_to_csv
 from safecal.dashboards import data
+from safecal.dashboards.text import md_literal
 
 
 def field_picker(path: str, stamp: data.Stamp, *, key: str = "field") -> str:
@@ -41,7 +45,7 @@ def show_unit(row: dict[str, Any]) -> None:
     with left:
         image = row.get("image_path")
         if image and Path(image).exists():
-            st.image(image, caption=f"item {row['item_id']}", width="stretch")
+            st.image(image, caption=f"item {md_literal(row['item_id'])}", width="stretch")
         else:
             st.info("no image for this item")
         st.text(
@@ -56,3 +60,23 @@ def show_unit(row: dict[str, Any]) -> None:
         st.markdown("**Response**")
         st.text(f"model {row.get('model')}, language {row.get('language')}")
         st.text(str(row.get("response") or ""))
+
+
+def csv_download(label: str, table: pd.DataFrame, file_name: str, *, key: str) -> None:
+    """A download button for ``table`` as CSV. Its text comes from models, people and files,
+    so cells a spreadsheet would run as formulas get a leading ``'``
+    (:mod:`annotate.spreadsheet`) unless the reader ticks the box beside it."""
+    keep = st.checkbox(
+        "keep formulas",
+        key=f"{key}_keep_formulas",
+        help="download text starting with = + - @ exactly as it is",
+    )
+    st.download_button(
+        label,
+        table_to_csv(table, keep_formulas=keep),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        help="Text cells starting with = + - @ get a leading ' so that a spreadsheet shows "
+        "them as text instead of running them as formulas (unless 'keep formulas' is ticked).",
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from safecal.annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.cli.common import keep_formulas_option, open_workspace, workspace_parent
 
 if TYPE_CHECKING:
     from safecal.annotate.adjudication import Resolution
@@ -204,7 +204,9 @@ def _export(args: argparse.Namespace) -> int:
     from safecal.annotate.gold_export import export_gold
 
     ws = open_workspace(args)
-    table = export_gold(ws, args.file, fmt=args.format, sample_id=args.sample_id)
+    table = export_gold(
+        ws, args.file, fmt=args.format, sample_id=args.sample_id, keep_formulas=args.keep_formulas
+    )
     print(f"wrote {len(table)} gold rows to {args.file}")
     return 0
 
@@ -329,4 +331,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("file")
     p.add_argument("--format", choices=("csv", "jsonl", "parquet"), default=None)
     p.add_argument("--sample-id", default=None)
+    keep_formulas_option(p)
     p.set_defaults(func=_export)

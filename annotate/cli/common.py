@@ -24,6 +24,17 @@ def workspace_parent() -> argparse.ArgumentParser:
     return parent
 
 
+def keep_formulas_option(parser: argparse.ArgumentParser) -> None:
+    """``--keep-formulas``: write CSV text cells exactly, even those a spreadsheet would run
+    as formulas (by default they get a leading ``'``; see :mod:`annotate.spreadsheet`)."""
+    parser.add_argument(
+        "--keep-formulas",
+        action="store_true",
+        help="CSV: write text starting with = + - @ as it is (default: a leading ' so "
+        "spreadsheets show it as text instead of running it as a formula)",
+    )
+
+
 def open_workspace(args: argparse.Namespace, *, create: bool = False) -> Workspace:
     """The workspace named on the command line (or by the environment)."""
     return Workspace.open(getattr(args, "workspace", None), create=create)

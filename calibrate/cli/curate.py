@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
-from safecal.annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.cli.common import keep_formulas_option, open_workspace, workspace_parent
 from safecal.annotate.errors import InputError
 
 _HELP = {
@@ -110,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
     result = _result(args)
     print(summary_text(result, top=args.top))
     if args.out:
-        written = write_outputs(result, args.out, fmt=args.format)
+        written = write_outputs(result, args.out, fmt=args.format, keep_formulas=args.keep_formulas)
         for name, path in written.items():
             print(f"wrote {name}: {path}")
     if args.push:
@@ -142,7 +142,7 @@ def _export(args: argparse.Namespace) -> int:
     }[args.what]
     if args.decision and args.what == "table":
         frame = frame[frame["decision"].isin(args.decision)]
-    path = export_table(frame, args.file)
+    path = export_table(frame, args.file, keep_formulas=args.keep_formulas)
     print(f"wrote {len(frame)} rows ({args.what}) to {path}")
     return 0
 
@@ -164,7 +164,7 @@ def _coverage(args: argparse.Namespace) -> int:
 
         print_table(list(shown.columns), shown.to_numpy().tolist())
     if args.out:
-        print(f"wrote {export_table(cov, args.out)}")
+        print(f"wrote {export_table(cov, args.out, keep_formulas=args.keep_formulas)}")
     return 0
 
 
@@ -198,6 +198,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="csv",
         help="file format with --out (default: csv)",
     )
+    keep_formulas_option(run)
     run.add_argument("--top", type=int, default=15, help="flagged queries to list (default 15)")
     run.add_argument(
         "--push",
@@ -232,6 +233,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("keep", "review", "drop"),
         help="only rows with this decision (repeatable; table only)",
     )
+    keep_formulas_option(export)
     export.set_defaults(func=_export)
 
     cov = commands.add_parser(
@@ -245,6 +247,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list every filled cell, not only the emptied and at-risk ones",
     )
     cov.add_argument("--out", metavar="FILE", help="write the full coverage table (.csv/.parquet)")
+    keep_formulas_option(cov)
     cov.set_defaults(func=_coverage)
 
     show = commands.add_parser(

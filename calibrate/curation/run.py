@@ -163,9 +163,11 @@ def emptied_cells(result: CurationResult) -> pd.DataFrame:
 
 
 def write_outputs(
-    result: CurationResult, out_dir: str | Path, *, fmt: str = "csv"
+    result: CurationResult, out_dir: str | Path, *, fmt: str = "csv", keep_formulas: bool = False
 ) -> dict[str, Path]:
-    """Write ``curation``, ``signals``, ``duplicates`` and ``coverage`` tables into ``out_dir``."""
+    """Write ``curation``, ``signals``, ``duplicates`` and ``coverage`` tables into ``out_dir``
+    (CSV text cells that look like formulas neutralised unless ``keep_formulas``, as in
+    :func:`export_table`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ext = ".parquet" if fmt == "parquet" else ".csv"
@@ -176,7 +178,7 @@ def write_outputs(
         ("duplicates", result.pairs),
         ("coverage", result.coverage),
     ):
-        written[name] = export_table(frame, out / f"{name}{ext}")
+        written[name] = export_table(frame, out / f"{name}{ext}", keep_formulas=keep_formulas)
     return written
 
 
@@ -185,17 +187,19 @@ def curation_pass(
     *,
     out_dir: str | Path | None = None,
     thresholds: CurationThresholds | None = None,
+    keep_formulas: bool = False,
 ) -> CurationResult:
     """The curation step of ``safecal demo``: curate a workspace, optionally write the tables.
 
     Returns the :class:`CurationResult`; with ``out_dir`` also writes
     ``curation.csv``, ``signals.csv``, ``duplicates.csv`` and ``coverage.csv``
-    there. :func:`summary_text` turns the result into the lines the demo prints.
+    there (formula-like text neutralised unless ``keep_formulas``). :func:`summary_text`
+    turns the result into the lines the demo prints.
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace, create=False)
     result = curate_workspace(ws, thresholds=thresholds)
     if out_dir is not None:
-        write_outputs(result, out_dir)
+        write_outputs(result, out_dir, keep_formulas=keep_formulas)
     return result
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from safecal.annotate.errors import InputError
+from safecal.annotate.spreadsheet import table_to_csv
 
 DECISIONS = ("keep", "review", "drop")
 TABLE_COLUMNS = [
@@ -96,8 +97,12 @@ def decide(items: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
     return table[TABLE_COLUMNS].astype("string").sort_values("item_id").reset_index(drop=True)
 
 
-def export_table(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table as CSV (``.csv``) or Parquet (``.parquet`` / ``.pq``), by extension."""
+def export_table(table: pd.DataFrame, path: str | Path, *, keep_formulas: bool = False) -> Path:
+    """Write a table as CSV (``.csv``) or Parquet (``.parquet`` / ``.pq``), by extension.
+
+    Query texts, evidence, categories and annotator names come from files and people: in a CSV,
+    text cells a spreadsheet would run as formulas get a leading ``'`` unless ``keep_formulas``
+    (:mod:`annotate.spreadsheet`); Parquet keeps the exact text."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
@@ -108,7 +113,7 @@ def export_table(table: pd.DataFrame, path: str | Path) -> Path:
         raise InputError(f"{path}: folder {path.parent} does not exist; create it first")
     tmp = path.with_name(path.name + ".tmp")
     if suffix == ".csv":
-        table.to_csv(tmp, index=False)
+        table_to_csv(table, tmp, keep_formulas=keep_formulas)
     else:
         table.to_parquet(tmp, index=False)
     tmp.replace(path)

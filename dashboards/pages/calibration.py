@@ -17,6 +17,7 @@ from safecal.calibrate.render import format_estimate
 from safecal.calibrate.thresholds import tune_threshold
 from safecal.calibrate.vocab import normalize_labels
 from safecal.dashboards import data
+from safecal.dashboards.text import md_literal
 from safecal.dashboards.widgets import judge_runs_picker, show_unit
 
 GRID_METRICS = ("cohen_kappa", "f1", "fpr", "fnr", "accuracy")
@@ -48,6 +49,7 @@ def page() -> None:
     if picked is None:
         return
     field, runs = picked
+    # multiselect options are plain text (no escape): judge names show as they are
     labels = {
         r.run_id: f"{r.judge} ({r.run_id}, {r.n_verdicts} verdicts)" for r in runs.itertuples()
     }
@@ -78,7 +80,7 @@ def page() -> None:
         st.selectbox("judge to inspect", columns, key="focus") if len(columns) > 1 else columns[0]
     )
     result = results[focus]
-    st.subheader(f"Confusion matrix: {focus}")
+    st.subheader(f"Confusion matrix: {md_literal(focus)}")
     conf = result.confusion_full or result.confusion
     st.dataframe(
         pd.DataFrame(
@@ -93,7 +95,7 @@ def page() -> None:
     score_col = f"score:{focus}"
     threshold = None
     if grid is None:
-        st.info(f"{focus} gives no scores: no threshold to tune, no ROC / PR curves")
+        st.info(f"{md_literal(focus)} gives no scores: no threshold to tune, no ROC / PR curves")
     else:
         st.subheader("Threshold")
         best = tune_threshold(*_y_score(table, field, score_col), objective="kappa")

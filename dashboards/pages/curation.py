@@ -19,6 +19,8 @@ from safecal.calibrate.curation import (
     emptied_cells,
     item_evidence,
 )
+from safecal.dashboards.text import md_literal
+from safecal.dashboards.widgets import csv_download
 
 
 @st.cache_resource(show_spinner="curating ...")
@@ -63,7 +65,7 @@ def page() -> None:
         ws = Workspace.open(path, create=False)
         result = _curate(str(ws.path), ws.db_path.stat().st_mtime, thresholds)
     except InputError as exc:
-        st.error(str(exc))
+        st.error(md_literal(exc))
         return
 
     counts = result.counts()
@@ -75,11 +77,8 @@ def page() -> None:
     shown = st.multiselect("decisions", ["drop", "review", "keep"], default=["drop", "review"])
     table = result.table[result.table["decision"].isin(shown)]
     st.dataframe(table, hide_index=True, width="stretch")
-    st.download_button(
-        "download the curation table (CSV)",
-        result.table.to_csv(index=False),
-        file_name="curation.csv",
-        mime="text/csv",
+    csv_download(
+        "download the curation table (CSV)", result.table, "curation.csv", key="curation_csv"
     )
 
     st.subheader("Evidence for one query")

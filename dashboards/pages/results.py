@@ -11,7 +11,8 @@ from safecal.annotate.errors import InputError
 from safecal.calibrate.render import format_estimate
 from safecal.calibrate.slices import MEAN_OF_CELLS, POOLED
 from safecal.dashboards import data
-from safecal.dashboards.widgets import judge_runs_picker
+from safecal.dashboards.text import md_literal, safe_file_name
+from safecal.dashboards.widgets import csv_download, judge_runs_picker
 
 ESTIMATES = {"judge_rate": "raw judge", "human_rate": "human only", "corrected": "corrected"}
 
@@ -78,10 +79,10 @@ def page() -> None:
         notes = data.estimate_input(path, stamp, field, run_id).notes
         totals = data.model_rates(path, stamp, field, run_id, confidence)
     except InputError as exc:
-        st.error(str(exc))
+        st.error(md_literal(exc))
         return
     for note in notes:
-        st.info(note)
+        st.info(md_literal(note))
     rate = data.rate_name(field)
 
     st.subheader(f"{rate.capitalize()} per target model")
@@ -122,13 +123,13 @@ def page() -> None:
         ),
         width="stretch",
     )
-    with st.expander(f"{model}: every cell, every estimate"):
+    with st.expander(f"{md_literal(model)}: every cell, every estimate"):
         st.dataframe(cells, hide_index=True, width="stretch")
-    st.download_button(
+    csv_download(
         "download the cells (CSV)",
-        cells.to_csv(index=False),
-        file_name=f"cells-{field}-{model}.csv",
-        mime="text/csv",
+        cells,
+        f"cells-{safe_file_name(field)}-{safe_file_name(model)}.csv",
+        key="cells_csv",
     )
     st.caption(
         f"{int(confidence * 100)}% intervals: Wilson for the raw judge and human-only "

@@ -16,6 +16,7 @@ from safecal.annotate.errors import InputError
 from safecal.annotate.labels import SCALES
 from safecal.annotate.review_decisions import record_decision
 from safecal.dashboards import data
+from safecal.dashboards.text import md_literal
 from safecal.dashboards.widgets import show_unit
 
 
@@ -56,7 +57,7 @@ def page() -> None:
     nav[0].button("Previous (P)", key="prev", shortcut="P", on_click=_move, args=(-1, n))
     nav[1].button("Next (N)", key="next", shortcut="N", on_click=_move, args=(1, n))
     unit = queue.iloc[pos]
-    nav[2].markdown(f"unit **{pos + 1} of {n}** · reason: `{unit['reason']}`")
+    nav[2].markdown(f"unit **{pos + 1} of {n}** · reason: {md_literal(unit['reason'])}")
 
     row = data.response(path, stamp, str(unit["response_id"]))
     show_unit(row)
@@ -86,11 +87,11 @@ def page() -> None:
                     ws, str(unit["response_id"]), field, label, reviewer=reviewer
                 )
             except InputError as exc:
-                st.error(str(exc))
+                st.error(md_literal(exc))
                 return
-            st.session_state["review_saved"] = (
-                f"gold {field} of {unit['response_id']} set to {label} by {reviewer.strip()} "
-                f"at {when}"
+            st.session_state["review_saved"] = (  # Markdown: the names as code spans
+                f"gold {field} of {md_literal(unit['response_id'])} set to {label} by "
+                f"{md_literal(reviewer.strip())} at {md_literal(when)}"
             )
             st.session_state["review_pos"] = min(pos, max(n - 2, 0))
             st.rerun()

@@ -18,6 +18,7 @@ from safecal.calibrate import agreement, corrected_rate
 from safecal.calibrate.monitoring import adjudication_queue
 from safecal.calibrate.slices import POOLED
 from safecal.calibrate.tables import annotations_table, judge_table
+from safecal.dashboards.text import md_literal
 
 DASH = Path(__file__).resolve().parents[2] / "dashboards"
 PAGES = ("annotation", "review", "calibration", "results", "curation")
@@ -132,7 +133,7 @@ def test_review_page_writes_gold_with_who_and_when(filled_workspace):
         (first["response_id"],),
     )
     assert review.values.tolist() == [["unsafe", "alice@example.org"]]
-    assert "alice@example.org" in at.success[0].value
+    assert md_literal("alice@example.org") in at.success[0].value  # Markdown: a code span
     # the unit left the queue, and the page moved on to another one
     assert len(adjudication_queue(ws)) == len(queue) - 1
     assert at.dataframe[0].value.values.tolist() != labels.values.tolist()

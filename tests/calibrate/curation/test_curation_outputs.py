@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -14,8 +16,10 @@ from safecal.calibrate.curation import (
     emptied_cells,
     export_table,
     item_evidence,
+    write_outputs,
 )
 from safecal.cli import main
+from tests.calibrate.curation.planted_fixture import build_workspace
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +144,63 @@ def test_cli_errors_exit_2_without_traceback(planted_ws, tmp_path, capsys):
     assert main(["curate", "run", "-w", str(empty.path)]) == 2
     assert "no items" in capsys.readouterr().err
     assert main(["curate", "run", "-w", str(tmp_path / "absent")]) == 2
+
+
+def test_csv_outputs_neutralise_formulas_unless_told(result, tmp_path):
+    """Issue 13: a cell starting with = + - @ in any of the four tables goes out as text
+    (a leading '), numbers stay numbers, Parquet stays exact, keep_formulas writes it as is."""
+    hostile = dataclasses.replace(
+        result,
+        table=result.table.assign(evidence=["=HYPERLINK(1)", *result.table["evidence"][1:]]),
+        signals=result.signals.assign(
+            evidence=["+cmd", *result.signals["evidence"][1:]],
+            value=[-0.5, *result.signals["value"][1:]],
+        ),
+        pairs=result.pairs.assign(item_a=["@SUM(1)", *result.pairs["item_a"][1:]]),
+        coverage=result.coverage.assign(
+            level3_category=["-2+3", *result.coverage["level3_category"][1:]]
+        ),
+    )
+    cells = {
+        "curation": ("evidence", "=HYPERLINK(1)"),
+        "signals": ("evidence", "+cmd"),
+        "duplicates": ("item_a", "@SUM(1)"),
+        "coverage": ("level3_category", "-2+3"),
+    }
+
+    def first(path, column):
+        return pd.read_csv(path, dtype=str, keep_default_na=False)[column].iloc[0]
+
+    written = write_outputs(hostile, tmp_path / "safe")
+    for name, (column, text) in cells.items():
+        assert first(written[name], column) == "'" + text, name
+    assert first(written["signals"], "value") == "-0.5"  # a number, not text
+    assert not pd.read_csv(written["coverage"])["before"].astype(str).str.startswith("'").any()
+
+    written = write_outputs(hostile, tmp_path / "raw", keep_formulas=True)
+    for name, (column, text) in cells.items():
+        assert first(written[name], column) == text, name
+
+    written = write_outputs(hostile, tmp_path / "pq", fmt="parquet")
+    for name, (column, text) in cells.items():
+        assert pd.read_parquet(written[name])[column].iloc[0] == text, name
+
+
+def test_cli_exports_neutralise_formulas_unless_told(tmp_path):
+    fx = build_workspace(tmp_path / "ws")
+    with fx.ws.transaction() as con:
+        con.execute("UPDATE items SET level2_category = '=cmd()' WHERE item_id = 'v01'")
+    ws = str(fx.ws.path)
+
+    def level2(path):
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        return table.loc[table["item_id"] == "v01", "level2_category"].iloc[0]
+
+    assert main(["curate", "export", str(tmp_path / "t.csv"), "-w", ws]) == 0
+    assert level2(tmp_path / "t.csv") == "'=cmd()"
+    assert main(["curate", "export", str(tmp_path / "k.csv"), "-w", ws, "--keep-formulas"]) == 0
+    assert level2(tmp_path / "k.csv") == "=cmd()"
+    assert main(["curate", "run", "-w", ws, "--out", str(tmp_path / "o")]) == 0
+    assert level2(tmp_path / "o" / "curation.csv") == "'=cmd()"
+    assert main(["curate", "run", "-w", ws, "--out", str(tmp_path / "r"), "--keep-formulas"]) == 0
+    assert level2(tmp_path / "r" / "curation.csv") == "=cmd()"
