@@ -98,19 +98,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except sqlite3.IntegrityError as exc:
-        print(
-            f"error: the workspace refused a row that breaks one of its rules ({exc}); "
-            "nothing of this command's last step was written. Every input is checked before "
-            "it is written, so this is a bug in safecal: please report it with the command",
-            file=sys.stderr,
-        )
-        return 1
     except sqlite3.Error as exc:
+        if isinstance(exc, sqlite3.IntegrityError):  # checks before writing should catch it
+            advice = (
+                "a row broke one of the workspace's rules (a duplicate, a missing reference); "
+                "safecal's checks should have named it: please report the command"
+            )
+        else:
+            advice = "fix the cause (disk space, another program holding the database)"
         print(
             f"error: the workspace database refused a change ({type(exc).__name__}: {exc}); "
-            "what was committed before is kept: fix the cause (disk space, another program "
-            "holding the database) and rerun the same command to resume",
+            f"what was committed before is kept: {advice} and rerun the same command to resume",
             file=sys.stderr,
         )
         return 1

@@ -318,7 +318,8 @@ def _score_metrics(
     confidence: float,
     rng: np.random.Generator,
 ) -> dict[str, Estimate]:
-    s = checked_scores(table, score)[valid.to_numpy()]
+    checked = pd.Series(checked_scores(table, score), index=table.index)
+    s = checked.loc[valid.index[valid]].to_numpy(float)
     has = np.isfinite(s)
     if not has.any():
         nan = Estimate(math.nan, (math.nan, math.nan))
