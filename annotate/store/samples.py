@@ -50,3 +50,61 @@ def insert_sample(con: sqlite3.Connection, *, rows: Iterable[SampleRow]) -> None
         " created_at) VALUES (?, ?, ?, ?, 'regular', ?, ?)",
         rows,
     )
+
+
+def sample_units(ws: Workspace, *, sample_id: str) -> pd.DataFrame:
+    """Reads samples joined with responses and items: response_id, role, item_id, aspect
+    of the sample's units other than honeypots, by response id."""
+    return ws.read_sql(
+        """SELECT s.response_id, s.role, r.item_id, i.aspect
+           FROM samples s JOIN responses r USING (response_id) JOIN items i USING (item_id)
+           WHERE s.sample_id = ? AND s.role != 'honeypot' ORDER BY s.response_id""",
+        (sample_id,),
+    )
+
+
+def reset_plan(con: sqlite3.Connection, *, sample_id: str) -> None:
+    """Writes ls_assignments and samples: removes the sample's assignments and honeypot
+    rows, and sets every other unit's role back to ``regular``."""
+    con.execute("DELETE FROM ls_assignments WHERE sample_id = ?", (sample_id,))
+    con.execute("DELETE FROM samples WHERE sample_id = ? AND role = 'honeypot'", (sample_id,))
+    con.execute("UPDATE samples SET role = 'regular' WHERE sample_id = ?", (sample_id,))
+
+
+def mark_overlap(con: sqlite3.Connection, *, sample_id: str, response_ids: Iterable[str]) -> None:
+    """Writes samples: role ``overlap`` for ``response_ids`` of the sample."""
+    con.executemany(
+        "UPDATE samples SET role = 'overlap' WHERE sample_id = ? AND response_id = ?",
+        [(sample_id, r) for r in response_ids],
+    )
+
+
+def add_honeypots(
+    con: sqlite3.Connection,
+    *,
+    sample_id: str,
+    response_ids: Iterable[str],
+    seed: int,
+    created_at: str,
+) -> None:
+    """Writes samples: ``response_ids`` as honeypot units of the sample (stratum and
+    role ``honeypot``, inclusion probability 1); rows already there are kept."""
+    con.executemany(
+        "INSERT OR IGNORE INTO samples (sample_id, response_id, stratum, inclusion_prob, role,"
+        " seed, created_at) VALUES (?, ?, 'honeypot', 1.0, 'honeypot', ?, ?)",
+        [(sample_id, r, seed, created_at) for r in response_ids],
+    )
+
+
+#: an ``ls_assignments`` row: sample_id, annotator, task_type, unit_id, item_id,
+#: response_id (None for query quality), role, position
+AssignmentRow = tuple[str, str, str, str, str, str | None, str, int]
+
+
+def insert_assignments(con: sqlite3.Connection, *, rows: Iterable[AssignmentRow]) -> None:
+    """Writes ls_assignments: one row per (sample, annotator, task type, unit)."""
+    con.executemany(
+        "INSERT INTO ls_assignments (sample_id, annotator, task_type, unit_id, item_id,"
+        " response_id, role, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
