@@ -8,6 +8,10 @@ Callers import the module: ``from safecal.annotate.store import labels as label_
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
 import pandas as pd
 
 from safecal.annotate.store.workspace import Workspace
@@ -20,4 +24,65 @@ def honeypot_pool(ws: Workspace) -> pd.DataFrame:
         """SELECT h.response_id, r.item_id, h.field AS task_type
            FROM honeypots h JOIN responses r USING (response_id)
            ORDER BY h.response_id, h.field"""
+    )
+
+
+def response_labels(
+    ws: Workspace, *, fields: tuple[str, ...], sample_id: str | None = None
+) -> pd.DataFrame:
+    """Reads annotations (and samples, with ``sample_id``): response_id, field, annotator,
+    label of the response-level labels of ``fields``, optionally of one sample's units."""
+    sql = (
+        "SELECT a.response_id, a.field, a.annotator, a.label FROM annotations a"
+        f" WHERE a.response_id IS NOT NULL AND a.field IN ({', '.join('?' * len(fields))})"
+    )
+    params: list[Any] = list(fields)
+    if sample_id:
+        sql += " AND a.response_id IN (SELECT response_id FROM samples WHERE sample_id = ?)"
+        params.append(sample_id)
+    return ws.read_sql(sql, params)
+
+
+def honeypot_labels(ws: Workspace) -> pd.DataFrame:
+    """Reads honeypots: response_id, field, label (the known label) of every honeypot."""
+    return ws.read_sql("SELECT response_id, field, label FROM honeypots")
+
+
+def review_decisions(ws: Workspace) -> pd.DataFrame:
+    """Reads reviews: response_id, field, label, reviewer, decided_at of every review
+    (label NULL while pending)."""
+    return ws.read_sql("SELECT response_id, field, label, reviewer, decided_at FROM reviews")
+
+
+def clear_unsent_reviews(con: sqlite3.Connection) -> None:
+    """Writes reviews: deletes the pending reviews not yet in a review project."""
+    con.execute("DELETE FROM reviews WHERE label IS NULL AND project_id IS NULL")
+
+
+def upsert_gold(con: sqlite3.Connection, *, rows: Iterable[tuple[Any, ...]]) -> None:
+    """Writes gold: inserts ``rows`` (response_id, field, label, method, soft, adjudicator,
+    decided_at), replacing the row of the same (response, field)."""
+    con.executemany(
+        "INSERT INTO gold (response_id, field, label, method, soft, adjudicator, decided_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (response_id, field) DO UPDATE SET"
+        " label = excluded.label, method = excluded.method, soft = excluded.soft,"
+        " adjudicator = excluded.adjudicator, decided_at = excluded.decided_at",
+        rows,
+    )
+
+
+def delete_gold(con: sqlite3.Connection, *, keys: Iterable[tuple[str, str]]) -> None:
+    """Writes gold: deletes the rows of ``keys`` (response_id, field)."""
+    con.executemany("DELETE FROM gold WHERE response_id = ? AND field = ?", keys)
+
+
+def upsert_pending_reviews(
+    con: sqlite3.Connection, *, rows: Iterable[tuple[str, str, str, str]]
+) -> None:
+    """Writes reviews: a review for each (response_id, field, reason, created_at) of
+    ``rows``; a review already there keeps its state and takes the new reason."""
+    con.executemany(
+        "INSERT INTO reviews (response_id, field, reason, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (response_id, field) DO UPDATE SET reason = excluded.reason",
+        rows,
     )
