@@ -86,3 +86,24 @@ def upsert_pending_reviews(
         " ON CONFLICT (response_id, field) DO UPDATE SET reason = excluded.reason",
         rows,
     )
+
+
+def gold_rows(ws: Workspace) -> pd.DataFrame:
+    """Reads gold joined with responses and items: response_id, item_id, model, language,
+    aspect, field, gold (the label), method, adjudicator, decided_at, soft; by field and
+    response id."""
+    return ws.read_sql(
+        """SELECT g.response_id, r.item_id, r.model, r.language, i.aspect, g.field,
+                  g.label AS gold, g.method, g.adjudicator, g.decided_at, g.soft
+           FROM gold g JOIN responses r USING (response_id) JOIN items i USING (item_id)
+           ORDER BY g.field, g.response_id"""
+    )
+
+
+def annotator_labels(ws: Workspace, *, by_annotator: bool = False) -> pd.DataFrame:
+    """Reads annotations: response_id, field, annotator, label of every response-level
+    label (``by_annotator``: ordered by annotator)."""
+    return ws.read_sql(
+        "SELECT response_id, field, annotator, label FROM annotations WHERE response_id IS NOT NULL"
+        + (" ORDER BY annotator" if by_annotator else "")
+    )

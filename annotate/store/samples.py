@@ -108,3 +108,14 @@ def insert_assignments(con: sqlite3.Connection, *, rows: Iterable[AssignmentRow]
         " response_id, role, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
+
+
+def sampled_responses(ws: Workspace, *, sample_id: str | None = None) -> pd.DataFrame:
+    """Reads samples: response_id, stratum, inclusion_prob, role, one row per response
+    (of ``sample_id``, else of any sample)."""
+    return ws.read_sql(
+        "SELECT response_id, stratum, inclusion_prob, role FROM samples"
+        + (" WHERE sample_id = ?" if sample_id else "")
+        + " GROUP BY response_id",
+        (sample_id,) if sample_id else (),
+    )
