@@ -107,3 +107,52 @@ def annotator_labels(ws: Workspace, *, by_annotator: bool = False) -> pd.DataFra
         "SELECT response_id, field, annotator, label FROM annotations WHERE response_id IS NOT NULL"
         + (" ORDER BY annotator" if by_annotator else "")
     )
+
+
+def response_exists(con: sqlite3.Connection, *, response_id: str) -> bool:
+    """Reads responses: whether ``response_id`` is in the workspace."""
+    return (
+        con.execute("SELECT 1 FROM responses WHERE response_id = ?", (response_id,)).fetchone()
+        is not None
+    )
+
+
+def record_review(
+    con: sqlite3.Connection,
+    *,
+    response_id: str,
+    field: str,
+    reason: str,
+    label: str,
+    reviewer: str,
+    decided_at: str,
+) -> None:
+    """Writes reviews: the reviewer's ``label`` for (response, field); a new review gets
+    ``reason`` and ``created_at = decided_at``, an existing one keeps its reason."""
+    con.execute(
+        "INSERT INTO reviews (response_id, field, reason, label, reviewer, decided_at,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (response_id, field) DO UPDATE"
+        " SET label = excluded.label, reviewer = excluded.reviewer,"
+        " decided_at = excluded.decided_at",
+        (response_id, field, reason, label, reviewer, decided_at, decided_at),
+    )
+
+
+def set_adjudicated_gold(
+    con: sqlite3.Connection,
+    *,
+    response_id: str,
+    field: str,
+    label: str,
+    adjudicator: str,
+    decided_at: str,
+) -> None:
+    """Writes gold: ``label`` as the (response, field) gold label, method ``adjudicated``
+    (no soft label), replacing the row there."""
+    con.execute(
+        "INSERT INTO gold (response_id, field, label, method, soft, adjudicator, decided_at)"
+        " VALUES (?, ?, ?, 'adjudicated', NULL, ?, ?) ON CONFLICT (response_id, field)"
+        " DO UPDATE SET label = excluded.label, method = excluded.method, soft = NULL,"
+        " adjudicator = excluded.adjudicator, decided_at = excluded.decided_at",
+        (response_id, field, label, adjudicator, decided_at),
+    )
