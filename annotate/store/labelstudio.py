@@ -7,6 +7,11 @@ Callers import the module: ``from safecal.annotate.store import labelstudio as l
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
+
+import pandas as pd
+
+from safecal.annotate.store.workspace import Workspace
 
 
 def count_sample_projects(con: sqlite3.Connection, *, sample_id: str) -> int:
@@ -15,4 +20,62 @@ def count_sample_projects(con: sqlite3.Connection, *, sample_id: str) -> int:
         con.execute(
             "SELECT COUNT(*) FROM ls_projects WHERE sample_id = ?", (sample_id,)
         ).fetchone()[0]
+    )
+
+
+def find_project(
+    ws: Workspace,
+    *,
+    server_url: str,
+    sample_id: str,
+    annotator: str,
+    task_type: str,
+    kind: str,
+) -> pd.DataFrame:
+    """Reads ls_projects: the project_id of (server, sample, annotator, task type, kind),
+    no row if there is none."""
+    return ws.read_sql(
+        "SELECT project_id FROM ls_projects WHERE server_url = ? AND sample_id = ? AND"
+        " annotator = ? AND task_type = ? AND kind = ?",
+        (server_url, sample_id, annotator, task_type, kind),
+    )
+
+
+def insert_project(
+    con: sqlite3.Connection,
+    *,
+    server_url: str,
+    project_id: int,
+    sample_id: str,
+    annotator: str,
+    task_type: str,
+    kind: str,
+    title: str,
+    created_at: str,
+) -> None:
+    """Writes ls_projects: the project, unless (server, project id) is there already."""
+    con.execute(
+        "INSERT OR IGNORE INTO ls_projects (server_url, project_id, sample_id, annotator,"
+        " task_type, kind, title, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (server_url, project_id, sample_id, annotator, task_type, kind, title, created_at),
+    )
+
+
+def insert_tasks(
+    con: sqlite3.Connection, *, rows: Iterable[tuple[str, int, str, int, str]]
+) -> None:
+    """Writes ls_tasks: (server_url, project_id, unit_id, task_id, pushed_at) rows; a unit
+    already mapped in that project keeps its task."""
+    con.executemany(
+        "INSERT OR IGNORE INTO ls_tasks (server_url, project_id, unit_id, task_id, pushed_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def project_tasks(ws: Workspace, *, server_url: str, project_id: int) -> pd.DataFrame:
+    """Reads ls_tasks: unit_id, task_id of every task pushed to the project."""
+    return ws.read_sql(
+        "SELECT unit_id, task_id FROM ls_tasks WHERE server_url = ? AND project_id = ?",
+        (server_url, project_id),
     )

@@ -119,3 +119,20 @@ def sampled_responses(ws: Workspace, *, sample_id: str | None = None) -> pd.Data
         + " GROUP BY response_id",
         (sample_id,) if sample_id else (),
     )
+
+
+def assigned_units(ws: Workspace, *, sample_id: str) -> pd.DataFrame:
+    """Reads ls_assignments joined with items and responses: each assignment of the
+    sample with what its task shows (annotator, task_type, unit_id, position, item_id,
+    the item's text, image and categories, the response's language and text), by
+    annotator, task type and position."""
+    return ws.read_sql(
+        """SELECT a.annotator, a.task_type, a.unit_id, a.position, a.item_id,
+                  i.text, i.text_zh, i.image, i.level1_category, i.level2_category,
+                  i.level3_category, i.img_risk, i.text_risk, i.modality,
+                  r.language, r.response
+           FROM ls_assignments a JOIN items i ON i.item_id = a.item_id
+           LEFT JOIN responses r ON r.response_id = a.response_id
+           WHERE a.sample_id = ? ORDER BY a.annotator, a.task_type, a.position""",
+        (sample_id,),
+    )
