@@ -16,6 +16,21 @@ import pandas as pd
 
 from safecal.annotate.store.workspace import Workspace
 
+#: the columns of a pulled ``annotations`` row, in the order :func:`insert_annotations` takes
+ANNOTATION_COLUMNS = (
+    "item_id",
+    "response_id",
+    "annotator",
+    "field",
+    "label",
+    "lead_time",
+    "created_at",
+    "updated_at",
+    "project_id",
+    "task_id",
+    "annotation_id",
+)
+
 
 def honeypot_pool(ws: Workspace) -> pd.DataFrame:
     """Reads honeypots joined with responses: response_id, item_id, task_type (the
@@ -155,4 +170,30 @@ def set_adjudicated_gold(
         " DO UPDATE SET label = excluded.label, method = excluded.method, soft = NULL,"
         " adjudicator = excluded.adjudicator, decided_at = excluded.decided_at",
         (response_id, field, label, adjudicator, decided_at),
+    )
+
+
+def delete_project_annotations(con: sqlite3.Connection, *, project_ids: Iterable[int]) -> None:
+    """Writes annotations: deletes the rows pulled from ``project_ids``."""
+    con.executemany("DELETE FROM annotations WHERE project_id = ?", [(p,) for p in project_ids])
+
+
+def delete_annotations(
+    con: sqlite3.Connection, *, keys: Iterable[tuple[str, str | None, str, str]]
+) -> None:
+    """Writes annotations: deletes the rows of ``keys`` (item_id, response_id, annotator,
+    field); a NULL response_id (item-level rows) matches NULL, which UNIQUE does not."""
+    con.executemany(
+        "DELETE FROM annotations WHERE item_id = ? AND response_id IS ? AND annotator = ?"
+        " AND field = ?",
+        keys,
+    )
+
+
+def insert_annotations(con: sqlite3.Connection, *, rows: Iterable[tuple[Any, ...]]) -> None:
+    """Writes annotations: ``rows`` with the values of :data:`ANNOTATION_COLUMNS`."""
+    con.executemany(
+        f"INSERT INTO annotations ({', '.join(ANNOTATION_COLUMNS)})"
+        f" VALUES ({', '.join('?' * len(ANNOTATION_COLUMNS))})",
+        rows,
     )

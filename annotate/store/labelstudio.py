@@ -79,3 +79,15 @@ def project_tasks(ws: Workspace, *, server_url: str, project_id: int) -> pd.Data
         "SELECT unit_id, task_id FROM ls_tasks WHERE server_url = ? AND project_id = ?",
         (server_url, project_id),
     )
+
+
+def annotation_projects(
+    ws: Workspace, *, server_url: str, sample_id: str | None = None
+) -> pd.DataFrame:
+    """Reads ls_projects: project_id, sample_id, annotator, task_type of the server's
+    annotation projects (of ``sample_id``, else of every sample)."""
+    return ws.read_sql(
+        "SELECT project_id, sample_id, annotator, task_type FROM ls_projects"
+        " WHERE server_url = ? AND kind = 'annotate'" + (" AND sample_id = ?" if sample_id else ""),
+        (server_url, sample_id) if sample_id else (server_url,),
+    )

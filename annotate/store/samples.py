@@ -136,3 +136,10 @@ def assigned_units(ws: Workspace, *, sample_id: str) -> pd.DataFrame:
            WHERE a.sample_id = ? ORDER BY a.annotator, a.task_type, a.position""",
         (sample_id,),
     )
+
+
+def assignment_units(ws: Workspace) -> pd.DataFrame:
+    """Reads ls_assignments: the distinct (sample_id, unit_id, item_id, response_id)."""
+    return ws.read_sql(
+        "SELECT DISTINCT sample_id, unit_id, item_id, response_id FROM ls_assignments"
+    )
