@@ -197,3 +197,44 @@ def insert_annotations(con: sqlite3.Connection, *, rows: Iterable[tuple[Any, ...
         f" VALUES ({', '.join('?' * len(ANNOTATION_COLUMNS))})",
         rows,
     )
+
+
+def pending_reviews(ws: Workspace) -> pd.DataFrame:
+    """Reads reviews joined with responses and items: response_id, field, reason, item_id,
+    language, response, text, text_zh, image of every review without a label, by field
+    and response id."""
+    return ws.read_sql(
+        """SELECT v.response_id, v.field, v.reason, r.item_id, r.language, r.response,
+                  i.text, i.text_zh, i.image
+           FROM reviews v JOIN responses r USING (response_id) JOIN items i USING (item_id)
+           WHERE v.label IS NULL ORDER BY v.field, v.response_id"""
+    )
+
+
+def attach_review_tasks(
+    con: sqlite3.Connection, *, rows: Iterable[tuple[str, int, int, str, str]]
+) -> None:
+    """Writes reviews: the Label Studio task of each review, rows (server_url, project_id,
+    task_id, response_id, field)."""
+    con.executemany(
+        "UPDATE reviews SET server_url = ?, project_id = ?, task_id = ?"
+        " WHERE response_id = ? AND field = ?",
+        rows,
+    )
+
+
+def set_review_labels(
+    con: sqlite3.Connection, *, rows: Iterable[tuple[str, str, str, str, str]]
+) -> None:
+    """Writes reviews: the reviewers' choices, rows (label, reviewer, decided_at,
+    response_id, field)."""
+    con.executemany(
+        "UPDATE reviews SET label = ?, reviewer = ?, decided_at = ?"
+        " WHERE response_id = ? AND field = ?",
+        rows,
+    )
+
+
+def count_pending_reviews(con: sqlite3.Connection) -> int:
+    """Reads reviews: how many have no label yet."""
+    return int(con.execute("SELECT COUNT(*) FROM reviews WHERE label IS NULL").fetchone()[0])

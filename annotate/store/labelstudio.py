@@ -91,3 +91,11 @@ def annotation_projects(
         " WHERE server_url = ? AND kind = 'annotate'" + (" AND sample_id = ?" if sample_id else ""),
         (server_url, sample_id) if sample_id else (server_url,),
     )
+
+
+def review_projects(ws: Workspace, *, server_url: str) -> pd.DataFrame:
+    """Reads ls_projects: project_id, task_type of the server's review projects."""
+    return ws.read_sql(
+        "SELECT project_id, task_type FROM ls_projects WHERE server_url = ? AND kind = 'review'",
+        (server_url,),
+    )
