@@ -99,3 +99,16 @@ def review_projects(ws: Workspace, *, server_url: str) -> pd.DataFrame:
         "SELECT project_id, task_type FROM ls_projects WHERE server_url = ? AND kind = 'review'",
         (server_url,),
     )
+
+
+def upsert_annotators(
+    con: sqlite3.Connection, *, rows: Iterable[tuple[str, str, int, str, str]]
+) -> None:
+    """Writes ls_annotators: rows (server_url, email, user_id, role, created_at); an
+    account already there takes the new user id and keeps its role and creation time."""
+    con.executemany(
+        "INSERT INTO ls_annotators (server_url, email, user_id, role, created_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (server_url, email) DO UPDATE SET"
+        " user_id = excluded.user_id",
+        rows,
+    )
