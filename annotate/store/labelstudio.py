@@ -112,3 +112,8 @@ def upsert_annotators(
         " user_id = excluded.user_id",
         rows,
     )
+
+
+def any_review_project(ws: Workspace) -> pd.DataFrame:
+    """Reads ls_projects: one row if there is a review project (any server), else none."""
+    return ws.read_sql("SELECT 1 FROM ls_projects WHERE kind = 'review' LIMIT 1")

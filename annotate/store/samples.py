@@ -143,3 +143,15 @@ def assignment_units(ws: Workspace) -> pd.DataFrame:
     return ws.read_sql(
         "SELECT DISTINCT sample_id, unit_id, item_id, response_id FROM ls_assignments"
     )
+
+
+def assignment_annotators(ws: Workspace, *, sample_id: str) -> pd.DataFrame:
+    """Reads ls_assignments: the distinct annotators of the sample's assignments."""
+    return ws.read_sql(
+        "SELECT DISTINCT annotator FROM ls_assignments WHERE sample_id = ?", (sample_id,)
+    )
+
+
+def count_assignments(ws: Workspace, *, sample_id: str) -> pd.DataFrame:
+    """Reads ls_assignments: one row, ``n``, the number of the sample's assignments."""
+    return ws.read_sql("SELECT COUNT(*) AS n FROM ls_assignments WHERE sample_id = ?", (sample_id,))
