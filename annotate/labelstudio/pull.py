@@ -168,7 +168,7 @@ def pull(ws: Workspace, conn: Connection, *, sample_id: str | None = None) -> Pu
             f"no annotation projects on {conn.url} in this workspace; "
             "run `safecal annotate push` first"
         )
-    assign = sample_rows.assignment_units(ws)
+    assign = sample_rows.assignment_unit_keys(ws)
     try:
         users = {v: k for k, v in _user_ids(conn).items()}
     except httpx.HTTPError as exc:

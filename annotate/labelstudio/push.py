@@ -89,7 +89,7 @@ def image_url(images_dir: Path, rel: str | None, *, mode: str) -> str:
 
 
 def _units(ws: Workspace, sample_id: str) -> pd.DataFrame:
-    return sample_rows.assigned_units(ws, sample_id=sample_id)
+    return sample_rows.assignment_tasks(ws, sample_id=sample_id)
 
 
 def task_data(row: Any, image: str) -> dict[str, str]:

@@ -3,7 +3,11 @@
 - :mod:`.workspace`: the :class:`Workspace` (a folder with ``safecal.sqlite`` and
   ``images/``), its connections and transactions;
 - :mod:`.schema`: the tables, one migration script per schema version;
-- one module per group of tables with the statements that read and write them.
+- one module per group of tables with the statements that read and write them:
+  :mod:`.samples` (``samples``, ``ls_assignments``), :mod:`.labels` (``annotations``,
+  ``gold``, ``honeypots``, ``reviews``), :mod:`.labelstudio` (``ls_annotators``,
+  ``ls_projects``, ``ls_tasks``). Callers import the module under a ``*_rows`` alias,
+  e.g. ``from safecal.annotate.store import labels as label_rows``.
 
 No module outside this package writes SQL (``tests/test_layout.py`` checks it).
 """

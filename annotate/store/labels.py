@@ -1,7 +1,8 @@
 """Human labels and their outcome: the statements on tables ``annotations``, ``gold``,
 ``honeypots`` and ``reviews``.
 
-Some reads join ``responses`` and ``items`` for the columns their callers show.
+Some reads also touch ``responses`` and ``items`` (joined for the columns their callers
+show, or to check a response exists).
 
 Callers import the module: ``from safecal.annotate.store import labels as label_rows``.
 """

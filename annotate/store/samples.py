@@ -121,7 +121,7 @@ def sampled_responses(ws: Workspace, *, sample_id: str | None = None) -> pd.Data
     )
 
 
-def assigned_units(ws: Workspace, *, sample_id: str) -> pd.DataFrame:
+def assignment_tasks(ws: Workspace, *, sample_id: str) -> pd.DataFrame:
     """Reads ls_assignments joined with items and responses: each assignment of the
     sample with what its task shows (annotator, task_type, unit_id, position, item_id,
     the item's text, image and categories, the response's language and text), by
@@ -138,7 +138,7 @@ def assigned_units(ws: Workspace, *, sample_id: str) -> pd.DataFrame:
     )
 
 
-def assignment_units(ws: Workspace) -> pd.DataFrame:
+def assignment_unit_keys(ws: Workspace) -> pd.DataFrame:
     """Reads ls_assignments: the distinct (sample_id, unit_id, item_id, response_id)."""
     return ws.read_sql(
         "SELECT DISTINCT sample_id, unit_id, item_id, response_id FROM ls_assignments"
