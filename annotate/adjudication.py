@@ -29,6 +29,7 @@ import pandas as pd
 from safecal.annotate.dawid_skene import dawid_skene
 from safecal.annotate.labels import SCALES
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import labels as label_rows
 
 POLICIES = ("majority", "disagreement")
 METHODS = ("majority", "dawid_skene")
@@ -47,16 +48,7 @@ class Resolution:
 
 def response_labels(ws: Workspace, *, sample_id: str | None = None) -> pd.DataFrame:
     """The long table of response-level human labels (optionally one sample's units)."""
-    fields = tuple(SCALES)
-    sql = (
-        "SELECT a.response_id, a.field, a.annotator, a.label FROM annotations a"
-        f" WHERE a.response_id IS NOT NULL AND a.field IN ({', '.join('?' * len(fields))})"
-    )
-    params: list = list(fields)
-    if sample_id:
-        sql += " AND a.response_id IN (SELECT response_id FROM samples WHERE sample_id = ?)"
-        params.append(sample_id)
-    return ws.read_sql(sql, params)
+    return label_rows.response_labels(ws, fields=tuple(SCALES), sample_id=sample_id)
 
 
 def honeypot_accuracy(labels: pd.DataFrame, honeypots: pd.DataFrame) -> pd.DataFrame:
@@ -188,9 +180,9 @@ def load_inputs(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Labels, honeypots (those labeled by someone) and reviews from the workspace."""
     labels = response_labels(ws, sample_id=sample_id)
-    honeypots = ws.read_sql("SELECT response_id, field, label FROM honeypots")
+    honeypots = label_rows.honeypot_labels(ws)
     honeypots = honeypots[honeypots["response_id"].isin(labels["response_id"])]
-    reviews = ws.read_sql("SELECT response_id, field, label, reviewer, decided_at FROM reviews")
+    reviews = label_rows.review_decisions(ws)
     return labels, honeypots, reviews
 
 
@@ -199,25 +191,22 @@ def write_gold(ws: Workspace, resolution: Resolution) -> None:
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with ws.transaction() as con:
         # pending reviews not yet in a review project are recomputed each time
-        con.execute("DELETE FROM reviews WHERE label IS NULL AND project_id IS NULL")
-        con.executemany(
-            "INSERT INTO gold (response_id, field, label, method, soft, adjudicator, decided_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (response_id, field) DO UPDATE SET"
-            " label = excluded.label, method = excluded.method, soft = excluded.soft,"
-            " adjudicator = excluded.adjudicator, decided_at = excluded.decided_at",
-            [
+        label_rows.clear_unsent_reviews(con)
+        label_rows.upsert_gold(
+            con,
+            rows=[
                 tuple(None if pd.isna(v) else v for v in r)
                 for r in resolution.gold.itertuples(index=False)
             ],
         )
-        con.executemany(
-            "DELETE FROM gold WHERE response_id = ? AND field = ?",
-            [(r.response_id, r.field) for r in resolution.to_review.itertuples()],
+        label_rows.delete_gold(
+            con, keys=[(r.response_id, r.field) for r in resolution.to_review.itertuples()]
         )
-        con.executemany(
-            "INSERT INTO reviews (response_id, field, reason, created_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (response_id, field) DO UPDATE SET reason = excluded.reason",
-            [(r.response_id, r.field, r.reason, now) for r in resolution.to_review.itertuples()],
+        label_rows.upsert_pending_reviews(
+            con,
+            rows=[
+                (r.response_id, r.field, r.reason, now) for r in resolution.to_review.itertuples()
+            ],
         )
 
 

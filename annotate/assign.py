@@ -27,6 +27,9 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import FIELD_FOR_ASPECT
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import labels as label_rows
+from safecal.annotate.store import labelstudio as ls_rows
+from safecal.annotate.store import samples as sample_rows
 
 
 @dataclass(frozen=True)
@@ -41,12 +44,7 @@ class AssignmentPlan:
 
 
 def _sample_units(ws: Workspace, sample_id: str) -> pd.DataFrame:
-    df = ws.read_sql(
-        """SELECT s.response_id, s.role, r.item_id, i.aspect
-           FROM samples s JOIN responses r USING (response_id) JOIN items i USING (item_id)
-           WHERE s.sample_id = ? AND s.role != 'honeypot' ORDER BY s.response_id""",
-        (sample_id,),
-    )
+    df = sample_rows.sample_units(ws, sample_id=sample_id)
     if df.empty:
         raise InputError(f"sample {sample_id!r} is empty or unknown; run `safecal annotate sample`")
     return df
@@ -119,11 +117,7 @@ def plan_assignments(
     sampled = set(units["response_id"])
     n_honey = 0
     if honeypot_rate > 0:
-        pool = ws.read_sql(
-            """SELECT h.response_id, r.item_id, h.field AS task_type
-               FROM honeypots h JOIN responses r USING (response_id)
-               ORDER BY h.response_id, h.field"""
-        )
+        pool = label_rows.honeypot_pool(ws)
         pool = pool[~pool["response_id"].isin(sampled)]
         extra = []
         for name in annotators:
@@ -178,31 +172,20 @@ def _store(
 ) -> None:
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with ws.transaction() as con:
-        pushed = con.execute(
-            "SELECT COUNT(*) FROM ls_projects WHERE sample_id = ?", (sample_id,)
-        ).fetchone()[0]
-        if pushed:
+        if ls_rows.count_sample_projects(con, sample_id=sample_id):
             raise InputError(
                 f"sample {sample_id!r} was already pushed to Label Studio; its assignments are "
                 "fixed (draw a new sample to plan again)"
             )
-        con.execute("DELETE FROM ls_assignments WHERE sample_id = ?", (sample_id,))
-        con.execute("DELETE FROM samples WHERE sample_id = ? AND role = 'honeypot'", (sample_id,))
-        con.execute("UPDATE samples SET role = 'regular' WHERE sample_id = ?", (sample_id,))
-        con.executemany(
-            "UPDATE samples SET role = 'overlap' WHERE sample_id = ? AND response_id = ?",
-            [(sample_id, r) for r in overlap_ids],
-        )
+        sample_rows.reset_plan(con, sample_id=sample_id)
+        sample_rows.mark_overlap(con, sample_id=sample_id, response_ids=overlap_ids)
         honey = plan.loc[plan["role"] == "honeypot", "response_id"].dropna().unique()
-        con.executemany(
-            "INSERT OR IGNORE INTO samples (sample_id, response_id, stratum, inclusion_prob, role,"
-            " seed, created_at) VALUES (?, ?, 'honeypot', 1.0, 'honeypot', ?, ?)",
-            [(sample_id, r, seed, now) for r in honey],
+        sample_rows.add_honeypots(
+            con, sample_id=sample_id, response_ids=honey, seed=seed, created_at=now
         )
-        con.executemany(
-            "INSERT INTO ls_assignments (sample_id, annotator, task_type, unit_id, item_id,"
-            " response_id, role, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+        sample_rows.insert_assignments(
+            con,
+            rows=[
                 (
                     sample_id,
                     r.annotator,

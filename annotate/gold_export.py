@@ -19,29 +19,19 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 from safecal.annotate.spreadsheet import table_to_csv
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import labels as label_rows
+from safecal.annotate.store import samples as sample_rows
 
 FORMATS = ("csv", "jsonl", "parquet")
 
 
 def gold_table(ws: Workspace, *, sample_id: str | None = None) -> pd.DataFrame:
     """The gold set as a DataFrame (see the module docstring)."""
-    gold = ws.read_sql(
-        """SELECT g.response_id, r.item_id, r.model, r.language, i.aspect, g.field,
-                  g.label AS gold, g.method, g.adjudicator, g.decided_at, g.soft
-           FROM gold g JOIN responses r USING (response_id) JOIN items i USING (item_id)
-           ORDER BY g.field, g.response_id"""
-    )
-    samples = ws.read_sql(
-        "SELECT response_id, stratum, inclusion_prob, role FROM samples"
-        + (" WHERE sample_id = ?" if sample_id else "")
-        + " GROUP BY response_id",
-        (sample_id,) if sample_id else (),
-    )
+    gold = label_rows.gold_rows(ws)
+    samples = sample_rows.sampled_responses(ws, sample_id=sample_id)
     how = "inner" if sample_id else "left"
     gold = gold.merge(samples, on="response_id", how=how)
-    labels = ws.read_sql(
-        "SELECT response_id, field, annotator, label FROM annotations WHERE response_id IS NOT NULL"
-    )
+    labels = label_rows.annotator_labels(ws)
     if len(labels):
         wide = labels.pivot_table(
             index=["response_id", "field"], columns="annotator", values="label", aggfunc="first"

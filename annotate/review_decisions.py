@@ -13,6 +13,7 @@ import datetime as dt
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import SCALES
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import labels as label_rows
 
 
 def record_decision(
@@ -40,23 +41,23 @@ def record_decision(
         raise InputError("give the reviewer's name: the gold label records who decided it")
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with ws.transaction() as con:
-        if (
-            con.execute("SELECT 1 FROM responses WHERE response_id = ?", (response_id,)).fetchone()
-            is None
-        ):
+        if not label_rows.response_exists(con, response_id=response_id):
             raise InputError(f"no response {response_id!r} in the workspace")
-        con.execute(
-            "INSERT INTO reviews (response_id, field, reason, label, reviewer, decided_at,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (response_id, field) DO UPDATE"
-            " SET label = excluded.label, reviewer = excluded.reviewer,"
-            " decided_at = excluded.decided_at",
-            (response_id, field, reason, label, reviewer, now, now),
+        label_rows.record_review(
+            con,
+            response_id=response_id,
+            field=field,
+            reason=reason,
+            label=label,
+            reviewer=reviewer,
+            decided_at=now,
         )
-        con.execute(
-            "INSERT INTO gold (response_id, field, label, method, soft, adjudicator, decided_at)"
-            " VALUES (?, ?, ?, 'adjudicated', NULL, ?, ?) ON CONFLICT (response_id, field)"
-            " DO UPDATE SET label = excluded.label, method = excluded.method, soft = NULL,"
-            " adjudicator = excluded.adjudicator, decided_at = excluded.decided_at",
-            (response_id, field, label, reviewer, now),
+        label_rows.set_adjudicated_gold(
+            con,
+            response_id=response_id,
+            field=field,
+            label=label,
+            adjudicator=reviewer,
+            decided_at=now,
         )
     return now

@@ -35,6 +35,7 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import to_binary
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import samples as sample_rows
 
 STRATUM_COLUMNS: Final[dict[str, str]] = {
     "model": "model",
@@ -60,16 +61,12 @@ class SampleResult:
 
 def sampling_frame(ws: Workspace) -> pd.DataFrame:
     """Every response with the item columns strata can use, sorted by response id."""
-    return ws.read_sql(
-        """SELECT r.response_id, r.item_id, r.model, r.language, i.aspect, i.modality,
-                  i.level1_category, i.level2_category, i.level3_category
-           FROM responses r JOIN items i USING (item_id) ORDER BY r.response_id"""
-    )
+    return sample_rows.sampling_frame(ws)
 
 
 def flagged_responses(ws: Workspace, *, threshold: float = 0.5, margin: float = 0.1) -> set[str]:
     """Responses whose judges disagree (binary view) or whose score is near ``threshold``."""
-    v = ws.read_sql("SELECT response_id, field, label, score FROM verdicts WHERE valid = 1")
+    v = sample_rows.valid_verdicts(ws)
     if v.empty:
         return set()
     known = v.apply(lambda r: _binary_or_none(r["field"], r["label"]), axis=1)
@@ -197,13 +194,11 @@ def draw_sample(
     sample_id = sample_id or f"sample-{seed}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with ws.transaction() as con:
-        taken = con.execute("SELECT 1 FROM samples WHERE sample_id = ?", (sample_id,)).fetchone()
-        if taken:
+        if sample_rows.sample_exists(con, sample_id=sample_id):
             raise InputError(f"sample {sample_id!r} exists already; choose another --sample-id")
-        con.executemany(
-            "INSERT INTO samples (sample_id, response_id, stratum, inclusion_prob, role, seed,"
-            " created_at) VALUES (?, ?, ?, ?, 'regular', ?, ?)",
-            [
+        sample_rows.insert_sample(
+            con,
+            rows=[
                 (sample_id, r, s, float(p), seed, now)
                 for r, s, p in zip(
                     sample["response_id"], sample["stratum"], sample["inclusion_prob"], strict=True

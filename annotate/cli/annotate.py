@@ -83,18 +83,13 @@ def _push(args: argparse.Namespace) -> int:
 
     from safecal.annotate.labelstudio.accounts import ensure_accounts
     from safecal.annotate.labelstudio.push import push
+    from safecal.annotate.store import samples as sample_rows
 
     ws = open_workspace(args)
     conn = _conn(args, ws)
-    names = ws.read_sql(
-        "SELECT DISTINCT annotator FROM ls_assignments WHERE sample_id = ?", (args.sample_id,)
-    )["annotator"].tolist()
+    names = sample_rows.assignment_annotators(ws, sample_id=args.sample_id)["annotator"].tolist()
     _print_accounts(ensure_accounts(ws, conn, names))
-    total = int(
-        ws.read_sql(
-            "SELECT COUNT(*) AS n FROM ls_assignments WHERE sample_id = ?", (args.sample_id,)
-        )["n"].iloc[0]
-    )
+    total = int(sample_rows.count_assignments(ws, sample_id=args.sample_id)["n"].iloc[0])
     with tqdm(total=total, unit="task", disable=args.quiet) as bar:
         rep = push(
             ws,
@@ -182,9 +177,10 @@ def _adjudicate(args: argparse.Namespace) -> int:
 def _gold(args: argparse.Namespace) -> int:
     from safecal.annotate.adjudication import build_gold
     from safecal.annotate.labelstudio.review import pull_reviews
+    from safecal.annotate.store import labelstudio as ls_rows
 
     ws = open_workspace(args)
-    has_reviews = len(ws.read_sql("SELECT 1 FROM ls_projects WHERE kind = 'review' LIMIT 1"))
+    has_reviews = len(ls_rows.any_review_project(ws))
     if has_reviews and not args.offline:
         rep = pull_reviews(ws, _conn(args, ws))
         print(f"reviews: {rep.decided} decided, {rep.pending} pending")

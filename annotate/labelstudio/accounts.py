@@ -18,6 +18,7 @@ import httpx
 from safecal.annotate.errors import InputError
 from safecal.annotate.labelstudio.client import Connection, server_error
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import labelstudio as ls_rows
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -122,10 +123,7 @@ def ensure_accounts(
         )
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with ws.transaction() as con:
-        con.executemany(
-            "INSERT INTO ls_annotators (server_url, email, user_id, role, created_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (server_url, email) DO UPDATE SET"
-            " user_id = excluded.user_id",
-            [(conn.server_key, a.email, a.user_id, role, now) for a in out],
+        ls_rows.upsert_annotators(
+            con, rows=[(conn.server_key, a.email, a.user_id, role, now) for a in out]
         )
     return out

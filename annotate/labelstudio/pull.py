@@ -25,20 +25,11 @@ from safecal.annotate.errors import InputError
 from safecal.annotate.labelstudio.client import Connection, server_error
 from safecal.annotate.labelstudio.configs import allowed_labels
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import labels as label_rows
+from safecal.annotate.store import labelstudio as ls_rows
+from safecal.annotate.store import samples as sample_rows
 
-COLUMNS = (
-    "item_id",
-    "response_id",
-    "annotator",
-    "field",
-    "label",
-    "lead_time",
-    "created_at",
-    "updated_at",
-    "project_id",
-    "task_id",
-    "annotation_id",
-)
+COLUMNS = label_rows.ANNOTATION_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -171,19 +162,13 @@ def normalize(
 def pull(ws: Workspace, conn: Connection, *, sample_id: str | None = None) -> PullReport:
     """Export every annotation project of this server (optionally one sample's) and
     store the long table (see the module docstring)."""
-    projects = ws.read_sql(
-        "SELECT project_id, sample_id, annotator, task_type FROM ls_projects"
-        " WHERE server_url = ? AND kind = 'annotate'" + (" AND sample_id = ?" if sample_id else ""),
-        (conn.server_key, sample_id) if sample_id else (conn.server_key,),
-    )
+    projects = ls_rows.annotation_projects(ws, server_url=conn.server_key, sample_id=sample_id)
     if projects.empty:
         raise InputError(
             f"no annotation projects on {conn.url} in this workspace; "
             "run `safecal annotate push` first"
         )
-    assign = ws.read_sql(
-        "SELECT DISTINCT sample_id, unit_id, item_id, response_id FROM ls_assignments"
-    )
+    assign = sample_rows.assignment_unit_keys(ws)
     try:
         users = {v: k for k, v in _user_ids(conn).items()}
     except httpx.HTTPError as exc:
@@ -240,15 +225,7 @@ def store(ws: Workspace, table: pd.DataFrame, *, project_ids: list[int]) -> None
     """Replace the rows of ``project_ids`` by ``table`` in one transaction."""
     records = [tuple(_py(v) for v in row) for row in table[list(COLUMNS)].itertuples(index=False)]
     with ws.transaction() as con:
-        con.executemany("DELETE FROM annotations WHERE project_id = ?", [(p,) for p in project_ids])
+        label_rows.delete_project_annotations(con, project_ids=project_ids)
         # item-level rows have response_id NULL, which UNIQUE does not compare: clear by hand
-        con.executemany(
-            "DELETE FROM annotations WHERE item_id = ? AND response_id IS ? AND annotator = ?"
-            " AND field = ?",
-            [(r[0], r[1], r[2], r[3]) for r in records],
-        )
-        con.executemany(
-            f"INSERT INTO annotations ({', '.join(COLUMNS)})"
-            f" VALUES ({', '.join('?' * len(COLUMNS))})",
-            records,
-        )
+        label_rows.delete_annotations(con, keys=[(r[0], r[1], r[2], r[3]) for r in records])
+        label_rows.insert_annotations(con, rows=records)

@@ -38,6 +38,8 @@ from safecal.annotate.labelstudio.client import Connection, server_error
 from safecal.annotate.labelstudio.configs import label_config
 from safecal.annotate.labelstudio.server import SERVED_IMAGES, prepare_document_root, served_images
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import labelstudio as ls_rows
+from safecal.annotate.store import samples as sample_rows
 
 MARKER = "safecal-project:"
 INLINE_MAX_BYTES = 2_000_000
@@ -87,16 +89,7 @@ def image_url(images_dir: Path, rel: str | None, *, mode: str) -> str:
 
 
 def _units(ws: Workspace, sample_id: str) -> pd.DataFrame:
-    return ws.read_sql(
-        """SELECT a.annotator, a.task_type, a.unit_id, a.position, a.item_id,
-                  i.text, i.text_zh, i.image, i.level1_category, i.level2_category,
-                  i.level3_category, i.img_risk, i.text_risk, i.modality,
-                  r.language, r.response
-           FROM ls_assignments a JOIN items i ON i.item_id = a.item_id
-           LEFT JOIN responses r ON r.response_id = a.response_id
-           WHERE a.sample_id = ? ORDER BY a.annotator, a.task_type, a.position""",
-        (sample_id,),
-    )
+    return sample_rows.assignment_tasks(ws, sample_id=sample_id)
 
 
 def task_data(row: Any, image: str) -> dict[str, str]:
@@ -155,10 +148,13 @@ def _ensure_project(
     instruction: str = "",
 ) -> tuple[int, bool]:
     """(project id, whether it was created just now)."""
-    found = ws.read_sql(
-        "SELECT project_id FROM ls_projects WHERE server_url = ? AND sample_id = ? AND"
-        " annotator = ? AND task_type = ? AND kind = ?",
-        (conn.server_key, sample_id, annotator, task_type, kind),
+    found = ls_rows.find_project(
+        ws,
+        server_url=conn.server_key,
+        sample_id=sample_id,
+        annotator=annotator,
+        task_type=task_type,
+        kind=kind,
     )
     if len(found):
         return int(found["project_id"].iloc[0]), False
@@ -185,10 +181,16 @@ def _ensure_project(
         )
         project_id, created = int(project.id), True
     with ws.transaction() as con:
-        con.execute(
-            "INSERT OR IGNORE INTO ls_projects (server_url, project_id, sample_id, annotator,"
-            " task_type, kind, title, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (conn.server_key, project_id, sample_id, annotator, task_type, kind, title, _now()),
+        ls_rows.insert_project(
+            con,
+            server_url=conn.server_key,
+            project_id=project_id,
+            sample_id=sample_id,
+            annotator=annotator,
+            task_type=task_type,
+            kind=kind,
+            title=title,
+            created_at=_now(),
         )
     return project_id, created
 
@@ -227,11 +229,7 @@ def project_units(conn: Connection, project_id: int) -> dict[str, int]:
 def _record(ws: Workspace, url: str, project_id: int, pairs: list[tuple[str, int]]) -> None:
     now = _now()
     with ws.transaction() as con:
-        con.executemany(
-            "INSERT OR IGNORE INTO ls_tasks (server_url, project_id, unit_id, task_id, pushed_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(url, project_id, u, t, now) for u, t in pairs],
-        )
+        ls_rows.insert_tasks(con, rows=[(url, project_id, u, t, now) for u, t in pairs])
 
 
 def import_batches(
@@ -272,10 +270,7 @@ def reconcile(
 
     Returns (todo, already there, recovered)."""
     known = set(
-        ws.read_sql(
-            "SELECT unit_id FROM ls_tasks WHERE server_url = ? AND project_id = ?",
-            (conn.server_key, project_id),
-        )["unit_id"]
+        ls_rows.project_tasks(ws, server_url=conn.server_key, project_id=project_id)["unit_id"]
     )
     todo = units[~units["unit_id"].isin(known)]
     already, recovered = len(units) - len(todo), 0

@@ -29,6 +29,8 @@ from safecal.annotate.labelstudio.push import (
     reconcile,
 )
 from safecal.annotate.store import Workspace
+from safecal.annotate.store import labels as label_rows
+from safecal.annotate.store import labelstudio as ls_rows
 
 REVIEW_SAMPLE = "review"
 
@@ -42,12 +44,7 @@ class ReviewReport:
 
 
 def _pending(ws: Workspace) -> pd.DataFrame:
-    return ws.read_sql(
-        """SELECT v.response_id, v.field, v.reason, r.item_id, r.language, r.response,
-                  i.text, i.text_zh, i.image
-           FROM reviews v JOIN responses r USING (response_id) JOIN items i USING (item_id)
-           WHERE v.label IS NULL ORDER BY v.field, v.response_id"""
-    )
+    return label_rows.pending_reviews(ws)
 
 
 def push_reviews(
@@ -55,10 +52,7 @@ def push_reviews(
 ) -> ReviewReport:
     """Create (or complete) the reviewer's projects with the pending reviews."""
     pending = _pending(ws)
-    labels = ws.read_sql(
-        "SELECT response_id, field, annotator, label FROM annotations"
-        " WHERE response_id IS NOT NULL ORDER BY annotator"
-    )
+    labels = label_rows.annotator_labels(ws, by_annotator=True)
     projects: dict[str, int] = {}
     pushed = 0
     try:
@@ -97,15 +91,11 @@ def push_reviews(
                 }
 
             pushed += import_batches(ws, conn, pid, todo, make=make)
-            tasks = ws.read_sql(
-                "SELECT unit_id, task_id FROM ls_tasks WHERE server_url = ? AND project_id = ?",
-                (conn.server_key, pid),
-            )
+            tasks = ls_rows.project_tasks(ws, server_url=conn.server_key, project_id=pid)
             with ws.transaction() as con:
-                con.executemany(
-                    "UPDATE reviews SET server_url = ?, project_id = ?, task_id = ?"
-                    " WHERE response_id = ? AND field = ?",
-                    [
+                label_rows.attach_review_tasks(
+                    con,
+                    rows=[
                         (conn.server_key, pid, int(t), u, fld)
                         for u, t in zip(tasks["unit_id"], tasks["task_id"], strict=True)
                     ],
@@ -117,10 +107,7 @@ def push_reviews(
 
 def pull_reviews(ws: Workspace, conn: Connection) -> ReviewReport:
     """Read reviewers' choices into ``reviews`` (the first valid one per task counts)."""
-    projects = ws.read_sql(
-        "SELECT project_id, task_type FROM ls_projects WHERE server_url = ? AND kind = 'review'",
-        (conn.server_key,),
-    )
+    projects = ls_rows.review_projects(ws, server_url=conn.server_key)
     if projects.empty:
         raise InputError("no review project yet; run `safecal annotate adjudicate` first")
     try:
@@ -155,12 +142,8 @@ def pull_reviews(ws: Workspace, conn: Connection) -> ReviewReport:
                     )
                     break
     with ws.transaction() as con:
-        con.executemany(
-            "UPDATE reviews SET label = ?, reviewer = ?, decided_at = ?"
-            " WHERE response_id = ? AND field = ?",
-            decisions,
-        )
-        pending = con.execute("SELECT COUNT(*) FROM reviews WHERE label IS NULL").fetchone()[0]
+        label_rows.set_review_labels(con, rows=decisions)
+        pending = label_rows.count_pending_reviews(con)
     return ReviewReport(
         projects=dict(zip(projects["task_type"], projects["project_id"], strict=True)),
         pushed=0,

@@ -4,10 +4,14 @@
   ``images/``), its connections and transactions;
 - :mod:`.schema`: the tables, one migration script per schema version;
 - one module per group of tables with the statements that read and write them:
-  :mod:`.catalog` (items and responses, reads), :mod:`.judging` (judge runs and
-  verdicts), :mod:`.curation` (what curation reads and writes) and :mod:`.views`
-  (read-only joins that calibrate and the dashboard report on). Import them as
-  modules, e.g. ``from safecal.annotate.store import views as store_views``.
+  :mod:`.catalog` (``items``, ``responses``), :mod:`.samples` (``samples``,
+  ``ls_assignments``), :mod:`.labels` (``annotations``, ``gold``, ``honeypots``,
+  ``reviews``), :mod:`.labelstudio` (``ls_annotators``, ``ls_projects``, ``ls_tasks``),
+  :mod:`.runs` (what a judge run writes: ``judge_runs``, ``verdicts``,
+  ``judge_cache``), :mod:`.judging` (reads of judge runs and verdicts),
+  :mod:`.curation` (what curation reads and writes) and :mod:`.views` (read-only
+  joins that calibrate and the dashboard report on). Callers import a module, not
+  its functions, e.g. ``from safecal.annotate.store import labels as label_rows``.
 
 No module outside this package writes SQL (``tests/test_layout.py`` checks it).
 """
