@@ -23,6 +23,7 @@ from safecal.annotate.adjudication import honeypot_accuracy, load_inputs
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import POSITIVE, SCALES
 from safecal.annotate.store import DB_NAME, Workspace, resolve_workspace
+from safecal.annotate.store import views as store_views
 from safecal.dashboards.text import md_literal
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -82,12 +83,8 @@ def rate_name(field: str) -> str:
 
 @cached
 def fields_with_data(path: str, stamp: Stamp) -> list[str]:
-    ws = Workspace(Path(path))
-    have = ws.read_sql(
-        "SELECT DISTINCT field FROM annotations UNION "
-        "SELECT DISTINCT field FROM verdicts UNION SELECT DISTINCT field FROM gold"
-    )
-    found = [f for f in SCALES if f in set(have["field"])]
+    have = set(store_views.fields_with_data(Workspace(Path(path))))
+    found = [f for f in SCALES if f in have]
     return found or list(SCALES)
 
 
@@ -308,13 +305,7 @@ def cells(
 def response(path: str, stamp: Stamp, response_id: str) -> dict[str, Any]:
     """One response with its item (text, Chinese text, image path, categories)."""
     ws = Workspace(Path(path))
-    df = ws.read_sql(
-        """SELECT r.response_id, r.item_id, r.model, r.language, r.response, i.text, i.text_zh,
-                  i.image, i.aspect, i.level1_category, i.level2_category, i.level3_category,
-                  i.modality
-           FROM responses r JOIN items i USING (item_id) WHERE r.response_id = ?""",
-        (response_id,),
-    )
+    df = store_views.response_with_item(ws, response_id=response_id)
     if df.empty:
         return {}
     row = df.iloc[0].to_dict()
@@ -325,18 +316,10 @@ def response(path: str, stamp: Stamp, response_id: str) -> dict[str, Any]:
 @cached
 def unit_labels(path: str, stamp: Stamp, response_id: str, field: str) -> pd.DataFrame:
     """Every annotator's label of one unit, with lead time and when."""
-    return Workspace(Path(path)).read_sql(
-        "SELECT annotator, label, lead_time, COALESCE(updated_at, created_at) AS labeled_at"
-        " FROM annotations WHERE response_id = ? AND field = ? ORDER BY annotator",
-        (response_id, field),
-    )
+    return store_views.unit_labels(Workspace(Path(path)), response_id=response_id, field=field)
 
 
 @cached
 def gold_of(path: str, stamp: Stamp, response_id: str, field: str) -> dict[str, Any]:
-    df = Workspace(Path(path)).read_sql(
-        "SELECT label, method, adjudicator, decided_at FROM gold"
-        " WHERE response_id = ? AND field = ?",
-        (response_id, field),
-    )
+    df = store_views.unit_gold(Workspace(Path(path)), response_id=response_id, field=field)
     return {} if df.empty else df.iloc[0].to_dict()

@@ -127,3 +127,42 @@ def gold_cases(ws: Workspace, *, field: str) -> pd.DataFrame:
 def gold_count(ws: Workspace) -> pd.DataFrame:
     """Reads ``gold``: one row, ``n``, the number of gold labels (all fields)."""
     return ws.read_sql("SELECT count(*) AS n FROM gold")
+
+
+def fields_with_data(ws: Workspace) -> list[str]:
+    """The fields that have any human label, judge verdict or gold label."""
+    df = ws.read_sql(
+        "SELECT DISTINCT field FROM annotations UNION "
+        "SELECT DISTINCT field FROM verdicts UNION SELECT DISTINCT field FROM gold"
+    )
+    return [str(f) for f in df["field"]]
+
+
+def response_with_item(ws: Workspace, *, response_id: str) -> pd.DataFrame:
+    """One response with its item (text, Chinese text, image, aspect, categories,
+    modality): zero or one row."""
+    return ws.read_sql(
+        """SELECT r.response_id, r.item_id, r.model, r.language, r.response, i.text, i.text_zh,
+                  i.image, i.aspect, i.level1_category, i.level2_category, i.level3_category,
+                  i.modality
+           FROM responses r JOIN items i USING (item_id) WHERE r.response_id = ?""",
+        (response_id,),
+    )
+
+
+def unit_labels(ws: Workspace, *, response_id: str, field: str) -> pd.DataFrame:
+    """Every annotator's label of one unit, with lead time and when it was given."""
+    return ws.read_sql(
+        "SELECT annotator, label, lead_time, COALESCE(updated_at, created_at) AS labeled_at"
+        " FROM annotations WHERE response_id = ? AND field = ? ORDER BY annotator",
+        (response_id, field),
+    )
+
+
+def unit_gold(ws: Workspace, *, response_id: str, field: str) -> pd.DataFrame:
+    """The gold label of one unit, how it was decided and by whom: zero or one row."""
+    return ws.read_sql(
+        "SELECT label, method, adjudicator, decided_at FROM gold"
+        " WHERE response_id = ? AND field = ?",
+        (response_id, field),
+    )
