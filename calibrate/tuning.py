@@ -230,6 +230,10 @@ def tune_table(
         )
     if group is None and "item_id" in labeled.columns:
         group = "item_id"
+    if group is not None and group not in labeled.columns:
+        raise InputError(
+            f"--group {group!r}: no such column; the table has {', '.join(map(str, table.columns))}"
+        )
     groups = labeled[group].astype(str).to_numpy() if group else None
     return tune_threshold_cv(
         values.isin(pos).to_numpy(),

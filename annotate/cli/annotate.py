@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from safecal.annotate.cli.common import keep_formulas_option, open_workspace, workspace_parent
+from safecal.annotate.cli.options import confidence, number, share, whole
 
 if TYPE_CHECKING:
     from safecal.annotate.adjudication import Resolution
@@ -222,7 +223,7 @@ def _resolution_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--min-honeypot-accuracy",
-        type=float,
+        type=share("honeypot accuracy"),
         default=1.0,
         help="annotators below this honeypot accuracy get their units reviewed",
     )
@@ -236,7 +237,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parent = workspace_parent()
 
     p = sub.add_parser("sample", parents=[parent], help="draw a stratified sample of responses")
-    p.add_argument("--n", type=int, default=None, help="total sample size")
+    p.add_argument("--n", type=whole(1, "sample size"), default=None, help="total sample size")
     p.add_argument(
         "--by",
         default="model",
@@ -248,19 +249,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--width",
-        type=float,
+        type=number("interval width", low_open=True, high=1.0),
         default=None,
         help="target interval width per stratum (allocation width)",
     )
-    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--confidence", type=confidence(), default=0.95)
     p.add_argument(
         "--oversample",
-        type=float,
+        type=number("oversampling factor", low=1.0),
         default=1.0,
         help="factor for responses where judges disagree or sit near the threshold",
     )
-    p.add_argument("--threshold", type=float, default=0.5)
-    p.add_argument("--margin", type=float, default=0.1)
+    p.add_argument("--threshold", type=share("score threshold"), default=0.5)
+    p.add_argument("--margin", type=share("score margin"), default=0.1)
     p.add_argument("--aspect", choices=("vulnerability", "overrefusal"), default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample-id", default=None)
@@ -271,9 +272,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("sample_id")
     p.add_argument("--annotators", required=True, help="comma list of annotator emails")
-    p.add_argument("--overlap", type=float, default=0.2, help="share labeled by k annotators")
-    p.add_argument("--k", type=int, default=2)
-    p.add_argument("--honeypot-rate", type=float, default=0.1)
+    p.add_argument(
+        "--overlap",
+        type=share("share of units overlapped"),
+        default=0.2,
+        help="share labeled by k annotators",
+    )
+    p.add_argument("--k", type=whole(2, "annotators per overlapped unit"), default=2)
+    p.add_argument(
+        "--honeypot-rate",
+        type=number("honeypot share of a queue", high=1.0, high_open=True),
+        default=0.1,
+    )
     p.add_argument(
         "--query-quality",
         action="store_true",
@@ -284,7 +294,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("push", parents=[parent], help="push a sample to Label Studio")
     p.add_argument("sample_id")
-    p.add_argument("--batch-size", type=int, default=10_000)
+    p.add_argument("--batch-size", type=whole(1, "tasks per import request"), default=10_000)
     p.add_argument("--images", choices=("local", "inline"), default="local")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_push)
@@ -299,7 +309,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("honeypots", parents=[parent], help="load known labels for honeypots")
     p.add_argument("file")
-    p.add_argument("--n", type=int, default=None, help="keep only N rows, drawn at random")
+    p.add_argument(
+        "--n",
+        type=whole(1, "honeypots kept"),
+        default=None,
+        help="keep only N rows, drawn at random",
+    )
     p.add_argument(
         "--exclude-sample",
         default=None,

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from safecal.annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.cli.options import whole
 
 if TYPE_CHECKING:
     from safecal.annotate.labelstudio.server import ServerInfo
@@ -72,7 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "start", parents=[parent], help="start Label Studio on 127.0.0.1 (data under the workspace)"
     )
-    p.add_argument("--port", type=int, default=None, help="port (default: one the OS picks)")
+    p.add_argument(
+        "--port", type=whole(1, "TCP port"), default=None, help="port (default: one the OS picks)"
+    )
     p.set_defaults(func=_start)
     p = sub.add_parser("stop", parents=[parent], help="stop the server this workspace started")
     p.set_defaults(func=_stop)

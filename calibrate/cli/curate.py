@@ -11,6 +11,7 @@ import argparse
 from dataclasses import fields
 
 from safecal.annotate.cli.common import keep_formulas_option, open_workspace, workspace_parent
+from safecal.annotate.cli.options import whole
 from safecal.annotate.errors import InputError
 
 _HELP = {
@@ -199,7 +200,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="file format with --out (default: csv)",
     )
     keep_formulas_option(run)
-    run.add_argument("--top", type=int, default=15, help="flagged queries to list (default 15)")
+    run.add_argument(
+        "--top",
+        type=whole(0, "flagged queries to list"),
+        default=15,
+        help="flagged queries to list (default 15)",
+    )
     run.add_argument(
         "--push",
         action="store_true",

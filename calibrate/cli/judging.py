@@ -4,47 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from safecal.annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.cli.options import number, share, whole
 from safecal.annotate.errors import InputError
-
-
-def _whole(minimum: int, what: str) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``minimum``; 0 calls in flight or 0 attempts would
-    not fail until deep in the run (a ValueError, or a run that judges nothing)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text} must be {minimum} or more ({what})")
-        return value
-
-    return parse
-
-
-def _number(*, positive: bool, what: str) -> Callable[[str], float]:
-    """An argparse type: a finite float, > 0 or >= 0; ``nan``, ``inf`` and negative
-    seconds, prices or temperatures mean nothing."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value) or value < 0 or (positive and value == 0):
-            bound = "more than 0" if positive else "0 or more"
-            raise argparse.ArgumentTypeError(f"{text} must be a finite number, {bound} ({what})")
-        return value
-
-    return parse
 
 
 def _llm_parent() -> argparse.ArgumentParser:
@@ -72,10 +38,8 @@ def _llm_parent() -> argparse.ArgumentParser:
         "(default harmfulness=harmfulness-v1, refusal=refusal-v1)",
     )
     run.add_argument("--text-only", action="store_true", help="llm: do not send images")
-    run.add_argument(
-        "--temperature", type=_number(positive=False, what="sampling temperature"), default=0.0
-    )
-    run.add_argument("--max-tokens", type=_whole(1, "tokens the judge may answer"), default=200)
+    run.add_argument("--temperature", type=number("sampling temperature"), default=0.0)
+    run.add_argument("--max-tokens", type=whole(1, "tokens the judge may answer"), default=200)
     run.add_argument(
         "--no-logprobs",
         action="store_true",
@@ -83,13 +47,13 @@ def _llm_parent() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--timeout",
-        type=_number(positive=True, what="seconds per attempt"),
+        type=number("seconds per attempt", low_open=True),
         default=60.0,
         help="llm: seconds per attempt",
     )
     run.add_argument(
         "--max-attempts",
-        type=_whole(1, "attempts per call"),
+        type=whole(1, "attempts per call"),
         default=6,
         help="llm: attempts per call",
     )
@@ -121,18 +85,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument(
         "--concurrency",
-        type=_whole(1, "calls in flight"),
+        type=whole(1, "calls in flight"),
         default=64,
         help="llm: calls in flight",
     )
     run.add_argument(
         "--price-in",
-        type=_number(positive=False, what="USD per million input tokens"),
+        type=number("USD per million input tokens"),
         help="USD per million input tokens",
     )
     run.add_argument(
         "--price-out",
-        type=_number(positive=False, what="USD per million output tokens"),
+        type=number("USD per million output tokens"),
         help="USD per million output tokens",
     )
     run.add_argument("--file", help="imported: the file holding the verdicts")
@@ -173,22 +137,32 @@ def register(commands: argparse._SubParsersAction) -> None:
     tune.add_argument(
         "--objective", default="kappa", choices=["kappa", "f1", "youden", "cost", "fpr_at_fnr"]
     )
-    tune.add_argument("--cost-fp", type=float, default=1.0, help="cost objective: cost of a FP")
-    tune.add_argument("--cost-fn", type=float, default=1.0, help="cost objective: cost of a FN")
+    tune.add_argument(
+        "--cost-fp",
+        type=number("cost of a false positive"),
+        default=1.0,
+        help="cost objective: cost of a FP",
+    )
+    tune.add_argument(
+        "--cost-fn",
+        type=number("cost of a false negative"),
+        default=1.0,
+        help="cost objective: cost of a FN",
+    )
     tune.add_argument(
         "--max-fnr",
-        type=float,
+        type=share("false-negative-rate cap"),
         default=0.1,
         help="fpr_at_fnr objective: the false-negative-rate cap",
     )
-    tune.add_argument("--folds", type=int, default=5)
+    tune.add_argument("--folds", type=whole(2, "cross-validation folds"), default=5)
     tune.add_argument(
         "--group",
         help="column grouping rows for the folds (default item_id "
         "when present): rows of one group never straddle train and test",
     )
     tune.add_argument("--seed", type=int, default=0)
-    tune.add_argument("--n-boot", type=int, default=1000)
+    tune.add_argument("--n-boot", type=whole(0, "bootstrap resamples; 0 for none"), default=1000)
     tune.add_argument("--json", action="store_true")
     tune.set_defaults(func=cmd_tune)
 
@@ -211,13 +185,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     prompt.add_argument(
         "--shots",
         nargs="+",
-        type=_whole(0, "few-shot examples"),
+        type=whole(0, "few-shot examples"),
         default=[0, 3],
         help="few-shot counts to try (default 0 3)",
     )
-    prompt.add_argument("--concurrency", type=_whole(1, "calls in flight"), default=16)
+    prompt.add_argument("--concurrency", type=whole(1, "calls in flight"), default=16)
     prompt.add_argument("--seed", type=int, default=0)
-    prompt.add_argument("--n-boot", type=int, default=1000)
+    prompt.add_argument("--n-boot", type=whole(0, "bootstrap resamples; 0 for none"), default=1000)
     prompt.add_argument(
         "--out", help="write the result as JSON here (for `report --prompt-tuning`)"
     )
@@ -243,9 +217,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument(
         "--objective", default="kappa", choices=["kappa", "f1", "youden", "cost", "fpr_at_fnr"]
     )
-    report.add_argument("--folds", type=int, default=5)
+    report.add_argument("--folds", type=whole(2, "cross-validation folds"), default=5)
     report.add_argument("--seed", type=int, default=0)
-    report.add_argument("--n-boot", type=int, default=1000)
+    report.add_argument("--n-boot", type=whole(0, "bootstrap resamples; 0 for none"), default=1000)
     report.set_defaults(func=cmd_report)
 
 

@@ -15,33 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from safecal.annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.cli.options import confidence as confidence_level
+from safecal.annotate.cli.options import number, whole
 from safecal.annotate.errors import InputError
 
 #: ``--level`` choices: :data:`calibrate.agreement.LEVELS` (spelled out here so that the
 #: command line starts without importing numpy; a test checks they are the same)
 AGREEMENT_LEVELS = ("nominal", "ordinal", "interval", "ratio")
-
-
-def _level(text: str) -> float:
-    """``--confidence``: a fraction in (0, 1) (0.9, not 90)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 1 (e.g. 0.9 for 90%)")
-    return value
-
-
-def _count(text: str) -> int:
-    """``--n-boot``: a non-negative integer."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
-    return value
 
 
 def _common(parser: argparse.ArgumentParser, *, confidence: float) -> None:
@@ -62,7 +42,7 @@ def _common(parser: argparse.ArgumentParser, *, confidence: float) -> None:
     )
     parser.add_argument(
         "--confidence",
-        type=_level,
+        type=confidence_level("confidence level, e.g. 0.9 for 90%"),
         default=confidence,
         help=f"interval confidence level (default {confidence})",
     )
@@ -114,7 +94,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="A,B,C",
         help="the label scale in order (ordinal order; default: inferred)",
     )
-    p.add_argument("--n-boot", type=_count, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument(
+        "--n-boot",
+        type=whole(0, "bootstrap resamples; 0 for none"),
+        default=1000,
+        help="bootstrap resamples (default 1000)",
+    )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=run_agreement)
 
@@ -167,7 +152,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="workspace: use the field's positive labels (annotate.labels)",
     )
-    p.add_argument("--n-boot", type=_count, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument(
+        "--n-boot",
+        type=whole(0, "bootstrap resamples; 0 for none"),
+        default=1000,
+        help="bootstrap resamples (default 1000)",
+    )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=run_judge)
 
@@ -211,7 +201,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="model", help="model column for --cells (default model)")
     p.add_argument(
         "--target-width",
-        type=float,
+        type=number("interval width", low_open=True, high=1.0),
         metavar="W",
         help="plan the gold budget: labels needed for an interval this wide",
     )
