@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from safecal.annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.errors import InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -87,9 +88,21 @@ def _responses(args: argparse.Namespace) -> int:
 
     ws = open_workspace(args, create=False)
     mapping = parse_mapping(args.map)
-    for file in args.files:
-        report = ingest_responses(
-            ws, file, mapping=mapping, encoding=args.encoding, replace=args.replace
-        )
+    done: list[str] = []
+    for k, file in enumerate(args.files):
+        try:
+            report = ingest_responses(
+                ws, file, mapping=mapping, encoding=args.encoding, replace=args.replace
+            )
+        except InputError as exc:
+            if not done:
+                raise
+            rest = ", ".join(str(f) for f in args.files[k + 1 :])
+            raise InputError(
+                f"{exc}\n(each file is one transaction: {', '.join(done)} stayed ingested; "
+                f"{file}{', ' + rest if rest else ''} not; fix {file} and rerun the same "
+                "command: files already ingested are unchanged by a rerun)"
+            ) from None
+        done.append(str(file))
         print(report.summary())
     return 0
