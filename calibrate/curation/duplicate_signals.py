@@ -33,25 +33,16 @@ def duplicate_pairs(
     difference-hash Hamming distance (NA when an image is missing or images are
     not compared); ``same_image`` is False only when both images exist and differ.
     """
-    from safecal.calibrate.curation.duplicates import pair_similarity, similar_pairs, tfidf_matrix
+    from safecal.calibrate.curation.duplicates import pair_similarity, similar_pairs, text_vectors
 
     items = inputs.items.sort_values("item_id", key=natural_order).reset_index(drop=True)
     ids = items["item_id"].astype(str).to_numpy()
     matrices: dict[str, tuple[object, np.ndarray]] = {}
     found = []
     for lang, column in (("en", "text"), ("zh", "text_zh")):
-        texts = [t if isinstance(t, str) else "" for t in items[column].tolist()]
-        present = np.array([bool(t.strip()) for t in texts])
+        X, present = text_vectors(items[column].tolist(), language=lang, vectorize=vectorize)
         if present.sum() < 2:
             continue
-        if vectorize is None:
-            X = tfidf_matrix(texts, language=lang)
-        else:
-            from scipy import sparse
-            from sklearn.preprocessing import normalize
-
-            X = sparse.csr_matrix(normalize(np.asarray(vectorize(texts), dtype=np.float32)))
-            X = sparse.diags(present.astype(np.float32)) @ X
         matrices[lang] = (X, present)
         found.append(similar_pairs(X, threshold=th.duplicate_review)[["i", "j"]])
     if not found or not sum(len(f) for f in found):
@@ -96,34 +87,24 @@ def duplicate_pairs(
     ]
     merged["image_distance"] = pd.array(distances, dtype="Int64")
     merged["same_image"] = ~(merged["image_distance"].fillna(0) > th.image_distance).astype(bool)
-    return merged[PAIR_COLUMNS].reset_index(drop=True)
+    return merged[list(PAIR_DTYPES)].reset_index(drop=True)
 
 
-PAIR_COLUMNS = [
-    "item_a",
-    "item_b",
-    "similarity",
-    "similarity_en",
-    "similarity_zh",
-    "languages",
-    "image_distance",
-    "same_image",
-]
+#: the columns of :func:`duplicate_pairs` (both languages, images) and their types
+PAIR_DTYPES = {
+    "item_a": "string",
+    "item_b": "string",
+    "similarity": "float64",
+    "similarity_en": "float64",
+    "similarity_zh": "float64",
+    "languages": "string",
+    "image_distance": "Int64",
+    "same_image": "bool",
+}
 
 
 def _empty_pairs() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "item_a": pd.Series(dtype="string"),
-            "item_b": pd.Series(dtype="string"),
-            "similarity": pd.Series(dtype="float64"),
-            "similarity_en": pd.Series(dtype="float64"),
-            "similarity_zh": pd.Series(dtype="float64"),
-            "languages": pd.Series(dtype="string"),
-            "image_distance": pd.Series(dtype="Int64"),
-            "same_image": pd.Series(dtype="bool"),
-        }
-    )
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in PAIR_DTYPES.items()})
 
 
 def _image_distance(

@@ -51,7 +51,13 @@ VECTORIZER_OPTIONS: dict[str, dict[str, object]] = {
     "zh": {"analyzer": "char", "ngram_range": (1, 2), "lowercase": True},
 }
 
-PAIR_COLUMNS = ["item_a", "item_b", "language", "similarity"]
+#: the columns of :func:`near_duplicates` (one language's pairs) and their types
+TEXT_PAIR_DTYPES = {
+    "item_a": "string",
+    "item_b": "string",
+    "language": "string",
+    "similarity": "float64",
+}
 
 
 def tfidf_matrix(texts: Sequence[str], *, language: str = "en") -> sparse.csr_matrix:
@@ -158,30 +164,40 @@ def near_duplicates(
     ``item_a`` the earlier of the two in ``ids`` order.
     """
     ids = list(ids)
-    present = [k for k, t in enumerate(texts) if isinstance(t, str) and t.strip()]
-    kept_texts = [str(texts[k]) for k in present]
-    if len(present) < 2:
-        return pd.DataFrame(columns=PAIR_COLUMNS).astype(
-            {"item_a": "string", "item_b": "string", "language": "string", "similarity": "float64"}
-        )
-    from scipy import sparse
-
-    if vectorize is None:
-        X = tfidf_matrix(kept_texts, language=language)
-    else:
-        from sklearn.preprocessing import normalize
-
-        X = sparse.csr_matrix(normalize(np.asarray(vectorize(kept_texts), dtype=np.float32)))
+    X, present = text_vectors(texts, language=language, vectorize=vectorize)
+    if present.sum() < 2:
+        return pd.DataFrame(columns=list(TEXT_PAIR_DTYPES)).astype(TEXT_PAIR_DTYPES)
     pairs = similar_pairs(X, threshold=threshold, common_df=common_df, chunk_rows=chunk_rows)
-    idx = np.asarray(present)
+    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
     return pd.DataFrame(
         {
-            "item_a": pd.array([ids[k] for k in idx[pairs["i"].to_numpy()]], dtype="string"),
-            "item_b": pd.array([ids[k] for k in idx[pairs["j"].to_numpy()]], dtype="string"),
+            "item_a": pd.array([ids[k] for k in i], dtype="string"),
+            "item_b": pd.array([ids[k] for k in j], dtype="string"),
             "language": pd.array([language] * len(pairs), dtype="string"),
             "similarity": pairs["similarity"].to_numpy(dtype=np.float64),
         }
     )
+
+
+def text_vectors(
+    texts: Sequence[str | None],
+    *,
+    language: str,
+    vectorize: Callable[[Sequence[str]], sparse.spmatrix | np.ndarray] | None = None,
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """One L2-normalised row per text (TF-IDF, or ``vectorize``'s rows normalised) and
+    which texts are present; a missing or blank text gets a zero row, which is similar
+    to nothing, so row numbers stay the texts' positions."""
+    from scipy import sparse
+    from sklearn.preprocessing import normalize
+
+    filled = [t if isinstance(t, str) else "" for t in texts]
+    present = np.array([bool(t.strip()) for t in filled], dtype=bool)
+    if vectorize is None:
+        X = tfidf_matrix(filled, language=language)
+    else:
+        X = sparse.csr_matrix(normalize(np.asarray(vectorize(filled), dtype=np.float32)))
+    return sparse.csr_matrix(sparse.diags(present.astype(np.float32)) @ X), present
 
 
 def duplicate_groups(pairs: pd.DataFrame, ids: Sequence[str]) -> pd.Series:
