@@ -16,6 +16,7 @@ newer one is refused with a clear message.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -58,6 +59,12 @@ class Workspace:
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> Workspace:
         """Open (and with ``create``, make) the workspace, migrating it to the current schema."""
+        given = str(path or os.environ.get("SAFECAL_WORKSPACE") or "")
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", given):
+            raise InputError(
+                f"--workspace {given.split('://', 1)[0]}://...: a workspace is a folder here; "
+                "database URLs (PostgreSQL) are not supported yet: pass a folder"
+            )
         ws = cls(resolve_workspace(path).absolute())
         if not ws.db_path.exists():
             if not create:

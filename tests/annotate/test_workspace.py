@@ -83,3 +83,12 @@ def test_two_processes_write_at_once(tmp_path):
     ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert len(ws.read_sql("SELECT key FROM meta WHERE value = 'x'")) == 400
+
+
+def test_a_database_url_is_refused_clearly(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for url in ("postgresql://me@db/safecal", "sqlite:///x.db"):
+        with pytest.raises(InputError, match="database URLs .* not supported yet") as err:
+            Workspace.open(url)
+        assert "me@db" not in str(err.value)  # a URL may carry a password
+    assert not any(tmp_path.iterdir())  # no folder named after the URL
