@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from safecal.annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.cli.common import encoding_option, open_workspace, workspace_parent
 from safecal.annotate.errors import InputError
 
 
@@ -76,6 +76,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--price-in", type=float, help="USD per million input tokens")
     run.add_argument("--price-out", type=float, help="USD per million output tokens")
     run.add_argument("--file", help="imported: the file holding the verdicts")
+    encoding_option(run, of="--file")
     run.add_argument("--label-column", default="label", help="imported: label column")
     run.add_argument("--score-column", help="imported: score column (P(positive))")
     run.add_argument("--models", nargs="+", help="only responses of these target models")
@@ -91,7 +92,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Choose the threshold on a judge's score that maximises the objective, "
         "exactly over all distinct scores; report cross-validated (out-of-fold) figures.",
     )
-    tune.add_argument("--table", help="a CSV / JSONL / Parquet file with gold and score columns")
+    tune.add_argument(
+        "--table", help="a CSV / TSV / JSONL / JSON / Parquet file with gold and score columns"
+    )
+    encoding_option(tune, of="--table")
     tune.add_argument(
         "--run",
         help="instead of --table: a judge run id (or judge name) in the "
@@ -204,7 +208,11 @@ def build_judge(args: argparse.Namespace) -> Any:
         if not args.file:
             raise InputError("--judge imported needs --file FILE (and --label-column)")
         return ImportedJudge.from_file(
-            args.file, label=args.label_column, score=args.score_column, name=args.name
+            args.file,
+            label=args.label_column,
+            score=args.score_column,
+            name=args.name,
+            encoding=args.encoding,
         )
     from safecal.calibrate.judges.llm import LLMJudge
     from safecal.calibrate.judges.prompt import load_prompt
@@ -281,11 +289,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if bool(args.table) == bool(args.run):
         raise InputError("give exactly one of --table FILE or --run RUN")
     if args.table:
-        from safecal.calibrate import read_table
+        from safecal.calibrate.io import blank_as_missing, read_table
 
         if not args.positive:
             raise InputError("--table needs --positive VALUE (the gold label counted positive)")
-        table = read_table(args.table)
+        table = blank_as_missing(read_table(args.table, encoding=args.encoding))
         gold, score, positive = args.gold, args.score, args.positive
     else:
         from safecal.calibrate.report.data import run_table
