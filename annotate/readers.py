@@ -599,7 +599,8 @@ def _json_array(
                 f"{path}, line {line_at(min(pos, len(text)))}: malformed JSON (expected , or ] "
                 "after an object); a .json file holds one array of objects"
             )
-    if text[pos:].strip():
+    pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+    if pos < len(text):
         raise InputError(
             f"{path}, line {line_at(pos)}: text after the end of the JSON array; a .json file "
             "holds one array of objects"
