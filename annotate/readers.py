@@ -145,7 +145,7 @@ def iter_table(
     no rows yields one empty frame with the header's columns. ``keys``: column names whose
     values must be text or numbers (ids)."""
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     fmt = table_format(path)
     _check_encoding(encoding)
     rows = chunksize or 2**62
@@ -171,7 +171,7 @@ def _check_encoding(encoding: str) -> None:
         ) from None
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
     """Refuse what is not a regular, non-empty file before opening it (a FIFO would block)."""
     try:
         info = path.stat()
@@ -198,6 +198,7 @@ def _undecodable(path: Path, encoding: str) -> InputError:
     where = ""
     try:
         decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        lineno = 0
         with path.open("rb") as fh:
             for lineno, raw in enumerate(iter(lambda: fh.readline(LIMITS.line_chars), b""), 1):
                 try:
@@ -206,6 +207,11 @@ def _undecodable(path: Path, encoding: str) -> InputError:
                     bad = raw[exc.start : exc.start + 1] if exc.start < len(raw) else b""
                     where = f" at line {lineno}, byte {exc.start + 1} ({bad!r})"
                     break
+            else:
+                try:
+                    decoder.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    where = f" at line {lineno} (a character cut off at the end of the file)"
     except OSError:
         pass
     return InputError(f"{path}: not valid {encoding}{where}; {ENCODING_ADVICE}")

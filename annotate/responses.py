@@ -35,7 +35,7 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 from safecal.annotate.ingest_report import IngestReport, Problems, listing
 from safecal.annotate.labels import LANGUAGES
-from safecal.annotate.readers import apply_mapping, iter_table, mapped_keys
+from safecal.annotate.readers import apply_mapping, check_file, iter_table, mapped_keys
 from safecal.annotate.workspace import Workspace
 
 REQUIRED = ("item_id", "model", "language", "response")
@@ -73,6 +73,7 @@ def ingest_responses(
     """Check and store the responses of ``path``. Raises :class:`InputError` and writes
     nothing on bad input (unknown items, duplicates, bad languages, changed content)."""
     path = Path(path)
+    check_file(path)  # before the transaction: its size decides the bulk-load plan
     report = IngestReport(file=str(path), kind="responses")
     source, now = str(path), datetime.now(UTC).isoformat(timespec="seconds")
     columns = (

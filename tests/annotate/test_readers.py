@@ -130,6 +130,10 @@ def test_encodings(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"gbk.jsonl: not valid utf-8 at line 2.*--encoding"):
         read_table(j)
     assert read_table(j, encoding="gb18030")["id"].tolist() == ["1", "不"]
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes("id\n1\nann_é".encode("latin-1"))  # a UTF-8 lead byte, then the end
+    with pytest.raises(InputError, match=r"utf-8 at line 3 \(a character cut off at the end"):
+        read_table(cut)
     with pytest.raises(InputError, match=r"--encoding 'no-such-codec': unknown encoding"):
         read_table(p, encoding="no-such-codec")
 
