@@ -282,87 +282,84 @@ def _iter_csv(
         csv.field_size_limit(previous)
 
 
-class _Counted:
-    """Physical lines for :mod:`csv`, counted and checked before the csv module sees them.
+def _counted_lines(
+    path: Path, fh: TextIO, limits: Limits, delimiter: str, count: list[int]
+) -> Iterator[str]:
+    """Physical lines for :mod:`csv`, counted (in ``count[0]``) and checked before the csv
+    module sees them.
 
     The column count of a line outside quotes is exact and cheap (separators + 1), so a
-    line of a million columns is refused before a row of a million strings is built."""
-
-    def __init__(self, path: Path, fh: TextIO, limits: Limits, delimiter: str) -> None:
-        self.path, self.limits, self.delimiter = path, limits, delimiter
-        self.source = _lines(fh, limits)
-        self.lineno = 0
-        self.in_quotes = False  # inside a quoted field at the end of the previous line
-
-    def __iter__(self) -> _Counted:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self.source)
-        self.lineno += 1
-        if len(line) > self.limits.line_chars and not line.endswith(("\n", "\r")):
-            raise _too_long(self.path, self.lineno, self.limits)
+    line of a million columns is refused before a row of a million strings is built.
+    Whether a line starts inside a quoted field follows from the parity of the quotes
+    before it (an escaped quote is two)."""
+    limit = limits.line_chars + 1
+    in_quotes = False
+    line = fh.readline(limit).removeprefix("\ufeff")
+    while line:
+        count[0] += 1
+        if len(line) > limits.line_chars and line[-1] not in "\r\n":
+            raise _too_long(path, count[0], limits)
         quotes = line.count('"')
-        if not quotes and not self.in_quotes:
-            separators = line.count(self.delimiter)
-            if separators >= self.limits.columns:
-                raise _too_wide(self.path, self.lineno, f"{separators + 1:,}", self.limits)
-        self.in_quotes ^= quotes % 2 == 1
-        return line
+        if quotes:
+            in_quotes = in_quotes != bool(quotes & 1)
+        elif not in_quotes and line.count(delimiter) >= limits.columns:
+            raise _too_wide(path, count[0], f"{line.count(delimiter) + 1:,}", limits)
+        yield line
+        line = fh.readline(limit)
 
 
 def _csv_rows(
     path: Path, fh: TextIO, chunk_rows: int, limits: Limits, delimiter: str
 ) -> Iterator[pd.DataFrame]:
-    lines = _Counted(path, fh, limits, delimiter)
-    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    count = [0]  # physical lines handed to the csv module so far
+    reader = csv.reader(
+        _counted_lines(path, fh, limits, delimiter, count), delimiter=delimiter, strict=True
+    )
     names: list[str] | None = None
     rows: list[list[str]] = []
     starts: list[int] = []
     yielded = False
-    while True:
-        start = lines.lineno + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            if "field larger than field limit" in str(exc):
-                raise InputError(
-                    f"{path}, line {start}: a field longer than {limits.field_chars:,} "
-                    'characters (the limit); an unclosed quote (") swallows the lines after '
-                    "it: check the quoting from this line on"
-                ) from None
-            if "unexpected end of data" in str(exc):
-                raise InputError(
-                    f"{path}, line {start}: a quoted field opened on this line does not close "
-                    'before the end of the file; add the closing " (a " inside a quoted field '
-                    'is written "")'
-                ) from None
+    end = 0  # the last line of the previous record
+    try:
+        for row in reader:
+            start, end = end + 1, count[0]
+            if not "".join(row).strip():
+                continue  # a blank line
+            if names is None:
+                names = [cell.strip() for cell in row]
+                _check_columns(path, names, limits, lineno=start)
+                width = len(names)
+                continue
+            if len(row) != width:
+                if len(row) > width:
+                    raise InputError(
+                        f"{path}, line {start}: {len(row)} fields, but the header has "
+                        f"{width}; a separator inside a value needs quotes around the value"
+                    )
+                row += [""] * (width - len(row))
+            rows.append(row)
+            starts.append(start)
+            if len(rows) >= chunk_rows:
+                yield _frame(names, rows, starts)
+                yielded, rows, starts = True, [], []
+    except csv.Error as exc:
+        start = end + 1
+        if "field larger than field limit" in str(exc):
             raise InputError(
-                f"{path}, line {lines.lineno}: malformed CSV ({exc}); fix the quoting "
-                '(a " inside a quoted field is written "")'
+                f"{path}, line {start}: a field longer than {limits.field_chars:,} "
+                'characters (the limit); an unclosed quote (") swallows the lines after '
+                "it: check the quoting from this line on"
             ) from None
-        if not any(cell.strip() for cell in row):
-            continue  # a blank line
-        if names is None:
-            names = [cell.strip() for cell in row]
-            _check_columns(path, names, limits, lineno=start)
-            continue
-        if len(row) > len(names):
+        if "unexpected end of data" in str(exc):
             raise InputError(
-                f"{path}, line {start}: {len(row)} fields, but the header has {len(names)}; "
-                "a separator inside a value needs quotes around the value"
-            )
-        if len(row) > limits.columns:
-            raise _too_wide(path, start, f"{len(row):,}", limits)
-        if len(row) < len(names):
-            row += [""] * (len(names) - len(row))
-        rows.append(row)
-        starts.append(start)
-        if len(rows) >= chunk_rows:
-            yield _frame(names, rows, starts)
-            yielded, rows, starts = True, [], []
+                f"{path}, line {start}: a quoted field opened on this line does not close "
+                'before the end of the file; add the closing " (a " inside a quoted field '
+                'is written "")'
+            ) from None
+        raise InputError(
+            f"{path}, line {count[0]}: malformed CSV ({exc}); fix the quoting "
+            '(a " inside a quoted field is written "")'
+        ) from None
     if names is None:
         raise InputError(f"{path}: no header row (the file holds only blank lines)")
     if rows or not yielded:
