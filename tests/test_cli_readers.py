@@ -294,3 +294,24 @@ def test_fifo_and_wide_line_as_a_user_runs_them(tmp_path: Path) -> None:
         assert done.stderr.startswith(f"error: {path}") and message in done.stderr
         assert "Traceback" not in done.stderr
         assert time.monotonic() - started < 60
+
+
+def test_phrase_files_take_encoding_and_refuse_what_is_not_a_file(
+    example_workspace: Workspace, tmp_path: Path, capsys
+) -> None:
+    phrases = tmp_path / "phrases.txt"
+    phrases.write_bytes("# 拒绝用语\n我不能帮助\n".encode("gb18030"))
+    argv = ["calibrate", "run", "--judge", "keyword", "--phrases", str(phrases)]
+    ws = ["-w", str(example_workspace.path)]
+    before = counts(example_workspace)
+    code, _, err = run(capsys, *argv, *ws)
+    assert code == 2 and err.startswith(f"error: {phrases}: not valid utf-8")
+    assert "--encoding" in err
+    (tmp_path / "dir.txt").mkdir()
+    code, _, err = run(capsys, "calibrate", "run", "--judge", "keyword", "--phrases",
+                       str(tmp_path / "dir.txt"), *ws)  # fmt: skip
+    assert code == 2 and "is a folder" in err
+    assert counts(example_workspace) == before
+    code, out, err = run(capsys, *argv, *ws, "--encoding", "gb18030", "--no-progress")
+    assert code == 0, err
+    assert counts(example_workspace)["judge_runs"] == before["judge_runs"] + 1

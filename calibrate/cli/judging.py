@@ -76,7 +76,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--price-in", type=float, help="USD per million input tokens")
     run.add_argument("--price-out", type=float, help="USD per million output tokens")
     run.add_argument("--file", help="imported: the file holding the verdicts")
-    encoding_option(run, of="--file")
+    encoding_option(run, of="--file and --phrases")
     run.add_argument("--label-column", default="label", help="imported: label column")
     run.add_argument("--score-column", help="imported: score column (P(positive))")
     run.add_argument("--models", nargs="+", help="only responses of these target models")
@@ -198,7 +198,7 @@ def build_judge(args: argparse.Namespace) -> Any:
         kw: dict[str, Any] = {"name": args.name or "keyword"}
         if args.phrases:
             try:
-                kw["phrases"] = read_phrases(args.phrases)
+                kw["phrases"] = read_phrases(args.phrases, encoding=args.encoding)
             except OSError as exc:
                 raise InputError(f"--phrases: cannot read {exc.filename}") from None
         return KeywordJudge(**kw)
