@@ -29,7 +29,7 @@ from PIL import Image, UnidentifiedImageError
 from safecal.annotate.errors import InputError
 from safecal.annotate.ingest_report import IngestReport, Problems, listing
 from safecal.annotate.labels import ASPECTS, modality
-from safecal.annotate.readers import apply_mapping, mapped_keys, read_table
+from safecal.annotate.readers import apply_mapping, check_file, mapped_keys, read_table
 from safecal.annotate.taxonomy import Taxonomy, load_taxonomy
 from safecal.annotate.workspace import Workspace
 
@@ -85,6 +85,7 @@ def ingest_items(
     """Check and store the items of ``path``; images are looked up under ``images``
     (default: the file's folder). Raises :class:`InputError` and writes nothing on bad input."""
     path = Path(path)
+    check_file(path)  # first: a wrong path is the problem, not the folder beside it
     image_root = Path(images) if images is not None else path.parent
     if not image_root.is_dir():
         raise InputError(f"--images {image_root}: not a folder; pass the unpacked image folder")

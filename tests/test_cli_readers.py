@@ -255,6 +255,7 @@ def test_bad_files_through_the_command_line(
         "import": lambda p: ["annotate", "import", str(p)],
         "honeypots": lambda p: ["annotate", "honeypots", str(p)],
         "responses": lambda p: ["ingest", "responses", str(p)],
+        "items": lambda p: ["ingest", "items", str(p)],
         "run": lambda p: ["calibrate", "run", "--judge", "imported", "--file", str(p)],
         "tune": lambda p: ["calibrate", "tune", "--table", str(p), "--positive", "unsafe"],
         "agreement": lambda p: ["calibrate", "agreement", "--table", str(p)],
@@ -315,3 +316,9 @@ def test_phrase_files_take_encoding_and_refuse_what_is_not_a_file(
     code, out, err = run(capsys, *argv, *ws, "--encoding", "gb18030", "--no-progress")
     assert code == 0, err
     assert counts(example_workspace)["judge_runs"] == before["judge_runs"] + 1
+
+
+def test_ingest_items_names_a_missing_file_not_its_folder(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "no-such-folder" / "items.csv"
+    code, _, err = run(capsys, "ingest", "items", str(missing), "-w", str(tmp_path / "ws"))
+    assert code == 2 and err.startswith(f"error: {missing}: file not found"), err
