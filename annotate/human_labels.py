@@ -11,6 +11,10 @@ replaces the same rows (idempotent).
 
 Honeypots (``safecal annotate honeypots FILE``): ``item_id, model, language, field,
 label`` (for instance the example's ``truth.csv``), written to ``honeypots``.
+
+Both read the file with :mod:`annotate.readers` (any format it reads, ``--encoding``,
+messages naming the file's line numbers); every value is stripped of surrounding spaces,
+and ``created_at`` is stored as the text given (an integer is not read as a 1970 date).
 """
 
 from __future__ import annotations
@@ -23,35 +27,24 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import SCALES
 from safecal.annotate.labelstudio.configs import QUERY_QUALITY_CHOICES, QUERY_QUALITY_FIELDS
+from safecal.annotate.readers import read_table
 from safecal.annotate.store import Workspace
 from safecal.annotate.taxonomy import load_taxonomy
 
 REQUIRED = ("item_id", "model", "language", "annotator", "field", "label")
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A CSV / JSONL / Parquet table as strings (by extension)."""
-    path = Path(path)
-    try:
-        if path.suffix == ".parquet":
-            df = pd.read_parquet(path)
-        elif path.suffix in (".jsonl", ".json"):
-            df = pd.read_json(path, lines=path.suffix == ".jsonl", dtype=False)
-        else:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the table ({exc})") from None
-    df = df.rename(columns=lambda c: str(c).strip())
-    for c in df.columns:
-        if c not in ("lead_time",):
-            df[c] = df[c].astype("string").fillna("").str.strip()
-    return df
+def _read(path: Path, *, encoding: str) -> pd.DataFrame:
+    """The table, every value stripped; a header without rows is refused (nothing to load)."""
+    df = read_table(path, encoding=encoding, keys=REQUIRED[:-1])  # ids: all but the label
+    if df.empty:
+        raise InputError(f"{path}: the header is there but there are no data rows")
+    return df.apply(lambda col: col.str.strip())
 
 
-def _line(i: int, path: Path) -> str:
-    return f"{path}, line {i + 2}" if path.suffix == ".csv" else f"{path}, row {i + 1}"
+def _line(i: int, path: Path, df: pd.DataFrame) -> str:
+    """Where the ``i``-th row is: the file's line number (the reader's index)."""
+    return f"{path}, line {df.index[i]}"
 
 
 def _match_responses(
@@ -71,7 +64,7 @@ def _match_responses(
         if item_level.iloc[i]:
             if r.item_id not in items:
                 raise InputError(
-                    f"{_line(i, path)}: item_id {r.item_id!r} is not in the "
+                    f"{_line(i, path, df)}: item_id {r.item_id!r} is not in the "
                     "workspace; ingest the items first"
                 )
             out.append(None)
@@ -79,7 +72,7 @@ def _match_responses(
         rid = key.get((r.item_id, r.model, r.language))
         if rid is None:
             raise InputError(
-                f"{_line(i, path)}: no response for item_id={r.item_id!r}, model={r.model!r}, "
+                f"{_line(i, path, df)}: no response for item_id={r.item_id!r}, model={r.model!r}, "
                 f"language={r.language!r} in the workspace; ingest the responses first or fix "
                 "the row"
             )
@@ -93,7 +86,7 @@ def _check_labels(df: pd.DataFrame, path: Path) -> None:
     for i, r in enumerate(df.itertuples()):
         if r.field not in fields:
             raise InputError(
-                f"{_line(i, path)}: field {r.field!r} is unknown; expected one "
+                f"{_line(i, path, df)}: field {r.field!r} is unknown; expected one "
                 f"of {', '.join(sorted(fields))}"
             )
         allowed = (
@@ -103,11 +96,11 @@ def _check_labels(df: pd.DataFrame, path: Path) -> None:
         )
         if allowed and r.label not in allowed:
             raise InputError(
-                f"{_line(i, path)}: label {r.label!r} is not a {r.field} label; "
+                f"{_line(i, path, df)}: label {r.label!r} is not a {r.field} label; "
                 f"expected one of {', '.join(allowed)}"
             )
         if not r.label:
-            raise InputError(f"{_line(i, path)}: empty label")
+            raise InputError(f"{_line(i, path, df)}: empty label")
 
 
 def _check_one_label_each(df: pd.DataFrame, path: Path) -> None:
@@ -121,16 +114,14 @@ def _check_one_label_each(df: pd.DataFrame, path: Path) -> None:
             "annotator": df["annotator"].astype(str).to_numpy(),
             "field": df["field"].astype(str).to_numpy(),
         }
-    )  # positions 0..n-1, as _line counts
+    )  # positions 0..n-1; df.index holds the file's line numbers
     twice = key.duplicated(keep=False).to_numpy()
     if not twice.any():
         return
     groups = key[twice].groupby(list(key.columns), sort=False).indices
     shown = []
     for (item, _, annotator, field), rows in list(groups.items())[:3]:
-        places = [_line(int(i), path).rsplit(", ", 1)[1] for i in key.index[twice][rows]]
-        word = places[0].split()[0]  # "line" (CSV) or "row"
-        where = f"{word}s " + " and ".join(p.split()[1] for p in places)
+        where = "lines " + " and ".join(str(df.index[int(i)]) for i in key.index[twice][rows])
         labels = ", ".join(repr(df["label"].iloc[int(i)]) for i in key.index[twice][rows])
         shown.append(f"{where}: {annotator} labels {field} of item {item} twice ({labels})")
     more = f" (and {len(groups) - 3} more)" if len(groups) > 3 else ""
@@ -139,10 +130,10 @@ def _check_one_label_each(df: pd.DataFrame, path: Path) -> None:
     )
 
 
-def import_labels(ws: Workspace, path: str | Path) -> int:
+def import_labels(ws: Workspace, path: str | Path, *, encoding: str = "utf-8") -> int:
     """Validate and load a long table of human labels; returns the rows stored."""
     path = Path(path)
-    df = read_table(path)
+    df = _read(path, encoding=encoding)
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise InputError(
@@ -151,7 +142,7 @@ def import_labels(ws: Workspace, path: str | Path) -> int:
         )
     empty = df["annotator"] == ""
     if empty.any():
-        raise InputError(f"{_line(int(empty.to_numpy().argmax()), path)}: empty annotator")
+        raise InputError(f"{_line(int(empty.to_numpy().argmax()), path, df)}: empty annotator")
     _check_labels(df, path)
     item_level = df["field"].isin(QUERY_QUALITY_FIELDS)
     df["response_id"] = _match_responses(ws, df, path, item_level=item_level)
@@ -185,13 +176,14 @@ def import_honeypots(
     n: int | None = None,
     exclude_sample: str | None = None,
     seed: int = 0,
+    encoding: str = "utf-8",
 ) -> int:
     """Load known labels (``item_id, model, language, field, label``) as honeypots.
 
     ``n``: keep only ``n`` rows drawn at random (``seed``); ``exclude_sample``: skip the
     responses of that sample (a honeypot should not be one of the sampled units)."""
     path = Path(path)
-    df = read_table(path)
+    df = _read(path, encoding=encoding)
     missing = [c for c in ("item_id", "model", "language", "field", "label") if c not in df.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -199,7 +191,7 @@ def import_honeypots(
     if bad.any():
         i = int(bad.to_numpy().argmax())
         raise InputError(
-            f"{_line(i, path)}: honeypots label response fields only "
+            f"{_line(i, path, df)}: honeypots label response fields only "
             f"({', '.join(SCALES)}), not {df['field'].iloc[i]!r}"
         )
     _check_labels(df, path)

@@ -2,7 +2,8 @@
 
 Reads USB-SafeBench's released CSV columns as they are (``id, text, text_zh,
 open_url, usage, level1_category, level2_category, level3_category, img_risk,
-text_risk, img_style``) or any CSV / JSONL / Parquet with a column mapping.
+text_risk, img_style``) or any table :mod:`annotate.readers` reads, with a column
+mapping. Messages name the file's line numbers (the reader's index).
 Derives the modality combination from the risk bits (:func:`annotate.labels.modality`)
 and the aspect from ``usage``. Images are checked (present, readable by Pillow,
 inside the image folder) and copied into ``<workspace>/images`` under their
@@ -28,7 +29,7 @@ from PIL import Image, UnidentifiedImageError
 from safecal.annotate.errors import InputError
 from safecal.annotate.ingest_report import IngestReport, Problems, listing
 from safecal.annotate.labels import ASPECTS, modality
-from safecal.annotate.readers import apply_mapping, read_table
+from safecal.annotate.readers import apply_mapping, check_file, mapped_keys, read_table
 from safecal.annotate.store import Workspace
 from safecal.annotate.taxonomy import Taxonomy, load_taxonomy
 
@@ -84,12 +85,15 @@ def ingest_items(
     """Check and store the items of ``path``; images are looked up under ``images``
     (default: the file's folder). Raises :class:`InputError` and writes nothing on bad input."""
     path = Path(path)
+    check_file(path)  # first: a wrong path is the problem, not the folder beside it
     image_root = Path(images) if images is not None else path.parent
     if not image_root.is_dir():
         raise InputError(f"--images {image_root}: not a folder; pass the unpacked image folder")
-    tax = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy)
+    tax = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy, encoding=encoding)
 
-    frame = apply_mapping(read_table(path, encoding=encoding), mapping or {}, path=path)
+    mapping = mapping or {}
+    table = read_table(path, encoding=encoding, keys=mapped_keys(["id"], mapping))
+    frame = apply_mapping(table, mapping, path=path)
     frame = frame.apply(lambda col: col.str.strip())
     report = IngestReport(file=str(path), kind="items", rows=len(frame))
     if frame.empty:
@@ -124,39 +128,40 @@ def ingest_items(
     return report
 
 
-def _row_numbers(mask: pd.Series) -> list[int]:
-    return [int(i) + 1 for i in mask[mask].index]
+def _line_numbers(mask: pd.Series) -> list[int]:
+    """The file line numbers of the rows in ``mask`` (the reader's index)."""
+    return [int(i) for i in mask[mask].index]
 
 
 def _check_rows(frame: pd.DataFrame, path: Path) -> None:
     problems = Problems(path)
     empty_id = frame["id"] == ""
     problems.add(
-        "field id is empty", [f"row {r}" for r in _row_numbers(empty_id)], int(empty_id.sum())
+        "field id is empty", [f"line {r}" for r in _line_numbers(empty_id)], int(empty_id.sum())
     )
     dup = frame["id"].duplicated(keep=False) & ~empty_id
     if dup.any():
         groups = frame.index[dup].groupby(frame.loc[dup, "id"])
-        examples = [
-            f"id {k!r} at rows {', '.join(str(i + 1) for i in v)}" for k, v in groups.items()
-        ]
+        examples = [f"id {k!r} at lines {', '.join(str(i) for i in v)}" for k, v in groups.items()]
         problems.add("duplicate ids; each id must appear once", examples, len(groups))
     empty_text = frame["text"] == ""
     problems.add(
-        "field text is empty", [f"row {r}" for r in _row_numbers(empty_text)], int(empty_text.sum())
+        "field text is empty",
+        [f"line {r}" for r in _line_numbers(empty_text)],
+        int(empty_text.sum()),
     )
     usage = frame["usage"].str.lower()
     bad_usage = ~usage.isin(ASPECTS)
     problems.add(
         f"field usage must be one of {', '.join(ASPECTS)}",
-        [f"row {r}: {frame.at[r - 1, 'usage']!r}" for r in _row_numbers(bad_usage)],
+        [f"line {r}: {frame.at[r, 'usage']!r}" for r in _line_numbers(bad_usage)],
         int(bad_usage.sum()),
     )
     for bit in ("img_risk", "text_risk"):
         bad = ~frame[bit].isin(BITS)
         problems.add(
             f"field {bit} must be 0 or 1",
-            [f"row {r}: {frame.at[r - 1, bit]!r}" for r in _row_numbers(bad)],
+            [f"line {r}: {frame.at[r, bit]!r}" for r in _line_numbers(bad)],
             int(bad.sum()),
         )
     problems.raise_if_any()
@@ -188,33 +193,33 @@ def _check_images(frame: pd.DataFrame, root: Path) -> tuple[dict[str, _Image], l
     found: dict[str, _Image] = {}
     missing: list[str] = []
     for index, url in frame["open_url"].items():
-        row = int(index) + 1
+        line = int(index)
         if not url:
-            missing.append(f"row {row}: no open_url")
+            missing.append(f"line {line}: no open_url")
             continue
         candidate = (root / url).resolve()
         if not candidate.is_relative_to(root):
-            missing.append(f"row {row}: {url!r} points outside the image folder")
+            missing.append(f"line {line}: {url!r} points outside the image folder")
             continue
         if not candidate.is_file():
-            missing.append(f"row {row}: {url} not found")
+            missing.append(f"line {line}: {url} not found")
             continue
         try:
             with Image.open(candidate) as img:  # reads the header only
                 width, height = img.size
                 if width * height > MAX_IMAGE_PIXELS:
                     missing.append(
-                        f"row {row}: {url} is {width} x {height} pixels, more than the "
+                        f"line {line}: {url} is {width} x {height} pixels, more than the "
                         f"{MAX_IMAGE_PIXELS:,} safecal accepts (shrink it)"
                     )
                     continue
                 img.verify()
             data = candidate.read_bytes()
         except Image.DecompressionBombError:
-            missing.append(f"row {row}: {url} is too large to decode safely (shrink it)")
+            missing.append(f"line {line}: {url} is too large to decode safely (shrink it)")
             continue
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            missing.append(f"row {row}: {url} unreadable ({type(exc).__name__})")
+            missing.append(f"line {line}: {url} unreadable ({type(exc).__name__})")
             continue
         digest = hashlib.sha256(data).hexdigest()
         suffix = candidate.suffix.lower() or ".img"

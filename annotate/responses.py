@@ -41,7 +41,7 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 from safecal.annotate.ingest_report import IngestReport, Problems, listing
 from safecal.annotate.labels import LANGUAGES
-from safecal.annotate.readers import apply_mapping, iter_table
+from safecal.annotate.readers import apply_mapping, check_file, iter_table, mapped_keys
 from safecal.annotate.store import Workspace
 
 REQUIRED = ("item_id", "model", "language", "response")
@@ -60,9 +60,9 @@ class _Seen:
 
     known_items: set[str]
     existing: dict[str, str]  # response_id -> content_hash already in the workspace
-    first_row: dict[str, int] = field(default_factory=dict)  # response_id -> first row
+    first_row: dict[str, int] = field(default_factory=dict)  # response_id -> first line
     duplicates: dict[str, list[int]] = field(default_factory=dict)
-    unknown: dict[str, list[int]] = field(default_factory=dict)  # item_id -> rows
+    unknown: dict[str, list[int]] = field(default_factory=dict)  # item_id -> lines
     changed: list[tuple[int, str, str, str]] = field(default_factory=list)
     unchanged: int = 0
 
@@ -79,6 +79,7 @@ def ingest_responses(
     """Check and store the responses of ``path``. Raises :class:`InputError` and writes
     nothing on bad input (unknown items, duplicates, bad languages, changed content)."""
     path = Path(path)
+    check_file(path)  # before the transaction: its size decides the bulk-load plan
     report = IngestReport(file=str(path), kind="responses")
     source, now = str(path), datetime.now(UTC).isoformat(timespec="seconds")
     columns = (
@@ -196,8 +197,11 @@ def _read(
     """The reader process: parse, check and classify each chunk, then report what it saw."""
     _die_with(parent)
     try:
-        for first, chunk in iter_table(path, encoding=encoding, chunksize=chunk_rows):
-            rows = _prepare(chunk, first, path=path, mapping=mapping)
+        keys = mapped_keys(["item_id", "model", "language"], mapping)
+        if "item_id" not in mapping:
+            keys.append("id")  # the item id column may be called id
+        for chunk in iter_table(path, encoding=encoding, chunksize=chunk_rows, keys=keys):
+            rows = _prepare(chunk, path=path, mapping=mapping)
             new, changed = _classify(rows, seen)
             out.put(
                 (
@@ -244,7 +248,7 @@ def _classify(rows: list[tuple], seen: _Seen) -> tuple[list[tuple], list[tuple]]
     """Split prepared rows into new and changed ones, recording every other case in ``seen``.
 
     A prepared row is ``(response_id, item_id, model, language, response, settings,
-    timestamp, extra, content_hash, row number)``; the returned rows drop the row number.
+    timestamp, extra, content_hash, line number)``; the returned rows drop the line number.
     """
     new, changed = [], []
     for *values, row in rows:
@@ -272,7 +276,7 @@ def _raise_cross_row_problems(path: Path, seen: _Seen, *, replace: bool) -> None
     dups = sorted(seen.duplicates.items(), key=lambda kv: kv[1][0])
     problems.add(
         "duplicate (item_id, model, language); each response must appear once",
-        [f"rows {', '.join(map(str, rows))}" for _, rows in dups[:10]],
+        [f"lines {', '.join(map(str, rows))}" for _, rows in dups[:10]],
         len(dups),
     )
     unknown = sorted(seen.unknown.items(), key=lambda kv: kv[1][0])
@@ -280,7 +284,7 @@ def _raise_cross_row_problems(path: Path, seen: _Seen, *, replace: bool) -> None
         "responses to item ids not in the workspace; ingest the items first "
         "(`safecal ingest items`) or fix the ids",
         [
-            f"item {i!r} (first at row {rows[0]}, "
+            f"item {i!r} (first at line {rows[0]}, "
             f"{len(rows)} response{'s' if len(rows) != 1 else ''})"
             for i, rows in unknown[:10]
         ],
@@ -292,16 +296,16 @@ def _raise_cross_row_problems(path: Path, seen: _Seen, *, replace: bool) -> None
             f"{path}: nothing was ingested. {len(seen.changed)} response(s) already in the "
             "workspace with different content: "
             + listing(
-                [f"({i!r}, {m!r}, {lang}) at row {r}" for r, i, m, lang in seen.changed[:10]],
+                [f"({i!r}, {m!r}, {lang}) at line {r}" for r, i, m, lang in seen.changed[:10]],
                 total=len(seen.changed),
             )
             + ". Pass --replace to overwrite them"
         )
 
 
-def _prepare(
-    chunk: pd.DataFrame, first: int, *, path: Path, mapping: dict[str, str]
-) -> list[tuple]:
+def _prepare(chunk: pd.DataFrame, *, path: Path, mapping: dict[str, str]) -> list[tuple]:
+    """Check a chunk and turn it into rows for ``responses``; the chunk's index holds the
+    file's line numbers (from the reader), which every message names."""
     if "item_id" not in chunk.columns and "item_id" not in mapping and "id" in chunk.columns:
         mapping = {**mapping, "item_id": "id"}
     chunk = apply_mapping(chunk, mapping, path=path)
@@ -315,17 +319,17 @@ def _prepare(
         if column in chunk.columns:
             chunk[column] = chunk[column].str.strip()
     problems = Problems(path)
-    rows = pd.RangeIndex(first, first + len(chunk))
+    rows = chunk.index
     for column in ("item_id", "model"):
         empty = (chunk[column] == "").to_numpy()
         problems.add(
-            f"field {column} is empty", [f"row {r}" for r in rows[empty]], int(empty.sum())
+            f"field {column} is empty", [f"line {r}" for r in rows[empty]], int(empty.sum())
         )
     language = chunk["language"].str.lower()
     bad = (~language.isin(LANGUAGES)).to_numpy()
     problems.add(
         f"field language must be one of {', '.join(LANGUAGES)}",
-        [f"row {r}: {v!r}" for r, v in zip(rows[bad], chunk["language"][bad], strict=True)],
+        [f"line {r}: {v!r}" for r, v in zip(rows[bad], chunk["language"][bad], strict=True)],
         int(bad.sum()),
     )
     settings = chunk["settings"] if "settings" in chunk.columns else pd.Series([""] * len(chunk))
@@ -333,7 +337,7 @@ def _prepare(
     bad = (~settings.map(valid).astype(bool)).to_numpy()
     problems.add(
         "field settings must be a JSON object (generation settings)",
-        [f"row {r}: {v[:40]!r}" for r, v in zip(rows[bad][:10], settings[bad][:10], strict=True)],
+        [f"line {r}: {v[:40]!r}" for r, v in zip(rows[bad][:10], settings[bad][:10], strict=True)],
         int(bad.sum()),
     )
     problems.raise_if_any()

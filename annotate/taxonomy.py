@@ -1,7 +1,8 @@
 """The benchmark's category taxonomy (USB-SafeBench: 3 / 16 / 61 categories).
 
 The bundled copy is ``annotate/data/usb-taxonomy.csv``; ``--taxonomy FILE``
-takes another CSV with at least the columns ``level1_category``,
+takes another table (any format :mod:`annotate.readers` reads, in the command's
+``--encoding``) with at least the columns ``level1_category``,
 ``level2_category`` and ``level3_category``.
 """
 
@@ -41,21 +42,17 @@ class Taxonomy:
         return frozenset(self.table[f"level{n}_category"])
 
 
-def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
-    """Load a taxonomy CSV; ``None`` gives the bundled USB-SafeBench taxonomy."""
+def load_taxonomy(path: str | Path | None = None, *, encoding: str = "utf-8") -> Taxonomy:
+    """Load a taxonomy table; ``None`` gives the bundled USB-SafeBench taxonomy."""
     if path is None:
         ref = resources.files("safecal.annotate") / "data" / "usb-taxonomy.csv"
         with resources.as_file(ref) as p:
             table = pd.read_csv(p, dtype=str)
         source = "USB-SafeBench taxonomy (bundled)"
     else:
-        path = Path(path)
-        try:
-            table = pd.read_csv(path, dtype=str)
-        except FileNotFoundError:
-            raise InputError(f"{path}: taxonomy file not found") from None
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read the taxonomy CSV ({exc})") from None
+        from safecal.annotate.readers import read_table
+
+        table = read_table(Path(path), encoding=encoding).apply(lambda col: col.str.strip())
         source = str(path)
     missing = [c for c in _COLUMNS if c not in table.columns]
     if missing:

@@ -1,11 +1,12 @@
 """calibrate: stage 2. Agreement, judge validation, corrected rates, judges, curation.
 
 The statistics take plain tables (pandas DataFrames) from the workspace
-(:mod:`calibrate.tables`) or from a user's file (:func:`calibrate.io.read_table`).
+(:mod:`calibrate.tables`) or from a user's file (:func:`annotate.readers.read_table`, the
+one reader every command uses).
 """
 
+from safecal.annotate.readers import read_table
 from safecal.calibrate.agreement import AgreementResult, agreement, wide_to_long
-from safecal.calibrate.io import read_table
 from safecal.calibrate.judge_metrics import Confusion, JudgeResult, judge_metrics
 from safecal.calibrate.paired import PairedResult, paired_test
 from safecal.calibrate.ppi import BudgetResult, RateResult, corrected_rate, gold_budget, wilson

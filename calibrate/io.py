@@ -1,102 +1,28 @@
-"""Read a user's table (CSV, TSV, JSONL, JSON, Parquet) with clear errors.
+"""calibrate's view of a user's table: missing values as NA, and required columns.
 
-Text files are decoded strictly with ``encoding`` (UTF-8 by default): a file in another
-encoding fails with a message naming the byte and offering ``--encoding``, instead of
-silently garbled labels. CSV/TSV cells are read as strings (labels ``1`` and ``1.0`` stay
-comparable; numeric columns are converted where a number is needed).
+The file itself is read by :mod:`safecal.annotate.readers` (the one reader every command
+uses: formats, ``--encoding``, limits and line numbers are decided there). It gives every
+value as text, a missing one as ``""``; calibrate's statistics count a missing gold label,
+verdict or score as NA (not labelled, not judged), so the commands convert once, with
+:func:`blank_as_missing`, right after reading.
 """
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterable
-from pathlib import Path
 
 import pandas as pd
 
 from safecal.annotate.errors import InputError
+from safecal.annotate.readers import read_table
 
-TEXT_FORMATS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".txt": "csv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "json",
-}
+__all__ = ["blank_as_missing", "read_table", "require_columns"]
 
 
-def _decode(path: Path, encoding: str) -> str:
-    data = path.read_bytes()
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        hint = (
-            "pass --encoding with the file's encoding (e.g. --encoding latin-1 or --encoding gbk)"
-        )
-        raise InputError(
-            f"{path}: not valid {encoding} text (byte 0x{data[exc.start]:02x} at offset "
-            f"{exc.start}); {hint}"
-        ) from None
-    except LookupError:
-        raise InputError(f"unknown encoding {encoding!r}; use a Python codec name") from None
-    return text.lstrip("\ufeff")
-
-
-def read_table(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
-    """A table from ``path``; format from the suffix (.csv .tsv .jsonl .json .parquet)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a table file")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        try:
-            return pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises several types for a bad file
-            raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
-    kind = TEXT_FORMATS.get(suffix)
-    if kind is None:
-        raise InputError(
-            f"{path}: unknown table format {suffix!r}; use .csv, .tsv, .jsonl, .json or .parquet"
-        )
-    text = _decode(path, encoding)
-    if not text.strip():
-        raise InputError(f"{path}: the file is empty")
-    try:
-        if kind in ("csv", "tsv"):
-            return pd.read_csv(
-                io.StringIO(text),
-                sep="\t" if kind == "tsv" else ",",
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-            )
-        if kind == "jsonl":
-            rows = []
-            for lineno, line in enumerate(text.splitlines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}, line {lineno}: not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise InputError(f"{path}, line {lineno}: expected a JSON object per line")
-                rows.append(row)
-            return pd.DataFrame(rows)
-        data = json.loads(text)
-        if isinstance(data, dict):
-            data = data.get("rows", data.get("data", [data]))
-        if not isinstance(data, list):
-            raise InputError(f"{path}: expected a JSON list of objects")
-        return pd.DataFrame(data)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{path}: cannot parse as {kind.upper()} ({exc})") from None
+def blank_as_missing(table: pd.DataFrame) -> pd.DataFrame:
+    """``""`` and whitespace-only cells as NA (missing), every other value unchanged."""
+    blank = table.apply(lambda col: col.astype("string").str.strip().eq("").fillna(False))
+    return table.mask(blank.astype(bool))
 
 
 def require_columns(

@@ -43,11 +43,13 @@ def import_verdicts(
     label: str = "label",
     score: str | None = "score",
     name: str | None = None,
+    encoding: str = "utf-8",
 ) -> RunSummary:
     """Store a file's recorded verdicts as a judge run (invalid labels kept as invalid)."""
     from safecal.calibrate.judges.imported import ImportedJudge
 
-    return run_judge(ws, ImportedJudge.from_file(path, label=label, score=score, name=name))
+    judge = ImportedJudge.from_file(path, label=label, score=score, name=name, encoding=encoding)
+    return run_judge(ws, judge)
 
 
 def run_llm_judge(

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from safecal.annotate.cli.common import keep_formulas_option, open_workspace, workspace_parent
+from safecal.annotate.cli.common import (
+    encoding_option,
+    keep_formulas_option,
+    open_workspace,
+    workspace_parent,
+)
 from safecal.annotate.cli.options import confidence, number, share, whole
 
 if TYPE_CHECKING:
@@ -127,7 +132,7 @@ def _import(args: argparse.Namespace) -> int:
     from safecal.annotate.human_labels import import_labels
 
     ws = open_workspace(args)
-    n = import_labels(ws, args.file)
+    n = import_labels(ws, args.file, encoding=args.encoding)
     print(f"imported {n} human labels from {args.file}")
     return 0
 
@@ -137,7 +142,12 @@ def _honeypots(args: argparse.Namespace) -> int:
 
     ws = open_workspace(args)
     n = import_honeypots(
-        ws, args.file, n=args.n, exclude_sample=args.exclude_sample, seed=args.seed
+        ws,
+        args.file,
+        n=args.n,
+        exclude_sample=args.exclude_sample,
+        seed=args.seed,
+        encoding=args.encoding,
     )
     print(f"loaded {n} honeypot labels from {args.file}")
     return 0
@@ -304,11 +314,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_pull)
 
     p = sub.add_parser("import", parents=[parent], help="load a long table of human labels")
-    p.add_argument("file")
+    p.add_argument("file", help="CSV, TSV, JSONL, JSON or Parquet")
+    encoding_option(p)
     p.set_defaults(func=_import)
 
     p = sub.add_parser("honeypots", parents=[parent], help="load known labels for honeypots")
-    p.add_argument("file")
+    p.add_argument("file", help="CSV, TSV, JSONL, JSON or Parquet")
+    encoding_option(p)
     p.add_argument(
         "--n",
         type=whole(1, "honeypots kept"),

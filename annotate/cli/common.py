@@ -38,3 +38,13 @@ def keep_formulas_option(parser: argparse.ArgumentParser) -> None:
 def open_workspace(args: argparse.Namespace, *, create: bool = False) -> Workspace:
     """The workspace named on the command line (or by the environment)."""
     return Workspace.open(getattr(args, "workspace", None), create=create)
+
+
+def encoding_option(parser: argparse.ArgumentParser, *, of: str = "the file") -> None:
+    """``--encoding``, the same for every command that reads a user's file: the reader's
+    messages advise it, so every such command must accept it."""
+    parser.add_argument(
+        "--encoding",
+        default="utf-8",
+        help=f"text encoding of {of} (default utf-8; e.g. gb18030, latin-1)",
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from safecal.annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.cli.common import encoding_option, open_workspace, workspace_parent
 from safecal.annotate.errors import InputError
 
 
@@ -51,9 +51,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="read FIELD from COLUMN (repeatable)",
     )
-    parser.add_argument(
-        "--encoding", default="utf-8", help="the file's text encoding (default utf-8)"
-    )
+    encoding_option(parser, of="the input files (and --taxonomy)")
     parser.add_argument(
         "--replace",
         action="store_true",

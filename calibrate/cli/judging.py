@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from safecal.annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.cli.common import encoding_option, open_workspace, workspace_parent
 from safecal.annotate.cli.options import number, share, whole
 from safecal.annotate.errors import InputError
 
@@ -100,6 +100,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="USD per million output tokens",
     )
     run.add_argument("--file", help="imported: the file holding the verdicts")
+    encoding_option(run, of="--file and --phrases")
     run.add_argument("--label-column", default="label", help="imported: label column")
     run.add_argument("--score-column", help="imported: score column (P(positive))")
     run.add_argument("--models", nargs="+", help="only responses of these target models")
@@ -115,7 +116,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Choose the threshold on a judge's score that maximises the objective, "
         "exactly over all distinct scores; report cross-validated (out-of-fold) figures.",
     )
-    tune.add_argument("--table", help="a CSV / JSONL / Parquet file with gold and score columns")
+    tune.add_argument(
+        "--table", help="a CSV / TSV / JSONL / JSON / Parquet file with gold and score columns"
+    )
+    encoding_option(tune, of="--table")
     tune.add_argument(
         "--run",
         help="instead of --table: a judge run id (or judge name) in the "
@@ -232,7 +236,7 @@ def build_judge(args: argparse.Namespace) -> Any:
         kw: dict[str, Any] = {"name": args.name or "keyword"}
         if args.phrases:
             try:
-                kw["phrases"] = read_phrases(args.phrases)
+                kw["phrases"] = read_phrases(args.phrases, encoding=args.encoding)
             except OSError as exc:
                 raise InputError(f"--phrases: cannot read {exc.filename}") from None
         return KeywordJudge(**kw)
@@ -242,7 +246,11 @@ def build_judge(args: argparse.Namespace) -> Any:
         if not args.file:
             raise InputError("--judge imported needs --file FILE (and --label-column)")
         return ImportedJudge.from_file(
-            args.file, label=args.label_column, score=args.score_column, name=args.name
+            args.file,
+            label=args.label_column,
+            score=args.score_column,
+            name=args.name,
+            encoding=args.encoding,
         )
     from safecal.calibrate.judges.llm import LLMJudge
     from safecal.calibrate.judges.prompt import load_prompt
@@ -320,11 +328,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if bool(args.table) == bool(args.run):
         raise InputError("give exactly one of --table FILE or --run RUN")
     if args.table:
-        from safecal.calibrate import read_table
+        from safecal.calibrate.io import blank_as_missing, read_table
 
         if not args.positive:
             raise InputError("--table needs --positive VALUE (the gold label counted positive)")
-        table = read_table(args.table)
+        table = blank_as_missing(read_table(args.table, encoding=args.encoding))
         gold, score, positive = args.gold, args.score, args.positive
     else:
         from safecal.calibrate.report.data import run_table

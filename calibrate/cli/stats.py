@@ -1,7 +1,8 @@
 """``safecal calibrate agreement | judge | estimate``: calibration statistics.
 
 Each command reads either a user's table (``--table FILE``: CSV, TSV, JSONL, JSON or
-Parquet with named columns) or, without ``--table``, the workspace (``--workspace``).
+Parquet with named columns, read by :mod:`annotate.readers`; an empty cell is a missing
+value) or, without ``--table``, the workspace (``--workspace``).
 ``--json`` prints one JSON object (the contract scripts rely on; values are fractions
 in [0, 1], undefined values are ``null``); otherwise a table for people.
 """
@@ -14,7 +15,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from safecal.annotate.cli.common import open_workspace, workspace_parent
+from safecal.annotate.cli.common import encoding_option, open_workspace, workspace_parent
 from safecal.annotate.cli.options import confidence as confidence_level
 from safecal.annotate.cli.options import number, whole
 from safecal.annotate.errors import InputError
@@ -30,9 +31,7 @@ def _common(parser: argparse.ArgumentParser, *, confidence: float) -> None:
         metavar="FILE",
         help="a CSV / TSV / JSONL / JSON / Parquet table (default: the workspace)",
     )
-    parser.add_argument(
-        "--encoding", default="utf-8", help="text encoding of --table (default utf-8)"
-    )
+    encoding_option(parser, of="--table")
     parser.add_argument("--by", metavar="COL", help="also report per value of this column")
     parser.add_argument(
         "--where",
@@ -219,9 +218,10 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from safecal.calibrate.io import read_table
+    from safecal.calibrate.io import blank_as_missing, read_table
 
-    return _filter(read_table(args.table, encoding=args.encoding), args, args.table)
+    table = blank_as_missing(read_table(args.table, encoding=args.encoding))
+    return _filter(table, args, args.table)
 
 
 def _filter(table: Any, args: argparse.Namespace, source: str) -> Any:

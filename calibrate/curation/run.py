@@ -251,7 +251,9 @@ def check_planted(result: CurationResult, planted: pd.DataFrame | str | Path) ->
     is among its notes only). For the bundled example's ``planted.csv``.
     """
     if not isinstance(planted, pd.DataFrame):
-        planted = pd.read_csv(planted, dtype=str)
+        from safecal.annotate.readers import read_table  # the one reader of users' files
+
+        planted = read_table(planted)
     table = result.table.set_index("item_id")
     rows = []
     for row in planted.itertuples(index=False):

@@ -6,6 +6,8 @@ to responses by ``response_id`` when the file has that column, else by
 ``invalid``, a parse failure recorded upstream) becomes an invalid verdict with the
 text kept raw; it is never mapped to a class. A score outside [0, 1] is an error.
 When the file holds several judges (a ``judge`` column), ``name`` selects one.
+The file is read by :mod:`annotate.readers` (any format it reads, ``encoding``; an empty
+cell is an empty label, so an invalid verdict); messages name the file's line numbers.
 """
 
 from __future__ import annotations
@@ -47,15 +49,17 @@ class ImportedJudge:
         score: str | None = None,
         name: str | None = None,
         judge_column: str = "judge",
+        encoding: str = "utf-8",
     ) -> ImportedJudge:
-        from safecal.calibrate.io import read_table
+        from safecal.annotate.readers import read_table
 
-        table = read_table(path)
+        keys = ["response_id", "item_id", "model", "language", judge_column]
+        table = read_table(path, encoding=encoding, keys=keys)
         for col in [label] + ([score] if score else []):
             if col not in table.columns:
                 raise InputError(f"{path}: no column {col!r} (columns: {', '.join(table.columns)})")
         if judge_column in table.columns:
-            judges = sorted(table[judge_column].dropna().unique())
+            judges = sorted(j for j in table[judge_column].unique() if j.strip())
             if name is None:
                 if len(judges) != 1:
                     raise InputError(
@@ -73,7 +77,7 @@ class ImportedJudge:
             name = Path(path).stem
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         return cls(
-            table=table.reset_index(drop=True),
+            table=table,
             name=str(name),
             label=label,
             score=score,
@@ -93,19 +97,21 @@ class ImportedJudge:
         nothing = pd.Series([None] * len(self.table))
         scores = self.table[self.score] if self.score else nothing
         raws = self.table[self.raw] if self.raw and self.raw in self.table.columns else nothing
-        for n, (key, lab, sc, raw) in enumerate(
+        for line, (key, lab, sc, raw) in zip(
+            self.table.index,
             zip(
                 self.table[list(self._keys)].itertuples(index=False, name=None),
                 self.table[self.label],
                 scores,
                 raws,
                 strict=True,
-            )
+            ),
+            strict=True,
         ):
             key = tuple(str(k) for k in key)
             if key in self._by_key:
                 raise InputError(
-                    f"{self.source}: row {n + 2}: a second verdict for {key}; "
+                    f"{self.source}, line {line}: a second verdict for {key}; "
                     "keep one row per response"
                 )
             self._by_key[key] = (lab, sc, raw)

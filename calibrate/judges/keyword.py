@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safecal.annotate.errors import InputError
+from safecal.annotate.readers import ENCODING_ADVICE, check_file
 from safecal.calibrate.judges.base import Case, JudgeConfig, Verdict, hash_parts
 
 HERE = Path(__file__).parent
@@ -40,11 +42,22 @@ KEYWORD_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-def read_phrases(paths: Iterable[str | Path]) -> list[str]:
-    """Phrases from text files: one per line, ``#`` comments and blank lines skipped."""
+def read_phrases(paths: Iterable[str | Path], *, encoding: str = "utf-8") -> list[str]:
+    """Phrases from text files: one per line, ``#`` comments and blank lines skipped.
+
+    Not a table, but a user's file all the same: a missing path, a folder or a FIFO, and
+    text that does not decode, are an :class:`InputError` naming the file (and the
+    ``--encoding`` advice), like the table reader's."""
     phrases: list[str] = []
     for path in paths:
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
+        check_file(Path(path))
+        try:
+            text = Path(path).read_text(encoding=encoding)
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not valid {encoding}; {ENCODING_ADVICE}") from None
+        except LookupError:
+            raise InputError(f"--encoding {encoding!r}: unknown encoding") from None
+        for line in text.splitlines():
             line = line.strip()
             if line and not line.startswith("#"):
                 phrases.append(line)

@@ -153,7 +153,7 @@ def test_empty_file_and_header_only(images, tmp_path):
 
 def test_duplicate_ids(items, images, tmp_path):
     items.loc[3, "id"] = items.loc[0, "id"]
-    with pytest.raises(InputError, match=r"duplicate ids.*id '1' at rows 1, 4"):
+    with pytest.raises(InputError, match=r"duplicate ids.*id '1' at lines 2, 5"):
         ingest_items(
             Workspace.open(tmp_path / "ws"), write(items, tmp_path / "i.csv"), images=images
         )
@@ -161,7 +161,7 @@ def test_duplicate_ids(items, images, tmp_path):
 
 def test_usage_outside_its_two_values(items, images, tmp_path):
     items.loc[6, "usage"] = "jailbreak"
-    with pytest.raises(InputError, match=r"field usage must be one of.*row 7: 'jailbreak'"):
+    with pytest.raises(InputError, match=r"field usage must be one of.*line 8: 'jailbreak'"):
         ingest_items(
             Workspace.open(tmp_path / "ws"), write(items, tmp_path / "i.csv"), images=images
         )
@@ -170,7 +170,7 @@ def test_usage_outside_its_two_values(items, images, tmp_path):
 @pytest.mark.parametrize("value", ["2", "yes", "", "-1"])
 def test_risk_bits_other_than_0_1(items, images, tmp_path, value):
     items.loc[2, "text_risk"] = value
-    with pytest.raises(InputError, match=rf"field text_risk must be 0 or 1.*row 3: '{value}'"):
+    with pytest.raises(InputError, match=rf"field text_risk must be 0 or 1.*line 4: '{value}'"):
         ingest_items(
             Workspace.open(tmp_path / "ws"), write(items, tmp_path / "i.csv"), images=images
         )
@@ -186,8 +186,8 @@ def test_missing_and_unreadable_images(items, images, tmp_path):
         ingest_items(ws, path, images=images)
     message = str(err.value)
     assert "3 image(s) missing or unreadable" in message
-    assert "row 3: img/3.png not found" in message
-    assert "row 4: img/4.png unreadable" in message
+    assert "line 4: img/3.png not found" in message
+    assert "line 5: img/4.png unreadable" in message
     assert "outside the image folder" in message
     assert "--allow-missing-images" in message
     assert ws.read_sql("SELECT count(*) AS n FROM items")["n"][0] == 0

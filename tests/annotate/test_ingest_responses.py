@@ -69,7 +69,7 @@ def test_reingest_is_a_no_op_and_changes_need_replace(ws, example, tmp_path):
     changed = tmp_path / "changed.csv"
     frame.to_csv(changed, index=False)
     before = ws.read_sql("SELECT * FROM responses ORDER BY response_id")
-    with pytest.raises(InputError, match=r"1 response\(s\) already in the workspace.*row 8"):
+    with pytest.raises(InputError, match=r"1 response\(s\) already in the workspace.*line 9"):
         ingest_responses(ws, changed)
     pd.testing.assert_frame_equal(
         ws.read_sql("SELECT * FROM responses ORDER BY response_id"), before
@@ -91,7 +91,7 @@ def test_unknown_items_are_named(ws, tmp_path):
     )
     with pytest.raises(
         InputError,
-        match=r"item ids not in the workspace.*'9999' \(first at row 2, "
+        match=r"item ids not in the workspace.*'9999' \(first at line 3, "
         r"2 responses\).*'abc'",
     ):
         ingest_responses(ws, path)
@@ -102,7 +102,7 @@ def test_duplicates_in_one_file(ws, tmp_path):
     path = responses_csv(
         tmp_path, [["1", "m", "en", "a"], ["2", "m", "en", "b"], ["1", "m", "en", "c"]]
     )
-    with pytest.raises(InputError, match=r"duplicate \(item_id, model, language\).*rows 1, 3"):
+    with pytest.raises(InputError, match=r"duplicate \(item_id, model, language\).*lines 2, 4"):
         ingest_responses(ws, path)
 
 
@@ -110,8 +110,8 @@ def test_bad_language_and_empty_model(ws, tmp_path):
     path = responses_csv(tmp_path, [["1", "m", "fr", "a"], ["2", "", "en", "b"]])
     with pytest.raises(InputError) as err:
         ingest_responses(ws, path)
-    assert "field language must be one of en, zh (1 row): row 1: 'fr'" in str(err.value)
-    assert "field model is empty (1 row): row 2" in str(err.value)
+    assert "field language must be one of en, zh (1 row): line 2: 'fr'" in str(err.value)
+    assert "field model is empty (1 row): line 3" in str(err.value)
 
 
 def test_language_is_case_insensitive_and_id_alias(ws, tmp_path):
@@ -139,7 +139,7 @@ def test_settings_must_be_json_object(ws, tmp_path):
         + "\n",
         encoding="utf-8",
     )
-    with pytest.raises(InputError, match=r"settings must be a JSON object.*row 2: 'hot'"):
+    with pytest.raises(InputError, match=r"settings must be a JSON object.*line 2: 'hot'"):
         ingest_responses(ws, path)
 
 
@@ -161,7 +161,7 @@ def test_missing_column_and_mapping(ws, tmp_path):
 def test_error_in_a_later_chunk_writes_nothing(ws, tmp_path):
     rows = [["1", f"m{i}", "en", "a"] for i in range(50)] + [["1", "mX", "xx", "bad"]]
     path = responses_csv(tmp_path, rows)
-    with pytest.raises(InputError, match=r"row 51: 'xx'"):
+    with pytest.raises(InputError, match=r"line 52: 'xx'"):
         ingest_responses(ws, path, chunk_rows=7)
     assert count(ws) == 0
     ok = responses_csv(tmp_path, rows[:-1], name="ok.csv")

@@ -97,7 +97,7 @@ def test_imported_rejects_bad_files(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="outside \\[0, 1\\]"):
         judge.judge(case("x", rid="r1"))
     f.write_text("response_id,label\nr1,unsafe\nr1,unsafe\n", encoding="utf-8")
-    with pytest.raises(InputError, match="row 3: a second verdict"):
+    with pytest.raises(InputError, match=r"v.csv@\w+, line 3: a second verdict"):
         ImportedJudge.from_file(f)
     with pytest.raises(InputError, match="no column 'verdict'"):
         ImportedJudge.from_file(f, label="verdict")
