@@ -28,7 +28,9 @@ from safecal.annotate.errors import InputError
 from safecal.annotate.labels import SCALES
 from safecal.annotate.labelstudio.configs import QUERY_QUALITY_CHOICES, QUERY_QUALITY_FIELDS
 from safecal.annotate.readers import read_table
-from safecal.annotate.store import Workspace
+from safecal.annotate.store import Workspace, catalog
+from safecal.annotate.store import labels as label_rows
+from safecal.annotate.store import samples as sample_rows
 from safecal.annotate.taxonomy import load_taxonomy
 
 REQUIRED = ("item_id", "model", "language", "annotator", "field", "label")
@@ -50,7 +52,7 @@ def _line(i: int, path: Path, df: pd.DataFrame) -> str:
 def _match_responses(
     ws: Workspace, df: pd.DataFrame, path: Path, *, item_level: pd.Series
 ) -> pd.Series:
-    resp = ws.read_sql("SELECT response_id, item_id, model, language FROM responses")
+    resp = catalog.response_keys(ws)
     key = dict(
         zip(
             zip(resp["item_id"], resp["model"], resp["language"], strict=True),
@@ -58,7 +60,7 @@ def _match_responses(
             strict=True,
         )
     )
-    items = set(ws.read_sql("SELECT item_id FROM items")["item_id"])
+    items = catalog.item_ids(ws)
     out: list[str | None] = []
     for i, r in enumerate(df.itertuples()):
         if item_level.iloc[i]:
@@ -154,18 +156,9 @@ def import_labels(ws: Workspace, path: str | Path, *, encoding: str = "utf-8") -
         lt = None if lead is None or pd.isna(lead.iloc[i]) else float(lead.iloc[i])
         ca = None if created is None or not created.iloc[i] else str(created.iloc[i])
         rows.append((r.item_id, r.response_id, r.annotator, r.field, r.label, lt, ca))
-    with ws.transaction() as con:
-        # delete first: item-level rows have response_id NULL, which UNIQUE does not compare
-        con.executemany(
-            "DELETE FROM annotations WHERE item_id = ? AND response_id IS ? AND"
-            " annotator = ? AND field = ?",
-            [r[:4] for r in rows],
-        )
-        con.executemany(
-            "INSERT INTO annotations (item_id, response_id, annotator, field, label, lead_time,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+    with ws.transaction() as con:  # a re-import replaces each key's label
+        label_rows.delete_annotations(con, keys=[r[:4] for r in rows])
+        label_rows.insert_annotations(con, rows=[(*r, None, None, None, None) for r in rows])
     return len(rows)
 
 
@@ -197,18 +190,14 @@ def import_honeypots(
     _check_labels(df, path)
     df["response_id"] = _match_responses(ws, df, path, item_level=pd.Series(False, df.index))
     if exclude_sample:
-        taken = ws.read_sql(
-            "SELECT response_id FROM samples WHERE sample_id = ?", (exclude_sample,)
-        )["response_id"]
+        taken = sample_rows.sampled_responses(ws, sample_id=exclude_sample)["response_id"]
         df = df[~df["response_id"].isin(set(taken))]
     if n is not None and n < len(df):
         df = df.sample(n=n, random_state=seed).sort_index()
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with ws.transaction() as con:
-        con.executemany(
-            "INSERT INTO honeypots (response_id, field, label, source) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (response_id, field) DO UPDATE SET label = excluded.label,"
-            " source = excluded.source",
-            [(r.response_id, r.field, r.label, f"{path.name} {now}") for r in df.itertuples()],
+        label_rows.upsert_honeypots(
+            con,
+            rows=[(r.response_id, r.field, r.label, f"{path.name} {now}") for r in df.itertuples()],
         )
     return len(df)

@@ -30,7 +30,7 @@ from safecal.annotate.errors import InputError
 from safecal.annotate.ingest_report import IngestReport, Problems, listing
 from safecal.annotate.labels import ASPECTS, modality
 from safecal.annotate.readers import apply_mapping, check_file, mapped_keys, read_table
-from safecal.annotate.store import Workspace
+from safecal.annotate.store import Workspace, catalog
 from safecal.annotate.taxonomy import Taxonomy, load_taxonomy
 
 ITEM_FIELDS = (
@@ -272,7 +272,7 @@ def _store(
     created: list[Path] = []
     try:
         with ws.transaction() as con:
-            existing = dict(con.execute("SELECT item_id, content_hash FROM items").fetchall())
+            existing = catalog.item_hashes(con)
             new = [r for r in rows if r["item_id"] not in existing]
             changed = [
                 r
@@ -286,13 +286,7 @@ def _store(
                     f"{listing([repr(r['item_id']) for r in changed])}. Pass --replace to "
                     "overwrite them (labels and verdicts recorded for them stay)"
                 )
-            columns = list(rows[0])
-            placeholders = ", ".join(f":{c}" for c in columns)
-            con.executemany(
-                f"INSERT INTO items ({', '.join(columns)}) VALUES ({placeholders})", new
-            )
-            updates = ", ".join(f"{c} = :{c}" for c in columns if c != "item_id")
-            con.executemany(f"UPDATE items SET {updates} WHERE item_id = :item_id", changed)
+            catalog.write_items(con, new=new, changed=changed)
             for image in found.values():
                 target = ws.images_dir / image.stored
                 if not target.exists():

@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -42,7 +43,7 @@ from safecal.annotate.errors import InputError
 from safecal.annotate.ingest_report import IngestReport, Problems, listing
 from safecal.annotate.labels import LANGUAGES
 from safecal.annotate.readers import apply_mapping, check_file, iter_table, mapped_keys
-from safecal.annotate.store import Workspace
+from safecal.annotate.store import Workspace, catalog
 
 REQUIRED = ("item_id", "model", "language", "response")
 OPTIONAL = ("settings", "timestamp")
@@ -82,55 +83,38 @@ def ingest_responses(
     check_file(path)  # before the transaction: its size decides the bulk-load plan
     report = IngestReport(file=str(path), kind="responses")
     source, now = str(path), datetime.now(UTC).isoformat(timespec="seconds")
-    columns = (
-        "response_id, item_id, model, language, response, settings, timestamp, extra, "
-        "content_hash, source, ingested_at"
-    )
-    insert = f"INSERT INTO responses ({columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-    update = (
-        "UPDATE responses SET response = ?, settings = ?, timestamp = ?, extra = ?, "
-        "content_hash = ?, source = ?, ingested_at = ? WHERE response_id = ?"
-    )
     with ws.transaction() as con:
-        con.execute("PRAGMA cache_size = -262144")  # 256 MB page cache for this connection
-        seen = _Seen(
-            known_items={r[0] for r in con.execute("SELECT item_id FROM items")},
-            existing=dict(con.execute("SELECT response_id, content_hash FROM responses")),
-        )
+        known, existing = catalog.prepare_bulk_responses(con)
+        seen = _Seen(known_items=known, existing=existing)
         rebuild = _drop_indexes_for_bulk_load(con, path, n_existing=len(seen.existing))
         chunks = _prepared_chunks(
             path, encoding, chunk_rows, mapping or {}, seen, stamp=(source, now)
         )
         for new, changed, n_rows in chunks:
             report.rows += n_rows
-            con.executemany(insert, new)
+            catalog.insert_responses(con, new)
             if replace:
-                con.executemany(update, changed)
+                catalog.update_responses(con, changed)
             report.added += len(new)
             report.replaced += len(changed) if replace else 0
         if report.rows == 0:
             raise InputError(f"{path}: the header is there but there are no data rows")
         _raise_cross_row_problems(path, seen, replace=replace)
-        for statement in rebuild:
-            con.execute(statement)
+        catalog.rebuild_indexes(con, rebuild)
         report.unchanged = seen.unchanged
     return report
 
 
-def _drop_indexes_for_bulk_load(con, path: Path, *, n_existing: int) -> list[str]:
+def _drop_indexes_for_bulk_load(
+    con: sqlite3.Connection, path: Path, *, n_existing: int
+) -> list[str]:
     """Drop the secondary indexes of ``responses`` when the file looks larger than the
     table (about 300 bytes a row): building an index once from sorted keys after the
     load is several times faster than updating it a million times in random order.
     Returns the statements that rebuild them (run inside the same transaction)."""
     if path.stat().st_size / 300 < max(n_existing, 50_000):
         return []
-    indexes = con.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'responses' "
-        "AND sql IS NOT NULL"
-    ).fetchall()
-    for name, _ in indexes:
-        con.execute(f'DROP INDEX "{name}"')
-    return [sql for _, sql in indexes]
+    return catalog.drop_response_indexes(con)
 
 
 def _prepared_chunks(

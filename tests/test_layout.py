@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -112,6 +113,46 @@ def test_every_imported_package_is_declared():
             if not dists & declared:
                 missing.add(f"{top} ({', '.join(sorted(dists))}) in {path.relative_to(REPO)}")
     assert not missing, sorted(missing)
+
+
+#: what a SQL statement looks like in a string constant (our SQL is written upper-case)
+SQL = re.compile(
+    r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP TABLE|DROP INDEX|PRAGMA|BEGIN|COMMIT|"
+    r"ROLLBACK)\b|\bSELECT\b.+\bFROM\b|\bINSERT\s+(OR\s+\w+\s+)?INTO\b|\bDELETE FROM\b"
+    r"|\bUPDATE \w+ SET\b",
+    re.S,
+)
+
+
+def _sql_strings(path: Path) -> list[int]:
+    """Lines of string constants that look like SQL (docstrings left out)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return sorted(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and SQL.search(node.value)
+    )
+
+
+def test_only_the_store_writes_sql():
+    store = REPO / "annotate" / "store"
+    modules = [REPO / "cli.py", REPO / "demo.py", REPO / "__init__.py"]
+    modules += [p for stage in STAGES for p in _modules(REPO / stage) if store not in p.parents]
+    found = {str(p.relative_to(REPO)): _sql_strings(p) for p in modules}
+    assert not {k: v for k, v in found.items() if v}, "SQL outside annotate/store/"
+    # the check itself: the store's own modules are full of it
+    assert all(_sql_strings(p) for p in (store / "runs.py", store / "labels.py"))
 
 
 def test_the_contract_check_catches_a_violation(tmp_path):

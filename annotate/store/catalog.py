@@ -1,12 +1,16 @@
-"""The catalog: the benchmark's items and the models' responses to them (reads only).
+"""The catalog: the benchmark's items and the models' responses to them.
 
-Tables (read): ``items``, ``responses``. Their writes (ingest) stay with
-:mod:`annotate.items` and :mod:`annotate.responses` for now.
+Tables: ``items``, ``responses``. Ingest (:mod:`safecal.annotate.items`,
+:mod:`safecal.annotate.responses`) decides what to write; these are its statements,
+including the bulk-load path of ``responses`` (a large page cache, secondary indexes
+dropped and rebuilt inside the same transaction).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -68,3 +72,102 @@ def responses(ws: Workspace, *, columns: Sequence[str]) -> pd.DataFrame:
     """Reads ``responses``: the ``columns`` (from :data:`RESPONSE_COLUMNS`) of every
     response."""
     return ws.read_sql(f"SELECT {_columns(columns, RESPONSE_COLUMNS, 'responses')} FROM responses")
+
+
+def response_keys(ws: Workspace) -> pd.DataFrame:
+    """Reads ``responses``: response_id with the key it is derived from (item_id, model,
+    language)."""
+    return ws.read_sql("SELECT response_id, item_id, model, language FROM responses")
+
+
+def item_ids(ws: Workspace) -> set[str]:
+    """Reads ``items``: every item id."""
+    return set(ws.read_sql("SELECT item_id FROM items")["item_id"])
+
+
+def item_hashes(con: sqlite3.Connection) -> dict[str, str]:
+    """Reads ``items``: item_id -> content_hash."""
+    return dict(con.execute("SELECT item_id, content_hash FROM items").fetchall())
+
+
+def write_items(
+    con: sqlite3.Connection,
+    *,
+    new: Sequence[Mapping[str, Any]],
+    changed: Sequence[Mapping[str, Any]],
+) -> None:
+    """Writes ``items``: inserts ``new`` and overwrites ``changed`` (rows keyed by
+    column name, every row with the same columns from :data:`ITEM_COLUMNS`)."""
+    rows = [*new, *changed]
+    if not rows:
+        return
+    columns = list(rows[0])
+    _columns(columns, ITEM_COLUMNS, "items")  # names come from code, checked all the same
+    placeholders = ", ".join(f":{c}" for c in columns)
+    con.executemany(f"INSERT INTO items ({', '.join(columns)}) VALUES ({placeholders})", new)
+    updates = ", ".join(f"{c} = :{c}" for c in columns if c != "item_id")
+    con.executemany(f"UPDATE items SET {updates} WHERE item_id = :item_id", changed)
+
+
+def prepare_bulk_responses(con: sqlite3.Connection) -> tuple[set[str], dict[str, str]]:
+    """Before a responses ingest (inside its transaction): a 256 MB page cache for this
+    connection; returns the known item ids and response_id -> content_hash."""
+    con.execute("PRAGMA cache_size = -262144")
+    known = {r[0] for r in con.execute("SELECT item_id FROM items")}
+    existing = dict(con.execute("SELECT response_id, content_hash FROM responses"))
+    return known, existing
+
+
+def drop_response_indexes(con: sqlite3.Connection) -> list[str]:
+    """Drops the secondary indexes of ``responses`` and returns the statements that
+    rebuild them (run them in the same transaction with :func:`rebuild_indexes`):
+    building an index once after a large load is several times faster than updating
+    it a million times in random order."""
+    indexes = con.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'responses' "
+        "AND sql IS NOT NULL"
+    ).fetchall()
+    for name, _ in indexes:
+        con.execute(f'DROP INDEX "{name}"')
+    return [sql for _, sql in indexes]
+
+
+def rebuild_indexes(con: sqlite3.Connection, statements: Iterable[str]) -> None:
+    """Runs what :func:`drop_response_indexes` returned."""
+    for statement in statements:
+        con.execute(statement)
+
+
+#: a response row's values in this order (``insert_responses``)
+RESPONSE_ROW = (
+    "response_id",
+    "item_id",
+    "model",
+    "language",
+    "response",
+    "settings",
+    "timestamp",
+    "extra",
+    "content_hash",
+    "source",
+    "ingested_at",
+)
+
+
+def insert_responses(con: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
+    """Writes ``responses``: rows with the values of :data:`RESPONSE_ROW`."""
+    con.executemany(
+        f"INSERT INTO responses ({', '.join(RESPONSE_ROW)}) "
+        f"VALUES ({', '.join('?' * len(RESPONSE_ROW))})",
+        rows,
+    )
+
+
+def update_responses(con: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
+    """Writes ``responses``: rows of (response, settings, timestamp, extra, content_hash,
+    source, ingested_at, response_id) replace a response's content."""
+    con.executemany(
+        "UPDATE responses SET response = ?, settings = ?, timestamp = ?, extra = ?, "
+        "content_hash = ?, source = ?, ingested_at = ? WHERE response_id = ?",
+        rows,
+    )

@@ -239,3 +239,14 @@ def set_review_labels(
 def count_pending_reviews(con: sqlite3.Connection) -> int:
     """Reads reviews: how many have no label yet."""
     return int(con.execute("SELECT COUNT(*) FROM reviews WHERE label IS NULL").fetchone()[0])
+
+
+def upsert_honeypots(con: sqlite3.Connection, *, rows: Iterable[tuple[str, str, str, str]]) -> None:
+    """Writes honeypots: ``rows`` of (response_id, field, label, source); a known label
+    given again replaces the earlier one."""
+    con.executemany(
+        "INSERT INTO honeypots (response_id, field, label, source) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (response_id, field) DO UPDATE SET label = excluded.label,"
+        " source = excluded.source",
+        rows,
+    )
