@@ -47,10 +47,14 @@ def number(
         if high is not None:
             bad |= value >= high if high_open else value > high
         if bad:
-            left = "any" if low is None else f"{'(' if low_open else '['}{low:g}"
-            right = "" if high is None else f"{high:g}{')' if high_open else ']'}"
-            span = f"{left}, {right or 'inf)'}" if low is not None else f"at most {right}"
-            raise argparse.ArgumentTypeError(f"{text} must be a finite number in {span} ({what})")
+            bounds = []
+            if low is not None:
+                bounds.append(f"more than {low:g}" if low_open else f"{low:g} or more")
+            if high is not None:
+                bounds.append(f"less than {high:g}" if high_open else f"at most {high:g}")
+            raise argparse.ArgumentTypeError(
+                f"{text} must be a finite number, {' and '.join(bounds) or 'any'} ({what})"
+            )
         return value
 
     return parse
