@@ -4,9 +4,12 @@ It builds a fresh workspace (default ``./safecal-demo``) from the synthetic
 example and walks it through the whole loop:
 
 1. ingest the example's items, images and three models' responses;
-2. annotation: start a local Label Studio, sample responses, push them to two demo
-   annotators and a reviewer; the simulated annotators' labels stand in for people,
-   and the gold set is built from them (disagreements go to the review project);
+2. annotation: sample responses, load a few honeypots (known labels) outside the
+   sample and the simulated annotators' labels, which stand in for people; the gold
+   set is built from those labels by Dawid-Skene with the honeypots as known labels
+   (the same with and without Label Studio). With Label Studio the sample is also
+   pushed to two demo annotators, and the units whose gold is uncertain go to a review
+   project for a reviewer;
 3. judges: the keyword baseline and the example's recorded LLM judge; the judge's
    threshold tuned out-of-fold; the judge card written as HTML and JSON;
 4. corrected attack-success and refusal rates per model, in the benchmark's 12 cells;
@@ -29,7 +32,6 @@ import pandas as pd
 from safecal.annotate import InputError, Workspace, ingest_items, ingest_responses
 from safecal.annotate.example import NOTICE, ExamplePaths, write_example
 from safecal.annotate.store import catalog as store_catalog
-from safecal.annotate.store import views as store_views
 
 DEFAULT_DEMO = "safecal-demo"
 RECORDED_JUDGE = "example-vlm-judge"
@@ -159,26 +161,22 @@ def _annotation(
         )
         if labeling.review is not None:
             say(f"review project: {labeling.review}")
-        gold = labeling.gold
+        labeled = labeling.labeled
     else:
-        from safecal.annotate.adjudication import build_gold
-        from safecal.annotate.human_labels import import_honeypots, import_labels
-        from safecal.annotate.sampling import draw_sample
+        from safecal.annotate.example.labeling import label_demo_sample
 
-        import_honeypots(ws, example.truth)
-        draw_sample(ws, n=DEMO_SAMPLE, by=("model", "aspect"), seed=seed, sample_id="demo")
-        say(f"imported {import_labels(ws, example.human_labels)} simulated labels")
-        gold = build_gold(ws)
+        labeled = label_demo_sample(
+            ws,
+            truth=example.truth,
+            human_labels=example.human_labels,
+            n=DEMO_SAMPLE,
+            seed=seed,
+        )
+    from safecal.annotate.example.labeling import describe
     from safecal.annotate.human_labels import import_labels
 
     import_labels(ws, example.query_quality_labels)
-    n_gold = store_views.gold_count(ws)["n"][0]
-    say(f"gold set: {n_gold} gold labels; {len(gold.to_review)} units await review")
-    if len(gold.honeypot_accuracy):
-        say(
-            "honeypot accuracy per annotator:\n"
-            + gold.honeypot_accuracy.to_string(index=False, float_format=lambda v: f"{v:.2f}")
-        )
+    say(describe(labeled))
 
 
 def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:

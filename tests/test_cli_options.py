@@ -94,6 +94,8 @@ def test_tune_group_must_name_a_column(table, capsys):
         ["annotate", "assign", "s1", "--annotators", "a@b.cd", "--k", "1"],
         ["annotate", "assign", "s1", "--annotators", "a@b.cd", "--honeypot-rate", "1"],
         ["annotate", "gold", "--min-honeypot-accuracy", "2"],
+        ["annotate", "gold", "--review-below", "1.5"],
+        ["annotate", "adjudicate", "--reviewer", "r@x.org", "--review-below", "nan"],
         ["labelstudio", "start", "--port", "-1"],
     ],
 )

@@ -13,6 +13,8 @@ from safecal.annotate.cli.common import (
 )
 from safecal.annotate.cli.options import confidence, number, share, whole
 
+REVIEW_BELOW = 0.8  # = safecal.annotate.adjudication.REVIEW_BELOW (checked by a test)
+
 if TYPE_CHECKING:
     from safecal.annotate.adjudication import Resolution
     from safecal.annotate.labelstudio.accounts import Account
@@ -160,11 +162,18 @@ def _report(res: Resolution) -> None:
         + ", ".join(f"{k} {v}" for k, v in gold["method"].value_counts().items())
         + ")"
     )
-    print(f"to review: {len(res.to_review)}")
+    reasons = res.to_review["reason"].value_counts()
+    print(
+        f"to review: {len(res.to_review)}"
+        + (" (" + ", ".join(f"{k} {v}" for k, v in reasons.items()) + ")" if len(reasons) else "")
+    )
+    if len(res.reliability):
+        print("annotators (regular units labeled, of those in gold, Dawid-Skene accuracy):")
+        print(res.reliability.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     acc = res.honeypot_accuracy
     if len(acc):
-        print("honeypot accuracy per annotator:")
-        print(acc.to_string(index=False))
+        print("honeypot accuracy per annotator (low, high: 95% Wilson interval):")
+        print(acc.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def _adjudicate(args: argparse.Namespace) -> int:
@@ -174,7 +183,11 @@ def _adjudicate(args: argparse.Namespace) -> int:
 
     ws = open_workspace(args)
     res = build_gold(
-        ws, method=args.method, policy=args.policy, min_honeypot_accuracy=args.min_honeypot_accuracy
+        ws,
+        method=args.method,
+        policy=args.policy,
+        review_below=args.review_below,
+        min_honeypot_accuracy=args.min_honeypot_accuracy,
     )
     _report(res)
     if len(res.to_review):
@@ -196,7 +209,11 @@ def _gold(args: argparse.Namespace) -> int:
         rep = pull_reviews(ws, _conn(args, ws))
         print(f"reviews: {rep.decided} decided, {rep.pending} pending")
     res = build_gold(
-        ws, method=args.method, policy=args.policy, min_honeypot_accuracy=args.min_honeypot_accuracy
+        ws,
+        method=args.method,
+        policy=args.policy,
+        review_below=args.review_below,
+        min_honeypot_accuracy=args.min_honeypot_accuracy,
     )
     _report(res)
     if args.method == "dawid_skene":
@@ -221,21 +238,32 @@ def _export(args: argparse.Namespace) -> int:
 def _resolution_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--method",
-        choices=("majority", "dawid_skene"),
-        default="majority",
-        help="how agreeing-enough labels become gold (default majority vote)",
+        choices=("dawid_skene", "majority"),
+        default="dawid_skene",
+        help="how labels become gold: Dawid-Skene with the honeypots as known labels, each "
+        "annotator weighted by their measured reliability (default), or a majority vote",
+    )
+    p.add_argument(
+        "--review-below",
+        type=share("posterior threshold"),
+        default=REVIEW_BELOW,
+        metavar="P",
+        help="units whose gold label has posterior (majority: vote share) below P go to "
+        f"review (default {REVIEW_BELOW}; 0: none)",
     )
     p.add_argument(
         "--policy",
         choices=("majority", "disagreement"),
         default="majority",
-        help="review ties only (majority) or every disagreement",
+        help="review uncertain units and ties only (majority) or also every disagreement",
     )
     p.add_argument(
         "--min-honeypot-accuracy",
         type=share("honeypot accuracy"),
-        default=1.0,
-        help="annotators below this honeypot accuracy get their units reviewed",
+        default=0.0,
+        help="also review every unit of an annotator whose honeypot accuracy on the field is "
+        "below this (default 0: never; a missed honeypot already lowers the annotator's "
+        "weight under dawid_skene)",
     )
 
 
@@ -338,7 +366,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "adjudicate",
         parents=[parent],
-        help="send disagreements and failed honeypots to a review project",
+        help="send units whose gold is uncertain (or that --policy names) to a review project",
     )
     p.add_argument("--reviewer", required=True, help="the reviewer's email")
     p.add_argument("--images", choices=("local", "inline"), default="local")

@@ -1,11 +1,13 @@
 """The Label Studio part of ``safecal demo``, as plain functions (see README, annotation).
 
 :func:`start_demo_server` starts the workspace's Label Studio; :func:`setup_demo_labeling`
-samples the example, plans two demo annotators with full overlap and honeypots (a few
-known labels from the example's ``truth.csv``, outside the sample), creates the
-accounts, pushes the tasks, imports the simulated annotators' labels, builds the gold
-set and puts its disputed units into a review project for the reviewer. It returns
-where to log in and the one-time passwords.
+labels the example as the demo without Label Studio does
+(:func:`annotate.example.labeling.label_demo_sample`: the sample, honeypots from the
+example's ``truth.csv`` outside it, the simulated annotators' labels and the gold set
+built from them), then plans two demo annotators with full overlap and the honeypots,
+creates the accounts, pushes the tasks and puts the units whose gold is uncertain into
+a review project for the reviewer. It returns where to log in and the one-time
+passwords.
 """
 
 from __future__ import annotations
@@ -13,15 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from safecal.annotate.adjudication import Resolution, build_gold
+from safecal.annotate.adjudication import Resolution
 from safecal.annotate.assign import plan_assignments
-from safecal.annotate.human_labels import import_honeypots, import_labels
+from safecal.annotate.example.labeling import DEMO_SAMPLE_ID, DemoGold, label_demo_sample
 from safecal.annotate.labelstudio.accounts import Account, ensure_accounts
 from safecal.annotate.labelstudio.client import WORKSPACE_SERVER, Connection, connect_to
 from safecal.annotate.labelstudio.push import PushReport, push
 from safecal.annotate.labelstudio.review import ReviewReport, push_reviews
 from safecal.annotate.labelstudio.server import ServerInfo, start_server
-from safecal.annotate.sampling import draw_sample
 from safecal.annotate.store import Workspace
 
 DEMO_ANNOTATORS = ("annotator1@safecal.local", "annotator2@safecal.local")
@@ -30,7 +31,8 @@ DEMO_REVIEWER = "reviewer@safecal.local"
 
 @dataclass(frozen=True)
 class DemoLabeling:
-    """What the demo prints: the server, the accounts (passwords once), the projects."""
+    """What the demo prints: the server, the accounts (passwords once), the projects,
+    and the labeling shared with the demo without Label Studio (``labeled``)."""
 
     url: str
     admin_email: str
@@ -39,6 +41,7 @@ class DemoLabeling:
     push: PushReport
     gold: Resolution
     review: ReviewReport | None
+    labeled: DemoGold
 
 
 def start_demo_server(ws: Workspace, *, template: Path | None = None) -> ServerInfo:
@@ -54,20 +57,20 @@ def setup_demo_labeling(
     human_labels: Path,
     n: int = 40,
     seed: int = 0,
-    sample_id: str = "demo",
+    sample_id: str = DEMO_SAMPLE_ID,
 ) -> DemoLabeling:
-    """Sample, assign, push, import simulated labels, build gold and a review project."""
+    """Label the sample (gold from the simulated labels), assign, push, review project."""
     conn: Connection = connect_to(server.url, server.token, server_key=WORKSPACE_SERVER)
-    draw_sample(ws, n=n, by=("model", "aspect"), seed=seed, sample_id=sample_id)
-    import_honeypots(ws, truth, n=max(4, n // 5), exclude_sample=sample_id, seed=seed)
+    labeled = label_demo_sample(
+        ws, truth=truth, human_labels=human_labels, n=n, seed=seed, sample_id=sample_id
+    )
+    gold = labeled.gold
     plan_assignments(
         ws, sample_id, list(DEMO_ANNOTATORS), overlap=1.0, k=2, honeypot_rate=0.1, seed=seed
     )
     accounts = ensure_accounts(ws, conn, list(DEMO_ANNOTATORS))
     accounts += ensure_accounts(ws, conn, [DEMO_REVIEWER], role="reviewer")
     pushed = push(ws, conn, sample_id)
-    import_labels(ws, human_labels)
-    gold = build_gold(ws)
     review = push_reviews(ws, conn, reviewer=DEMO_REVIEWER) if len(gold.to_review) else None
     return DemoLabeling(
         url=server.url,
@@ -77,4 +80,5 @@ def setup_demo_labeling(
         push=pushed,
         gold=gold,
         review=review,
+        labeled=labeled,
     )

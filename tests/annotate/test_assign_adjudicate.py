@@ -78,25 +78,31 @@ def test_resolution_rules_by_hand():
     none = pd.DataFrame(columns=["response_id", "field", "label", "reviewer", "decided_at"])
     acc = honeypot_accuracy(labels, honey).set_index("annotator")
     assert acc.loc["a", "accuracy"] == 1.0 and acc.loc["c", "accuracy"] == 0.0
-    res = resolve(labels, honey, none)
+    # the majority vote with the old opt-in rule: a failed honeypot reviews all c's units
+    vote = {"method": "majority", "review_below": 0.0}
+    res = resolve(labels, honey, none, **vote, min_honeypot_accuracy=1.0)
     gold = res.gold.set_index("response_id")
     assert gold.loc["r1", "method"] == "unanimous" and gold.loc["h1", "method"] == "honeypot"
     review = dict(zip(res.to_review["response_id"], res.to_review["reason"], strict=True))
     # r2: 1-1 tie; r3: majority unsafe but c failed a honeypot; r4: c alone failed one
     assert review == {"r2": "tie", "r3": "honeypot_failed", "r4": "honeypot_failed"}
-    res = resolve(labels, honey, none, min_honeypot_accuracy=0.0)
+    res = resolve(labels, honey, none, **vote)  # default: no honeypot rule
     gold = res.gold.set_index("response_id")
     assert gold.loc["r3", "label"] == "unsafe" and gold.loc["r3", "method"] == "majority"
     assert json.loads(gold.loc["r3", "soft"]) == pytest.approx(
         {"unsafe": 2 / 3, "safe_with_refusal": 1 / 3}, abs=1e-6
     )
-    strict = resolve(labels, honey, none, policy="disagreement", min_honeypot_accuracy=0.0)
+    strict = resolve(labels, honey, none, **vote, policy="disagreement")
     assert set(strict.to_review["response_id"]) == {"r2", "r3"}
+    # a vote share of 2/3 is below review_below 0.8: uncertain
+    shares = resolve(labels, honey, none, method="majority", review_below=0.8)
+    review = dict(zip(shares.to_review["response_id"], shares.to_review["reason"], strict=True))
+    assert review == {"r2": "tie", "r3": "uncertain"}
     decided = pd.DataFrame(
         [("r2", "harmfulness", "safe_with_warning", "rev@x.org", "t")],
         columns=["response_id", "field", "label", "reviewer", "decided_at"],
     )
-    res = resolve(labels, honey, decided)
+    res = resolve(labels, honey, decided, method="majority")
     row = res.gold.set_index("response_id").loc["r2"]
     assert (row["label"], row["method"], row["adjudicator"]) == (
         "safe_with_warning",

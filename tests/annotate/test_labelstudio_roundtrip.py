@@ -160,8 +160,9 @@ def test_round_trip(live, tmp_path):
         )
     ) == len(got)
 
-    # adjudication: the overlap units disagree by construction -> review
-    res = build_gold(ws)
+    # adjudication: the overlap units disagree by construction -> review (the majority
+    # vote, whose 1-1 splits are ties; this test is about the review round trip)
+    res = build_gold(ws, method="majority")
     assert len(res.to_review) > 0 and set(res.to_review["reason"]) == {"tie"}
     rev = ensure_accounts(ws, conn, [REV], role="reviewer")[0]
     review = push_reviews(ws, conn, reviewer=REV)
@@ -180,7 +181,7 @@ def test_round_trip(live, tmp_path):
             decided[(t.data["safecal_unit"], fld)] = label
     rr = pull_reviews(ws, conn)
     assert rr.decided == len(decided) and rr.pending == 0
-    res = build_gold(ws)
+    res = build_gold(ws, method="majority")
     gold = ws.read_sql("SELECT * FROM gold WHERE method = 'adjudicated'")
     assert {(r.response_id, r.field): r.label for r in gold.itertuples()} == decided
     assert set(gold["adjudicator"]) == {REV} and gold["decided_at"].notna().all()
@@ -273,5 +274,26 @@ def test_demo_steps_on_the_example(example, ls_template, tmp_path):
         assert honey["n"].iloc[0] > 0
         assert len(lab.gold.gold) > 0 and lab.review is not None
         assert lab.review.pushed == len(lab.gold.to_review)
+        assert set(lab.gold.to_review["reason"]) == {"uncertain"}
     finally:
         stop_server(ws.path)
+    # the demo without Label Studio labels the same way: the same gold from the same labels
+    from safecal.annotate.example.labeling import describe, label_demo_sample
+
+    plain = Workspace.open(tmp_path / "plain")
+    ingest_items(plain, example.items, images=example.images)
+    for f in example.responses:
+        ingest_responses(plain, f)
+    alone = label_demo_sample(plain, truth=example.truth, human_labels=example.human_labels, n=24)
+    key = ["field", "response_id"]
+
+    def stored(w):
+        return w.read_sql("SELECT response_id, field, label, method, soft, adjudicator FROM gold")
+
+    for table in (stored, lambda w: w.read_sql("SELECT response_id, field, reason FROM reviews")):
+        with_ls = table(ws).sort_values(key, ignore_index=True)
+        without = table(plain).sort_values(key, ignore_index=True)
+        assert len(with_ls) > 0
+        pd.testing.assert_frame_equal(with_ls, without)
+    assert set(stored(ws)["method"]) == {"dawid_skene", "honeypot"}
+    assert describe(alone) == describe(lab.labeled)

@@ -130,7 +130,9 @@ def test_adjudication_queue_lists_pending_units_with_labels(example_workspace):
 
     ws = example_workspace
     rids = _seed_labels(ws)
-    build_gold(ws)
+    # the majority vote: its 1-1 splits are ties (Dawid-Skene, the default, would weigh
+    # the two annotators by the agreement it finds on these four units)
+    build_gold(ws, method="majority")
     queue = adjudication_queue(ws)
     # units 0 and 2 split (unsafe vs safe_with_warning), 1 and 3 unanimous
     assert sorted(queue["response_id"]) == sorted(rids["response_id"].iloc[[0, 2]])
