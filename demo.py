@@ -172,8 +172,10 @@ def _annotation(
             n=DEMO_SAMPLE,
             seed=seed,
         )
-    from safecal.annotate.example.labeling import describe
+    from safecal.annotate.example.labeling import describe, review_uncertain
     from safecal.annotate.human_labels import import_labels
+
+    labeled = review_uncertain(ws, labeled, truth=example.truth)
 
     import_labels(ws, example.query_quality_labels)
     say(describe(labeled))

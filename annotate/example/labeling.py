@@ -12,15 +12,21 @@ print the same gold labels and the same corrected rates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+import pandas as pd
 
 from safecal.annotate.adjudication import Resolution, build_gold
 from safecal.annotate.human_labels import import_honeypots, import_labels
+from safecal.annotate.responses import response_id
+from safecal.annotate.review_decisions import record_decision
 from safecal.annotate.sampling import draw_sample
 from safecal.annotate.store import Workspace
 
 DEMO_SAMPLE_ID = "demo"
+#: who decides the demo's uncertain units: the example's truth, standing in for a person
+DEMO_REVIEW_NAME = "simulated reviewer (the example's truth)"
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,8 @@ class DemoGold:
     n_honeypots: int
     n_labels: int
     gold: Resolution
+    #: units the simulated reviewer decided (:func:`review_uncertain`)
+    n_reviewed: int = 0
 
 
 def honeypot_count(n: int) -> int:
@@ -65,6 +73,34 @@ def label_demo_sample(
     )
 
 
+def review_uncertain(ws: Workspace, labeled: DemoGold, *, truth: Path) -> DemoGold:
+    """Decide every unit awaiting review from ``truth``, as a reviewer would on the
+    Review page, and rebuild the gold set (it keeps the decisions).
+
+    Without this the corrected rates would rest on the units the annotators agreed
+    on, the easier ones: the gold sample would no longer be the random sample whose
+    inclusion probabilities the estimates use."""
+    pending = labeled.gold.to_review
+    if pending.empty:
+        return labeled
+    known = pd.read_csv(truth, dtype=str, keep_default_na=False)
+    by_unit = {
+        (response_id(r.item_id, r.model, r.language), r.field): r.label for r in known.itertuples()
+    }
+    decided = 0
+    for unit in pending.itertuples():
+        label = by_unit.get((unit.response_id, unit.field))
+        if label is None:
+            continue
+        record_decision(
+            ws, unit.response_id, unit.field, label, reviewer=DEMO_REVIEW_NAME,
+            reason=unit.reason,
+        )  # fmt: skip
+        decided += 1
+    gold = build_gold(ws, sample_id=labeled.sample_id)
+    return replace(labeled, gold=gold, n_reviewed=labeled.n_reviewed + decided)
+
+
 def describe(labeled: DemoGold) -> str:
     """What the demo prints about its gold set: counts by method, the review queue by
     reason, each annotator's share and Dawid-Skene accuracy, and honeypot accuracy with
@@ -78,6 +114,11 @@ def describe(labeled: DemoGold) -> str:
         f"gold set: {len(res.gold)} gold labels ({methods}); "
         f"{len(res.to_review)} units await review" + (f" ({reasons})" if reasons else ""),
     ]
+    if labeled.n_reviewed:
+        lines.append(
+            f"{labeled.n_reviewed} uncertain units decided by the {DEMO_REVIEW_NAME}, so the "
+            "gold set covers the whole sample (adjudicated above)"
+        )
     if len(res.reliability):
         lines.append(
             "annotators (labels on regular units, of those units with gold from the "

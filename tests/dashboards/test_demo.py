@@ -41,6 +41,26 @@ def test_demo_runs_the_loop_without_servers(tmp_path):
     count = lambda table: int(ws.read_sql(f"SELECT count(*) AS n FROM {table}")["n"][0])  # noqa: E731
     assert (count("items"), count("responses")) == (120, 720)
     assert count("gold") > 0 and count("samples") > 0
+    # the headline rests on the annotators' gold over the whole sample: every sampled
+    # response has a gold label of its field, none of it copied from the truth file
+    # except the reviewer's decisions, which are named as such
+    field_of = {"vulnerability": "harmfulness", "overrefusal": "refusal"}
+    sampled = ws.read_sql(
+        "SELECT s.response_id, i.aspect FROM samples s JOIN responses r USING (response_id)"
+        " JOIN items i USING (item_id) WHERE s.sample_id = 'demo'"
+    )
+    gold = ws.read_sql("SELECT response_id, field, method, adjudicator FROM gold")
+    keys = set(zip(gold["response_id"], gold["field"], strict=True))
+    missing = [r for r, a in zip(sampled["response_id"], sampled["aspect"], strict=True)
+               if (r, field_of[a]) not in keys]  # fmt: skip
+    assert len(sampled) == 240 and not missing
+    methods = gold["method"].value_counts().to_dict()
+    assert methods.get("dawid_skene", 0) > 150 and set(methods) <= {
+        "dawid_skene", "honeypot", "adjudicated"}  # fmt: skip
+    reviewed = gold[gold["method"] == "adjudicated"]
+    assert set(reviewed["adjudicator"]) <= {"simulated reviewer (the example's truth)"}
+    assert f"{len(reviewed)} uncertain units decided by the simulated reviewer" in out
+    assert f"gold set: {len(gold)} gold labels" in out
     assert count("judge_runs") == 2 and count("verdicts") == 2 * 720
     card = target / "reports" / "judge-card.html"
     assert card.is_file() and "<script src=" not in card.read_text()
