@@ -277,10 +277,7 @@ def _posterior(
         if draws is None or math.isnan(value):
             out[m] = Estimate(value, (math.nan, math.nan))
             continue
-        q_lo, q_hi = posterior_interval(draws[m], confidence)
-        # the posterior interval, widened to hold the sample value (shrinkage by the prior
-        # can leave e.g. kappa 1.0 of 12/12 just above it); this only adds coverage
-        lo, hi = min(float(q_lo), value), max(float(q_hi), value)
+        lo, hi = (float(b) for b in posterior_interval(draws[m], confidence, point=value))
         out[m] = Estimate(value, (lo, hi), method=DIRICHLET)
     return out
 
