@@ -30,9 +30,9 @@ their coverage on slices of 10-50 gold labels and never to shrink to a point:
 * balanced accuracy: MOVER (Zou & Donner 2008; Newcombe 1998) on the two class rates,
   ``BA -+ sqrt((p1 - l1)^2 + (p2 - l2)^2) / 2`` (and ``u`` for the upper bound) with
   ``l, u`` their exact (or Wilson) limits (``mover-clopper-pearson``);
-* kappa, F1, MCC: equal-tailed Bayesian interval under a Jeffreys ``Dirichlet(1/2)``
-  prior on the confusion cells, ``n_boot`` posterior draws (``bayes-dirichlet(1/2)``),
-  widened where needed to hold the sample value;
+* kappa, F1, MCC: equal-tailed Bayesian intervals under ``Dirichlet(1/4)`` and Jeffreys'
+  ``Dirichlet(1/2)`` priors on the confusion cells, joined (``n_boot`` posterior draws
+  each; ``bayes-dirichlet(1/4..1/2)``), widened where needed to hold the sample value;
 * AUROC: Newcombe's (2006) score interval (``newcombe-score``);
 * AUPRC: seeded bootstrap percentile over items (``bootstrap-percentile``; not checked at
   small n), whose resamples are multinomial counts over (gold, score) patterns
@@ -68,10 +68,9 @@ from safecal.calibrate.intervals import (
     WILSON,
     ProportionMethod,
     auroc_interval,
-    dirichlet_draws,
+    dirichlet_intervals,
     kish_n,
     mover_mean,
-    posterior_interval,
 )
 from safecal.calibrate.intervals import (
     proportion_interval as proportion_limits,
@@ -265,20 +264,30 @@ def _posterior(
     confidence: float,
     rng: np.random.Generator,
 ) -> dict[str, Estimate]:
-    """Estimates with the Jeffreys-Dirichlet posterior interval (module docstring):
-    ``cells`` are weighted cell totals, scaled to sum to the effective size ``n_eff``."""
+    """Estimates with the Dirichlet posterior interval, joined over the priors
+    :data:`calibrate.intervals.PRIORS` (module docstring): ``cells`` are weighted cell
+    totals, scaled to sum to the effective size ``n_eff``."""
     total = float(cells.sum())
+    values = {m: float(point[m]) for m in names}
+    limits = (
+        dirichlet_intervals(
+            cells * (n_eff / total),
+            stats,
+            {m: v for m, v in values.items() if not math.isnan(v)},
+            n_draws=n_draws,
+            rng=rng,
+            confidence=confidence,
+        )
+        if n_draws and total > 0
+        else {}
+    )
     out: dict[str, Estimate] = {}
-    draws = None
-    if n_draws and total > 0:
-        draws = stats(dirichlet_draws(cells * (n_eff / total), n_draws=n_draws, rng=rng))
-    for m in names:
-        value = float(point[m])
-        if draws is None or math.isnan(value):
+    for m, value in values.items():
+        if m in limits:
+            lo, hi = limits[m]
+            out[m] = Estimate(value, (float(lo), float(hi)), method=DIRICHLET)
+        else:
             out[m] = Estimate(value, (math.nan, math.nan))
-            continue
-        lo, hi = (float(b) for b in posterior_interval(draws[m], confidence, point=value))
-        out[m] = Estimate(value, (lo, hi), method=DIRICHLET)
     return out
 
 

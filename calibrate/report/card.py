@@ -563,7 +563,7 @@ def render_html(card: dict[str, Any]) -> str:
         f"<h1>Judge card: {escape(str(run.get('judge')))}</h1>"
         f"<p>Generated {escape(card['generated_at'])} by safecal; intervals are "
         f"{100 * card['confidence']:.0f}% intervals made for small gold sets, each named "
-        "beside it: clopper-pearson (exact), mover-clopper-pearson, bayes-dirichlet(1/2) "
-        "(Jeffreys posterior), newcombe-score, bootstrap-percentile "
+        "beside it: clopper-pearson (exact), mover-clopper-pearson, bayes-dirichlet(1/4..1/2) "
+        "(Dirichlet posterior), newcombe-score, bootstrap-percentile "
         f"(seed {card['seed']}).</p>{header}{body}</body></html>"
     )
