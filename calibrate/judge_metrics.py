@@ -65,12 +65,14 @@ from safecal.calibrate.intervals import (
     MOVER,
     NEWCOMBE,
     PERCENTILE,
+    PRIORS,
     WILSON,
     ProportionMethod,
     auroc_interval,
     dirichlet_intervals,
     kish_n,
     mover_mean,
+    multiclass_priors,
 )
 from safecal.calibrate.intervals import (
     proportion_interval as proportion_limits,
@@ -263,10 +265,11 @@ def _posterior(
     n_draws: int,
     confidence: float,
     rng: np.random.Generator,
+    priors: Sequence[float] = PRIORS,
 ) -> dict[str, Estimate]:
-    """Estimates with the Dirichlet posterior interval, joined over the priors
-    :data:`calibrate.intervals.PRIORS` (module docstring): ``cells`` are weighted cell
-    totals, scaled to sum to the effective size ``n_eff``."""
+    """Estimates with the Dirichlet posterior interval, joined over ``priors`` (module
+    docstring): ``cells`` are weighted cell totals, scaled to sum to the effective size
+    ``n_eff``."""
     total = float(cells.sum())
     values = {m: float(point[m]) for m in names}
     limits = (
@@ -277,6 +280,7 @@ def _posterior(
             n_draws=n_draws,
             rng=rng,
             confidence=confidence,
+            priors=priors,
         )
         if n_draws and total > 0
         else {}
@@ -360,30 +364,27 @@ def judge_metrics(
         np.add.at(cw, (gi, ji), w)
         cw2 = np.zeros((k, k))
         np.add.at(cw2, (gi, ji), w * w)
-        # the prior spreads over the labels seen in gold or judge answers only
-        seen = (full.sum(axis=0) + full.sum(axis=1)) > 0
-        sub = cw[np.ix_(seen, seen)]
-        ks = int(seen.sum())
 
         def mstats(c: np.ndarray) -> dict[str, np.ndarray]:
-            conf = c.reshape(*c.shape[:-1], ks, ks)
+            conf = c.reshape(*c.shape[:-1], k, k)
             total = conf.sum(axis=(-2, -1))
             return {
                 "accuracy": safe_divide(np.trace(conf, axis1=-2, axis2=-1), total),
                 "cohen_kappa": kappa_from_confusion(conf),
             }
 
-        point = mstats(sub.reshape(-1))
+        point = mstats(cw.reshape(-1))
         est.update(
             _posterior(
                 point,
-                sub.reshape(-1),
+                cw.reshape(-1),
                 mstats,
                 ["cohen_kappa"],
                 n_eff=n_eff,
                 n_draws=n_boot,
                 confidence=confidence,
                 rng=rng,
+                priors=multiclass_priors(k),
             )
         )
         diag = np.eye(k, dtype=bool)

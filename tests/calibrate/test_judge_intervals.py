@@ -17,14 +17,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
+from sklearn.metrics import roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
 
 from safecal.calibrate import judge_metrics
+from safecal.calibrate.agreement import kappa_from_confusion
 from safecal.calibrate.intervals import (
     auroc_interval,
     dirichlet_intervals,
     kish_n,
     mover_mean,
+    multiclass_priors,
     proportion_interval,
 )
 from safecal.calibrate.judge_metrics import _binary_from_cells
@@ -247,8 +250,9 @@ def test_judge_metrics_uses_the_simulated_intervals() -> None:
 
 
 def _population(rng: np.random.Generator, size: int = 4000) -> pd.DataFrame:
-    """A judge with recall 0.6 and specificity 0.95 at prevalence 0.2 (accuracy 0.88);
-    the gold sample oversamples disagreements (inclusion 0.05) over agreements (0.005)."""
+    """A judge with recall 0.6 and specificity 0.95 at prevalence 0.2 (accuracy 0.88) and a
+    score; the gold sample oversamples disagreements (inclusion 0.05) over agreements
+    (0.005)."""
     g = rng.random(size) < 0.2
     j = np.where(g, rng.random(size) < 0.6, rng.random(size) < 0.05)
     return pd.DataFrame(
@@ -256,30 +260,82 @@ def _population(rng: np.random.Generator, size: int = 4000) -> pd.DataFrame:
             "gold": np.where(g, "1", "0"),
             "judge": np.where(j, "1", "0"),
             "p": np.where(g != j, 0.05, 0.005),
+            "s": np.clip(0.4 * j + 0.3 * g + rng.normal(0.2, 0.2, size), 0, 1),
         }
     )
 
 
-def test_weights_recover_the_population_accuracy() -> None:
+def test_weights_recover_the_population_metrics() -> None:
+    """Weighted: mean estimate near the population's accuracy, and every interval (on
+    Kish's effective n, an approximation for unequal weights) covers the population value
+    in at least 88% of 200 gold sets (measured with 300: 92-100% by metric). Unweighted: the
+    sample's accuracy, about half the population's."""
     rng = np.random.default_rng(11)
     pop = _population(rng)
-    truth = float((pop["gold"] == pop["judge"]).mean())
-    weighted, plain, covered, n_gold = [], [], [], []
-    for _ in range(300):
+    y, yhat = pop["gold"] == "1", pop["judge"] == "1"
+    cells = np.array([(y & yhat).sum(), (y & ~yhat).sum(), (~y & yhat).sum(), (~y & ~yhat).sum()])
+    truth = {k: float(v) for k, v in _binary_from_cells(cells.astype(float)).items()}
+    truth["auroc"] = float(roc_auc_score(y, pop["s"]))
+    names = list(truth)
+    weighted, plain, n_gold = [], [], []
+    covered: dict[str, list[bool]] = {k: [] for k in names}
+    for _ in range(200):
         sample = pop[rng.random(len(pop)) < pop["p"]]
-        w = judge_metrics(sample, positive="1", weight="p", n_boot=0)
+        w = judge_metrics(sample, positive="1", weight="p", score="s", n_boot=200)
         u = judge_metrics(sample, positive="1", n_boot=0)
         weighted.append(w.accuracy.value)
         plain.append(u.accuracy.value)
-        covered.append(w.accuracy.ci[0] <= truth <= w.accuracy.ci[1])
         n_gold.append(w.n)
+        for k in names:
+            e = getattr(w, k)
+            if np.isfinite(e.value):
+                covered[k].append(e.ci[0] <= truth[k] <= e.ci[1])
         assert w.weighted and w.n_effective < w.n
-        p = sample["p"].to_numpy()
-        assert w.n_effective == pytest.approx(float(kish_n(1 / p)))
+        assert w.n_effective == pytest.approx(float(kish_n(1 / sample["p"].to_numpy())))
     assert 25 <= np.mean(n_gold) <= 45  # a small gold set: ~16 disagreements, ~17 agreements
-    assert abs(np.mean(weighted) - truth) < 0.02
-    assert abs(np.mean(plain) - truth) > 0.3  # the sample's accuracy is about half
-    assert np.mean(covered) >= 0.93
+    assert abs(np.mean(weighted) - truth["accuracy"]) < 0.02
+    assert abs(np.mean(plain) - truth["accuracy"]) > 0.3  # the sample's accuracy is about half
+    coverage = {k: float(np.mean(v)) for k, v in covered.items()}
+    assert min(coverage.values()) >= 0.88, coverage
+
+
+@pytest.mark.parametrize(
+    ("gold_p", "acc", "floor"),
+    [
+        ((0.6, 0.15, 0.25), 0.85, 0.92),
+        ((0.34, 0.33, 0.33), 0.92, 0.92),
+        ((0.8, 0.1, 0.1), 0.92, 0.9),
+    ],
+)
+def test_multiclass_kappa_and_accuracy_coverage(gold_p, acc, floor) -> None:
+    """Three labels, a judge right ``acc`` of the time (else either other label): the
+    multi-class kappa (Dirichlet over the 9 cells, prior mass scaled as in the binary
+    table) keeps coverage, except n = 10 with two rare classes (0.1 each): about 91%
+    there (``floor`` 0.90), within 3 points elsewhere. Unscaled priors covered 83-90%."""
+    rng = np.random.default_rng(21)
+    conf = np.where(np.eye(3, dtype=bool), acc, (1 - acc) / 2)
+    pi = (np.array(gold_p)[:, None] * conf).reshape(-1)
+
+    def kappa(c: np.ndarray) -> dict[str, np.ndarray]:
+        return {"cohen_kappa": kappa_from_confusion(c.reshape(*c.shape[:-1], 3, 3))}
+
+    truth = float(kappa(pi)["cohen_kappa"])
+    for n in SIZES:
+        c = rng.multinomial(n, pi, size=R).astype(float)
+        point = kappa(c)["cohen_kappa"]
+        lo, hi = dirichlet_intervals(
+            c, kappa, {"cohen_kappa": point}, n_draws=400, rng=rng, priors=multiclass_priors(3)
+        )["cohen_kappa"]
+        cov = _coverage(lo, hi, truth, np.isfinite(point))
+        assert cov >= (floor if n == 10 else 0.92), (n, cov)
+        right = c[:, [0, 4, 8]].sum(1)
+        lo, hi = proportion_interval(right, n)
+        assert _coverage(lo, hi, acc, right >= 0) >= 0.94, n
+    # and judge_metrics' multi-class view uses them
+    t = pd.DataFrame({"gold": list("aabbcc") * 2, "judge": list("abbbca") * 2})
+    r = judge_metrics(t, n_boot=100)
+    assert r.accuracy.ci == pytest.approx(tuple(map(float, proportion_interval(8, 12))))
+    assert r.cohen_kappa.method == "bayes-dirichlet(1/4..1/2)" and r.cohen_kappa.width > 0
 
 
 def test_cli_weight(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
@@ -311,3 +367,35 @@ def test_cli_weight(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     sample.assign(inclusion_prob=0.0).to_csv(path, index=False)
     assert main([*argv, "--weight", "inclusion_prob"]) == 2
     assert "inclusion probabilities in (0, 1]" in capsys.readouterr().err
+
+
+def test_workspace_judge_and_card_are_weighted(capsys, stats_workspace) -> None:
+    """The workspace's gold is a Poisson sample with inclusion 0.5 or 0.25 by modality:
+    `calibrate judge` and the judge card weight by it and say so."""
+    from safecal.calibrate.report.card import judge_card
+    from safecal.calibrate.tables import judge_table
+
+    argv = ["calibrate", "judge", "--workspace", str(stats_workspace.path), "--binary"]
+    assert main([*argv, "--run", "example-vlm-judge", "--n-boot", "100", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    vlm = d["judges"]["example-vlm-judge"]
+    assert vlm["weighted"] is True and vlm["n_effective"] < vlm["n"]
+    assert any("unequal inclusion probabilities" in note for note in d["notes"])
+    table, _ = judge_table(stats_workspace, field="harmfulness", runs=["example-vlm-judge"])
+    rows = table[table["example-vlm-judge"].notna() & table["gold"].notna()]
+    ref = judge_metrics(
+        rows,
+        judge="example-vlm-judge",
+        positive=["unsafe"],
+        labels=["safe_with_refusal", "safe_with_warning", "unsafe"],
+        weight="inclusion_prob",
+        n_boot=0,
+    )
+    assert vlm["accuracy"]["value"] == pytest.approx(ref.accuracy.value)
+    assert main([*argv, "--weight", "inclusion_prob"]) == 2  # the workspace knows its samples
+    capsys.readouterr()
+    card = judge_card(stats_workspace, "example-vlm-judge", n_boot=50)
+    field = card["fields"]["harmfulness"]
+    assert field["weighted"] is True
+    assert field["metrics"]["accuracy"]["value"] == pytest.approx(ref.accuracy.value)
+    assert field["metrics"]["accuracy"]["method"] == "clopper-pearson"
