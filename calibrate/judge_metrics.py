@@ -336,9 +336,9 @@ def judge_metrics(
     if weight is None:
         w = np.ones(n)
     else:
-        labeled_rows = table[gold].index.isin(g.index)
-        w_all = pd.Series(inverse_inclusion(table, weight, labeled_rows), index=table.index)
-        w = w_all.loc[valid.index[valid]].to_numpy(float)
+        # by position (an index may repeat): gold rows, then those with a valid verdict
+        labeled_rows = normalize_labels(table[gold]).notna().to_numpy()
+        w = inverse_inclusion(table, weight, labeled_rows)[labeled_rows][valid.to_numpy()]
     n_eff = float(kish_n(w)) if n else 0.0
     k = len(vocab)
     index = {c: i for i, c in enumerate(vocab)}

@@ -20,6 +20,7 @@ from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
 
+from safecal.annotate.errors import InputError
 from safecal.calibrate import judge_metrics
 from safecal.calibrate.agreement import kappa_from_confusion
 from safecal.calibrate.intervals import (
@@ -399,3 +400,28 @@ def test_workspace_judge_and_card_are_weighted(capsys, stats_workspace) -> None:
     assert field["weighted"] is True
     assert field["metrics"]["accuracy"]["value"] == pytest.approx(ref.accuracy.value)
     assert field["metrics"]["accuracy"]["method"] == "clopper-pearson"
+
+
+def test_hand_derived_weighted_values() -> None:
+    """Two valid gold rows, inclusion 0.5 and 0.25 (weights 2 and 4), both right; a third
+    gold row has an invalid verdict and an unlabeled row has no probability. Kish's
+    n_eff = (2 + 4)^2 / (4 + 16) = 1.8; exact lower bound at x = n is (alpha/2)^(1/n) =
+    0.025^(1/1.8) = exp(-3.688879 / 1.8) = 0.128815. The index repeats on purpose."""
+    t = pd.DataFrame(
+        {
+            "gold": ["1", "0", None, "1"],
+            "judge": ["1", "0", "1", "x?"],
+            "p": [0.5, 0.25, None, 0.5],
+        },
+        index=[0, 0, 1, 1],
+    )
+    r = judge_metrics(t, positive="1", weight="p", labels=["0", "1"])
+    assert (r.n, r.n_invalid, r.n_effective) == (2, 1, pytest.approx(1.8))
+    assert r.accuracy.value == 1.0 and r.accuracy.ci == pytest.approx((0.128815, 1.0), abs=1e-6)
+    # weighted accuracy is the weighted share right: 1 right of weight 2, 1 wrong of weight 4
+    t.iloc[1, t.columns.get_loc("judge")] = "1"
+    assert judge_metrics(t, positive="1", weight="p", labels=["0", "1"]).accuracy.value == (
+        pytest.approx(2 / 6)
+    )
+    with pytest.raises(InputError, match=r"inclusion probabilities in \(0, 1\]"):
+        judge_metrics(t.assign(p=[0.5, 0.0, None, 0.5]), positive="1", weight="p")
