@@ -100,9 +100,10 @@ def bootstrap(
 
 
 def percentile_estimate(
-    point: float | np.ndarray, resampled: np.ndarray, confidence: float
+    point: float | np.ndarray, resampled: np.ndarray, confidence: float, *, method: str = ""
 ) -> Estimate:
-    """Point value with the percentile interval of its resampled values."""
+    """Point value with the percentile interval of its resampled values (``method``: the
+    name the estimate carries)."""
     point = float(point)
     resampled = np.asarray(resampled, dtype=float)
     resampled = resampled[np.isfinite(resampled)]
@@ -110,7 +111,7 @@ def percentile_estimate(
         return Estimate(point, (math.nan, math.nan))
     tail = (1 - confidence) / 2 * 100
     lo, hi = np.percentile(resampled, [tail, 100 - tail])
-    return Estimate(point, (float(lo), float(hi)))
+    return Estimate(point, (float(lo), float(hi)), method=method)
 
 
 def safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:

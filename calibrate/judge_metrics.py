@@ -21,12 +21,29 @@ with ``tp, fp, fn, tn`` the binary confusion counts,
   average precision ``sum_t (R_t - R_{t-1}) P_t`` over score thresholds (as
   ``sklearn.metrics.average_precision_score``).
 
-Intervals: seeded bootstrap percentile over items. Every metric is a function of counts
-per (gold, judge) cell (and, for the score metrics, per (gold, score) value), so the
-resamples are multinomial counts over those cells (:mod:`calibrate.bootstrap`): exact
-item-bootstrap distribution, no per-resample pass over the rows. This is why the metrics
-are computed here and not by scikit-learn in a loop; the tests check every metric against
-``sklearn.metrics`` on the data and on resamples.
+Intervals (:mod:`calibrate.intervals`; each estimate names its ``method``), chosen to keep
+their coverage on slices of 10-50 gold labels and never to shrink to a point:
+
+* accuracy, precision, recall, FPR, FNR: the exact Clopper & Pearson (1934) interval
+  (``clopper-pearson``; coverage at least nominal), or Wilson's (1927) score interval with
+  ``proportion_interval="wilson"``;
+* balanced accuracy: MOVER (Zou & Donner 2008; Newcombe 1998) on the two class rates,
+  ``BA -+ sqrt((p1 - l1)^2 + (p2 - l2)^2) / 2`` (and ``u`` for the upper bound) with
+  ``l, u`` their exact (or Wilson) limits (``mover-clopper-pearson``);
+* kappa, F1, MCC: equal-tailed Bayesian intervals under ``Dirichlet(1/4)`` and Jeffreys'
+  ``Dirichlet(1/2)`` priors on the confusion cells, joined (``n_boot`` posterior draws
+  each; ``bayes-dirichlet(1/4..1/2)``), widened where needed to hold the sample value;
+* AUROC: Newcombe's (2006) score interval (``newcombe-score``);
+* AUPRC: seeded bootstrap percentile over items (``bootstrap-percentile``; not checked at
+  small n), whose resamples are multinomial counts over (gold, score) patterns
+  (:mod:`calibrate.bootstrap`).
+
+Weights (``weight``: a column of inclusion probabilities ``pi_i``; ``w_i = 1 / pi_i``,
+Horvitz & Thompson 1952): every metric is computed on weighted cell totals (the Hajek
+ratio estimate of the population's metric), and each interval uses Kish's (1965)
+effective sample size ``(sum w)^2 / sum w^2`` of the rows it rests on. The confusion
+matrices stay counts. The metrics are computed here on cell totals (not by scikit-learn
+per resample); the tests check each against ``sklearn.metrics``.
 """
 
 from __future__ import annotations
@@ -42,6 +59,25 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 from safecal.calibrate.agreement import kappa_from_confusion
 from safecal.calibrate.bootstrap import bootstrap, compress, percentile_estimate, safe_divide
+from safecal.calibrate.intervals import (
+    DIRICHLET,
+    EXACT,
+    MOVER,
+    NEWCOMBE,
+    PERCENTILE,
+    PRIORS,
+    WILSON,
+    ProportionMethod,
+    auroc_interval,
+    dirichlet_intervals,
+    kish_n,
+    mover_mean,
+    multiclass_priors,
+)
+from safecal.calibrate.intervals import (
+    proportion_interval as proportion_limits,
+)
+from safecal.calibrate.ppi import inverse_inclusion
 from safecal.calibrate.results import Estimate, estimate_or_none
 from safecal.calibrate.vocab import label_vocabulary, normalize_labels
 
@@ -94,6 +130,8 @@ class JudgeResult:
     invalid_values: dict[str, int] = field(default_factory=dict)
     prevalence: float | None = None
     confidence: float = 0.95
+    weighted: bool = False
+    n_effective: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -112,6 +150,8 @@ class JudgeResult:
             invalid_values=dict(self.invalid_values),
             prevalence=self.prevalence,
             confidence=self.confidence,
+            weighted=self.weighted,
+            n_effective=self.n_effective,
         )
         return out
 
@@ -175,6 +215,86 @@ def _label_view(
     return g, j, vocab, n_unlabeled, invalid_values, valid
 
 
+def _proportions(
+    cw: np.ndarray, cw2: np.ndarray, confidence: float, method: ProportionMethod
+) -> dict[str, Estimate]:
+    """Accuracy, precision, recall, FPR, FNR and balanced accuracy with exact (or Wilson)
+    intervals from weighted cell totals ``cw`` and squared-weight totals ``cw2`` (tp, fn,
+    fp, tn); each on Kish's effective size of its denominator's rows."""
+    name = EXACT if method == "exact" else WILSON
+    tp, fn, fp, tn = range(4)
+    parts = {  # metric: (numerator cells, denominator cells)
+        "accuracy": ((tp, tn), (tp, fn, fp, tn)),
+        "precision": ((tp,), (tp, fp)),
+        "recall": ((tp,), (tp, fn)),
+        "fpr": ((fp,), (fp, tn)),
+        "fnr": ((fn,), (fn, tp)),
+        "tnr": ((tn,), (tn, fp)),
+    }
+    out: dict[str, Estimate] = {}
+    limits: dict[str, tuple[float, float, float]] = {}
+    for metric, (num, den) in parts.items():
+        total = float(cw[list(den)].sum())
+        if total <= 0:
+            limits[metric] = (math.nan, math.nan, math.nan)
+            out[metric] = Estimate(math.nan, (math.nan, math.nan))
+            continue
+        p = float(cw[list(num)].sum()) / total
+        n_eff = total**2 / float(cw2[list(den)].sum())
+        lo, hi = proportion_limits(p * n_eff, n_eff, confidence=confidence, method=method)
+        limits[metric] = (p, float(lo), float(hi))
+        out[metric] = Estimate(p, (float(lo), float(hi)), method=name)
+    (p1, l1, u1), (p2, l2, u2) = limits["recall"], limits["tnr"]
+    ba, lo, hi = mover_mean((p1, p2), (l1, l2), (u1, u2))
+    out["balanced_accuracy"] = (
+        Estimate(float(ba), (float(lo), float(hi)), method=MOVER + name)
+        if np.isfinite(ba)
+        else Estimate(math.nan, (math.nan, math.nan))
+    )
+    del out["tnr"]
+    return out
+
+
+def _posterior(
+    point: dict[str, np.ndarray],
+    cells: np.ndarray,
+    stats: Any,
+    names: Sequence[str],
+    *,
+    n_eff: float,
+    n_draws: int,
+    confidence: float,
+    rng: np.random.Generator,
+    priors: Sequence[float] = PRIORS,
+) -> dict[str, Estimate]:
+    """Estimates with the Dirichlet posterior interval, joined over ``priors`` (module
+    docstring): ``cells`` are weighted cell totals, scaled to sum to the effective size
+    ``n_eff``."""
+    total = float(cells.sum())
+    values = {m: float(point[m]) for m in names}
+    limits = (
+        dirichlet_intervals(
+            cells * (n_eff / total),
+            stats,
+            {m: v for m, v in values.items() if not math.isnan(v)},
+            n_draws=n_draws,
+            rng=rng,
+            confidence=confidence,
+            priors=priors,
+        )
+        if n_draws and total > 0
+        else {}
+    )
+    out: dict[str, Estimate] = {}
+    for m, value in values.items():
+        if m in limits:
+            lo, hi = limits[m]
+            out[m] = Estimate(value, (float(lo), float(hi)), method=DIRICHLET)
+        else:
+            out[m] = Estimate(value, (math.nan, math.nan))
+    return out
+
+
 def judge_metrics(
     table: pd.DataFrame,
     *,
@@ -183,17 +303,25 @@ def judge_metrics(
     positive: Iterable[str] | str | None = None,
     score: str | None = None,
     labels: Sequence[str] | None = None,
+    weight: str | None = None,
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int | None = 0,
+    proportion_interval: ProportionMethod = "exact",
 ) -> JudgeResult:
-    """Judge-versus-human metrics with seeded bootstrap percentile intervals.
+    """Judge-versus-human metrics with small-sample intervals (module docstring).
 
     ``positive``: the label(s) that count as positive; gives the binary view (see the
     module docstring). ``score``: a column with the judge's P(positive), for AUROC and
     AUPRC. ``labels``: the vocabulary (default: the labels seen in gold, widened to the
     :mod:`annotate.labels` scale they fit); a judge value outside it is invalid.
+    ``weight``: a column of inclusion probabilities (in (0, 1] on every gold row); each
+    row then counts ``1 / pi``. ``n_boot``: posterior draws (kappa, F1, MCC) and
+    bootstrap resamples (AUPRC); 0 leaves those without an interval.
+    ``proportion_interval``: ``exact`` (Clopper-Pearson) or ``wilson``.
     """
+    if proportion_interval not in ("exact", "wilson"):
+        raise InputError(f"proportion_interval {proportion_interval!r}: choose 'exact' or 'wilson'")
     pos_given = (
         []
         if positive is None
@@ -205,6 +333,13 @@ def judge_metrics(
     n_invalid = int((~valid).sum())
     g_ok, j_ok = g[valid].to_numpy(dtype=object), j[valid].to_numpy(dtype=object)
     n = len(g_ok)
+    if weight is None:
+        w = np.ones(n)
+    else:
+        # by position (an index may repeat): gold rows, then those with a valid verdict
+        labeled_rows = normalize_labels(table[gold]).notna().to_numpy()
+        w = inverse_inclusion(table, weight, labeled_rows)[labeled_rows][valid.to_numpy()]
+    n_eff = float(kish_n(w)) if n else 0.0
     k = len(vocab)
     index = {c: i for i, c in enumerate(vocab)}
     gi = np.array([index[v] for v in g_ok], dtype=np.int64)
@@ -212,69 +347,83 @@ def judge_metrics(
     full = np.zeros((k, k), dtype=np.int64)
     np.add.at(full, (gi, ji), 1)
     rng = np.random.default_rng(seed)
+    common: dict[str, Any] = dict(
+        n=n,
+        n_invalid=n_invalid,
+        n_unlabeled=n_unlabeled,
+        labels=tuple(vocab),
+        invalid_values=invalid_values,
+        confidence=confidence,
+        weighted=weight is not None,
+        n_effective=n_eff if weight is not None else float(n),
+    )
 
+    est: dict[str, Any] = {}
     if not pos_given:  # multi-class view
-        cells = gi * k + ji
+        cw = np.zeros((k, k))
+        np.add.at(cw, (gi, ji), w)
+        cw2 = np.zeros((k, k))
+        np.add.at(cw2, (gi, ji), w * w)
 
-        def stats(w: np.ndarray) -> dict[str, np.ndarray]:
-            conf = w @ onehot
-            conf = conf.reshape(*conf.shape[:-1], k, k)
+        def mstats(c: np.ndarray) -> dict[str, np.ndarray]:
+            conf = c.reshape(*c.shape[:-1], k, k)
             total = conf.sum(axis=(-2, -1))
             return {
                 "accuracy": safe_divide(np.trace(conf, axis1=-2, axis2=-1), total),
                 "cohen_kappa": kappa_from_confusion(conf),
             }
 
-        first, _, freq = compress(cells)
-        onehot = np.eye(k * k)[cells[first]] if n else np.zeros((0, k * k))
-        point = stats(freq.astype(float))
-        boot = bootstrap(freq, stats, n_boot=n_boot, seed=rng) if n and n_boot else {}
-        est: dict[str, Any] = {
-            m: percentile_estimate(point[m], boot.get(m, np.array([])), confidence) for m in point
-        }
-        return JudgeResult(
-            n=n,
-            n_invalid=n_invalid,
-            n_unlabeled=n_unlabeled,
-            confusion=Confusion(vocab, full.tolist()),
-            labels=tuple(vocab),
-            invalid_values=invalid_values,
-            confidence=confidence,
-            **est,
+        point = mstats(cw.reshape(-1))
+        est.update(
+            _posterior(
+                point,
+                cw.reshape(-1),
+                mstats,
+                ["cohen_kappa"],
+                n_eff=n_eff,
+                n_draws=n_boot,
+                confidence=confidence,
+                rng=rng,
+                priors=multiclass_priors(k),
+            )
         )
+        diag = np.eye(k, dtype=bool)
+        two = np.array([cw[diag].sum(), 0.0, cw[~diag].sum(), 0.0])
+        two2 = np.array([cw2[diag].sum(), 0.0, cw2[~diag].sum(), 0.0])
+        est["accuracy"] = _proportions(two, two2, confidence, proportion_interval)["accuracy"]
+        return JudgeResult(confusion=Confusion(vocab, full.tolist()), **common, **est)
 
     pos_set = pos_given
     pos_idx = np.isin(np.arange(k), [index[p] for p in pos_set])
     gb, jb = pos_idx[gi], pos_idx[ji]
     cells = np.where(gb, np.where(jb, 0, 1), np.where(jb, 2, 3))  # tp fn fp tn
-    first, _, freq = compress(cells)
-    onehot = np.eye(4)[cells[first]] if n else np.zeros((0, 4))
-
-    def bstats(w: np.ndarray) -> dict[str, np.ndarray]:
-        return _binary_from_cells(w @ onehot)
-
-    point = bstats(freq.astype(float))
-    boot = bootstrap(freq, bstats, n_boot=n_boot, seed=rng) if n and n_boot else {}
-    est = {
-        m: percentile_estimate(point[m], boot.get(m, np.array([])), confidence)
-        for m in BINARY_METRICS
-    }
+    cw1 = np.bincount(cells, weights=w, minlength=4).astype(float)
+    cw1_2 = np.bincount(cells, weights=w * w, minlength=4).astype(float)
+    point = _binary_from_cells(cw1)
+    est.update(_proportions(cw1, cw1_2, confidence, proportion_interval))
+    est.update(
+        _posterior(
+            point,
+            cw1,
+            _binary_from_cells,
+            ["cohen_kappa", "f1", "mcc"],
+            n_eff=n_eff,
+            n_draws=n_boot,
+            confidence=confidence,
+            rng=rng,
+        )
+    )
 
     if score is not None:
-        est.update(_score_metrics(table, score, valid, gb, n_boot, confidence, rng))
+        est.update(_score_metrics(table, score, valid, gb, w, n_boot, confidence, rng))
     c = np.bincount(cells, minlength=4)
     binary = Confusion(["positive", "negative"], [[int(c[0]), int(c[1])], [int(c[2]), int(c[3])]])
     return JudgeResult(
-        n=n,
-        n_invalid=n_invalid,
-        n_unlabeled=n_unlabeled,
         confusion=binary,
         confusion_full=Confusion(vocab, full.tolist()),
-        labels=tuple(vocab),
         positive=tuple(pos_set),
-        invalid_values=invalid_values,
-        prevalence=float(gb.mean()) if n else None,
-        confidence=confidence,
+        prevalence=float((cw1[0] + cw1[1]) / cw1.sum()) if n else None,
+        **common,
         **est,
     )
 
@@ -314,34 +463,44 @@ def _score_metrics(
     score: str,
     valid: pd.Series,
     gold_pos: np.ndarray,
+    weights: np.ndarray,
     n_boot: int,
     confidence: float,
     rng: np.random.Generator,
 ) -> dict[str, Estimate]:
+    """AUROC with Newcombe's score interval, AUPRC with a bootstrap percentile interval,
+    both on the rows with a score, weighted by ``weights``."""
     checked = pd.Series(checked_scores(table, score), index=table.index)
     s = checked.loc[valid.index[valid]].to_numpy(float)
     has = np.isfinite(s)
     if not has.any():
         nan = Estimate(math.nan, (math.nan, math.nan))
         return {"auroc": nan, "auprc": nan}
-    s, y = s[has], gold_pos[has]
+    s, y, wt = s[has], gold_pos[has], weights[has]
     values, s_idx = np.unique(s, return_inverse=True)
+    w_values, w_idx = np.unique(wt, return_inverse=True)
     u = len(values)
-    keys = s_idx * 2 + y.astype(np.int64)
+    keys = np.column_stack([s_idx, y.astype(np.int64), w_idx])
     first, _, freq = compress(keys)
-    key = keys[first]
-    pos_map = np.zeros((len(key), u))
-    neg_map = np.zeros((len(key), u))
-    ks, ky = key // 2, key % 2
-    pos_map[ky == 1, ks[ky == 1]] = 1
-    neg_map[ky == 0, ks[ky == 0]] = 1
+    ks, ky, kw = s_idx[first], y[first], wt[first]
+    pos_map = np.zeros((len(first), u))
+    neg_map = np.zeros((len(first), u))
+    pos_map[ky, ks[ky]] = kw[ky]
+    neg_map[~ky, ks[~ky]] = kw[~ky]
+    del w_values, w_idx
 
-    def stats(w: np.ndarray) -> dict[str, np.ndarray]:
-        return score_curves_w(w @ pos_map, w @ neg_map)
+    def stats(c: np.ndarray) -> dict[str, np.ndarray]:
+        return score_curves_w(c @ pos_map, c @ neg_map)
 
     point = stats(freq.astype(float))
+    auroc = float(point["auroc"])
+    if math.isnan(auroc):
+        out = {"auroc": Estimate(math.nan, (math.nan, math.nan))}
+    else:
+        lo, hi = auroc_interval(auroc, kish_n(wt[y]), kish_n(wt[~y]), confidence=confidence)
+        out = {"auroc": Estimate(auroc, (float(lo), float(hi)), method=NEWCOMBE)}
     boot = bootstrap(freq, stats, n_boot=n_boot, seed=rng) if n_boot else {}
-    return {
-        m: percentile_estimate(point[m], boot.get(m, np.array([])), confidence)
-        for m in ("auroc", "auprc")
-    }
+    out["auprc"] = percentile_estimate(
+        point["auprc"], boot.get("auprc", np.array([])), confidence, method=PERCENTILE
+    )
+    return out

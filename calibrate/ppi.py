@@ -181,6 +181,23 @@ class RateResult:
         }
 
 
+def inverse_inclusion(table: pd.DataFrame, weight: str, labeled: np.ndarray) -> np.ndarray:
+    """Horvitz-Thompson weights ``1 / pi_i`` from the inclusion-probability column
+    ``weight`` on the ``labeled`` rows (0 elsewhere). A probability outside (0, 1] on a
+    labeled row is refused, naming the first such row."""
+    if weight not in table.columns:
+        raise InputError(f"no column {weight!r}; the table has {list(table.columns)}")
+    prob = pd.to_numeric(table[weight], errors="coerce").to_numpy(float)
+    bad = labeled & ~((prob > 0) & (prob <= 1))
+    if bad.any():
+        raise InputError(
+            f"column {weight!r} must hold inclusion probabilities in (0, 1] on every "
+            f"labeled row; {int(bad.sum())} labeled rows do not (first: row "
+            f"{int(np.nonzero(bad)[0][0]) + 1})"
+        )
+    return np.where(labeled, 1.0 / np.where(labeled, prob, 1.0), 0.0)
+
+
 @dataclass(frozen=True)
 class RateData:
     """The arrays a rate is computed from (valid judge verdicts only)."""
@@ -232,15 +249,7 @@ def rate_data(
     labeled = g.notna().to_numpy() & valid.to_numpy()
     w = None
     if weight:
-        prob = pd.to_numeric(table[weight], errors="coerce").to_numpy(float)
-        bad = labeled & ~((prob > 0) & (prob <= 1))
-        if bad.any():
-            raise InputError(
-                f"column {weight!r} must hold inclusion probabilities in (0, 1] on every "
-                f"labeled row; {int(bad.sum())} labeled rows do not (first: row "
-                f"{int(np.nonzero(bad)[0][0]) + 1})"
-            )
-        w = np.where(labeled, 1.0 / np.where(labeled, prob, 1.0), 0.0)[valid.to_numpy()]
+        w = inverse_inclusion(table, weight, labeled)[valid.to_numpy()]
     keep = valid.to_numpy()
     yhat = j[valid].isin(pos).to_numpy(float)
     y = g[valid].isin(pos).to_numpy(float)

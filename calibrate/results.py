@@ -18,16 +18,26 @@ class Estimate:
     """``value`` with its interval ``ci = (low, high)``; NaN where undefined.
 
     ``se`` is the standard error when the interval came from a normal
-    approximation (``None`` for bootstrap percentile intervals).
+    approximation (``None`` for bootstrap percentile intervals). ``method`` names how the
+    interval was made (e.g. ``clopper-pearson``; :mod:`calibrate.intervals`); empty when
+    the producer does not say.
     """
 
     value: float
     ci: tuple[float, float]
     se: float | None = None
+    method: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"value": v, "ci": [lo, hi]}``; undefined numbers become ``null``."""
-        return {"value": _num(self.value), "ci": [_num(self.ci[0]), _num(self.ci[1])]}
+        """``{"value": v, "ci": [lo, hi]}`` (plus ``"method"`` when named); undefined
+        numbers become ``null``."""
+        out: dict[str, Any] = {
+            "value": _num(self.value),
+            "ci": [_num(self.ci[0]), _num(self.ci[1])],
+        }
+        if self.method:
+            out["method"] = self.method
+        return out
 
     @property
     def width(self) -> float:

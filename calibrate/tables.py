@@ -180,22 +180,37 @@ def estimate_table(ws: Workspace, *, field: str, run: str | None = None) -> Esti
             "several judges have verdicts; choose one with --run RUN_ID|JUDGE "
             f"(judges: {', '.join(names)})"
         )
+    table, weight, notes = sample_weighted(table)
+    return EstimateTable(table, names[0], weight, notes)
+
+
+def sample_weighted(
+    table: pd.DataFrame, *, gold: str = "gold", prob: str = "inclusion_prob"
+) -> tuple[pd.DataFrame, str | None, list[str]]:
+    """``(table, weight column or None, notes)``: how the gold rows were drawn.
+
+    When some gold comes from a sample with inclusion probabilities (column ``prob``, as
+    :func:`responses_table` attaches it), the weight column is ``prob`` and gold on
+    responses no (non-honeypot) sample drew (honeypots, imported gold: inclusion
+    probability unknown) is set aside as unlabeled, with a note. When none does, the gold
+    is treated as a simple random sample (``None``), with a note.
+    """
     notes: list[str] = []
-    labeled = table["gold"].notna()
-    has = table["inclusion_prob"].notna()
+    labeled = table[gold].notna()
+    has = table[prob].notna()
     if not (labeled & has).any():
         if labeled.any():
             notes.append(
                 "no gold label comes from a sample with inclusion probabilities; "
                 "treating the labeled responses as a simple random sample"
             )
-        return EstimateTable(table, names[0], None, notes)
+        return table, None, notes
     aside = labeled & ~has
     if aside.any():
         table = table.copy()
-        table.loc[aside, "gold"] = None
+        table.loc[aside, gold] = None
         notes.append(
             f"{int(aside.sum())} gold labels come from no sample (honeypots or "
             "imported gold; inclusion probability unknown): counted as unlabeled"
         )
-    return EstimateTable(table, names[0], "inclusion_prob", notes)
+    return table, prob, notes

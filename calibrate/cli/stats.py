@@ -108,7 +108,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="validate judges against human gold labels, with intervals",
         description="Confusion matrix, accuracy, kappa and (with --positive) precision, recall, "
         "F1, FPR, FNR, MCC, balanced accuracy; AUROC/AUPRC with --score; a paired "
-        "McNemar test between every two judges.",
+        "McNemar test between every two judges. Intervals keep their coverage on small "
+        "gold sets (exact, score or Bayesian; each names its method).",
     )
     _common(p, confidence=0.95)
     p.add_argument("--gold", default="gold", help="gold label column (default gold)")
@@ -152,12 +153,19 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="workspace: use the field's positive labels (annotate.labels)",
     )
     p.add_argument(
-        "--n-boot",
-        type=whole(0, "bootstrap resamples; 0 for none"),
-        default=1000,
-        help="bootstrap resamples (default 1000)",
+        "--weight",
+        metavar="COL",
+        help="table: inclusion probability of each gold row in the human sample; every "
+        "metric is then weighted by 1 / probability (the workspace uses its samples' "
+        "probabilities)",
     )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--n-boot",
+        type=whole(0, "posterior draws / bootstrap resamples; 0 for none"),
+        default=1000,
+        help="posterior draws (kappa, F1, MCC) and bootstrap resamples (AUPRC) (default 1000)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=run_judge)
 
     p = commands.add_parser(
@@ -400,6 +408,8 @@ def run_judge(args: argparse.Namespace) -> int:
 
     positive = args.positive
     by = [args.by] if args.by else []
+    notes: list[str] = []
+    weight = args.weight
     if args.table:
         table = _load(args)
         judges = args.judge or []
@@ -408,8 +418,11 @@ def run_judge(args: argparse.Namespace) -> int:
         scores = _score_map(args.score, judges)
         raters = _split(args.raters) or []
         require_columns(
-            table, [args.gold, *judges, *scores.values(), *by, *raters], source=args.table
+            table,
+            [args.gold, *judges, *scores.values(), *by, *raters, weight],
+            source=args.table,
         )
+        notes.extend(_weight_notes(table, args.gold, weight))
         extra_by: list[str] = []
         if raters:
             from safecal.calibrate.slices import unanimity
@@ -419,11 +432,16 @@ def run_judge(args: argparse.Namespace) -> int:
         rows_for = {j: table for j in judges}
         source = args.table
     else:
-        from safecal.calibrate.tables import judge_table
+        from safecal.calibrate.tables import judge_table, sample_weighted
 
+        if weight:
+            raise InputError("--weight is for --table; the workspace knows its samples")
         ws = open_workspace(args)
         table, judges = judge_table(ws, field=args.field, runs=args.run or args.judge)
         table = _filter(table, args, "the workspace")
+        table, weight, ws_notes = sample_weighted(table, gold=args.gold)
+        notes.extend(ws_notes)
+        notes.extend(_weight_notes(table, args.gold, weight))
         if positive is None and args.binary:
             positive = sorted(POSITIVE[args.field])
         scores = {j: f"score:{j}" for j in judges if table[f"score:{j}"].notna().any()}
@@ -448,6 +466,7 @@ def run_judge(args: argparse.Namespace) -> int:
             positive=positive,
             score=scores.get(j),
             labels=labels,
+            weight=weight,
             n_boot=args.n_boot,
             confidence=args.confidence,
             seed=args.seed,
@@ -477,11 +496,52 @@ def run_judge(args: argparse.Namespace) -> int:
                 seed=args.seed,
             )
             out["paired"][f"{a} vs {b}"] = r.to_dict()
+        if weight:
+            notes.append("the paired tests between judges are unweighted (the sample's items)")
+    if notes:
+        out["notes"] = notes
     if args.json:
         _emit(out)
         return 0
     _print_judges(out, source, args)
     return 0
+
+
+def _weight_notes(table: Any, gold: str, weight: str | None) -> list[str]:
+    """Say how the gold rows are weighted; call out a gold set drawn with unequal
+    probabilities whose metrics are not weighted (they describe the sample, not the
+    population: a set that oversampled disagreements understates accuracy)."""
+    import pandas as pd
+
+    labeled = table[gold].notna()
+    if weight:
+        prob = pd.to_numeric(table.loc[labeled, weight], errors="coerce")
+        if prob.nunique() > 1:
+            return [
+                f"gold drawn with unequal inclusion probabilities ({weight} from "
+                f"{prob.min():.3g} to {prob.max():.3g}): every metric is weighted by "
+                "1 / probability (Horvitz-Thompson), intervals use Kish's effective n"
+            ]
+        return []
+    if "inclusion_prob" in table.columns:
+        prob = pd.to_numeric(table.loc[labeled, "inclusion_prob"], errors="coerce")
+        if prob.nunique() > 1:
+            return [
+                "the gold rows carry unequal inclusion probabilities (column inclusion_prob) "
+                "but no --weight: the metrics describe the sample, not the population; "
+                "give --weight inclusion_prob"
+            ]
+    return []
+
+
+def _methods(entry: dict[str, Any], metrics: Sequence[str]) -> str:
+    """``method: metric, metric; ...`` for the interval methods of one result."""
+    by_method: dict[str, list[str]] = {}
+    for m in metrics:
+        e = entry.get(m)
+        if e and e.get("method"):
+            by_method.setdefault(e["method"], []).append(m)
+    return "; ".join(f"{k}: {', '.join(v)}" for k, v in by_method.items())
 
 
 def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) -> None:
@@ -490,7 +550,7 @@ def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) ->
     for entry in out["judges"].values():  # a slice named like the pooled row: say so first
         _with_pooled(entry, entry.get("slices", {}), args.by)
     pct = int(round(args.confidence * 100))
-    _say(f"Judges versus human gold: {source} ({pct}% bootstrap intervals)\n")
+    _say(f"Judges versus human gold: {source} ({pct}% intervals)\n")
     metrics = [
         "accuracy",
         "cohen_kappa",
@@ -514,6 +574,12 @@ def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) ->
         for name, e in groups.items():
             rows.append([name, e["n"], e["n_invalid"], *[e[m] for m in shown]])
         _print_rows(["slice", "n", "invalid", *shown], rows, title=f"judge {j}")
+        _say(f"intervals: {_methods(entry, shown)}")
+        if entry.get("weighted"):
+            _say(
+                f"weighted by 1 / inclusion probability; effective n "
+                f"{format_number(entry['n_effective'], spec='.1f')} of {entry['n']}"
+            )
         for conf in (entry["confusion"], entry.get("confusion_full")):
             if conf is None:
                 continue
@@ -532,6 +598,8 @@ def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) ->
             f"{pair}: {r['method']}, p = {format_number(r['p_value'], spec='.4g')}; accuracy "
             f"difference {format_estimate(r['difference'])} on {r['n']} items"
         )
+    for note in out.get("notes", []):
+        _say(f"note: {note}")
 
 
 # ---- estimate ----------------------------------------------------------------------

@@ -3,8 +3,9 @@
 :func:`judge_card` gathers, for each field the run judged (harmfulness, refusal):
 
 * agreement with gold (:func:`calibrate.judge_metrics`, binary view with
-  :data:`annotate.labels.POSITIVE` and the three-level view), with bootstrap intervals,
-  and the confusion matrices;
+  :data:`annotate.labels.POSITIVE` and the three-level view), with small-sample intervals
+  (each names its method), weighted by the samples' inclusion probabilities
+  (:func:`calibrate.tables.sample_weighted`), and the confusion matrices;
 * the invalid-answer rate (Wilson interval, :func:`calibrate.wilson`) and examples;
 * for a scored judge, the threshold tuned by cross-validation and its out-of-fold
   figures (:func:`calibrate.tuning.tune_threshold_cv`);
@@ -97,11 +98,18 @@ def field_card(
     field, positive = info["field"], info["positive"]
     judged = table[table["judge"].notna()]
     n_invalid_all = int((judged["judge"] == INVALID).sum())
+    weight: str | None = None
+    weight_notes: list[str] = []
+    if "inclusion_prob" in judged.columns:
+        from safecal.calibrate.tables import sample_weighted
+
+        judged, weight, weight_notes = sample_weighted(judged)
     gold = judged[judged["gold"].notna()].copy()
     has_score = bool(pd.to_numeric(gold["score"], errors="coerce").notna().any())
     kw: dict[str, Any] = {
         "gold": "gold",
         "judge": "judge",
+        "weight": weight,
         "n_boot": n_boot,
         "confidence": confidence,
         "seed": seed,
@@ -118,6 +126,8 @@ def field_card(
             "of": int(len(judged)),
             "rate": _est(wilson(n_invalid_all, len(judged), confidence)) if len(judged) else None,
         },
+        "weighted": weight is not None,
+        "weight_notes": weight_notes,
     }
     if gold.empty:
         out["note"] = "no gold labels for the judged responses: adjudicate a sample first"
@@ -373,13 +383,28 @@ def _field_html(c: dict[str, Any]) -> str:
         return "\n".join(parts)
     m = c["metrics"]
     parts.append("<h3>Agreement with the human gold labels</h3>")
+    if c.get("weighted"):
+        parts.append(
+            "<p>Weighted by 1 / inclusion probability of the gold sample (effective n "
+            f"{m.get('n_effective') or 0:.1f} of {m['n']}).</p>"
+        )
+    parts.extend(f"<p class=warn>{escape(note)}</p>" for note in c.get("weight_notes", []))
+
+    def method(e: dict[str, Any] | None) -> str:
+        return escape((e or {}).get("method", ""))
+
+    three = c["three_level"]
     parts.append(
         _table(
-            ["metric", "value [interval]"],
-            [[escape(k), _fmt(m.get(k))] for k in _METRICS if m.get(k)]
+            ["metric", "value [interval]", "interval"],
+            [[escape(k), _fmt(m.get(k)), method(m.get(k))] for k in _METRICS if m.get(k)]
             + [
-                ["three-level Cohen's kappa", _fmt(c["three_level"]["cohen_kappa"])],
-                ["three-level accuracy", _fmt(c["three_level"]["accuracy"])],
+                [
+                    "three-level Cohen's kappa",
+                    _fmt(three["cohen_kappa"]),
+                    method(three["cohen_kappa"]),
+                ],
+                ["three-level accuracy", _fmt(three["accuracy"]), method(three["accuracy"])],
             ],
         )
     )
@@ -537,6 +562,8 @@ def render_html(card: dict[str, Any]) -> str:
         f"<style>{_CSS}</style></head><body>"
         f"<h1>Judge card: {escape(str(run.get('judge')))}</h1>"
         f"<p>Generated {escape(card['generated_at'])} by safecal; intervals are "
-        f"{100 * card['confidence']:.0f}% bootstrap percentile intervals over items "
+        f"{100 * card['confidence']:.0f}% intervals made for small gold sets, each named "
+        "beside it: clopper-pearson (exact), mover-clopper-pearson, bayes-dirichlet(1/4..1/2) "
+        "(Dirichlet posterior), newcombe-score, bootstrap-percentile "
         f"(seed {card['seed']}).</p>{header}{body}</body></html>"
     )

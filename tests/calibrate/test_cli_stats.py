@@ -257,7 +257,9 @@ def test_judge_json_contract(capsys, files, table) -> None:
         n_boot=200,
     )
     for name in ("accuracy", "cohen_kappa", "precision", "recall", "f1", "fpr", "fnr", "mcc"):
-        assert set(a[name]) == EST_KEYS
+        # judge estimates name their interval's method beside value and ci
+        assert set(a[name]) == EST_KEYS | {"method"}
+        assert a[name]["method"] == getattr(ref, name).method != ""
         assert a[name]["value"] == pytest.approx(getattr(ref, name).value)
     assert a["auroc"]["value"] == pytest.approx(ref.auroc.value)
     assert d["judges"]["judge_b"]["auroc"] is None

@@ -163,7 +163,7 @@ def test_tune_command_on_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[s
     )
     out = json.loads(capsys.readouterr().out)
     assert out["objective"] == "f1" and isinstance(out["threshold"], float)
-    assert set(out["cross_validated"]["cohen_kappa"]) == {"value", "ci"}
+    assert set(out["cross_validated"]["cohen_kappa"]) == {"value", "ci", "method"}
     assert (
         main(
             [
