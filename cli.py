@@ -18,6 +18,7 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
+from safecal.annotate.cli.common import Parser
 from safecal.annotate.errors import InputError
 
 #: (module with ``register(subparsers)``) in the order ``--help`` lists them.
@@ -32,7 +33,7 @@ GROUPS: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="safecal",
         description="Measure automatic safety judges against human labels.",
     )

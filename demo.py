@@ -14,16 +14,26 @@ example and walks it through the whole loop:
    threshold tuned out-of-fold; the judge card written as HTML and JSON;
 4. corrected attack-success and refusal rates per model, in the benchmark's 12 cells;
 5. curation of the benchmark's queries (the example plants a few problems);
-6. the dashboard, running until Ctrl-C.
+6. the dashboard, running until Ctrl-C, SIGTERM or SIGHUP.
 
-A folder that holds a workspace not made by the demo is never deleted.
+It ends by printing the commands that explore its workspace: the demo keeps its own
+folder (``./safecal-demo``, rebuilt each run) while every other command defaults to
+``./safecal-workspace``, so they carry ``-w <demo folder>``. Whatever it stops on (the
+last step with ``--exit``, Ctrl-C, SIGTERM, SIGHUP, an error), the servers it started are
+stopped by their recorded process ids. A folder that holds a workspace not made by the
+demo is never deleted.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +46,8 @@ from safecal.annotate.store import catalog as store_catalog
 DEFAULT_DEMO = "safecal-demo"
 RECORDED_JUDGE = "example-vlm-judge"
 DEMO_SAMPLE = 240  # responses sampled for human labels (of 720)
+#: signals that stop the demo as Ctrl-C does (the servers it started are stopped too)
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")
 
 
 @dataclass
@@ -92,6 +104,21 @@ def run_demo(
     ``dashboard=False`` skips the dashboard; ``wait=False`` stops the servers and
     returns instead of serving until Ctrl-C.
     """
+    with _signals_interrupt():
+        return _run(
+            path, seed=seed, labelstudio=labelstudio, dashboard=dashboard, wait=wait, say=say
+        )
+
+
+def _run(
+    path: str | Path,
+    *,
+    seed: int,
+    labelstudio: bool,
+    dashboard: bool,
+    wait: bool,
+    say: Callable[[str], None],
+) -> DemoResult:
     say(NOTICE)
     ws = fresh_demo_workspace(path)
     example = write_example(ws.path / "example-data", seed=seed)
@@ -118,15 +145,87 @@ def run_demo(
         say(f"\nworkspace: {ws.path}")
         for name, url in result.urls.items():
             say(f"{name}: {url}")
+        say(next_commands(path))
         if wait and result.urls:
-            say("serving; press Ctrl-C to stop")
+            say(f"serving; press Ctrl-C (or `kill {os.getpid()}`) to stop")
             while True:
                 time.sleep(1)
     except KeyboardInterrupt:
         say("stopping")
     finally:
-        _stop_servers(ws.path)
+        with _signals_ignored():  # a second signal must not cut the cleanup short
+            _stop_servers(ws.path)
+    if wait and result.urls:
+        say(f"servers stopped; the workspace stays in {_shown_path(path)} (commands above)")
     return result
+
+
+def _shown_path(path: str | Path) -> str:
+    """``path`` as the user can type it here: relative to the current folder when inside."""
+    full = Path(path).absolute()
+    try:
+        return str(full.relative_to(Path.cwd())) or "."
+    except ValueError:
+        return str(full)
+
+
+def next_commands(path: str | Path) -> str:
+    """The closing printout: commands exploring the demo's workspace at ``path``."""
+    w = f"-w {shlex.quote(_shown_path(path))}"
+    lines = [
+        "",
+        "next: explore the demo's workspace. Other commands default to ./safecal-workspace "
+        "(or $SAFECAL_WORKSPACE), so give them the demo's folder with -w:",
+        f"  safecal calibrate judge {w} --run {RECORDED_JUDGE} --field harmfulness",
+        f"  safecal calibrate estimate {w} --run {RECORDED_JUDGE} --field harmfulness",
+        f"  safecal calibrate report {w} --run {RECORDED_JUDGE}",
+        f"  safecal curate run {w}",
+        f"  safecal annotate export {w} gold.csv",
+        f"  safecal dashboard {w}            (once the demo has stopped)",
+        f"  safecal dashboard stop {w}       (stops a dashboard left serving it)",
+    ]
+    return "\n".join(lines)
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`KeyboardInterrupt`, as Ctrl-C does, so the demo
+    stops its servers on them too (main thread only: Python delivers signals there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = {}
+    for name in STOP_SIGNALS:
+        if hasattr(signal, name):
+            number = getattr(signal, name)
+            before[number] = signal.signal(number, _interrupt)
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """SIGTERM and SIGHUP ignored for the duration (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {}
+    for name in STOP_SIGNALS:
+        if hasattr(signal, name):
+            number = getattr(signal, name)
+            before[number] = signal.signal(number, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
 
 
 def _annotation(

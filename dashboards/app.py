@@ -2,18 +2,23 @@
 
 Run it with ``safecal dashboard`` (or :func:`dashboards.launch`); by hand:
 ``streamlit run dashboards/app.py -- --workspace PATH``. The workspace comes from
-``--workspace`` after ``--``, else ``$SAFECAL_WORKSPACE``, else ``./safecal-workspace``.
+``--workspace`` after ``--``, else ``$SAFECAL_WORKSPACE``, else ``./safecal-workspace``
+(:func:`dashboards.data.workspace_path`).
+
+The pages live in ``app_pages/``, not ``pages/``: Streamlit treats a ``pages/`` folder
+beside the main script as its older folder-based navigation and, on a session's first
+request for a page URL, runs that page's file alone (file names in the sidebar, this
+script skipped). Without that folder, every request runs this script and its
+:func:`st.navigation`.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import streamlit as st
 
-PAGES = Path(__file__).resolve().parent / "pages"
+PAGES = Path(__file__).resolve().parent / "app_pages"
 
 #: (file, title, icon) in navigation order; the first is the default page
 PAGE_LIST = (
@@ -25,27 +30,18 @@ PAGE_LIST = (
 )
 
 
-def _workspace_argument(argv: list[str]) -> str | None:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--workspace", "-w", default=None)
-    known, _ = parser.parse_known_args(argv)
-    return known.workspace
-
-
 def main() -> None:
     st.set_page_config(page_title="safecal", layout="wide")
-    if "workspace" not in st.session_state:
-        from safecal.annotate.store import resolve_workspace
+    from safecal.dashboards.data import workspace_path
 
-        chosen = _workspace_argument(sys.argv[1:])
-        st.session_state["workspace"] = str(resolve_workspace(chosen).absolute())
+    workspace = workspace_path()  # each page resolves it the same way when it runs alone
     pages = [
         st.Page(PAGES / file, title=title, icon=icon, default=i == 0)
         for i, (file, title, icon) in enumerate(PAGE_LIST)
     ]
     nav = st.navigation(pages)
     st.sidebar.caption("workspace")
-    st.sidebar.text(st.session_state["workspace"])
+    st.sidebar.text(workspace)
     nav.run()
 
 

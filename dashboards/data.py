@@ -11,7 +11,9 @@ Set ``SAFECAL_DASHBOARD_CACHE=0`` to turn the cache off (the benchmark's baselin
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -42,10 +44,24 @@ def cached(func: F) -> F:
     return cast(F, st.cache_data(show_spinner=False, max_entries=64)(func))
 
 
+def workspace_argument(argv: list[str]) -> str | None:
+    """``--workspace`` / ``-w`` among the app's arguments (after ``--`` on the
+    ``streamlit run`` line), or ``None``."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--workspace", "-w", default=None)
+    known, _ = parser.parse_known_args(argv)
+    return known.workspace
+
+
 def workspace_path() -> str:
-    """The app's workspace: session state (set by the app), else ``$SAFECAL_WORKSPACE``,
-    else ``./safecal-workspace``."""
-    return str(st.session_state.get("workspace") or resolve_workspace(None))
+    """The app's workspace, resolved by whichever script runs first in a session (the app
+    or a page opened by a deep link): kept in session state, else the app's
+    ``--workspace`` argument, else ``$SAFECAL_WORKSPACE``, else ``./safecal-workspace``."""
+    chosen = st.session_state.get("workspace")
+    if not chosen:
+        chosen = str(resolve_workspace(workspace_argument(sys.argv[1:])).absolute())
+        st.session_state["workspace"] = chosen
+    return str(chosen)
 
 
 def stamp(path: str | Path) -> Stamp:

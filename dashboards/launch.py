@@ -5,11 +5,11 @@
     running = launch(workspace, port=None)       # a free port on 127.0.0.1
     print(running.url); ...; running.stop()      # or stop(workspace)
 
-The server binds to ``host`` (127.0.0.1 unless told otherwise), runs headless and sends
-no usage statistics. Its process id and URL are kept in ``<workspace>/dashboard.json``
-while it runs, so :func:`stop` can end it from another process (it checks that the
-process is this app's ``streamlit run`` before ending it).
-"""
+The server binds to ``host`` (127.0.0.1 unless told otherwise), runs headless, sends
+no usage statistics and shows no Deploy button (``client.toolbarMode minimal``). Its
+process id and URL are kept in ``<workspace>/dashboard.json`` while it runs, so
+:func:`stop` can end it from another process (``safecal dashboard stop``; it checks
+that the process is this app's ``streamlit run`` before ending it)."""
 
 from __future__ import annotations
 
@@ -123,6 +123,8 @@ def command(workspace: str | os.PathLike[str], *, port: int, host: str = "127.0.
         "false",
         "--server.fileWatcherType",
         "none",
+        "--client.toolbarMode",  # no Deploy button nor developer menu
+        "minimal",
         "--",
         "--workspace",
         str(workspace),

@@ -275,40 +275,72 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parent = workspace_parent()
 
     p = sub.add_parser("sample", parents=[parent], help="draw a stratified sample of responses")
-    p.add_argument("--n", type=whole(1, "sample size"), default=None, help="total sample size")
+    p.add_argument(
+        "--n",
+        type=whole(1, "sample size"),
+        default=None,
+        help="total sample size (needed unless --allocation width)",
+    )
     p.add_argument(
         "--by",
         default="model",
         help="strata: comma list of model, level1, level2, level3, modality, "
-        "language, aspect (default model; '' for none)",
+        "language, aspect (default: model; '' for none)",
     )
     p.add_argument(
-        "--allocation", choices=("proportional", "equal", "width"), default="proportional"
+        "--allocation",
+        choices=("proportional", "equal", "width"),
+        default="proportional",
+        help="split --n across strata by their size, equally, or size each stratum for --width",
     )
     p.add_argument(
         "--width",
         type=number("interval width", low_open=True, high=1.0),
         default=None,
-        help="target interval width per stratum (allocation width)",
+        help="target interval width per stratum (needed by --allocation width; default: none)",
     )
-    p.add_argument("--confidence", type=confidence(), default=0.95)
+    p.add_argument(
+        "--confidence",
+        type=confidence(),
+        default=0.95,
+        help="confidence level of the --width intervals",
+    )
     p.add_argument(
         "--oversample",
         type=number("oversampling factor", low=1.0),
         default=1.0,
         help="factor for responses where judges disagree or sit near the threshold",
     )
-    p.add_argument("--threshold", type=share("score threshold"), default=0.5)
-    p.add_argument("--margin", type=share("score margin"), default=0.1)
-    p.add_argument("--aspect", choices=("vulnerability", "overrefusal"), default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sample-id", default=None)
+    p.add_argument(
+        "--threshold",
+        type=share("score threshold"),
+        default=0.5,
+        help="with --oversample: judge score threshold a response may sit near",
+    )
+    p.add_argument(
+        "--margin",
+        type=share("score margin"),
+        default=0.1,
+        help="with --oversample: how near the threshold counts as near",
+    )
+    p.add_argument(
+        "--aspect",
+        choices=("vulnerability", "overrefusal"),
+        default=None,
+        help="sample only responses of this aspect (default: both)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed of the draw")
+    p.add_argument(
+        "--sample-id",
+        default=None,
+        help="name of the sample (default: sample-SEED-UTCTIME)",
+    )
     p.set_defaults(func=_sample)
 
     p = sub.add_parser(
         "assign", parents=[parent], help="plan who labels what: blind overlap and honeypots"
     )
-    p.add_argument("sample_id")
+    p.add_argument("sample_id", help="the sample to assign (from `annotate sample`)")
     p.add_argument("--annotators", required=True, help="comma list of annotator emails")
     p.add_argument(
         "--overlap",
@@ -316,51 +348,69 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0.2,
         help="share labeled by k annotators",
     )
-    p.add_argument("--k", type=whole(2, "annotators per overlapped unit"), default=2)
+    p.add_argument(
+        "--k",
+        type=whole(2, "annotators per overlapped unit"),
+        default=2,
+        help="annotators per overlapped unit",
+    )
     p.add_argument(
         "--honeypot-rate",
         type=number("honeypot share of a queue", high=1.0, high_open=True),
         default=0.1,
+        help="share of each annotator's queue that is honeypots",
     )
     p.add_argument(
         "--query-quality",
         action="store_true",
         help="also ask for query-quality labels on the sampled items",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the assignment")
     p.set_defaults(func=_assign)
 
     p = sub.add_parser("push", parents=[parent], help="push a sample to Label Studio")
-    p.add_argument("sample_id")
-    p.add_argument("--batch-size", type=whole(1, "tasks per import request"), default=10_000)
-    p.add_argument("--images", choices=("local", "inline"), default="local")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("sample_id", help="the assigned sample to push")
+    p.add_argument(
+        "--batch-size",
+        type=whole(1, "tasks per import request"),
+        default=10_000,
+        help="tasks per import request",
+    )
+    p.add_argument(
+        "--images",
+        choices=("local", "inline"),
+        default="local",
+        help="serve images from the workspace (local) or embed them in the tasks (inline)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_push)
 
     p = sub.add_parser("pull", parents=[parent], help="pull annotations into the workspace")
-    p.add_argument("--sample-id", default=None)
+    p.add_argument(
+        "--sample-id", default=None, help="pull only this sample's projects (default: all)"
+    )
     p.set_defaults(func=_pull)
 
     p = sub.add_parser("import", parents=[parent], help="load a long table of human labels")
-    p.add_argument("file", help="CSV, TSV, JSONL, JSON or Parquet")
+    p.add_argument("file", help="CSV, TSV, JSONL, JSON or Parquet: one row per label")
     encoding_option(p)
     p.set_defaults(func=_import)
 
     p = sub.add_parser("honeypots", parents=[parent], help="load known labels for honeypots")
-    p.add_argument("file", help="CSV, TSV, JSONL, JSON or Parquet")
+    p.add_argument("file", help="CSV, TSV, JSONL, JSON or Parquet: units with their known label")
     encoding_option(p)
     p.add_argument(
         "--n",
         type=whole(1, "honeypots kept"),
         default=None,
-        help="keep only N rows, drawn at random",
+        help="keep only N rows, drawn at random (default: all)",
     )
     p.add_argument(
         "--exclude-sample",
         default=None,
-        help="skip responses of this sample (assign a sample after loading)",
+        help="skip responses of this sample (default: none; assign a sample after loading)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the --n draw")
     p.set_defaults(func=_honeypots)
 
     p = sub.add_parser(
@@ -369,7 +419,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="send units whose gold is uncertain (or that --policy names) to a review project",
     )
     p.add_argument("--reviewer", required=True, help="the reviewer's email")
-    p.add_argument("--images", choices=("local", "inline"), default="local")
+    p.add_argument(
+        "--images",
+        choices=("local", "inline"),
+        default="local",
+        help="serve images from the workspace (local) or embed them in the tasks (inline)",
+    )
     _resolution_options(p)
     p.set_defaults(func=_adjudicate)
 
@@ -379,8 +434,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_gold)
 
     p = sub.add_parser("export", parents=[parent], help="write the gold set (csv/jsonl/parquet)")
-    p.add_argument("file")
-    p.add_argument("--format", choices=("csv", "jsonl", "parquet"), default=None)
-    p.add_argument("--sample-id", default=None)
+    p.add_argument("file", help="output file")
+    p.add_argument(
+        "--format",
+        choices=("csv", "jsonl", "parquet"),
+        default=None,
+        help="file format (default: from the file's extension)",
+    )
+    p.add_argument(
+        "--sample-id", default=None, help="only this sample's gold labels (default: all)"
+    )
     keep_formulas_option(p)
     p.set_defaults(func=_export)

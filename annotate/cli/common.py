@@ -12,6 +12,36 @@ import argparse
 from safecal.annotate.store import Workspace
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows each option's default once: appended as ``(default: X)`` (``none`` for an
+    option unset by default) unless the help text already names its default (``default``
+    in it), the argument is positional or required, or the option is a flag (off by
+    default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            "default" in text.lower()
+            or not action.option_strings
+            or action.nargs == 0
+            or action.required
+            or action.default is argparse.SUPPRESS
+        ):
+            return action.help
+        if action.default is None:
+            return text + " (default: none)"
+        return text + " (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """The CLI's parser class: :class:`HelpFormatter` unless told otherwise. Subcommand
+    parsers are made with the class of their parent parser, so every level uses it."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
 def workspace_parent() -> argparse.ArgumentParser:
     """A parent parser giving a leaf command ``--workspace`` (after the subcommand too)."""
     parent = argparse.ArgumentParser(add_help=False)

@@ -16,7 +16,7 @@ from safecal.annotate.errors import InputError
 
 _HELP = {
     "answer_share": "share of annotators contradicting an item's labels to send it to review",
-    "min_contradicting": "annotators who must contradict it, at least (default 2)",
+    "min_contradicting": "annotators who must contradict it, at least",
     "drop_share": "share of annotators to drop it (risk label; image the risk needs)",
     "drop_min_answers": "annotators who must have answered for a drop",
     "human_disagreement": "share of responses with split human labels to review the query",
@@ -259,5 +259,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show = commands.add_parser(
         "show", parents=common, help="the evidence behind one query's decision"
     )
-    show.add_argument("item_id")
+    show.add_argument("item_id", help="the query's item id")
     show.set_defaults(func=_show)

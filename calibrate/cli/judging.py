@@ -12,6 +12,10 @@ from safecal.annotate.cli.common import encoding_option, open_workspace, workspa
 from safecal.annotate.cli.options import number, share, whole
 from safecal.annotate.errors import InputError
 
+FOLDS_HELP = "cross-validation folds for the out-of-fold figures"
+SEED_HELP = "random seed of the folds and the bootstrap"
+BOOT_HELP = "bootstrap resamples for the intervals (0: none)"
+
 
 def _llm_parent() -> argparse.ArgumentParser:
     """The LLM judge's options, shared by ``run`` and ``tune-prompt``."""
@@ -38,8 +42,18 @@ def _llm_parent() -> argparse.ArgumentParser:
         "(default harmfulness=harmfulness-v1, refusal=refusal-v1)",
     )
     run.add_argument("--text-only", action="store_true", help="llm: do not send images")
-    run.add_argument("--temperature", type=number("sampling temperature"), default=0.0)
-    run.add_argument("--max-tokens", type=whole(1, "tokens the judge may answer"), default=200)
+    run.add_argument(
+        "--temperature",
+        type=number("sampling temperature"),
+        default=0.0,
+        help="llm: sampling temperature",
+    )
+    run.add_argument(
+        "--max-tokens",
+        type=whole(1, "tokens the judge may answer"),
+        default=200,
+        help="llm: most tokens the judge may answer",
+    )
     run.add_argument(
         "--no-logprobs",
         action="store_true",
@@ -71,7 +85,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Run a judge over every response in the workspace. Finished calls are "
         "cached: a rerun costs nothing and a killed run resumes where it stopped.",
     )
-    run.add_argument("--judge", required=True, choices=["keyword", "llm", "imported"])
+    run.add_argument(
+        "--judge",
+        required=True,
+        choices=["keyword", "llm", "imported"],
+        help="the keyword baseline, an LLM behind an OpenAI-compatible API, or verdicts "
+        "from --file",
+    )
     run.add_argument(
         "--name",
         help="the judge's name in reports (default: keyword / the model / the file's judge column)",
@@ -104,8 +124,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--label-column", default="label", help="imported: label column")
     run.add_argument("--score-column", help="imported: score column (P(positive))")
     run.add_argument("--models", nargs="+", help="only responses of these target models")
-    run.add_argument("--languages", nargs="+", choices=["en", "zh"])
-    run.add_argument("--no-progress", action="store_true")
+    run.add_argument(
+        "--languages",
+        nargs="+",
+        choices=["en", "zh"],
+        help="judge only responses in these languages (default: all)",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     run.set_defaults(func=cmd_run)
 
@@ -139,7 +164,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "annotate.labels for workspace runs",
     )
     tune.add_argument(
-        "--objective", default="kappa", choices=["kappa", "f1", "youden", "cost", "fpr_at_fnr"]
+        "--objective",
+        default="kappa",
+        choices=["kappa", "f1", "youden", "cost", "fpr_at_fnr"],
+        help="what the threshold maximises: Cohen's kappa, F1, Youden's J, minus the cost, "
+        "or (fpr_at_fnr) the lowest false-positive rate under --max-fnr",
     )
     tune.add_argument(
         "--cost-fp",
@@ -159,15 +188,19 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=0.1,
         help="fpr_at_fnr objective: the false-negative-rate cap",
     )
-    tune.add_argument("--folds", type=whole(2, "cross-validation folds"), default=5)
+    tune.add_argument(
+        "--folds", type=whole(2, "cross-validation folds"), default=5, help=FOLDS_HELP
+    )
     tune.add_argument(
         "--group",
         help="column grouping rows for the folds (default item_id "
         "when present): rows of one group never straddle train and test",
     )
-    tune.add_argument("--seed", type=int, default=0)
-    tune.add_argument("--n-boot", type=whole(0, "bootstrap resamples; 0 for none"), default=1000)
-    tune.add_argument("--json", action="store_true")
+    tune.add_argument("--seed", type=int, default=0, help=SEED_HELP)
+    tune.add_argument(
+        "--n-boot", type=whole(0, "bootstrap resamples; 0 for none"), default=1000, help=BOOT_HELP
+    )
+    tune.add_argument("--json", action="store_true", help="print the result as JSON")
     tune.set_defaults(func=cmd_tune)
 
     prompt = commands.add_parser(
@@ -178,7 +211,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "examples from train, compare the candidates on dev, and report the chosen prompt "
         "and the current one on test (never used for the choice), with McNemar's test.",
     )
-    prompt.add_argument("--field", required=True, choices=["harmfulness", "refusal"])
+    prompt.add_argument(
+        "--field",
+        required=True,
+        choices=["harmfulness", "refusal"],
+        help="the field the candidate prompts judge",
+    )
     prompt.add_argument(
         "--candidates",
         nargs="+",
@@ -193,9 +231,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=[0, 3],
         help="few-shot counts to try (default 0 3)",
     )
-    prompt.add_argument("--concurrency", type=whole(1, "calls in flight"), default=16)
-    prompt.add_argument("--seed", type=int, default=0)
-    prompt.add_argument("--n-boot", type=whole(0, "bootstrap resamples; 0 for none"), default=1000)
+    prompt.add_argument(
+        "--concurrency", type=whole(1, "calls in flight"), default=16, help="calls in flight"
+    )
+    prompt.add_argument("--seed", type=int, default=0, help=SEED_HELP)
+    prompt.add_argument(
+        "--n-boot", type=whole(0, "bootstrap resamples; 0 for none"), default=1000, help=BOOT_HELP
+    )
     prompt.add_argument(
         "--out", help="write the result as JSON here (for `report --prompt-tuning`)"
     )
@@ -219,11 +261,19 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="JSON written by `tune-prompt --out` (one per field)",
     )
     report.add_argument(
-        "--objective", default="kappa", choices=["kappa", "f1", "youden", "cost", "fpr_at_fnr"]
+        "--objective",
+        default="kappa",
+        choices=["kappa", "f1", "youden", "cost", "fpr_at_fnr"],
+        help="what the threshold maximises: Cohen's kappa, F1, Youden's J, minus the cost, "
+        "or (fpr_at_fnr) the lowest false-positive rate under --max-fnr",
     )
-    report.add_argument("--folds", type=whole(2, "cross-validation folds"), default=5)
-    report.add_argument("--seed", type=int, default=0)
-    report.add_argument("--n-boot", type=whole(0, "bootstrap resamples; 0 for none"), default=1000)
+    report.add_argument(
+        "--folds", type=whole(2, "cross-validation folds"), default=5, help=FOLDS_HELP
+    )
+    report.add_argument("--seed", type=int, default=0, help=SEED_HELP)
+    report.add_argument(
+        "--n-boot", type=whole(0, "bootstrap resamples; 0 for none"), default=1000, help=BOOT_HELP
+    )
     report.set_defaults(func=cmd_report)
 
 

@@ -156,7 +156,9 @@ def build(path: Path, n_responses: int, n_annotations: int, seed: int = 0) -> Wo
 def session(page: str, workspace: str) -> object:
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "dashboards" / "pages" / f"{page}.py"), default_timeout=600)
+    at = AppTest.from_file(
+        str(ROOT / "dashboards" / "app_pages" / f"{page}.py"), default_timeout=600
+    )
     at.session_state["workspace"] = workspace
     return at
 

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.calibrate.curation.planted_fixture import build_workspace
 
-PAGE = Path(__file__).resolve().parents[2] / "dashboards" / "pages" / "curation.py"
+PAGE = Path(__file__).resolve().parents[2] / "dashboards" / "app_pages" / "curation.py"
 
 
 def test_page_shows_decisions_evidence_and_coverage(tmp_path):

@@ -15,7 +15,7 @@ import pytest
 from tests.calibrate.curation.planted_fixture import build_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = ROOT / "dashboards" / "pages" / "curation.py"
+PAGE = ROOT / "dashboards" / "app_pages" / "curation.py"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pandas as pd
+import pytest
 
 from safecal.annotate import Workspace
+from safecal.dashboards.launch import STATE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,6 +82,24 @@ def test_demo_runs_the_loop_without_servers(tmp_path):
     # a second run rebuilds the demo workspace instead of failing or duplicating
     again = demo("-w", str(target), "--no-labelstudio", "--no-dashboard", "--exit")
     assert again.returncode == 0, again.stderr
+    # it ends with the commands exploring its workspace, each with -w, and they work
+    printed = [line.strip() for line in out.splitlines() if line.startswith("  safecal ")]
+    assert out.rstrip().endswith(printed[-1])
+    assert len(printed) >= 5 and all(f"-w {target}" in c for c in printed)
+    assert any(c.startswith("safecal dashboard stop -w") for c in printed)
+    for line in printed:
+        if line.startswith("safecal dashboard"):
+            continue  # serving ones: tested in test_dashboard_cli.py
+        words = shlex.split(line)
+        ran = subprocess.run(
+            [sys.executable, "-m", "safecal", *words[1:]],
+            cwd=tmp_path,  # `annotate export ... gold.csv` writes there
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert ran.returncode == 0, f"{line}: {ran.stderr}"
+        assert ran.stdout.strip(), line
 
 
 def test_demo_never_deletes_a_real_workspace(tmp_path):
@@ -81,3 +107,59 @@ def test_demo_never_deletes_a_real_workspace(tmp_path):
     done = demo("-w", str(tmp_path / "mine"), "--exit")
     assert done.returncode == 2 and "not made by `safecal demo`" in done.stderr
     assert (tmp_path / "mine" / "safecal.sqlite").exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url + "_stcore/health", timeout=2).text.strip() == "ok"
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_demo_stops_its_dashboard_on_a_signal(tmp_path, signum):
+    target = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "safecal", "demo", "-w", str(target), "--no-labelstudio"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the demo serves once it says so
+            lines.append(line)
+            if line.startswith("serving;"):
+                break
+        out = "".join(lines)
+        assert lines and lines[-1].startswith("serving;"), out
+        url = next(x.split(": ", 1)[1].strip() for x in lines if x.startswith("dashboard: "))
+        pid = json.loads((target / STATE).read_text())["pid"]
+        assert _alive(pid) and _answers(url)
+        assert f"safecal dashboard stop -w {target}" in out  # the next commands came first
+        proc.send_signal(signum)
+        start = time.monotonic()
+        rest, _ = proc.communicate(timeout=15)
+        print(f"{signal.Signals(signum).name}: exited in {time.monotonic() - start:.1f} s")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, rest
+    assert "stopping" in rest and "servers stopped" in rest
+    assert not _alive(pid), "the dashboard server outlived the demo"
+    assert not _answers(url)
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))  # free again
+    assert not (target / STATE).exists()

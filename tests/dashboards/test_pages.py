@@ -27,7 +27,7 @@ JUDGE = "example-vlm-judge"
 
 
 def page(name: str, ws: Workspace) -> AppTest:
-    at = AppTest.from_file(str(DASH / "pages" / f"{name}.py"), default_timeout=120)
+    at = AppTest.from_file(str(DASH / "app_pages" / f"{name}.py"), default_timeout=120)
     at.session_state["workspace"] = str(ws.path)
     return at.run()
 
@@ -43,7 +43,7 @@ def test_app_navigates_every_page(filled_workspace):
     assert not at.exception
     assert at.title[0].value == "Annotation"  # the default page
     for name, title in zip(PAGES[1:], TITLES[1:], strict=True):
-        at.switch_page(f"pages/{name}.py").run()
+        at.switch_page(f"app_pages/{name}.py").run()
         assert not at.exception, (name, at.exception)
         assert at.title[0].value == title
 
@@ -238,7 +238,7 @@ def test_results_page_shows_raw_and_corrected_rates(filled_workspace):
 
 @pytest.mark.parametrize("name", PAGES)
 def test_pages_report_a_missing_workspace(name, tmp_path):
-    at = AppTest.from_file(str(DASH / "pages" / f"{name}.py"), default_timeout=60)
+    at = AppTest.from_file(str(DASH / "app_pages" / f"{name}.py"), default_timeout=60)
     at.session_state["workspace"] = str(tmp_path / "absent")
     at.run()
     assert not at.exception

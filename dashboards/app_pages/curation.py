@@ -1,9 +1,9 @@
 """Curation page: keep / review / drop per query, the evidence, coverage before and after.
 
 A Streamlit page that only calls :mod:`calibrate.curation`. The workspace is
-``st.session_state["workspace"]`` when the app sets it, else ``$SAFECAL_WORKSPACE``,
-else ``./safecal-workspace``. Everything is shown with Streamlit's own widgets
-(no raw HTML), so query texts are never interpreted as markup.
+:func:`dashboards.data.workspace_path`'s (the app's ``--workspace``, else
+``$SAFECAL_WORKSPACE``, else ``./safecal-workspace``). Everything is shown with
+Streamlit's own widgets (no raw HTML), so query texts are never interpreted as markup.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from safecal.calibrate.curation import (
     emptied_cells,
     item_evidence,
 )
+from safecal.dashboards.data import workspace_path
 from safecal.dashboards.text import md_literal
 from safecal.dashboards.widgets import csv_download
 
@@ -29,19 +30,13 @@ def _curate(path: str, stamp: float, thresholds: CurationThresholds):  # noqa: A
     return curate_workspace(Workspace.open(path, create=False), thresholds=thresholds)
 
 
-def _workspace_path() -> str:
-    from safecal.annotate.store import resolve_workspace
-
-    return str(st.session_state.get("workspace") or resolve_workspace(None))
-
-
 def page() -> None:
     st.title("Curation")
     st.caption(
         "Benchmark queries whose labels, images, categories or copies make the numbers "
         "lie: keep / review / drop, with the evidence."
     )
-    path = _workspace_path()
+    path = workspace_path()
     with st.sidebar:
         st.subheader("Thresholds")
         answer_share = st.slider("annotator share to review", 0.1, 1.0, 0.5, 0.05)
