@@ -92,6 +92,8 @@ BINARY_METRICS = (
     "mcc",
     "balanced_accuracy",
 )
+#: every metric a :class:`JudgeResult` may carry, in the order tables show them
+METRICS = (*BINARY_METRICS, "auroc", "auprc")
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ class JudgeResult:
             "n_invalid": self.n_invalid,
             "n_unlabeled": self.n_unlabeled,
         }
-        for name in (*BINARY_METRICS, "auroc", "auprc"):
+        for name in METRICS:
             out[name] = estimate_or_none(getattr(self, name))
         out["confusion"] = self.confusion.to_dict()
         if self.confusion_full is not None:

@@ -551,19 +551,8 @@ def _print_judges(out: dict[str, Any], source: str, args: argparse.Namespace) ->
         _with_pooled(entry, entry.get("slices", {}), args.by)
     pct = int(round(args.confidence * 100))
     _say(f"Judges versus human gold: {source} ({pct}% intervals)\n")
-    metrics = [
-        "accuracy",
-        "cohen_kappa",
-        "precision",
-        "recall",
-        "f1",
-        "fpr",
-        "fnr",
-        "mcc",
-        "balanced_accuracy",
-        "auroc",
-        "auprc",
-    ]
+    from safecal.calibrate.judge_metrics import METRICS as metrics
+
     for j, entry in out["judges"].items():
         shown = [m for m in metrics if entry.get(m) is not None]
         groups = {

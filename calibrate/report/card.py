@@ -35,23 +35,11 @@ import pandas as pd
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.store import Workspace
+from safecal.calibrate.judge_metrics import METRICS
 from safecal.calibrate.render import estimate_parts
 
 SLICES = ("model", "level1_category", "level2_category", "modality", "language")
 INVALID = "(invalid)"
-_METRICS = (
-    "accuracy",
-    "cohen_kappa",
-    "precision",
-    "recall",
-    "f1",
-    "fpr",
-    "fnr",
-    "mcc",
-    "balanced_accuracy",
-    "auroc",
-    "auprc",
-)
 
 
 def _est(e: Any) -> dict[str, Any] | None:
@@ -397,7 +385,7 @@ def _field_html(c: dict[str, Any]) -> str:
     parts.append(
         _table(
             ["metric", "value [interval]", "interval"],
-            [[escape(k), _fmt(m.get(k)), method(m.get(k))] for k in _METRICS if m.get(k)]
+            [[escape(k), _fmt(m.get(k)), method(m.get(k))] for k in METRICS if m.get(k)]
             + [
                 [
                     "three-level Cohen's kappa",

@@ -11,7 +11,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from safecal.calibrate.judge_metrics import BINARY_METRICS, JudgeResult
+from safecal.calibrate.judge_metrics import METRICS, JudgeResult
 from safecal.calibrate.monitoring import at_threshold
 from safecal.calibrate.render import format_estimate
 from safecal.calibrate.thresholds import tune_threshold
@@ -25,7 +25,7 @@ GRID_METRICS = ("cohen_kappa", "f1", "fpr", "fnr", "accuracy")
 
 def _metrics_table(results: dict[str, JudgeResult]) -> pd.DataFrame:
     rows = []
-    for name in (*BINARY_METRICS, "auroc", "auprc"):
+    for name in METRICS:
         row = {"metric": name}
         for judge, r in results.items():
             est = getattr(r, name)
