@@ -161,8 +161,9 @@ def test_round_trip(live, tmp_path):
     ) == len(got)
 
     # adjudication: the overlap units disagree by construction -> review (the majority
-    # vote, whose 1-1 splits are ties; this test is about the review round trip)
-    res = build_gold(ws, method="majority")
+    # vote, whose 1-1 splits are ties, and no "uncertain" threshold; this test is about
+    # the review round trip)
+    res = build_gold(ws, method="majority", review_below=0.0)
     assert len(res.to_review) > 0 and set(res.to_review["reason"]) == {"tie"}
     rev = ensure_accounts(ws, conn, [REV], role="reviewer")[0]
     review = push_reviews(ws, conn, reviewer=REV)
@@ -181,7 +182,7 @@ def test_round_trip(live, tmp_path):
             decided[(t.data["safecal_unit"], fld)] = label
     rr = pull_reviews(ws, conn)
     assert rr.decided == len(decided) and rr.pending == 0
-    res = build_gold(ws, method="majority")
+    res = build_gold(ws, method="majority", review_below=0.0)
     gold = ws.read_sql("SELECT * FROM gold WHERE method = 'adjudicated'")
     assert {(r.response_id, r.field): r.label for r in gold.itertuples()} == decided
     assert set(gold["adjudicator"]) == {REV} and gold["decided_at"].notna().all()
