@@ -99,7 +99,8 @@ def prepare_document_root(workspace_path: Path, images_dir: Path) -> Path:
             f"{root} is Label Studio's document root and must hold only the link "
             f"'{SERVED_IMAGES}' to the images (any annotator can download what it holds); "
             f"it also holds {', '.join(extra) or f'a real {SERVED_IMAGES!r} entry'}: "
-            "move that elsewhere and start again"
+            "move that elsewhere and start again (a copy of the workspace made by a tool that "
+            f"follows links turns the link into a folder: then delete {root} and start again)"
         )
     if link.is_symlink() and Path(os.readlink(link)) != target:
         link.unlink()
