@@ -259,7 +259,12 @@ def _annotation(
             f"{pushed.already} already there, in {len(pushed.projects)} projects"
         )
         if labeling.review is not None:
-            say(f"review project: {labeling.review}")
+            review = labeling.review
+            projects = ", ".join(f"{fld} #{pid}" for fld, pid in sorted(review.projects.items()))
+            say(
+                f"review: {review.pushed} uncertain units pushed to the reviewer's projects "
+                f"({projects}); {review.decided} decided there so far"
+            )
         labeled = labeling.labeled
     else:
         from safecal.annotate.example.labeling import label_demo_sample
