@@ -34,7 +34,7 @@ import pandas as pd
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import to_binary
-from safecal.annotate.store import Workspace
+from safecal.annotate.store import Workspace, judging
 from safecal.annotate.store import samples as sample_rows
 
 STRATUM_COLUMNS: Final[dict[str, str]] = {
@@ -66,7 +66,7 @@ def sampling_frame(ws: Workspace) -> pd.DataFrame:
 
 def flagged_responses(ws: Workspace, *, threshold: float = 0.5, margin: float = 0.1) -> set[str]:
     """Responses whose judges disagree (binary view) or whose score is near ``threshold``."""
-    v = sample_rows.valid_verdicts(ws)
+    v = judging.valid_verdicts(ws)
     if v.empty:
         return set()
     known = v.apply(lambda r: _binary_or_none(r["field"], r["label"]), axis=1)

@@ -59,3 +59,8 @@ def run_labels(ws: Workspace, *, run_id: str) -> pd.DataFrame:
     return ws.read_sql(
         "SELECT response_id, label AS judge FROM verdicts WHERE run_id = ?", (run_id,)
     )
+
+
+def valid_verdicts(ws: Workspace) -> pd.DataFrame:
+    """Reads verdicts: response_id, field, label, score of every valid verdict."""
+    return ws.read_sql("SELECT response_id, field, label, score FROM verdicts WHERE valid = 1")

@@ -30,11 +30,6 @@ def sampling_frame(ws: Workspace) -> pd.DataFrame:
     )
 
 
-def valid_verdicts(ws: Workspace) -> pd.DataFrame:
-    """Reads verdicts: response_id, field, label, score of every valid verdict."""
-    return ws.read_sql("SELECT response_id, field, label, score FROM verdicts WHERE valid = 1")
-
-
 def sample_exists(con: sqlite3.Connection, *, sample_id: str) -> bool:
     """Reads samples: whether ``sample_id`` has any row."""
     return (
