@@ -29,6 +29,7 @@ import pandas as pd
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import FIELD_FOR_ASPECT, SCALES
+from safecal.annotate.rounds import inclusion_probabilities
 from safecal.annotate.store import Workspace
 from safecal.annotate.store import judging as store_judging
 from safecal.annotate.store import views as store_views
@@ -82,16 +83,11 @@ def _unanimity(ws: Workspace, field: str) -> pd.DataFrame:
 
 
 def _inclusion(ws: Workspace) -> pd.DataFrame:
-    s = store_views.inclusion_probs(ws)
-    if s.empty:
-        return pd.DataFrame(
-            {"response_id": pd.Series(dtype="string"), "inclusion_prob": pd.Series(dtype=float)}
-        )
-    # independent samples: P(in at least one) = 1 - prod(1 - pi)
-    s["miss"] = 1 - s["inclusion_prob"].astype(float)
-    g = s.groupby("response_id")["miss"].prod().reset_index()
-    g["inclusion_prob"] = 1 - g.pop("miss")
-    return g
+    """response_id, inclusion_prob of every sampled response: independent samples combine
+    as ``1 - prod(1 - pi)``; adaptive rounds of ``annotate next`` as the sequence of
+    conditionally independent samples of :mod:`annotate.rounds` (the union formula would
+    be wrong for them)."""
+    return inclusion_probabilities(ws)
 
 
 def responses_table(ws: Workspace, *, field: str) -> pd.DataFrame:

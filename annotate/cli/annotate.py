@@ -1,4 +1,5 @@
-"""``safecal annotate``: sample, assign, push, pull, import, honeypots, adjudicate, gold, export."""
+"""``safecal annotate``: sample, next, assign, push, pull, import, honeypots, adjudicate, gold,
+export."""
 
 from __future__ import annotations
 
@@ -60,6 +61,56 @@ def _sample(args: argparse.Namespace) -> int:
         f"sample {res.sample_id}: {len(res.sample)} responses in "
         f"{len(res.allocation)} strata (seed {args.seed})"
     )
+    return 0
+
+
+def _next(args: argparse.Namespace) -> int:
+    import json
+
+    from safecal.annotate.next_round import draw_next
+
+    ws = open_workspace(args)
+    by = tuple(b for b in args.by.split(",") if b) if args.by else ()
+    res = draw_next(
+        ws,
+        n=args.n,
+        by=by,
+        goal=args.goal,
+        aspect=args.aspect,
+        confidence=args.confidence,
+        floor=args.floor,
+        seed=args.seed,
+        sample_id=args.sample_id,
+        out=args.out,
+    )
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2))
+        return 0
+    shown = res.plan.strata.rename(
+        columns={
+            "proportional": "n_prop",
+            "proposed": "n_next",
+            "width_now": "w_now",
+            "width_proportional": "w_prop",
+            "width_proposed": "w_next",
+        }
+    )
+    print(
+        f"projected {int(args.confidence * 100)}% interval width per stratum after "
+        f"{args.n} labels: proportional (w_prop) vs this round (w_next)"
+    )
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if res.sample_id is None:
+        print(
+            f"wrote {len(res.sample)} responses to {args.out} (not recorded as a sample: run "
+            "again without --out, same --seed, to label them)"
+        )
+    else:
+        print(
+            f"round {res.round}: sample {res.sample_id}, {len(res.sample)} responses drawn "
+            f"(expected {res.plan.units['inclusion_prob'].sum():.1f}); next: "
+            f"`safecal annotate assign {res.sample_id} --annotators ...`"
+        )
     return 0
 
 
@@ -336,6 +387,56 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="name of the sample (default: sample-SEED-UTCTIME)",
     )
     p.set_defaults(func=_sample)
+
+    p = sub.add_parser(
+        "next",
+        parents=[parent],
+        help="pick the next responses to label where they narrow the intervals most",
+    )
+    p.add_argument("--n", type=whole(1, "responses to pick"), required=True, help="how many")
+    p.add_argument(
+        "--by",
+        default="model,level1,modality",
+        help="strata: comma list of model, level1, level2, level3, modality, language, "
+        "aspect (default: model,level1,modality, the benchmark's cells)",
+    )
+    p.add_argument(
+        "--goal",
+        choices=("corrected", "validation"),
+        default="corrected",
+        help="narrow the corrected rates per stratum (default), or the judge's validation "
+        "(its error per predicted class)",
+    )
+    p.add_argument(
+        "--aspect",
+        choices=("vulnerability", "overrefusal"),
+        default=None,
+        help="pick only responses of this aspect (default: both)",
+    )
+    p.add_argument(
+        "--floor",
+        type=number("floor share of the uniform probability", low_open=True, high=1.0),
+        default=0.2,
+        help="every unlabeled response keeps at least this share of the uniform probability",
+    )
+    p.add_argument(
+        "--confidence",
+        type=confidence(),
+        default=0.9,
+        help="confidence level of the projected interval widths",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed of the draw")
+    p.add_argument(
+        "--sample-id", default=None, help="name of the sample (default: next-SEED-UTCTIME)"
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="write the picked responses to this CSV instead of recording a sample",
+    )
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=_next)
 
     p = sub.add_parser(
         "assign", parents=[parent], help="plan who labels what: blind overlap and honeypots"

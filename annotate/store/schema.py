@@ -251,6 +251,31 @@ MIGRATIONS: tuple[str, ...] = (
         ON annotations (item_id, coalesce(response_id, ''), annotator, field);
     CREATE INDEX annotations_response ON annotations (response_id);
     """,
+    # ---- version 3 -------------------------------------------------------------
+    # Active gold selection in rounds (annotate/next_round.py, annotate/rounds.py): each
+    # `annotate next` sample is a round; its design is kept so the estimators can combine
+    # the rounds (per stratum: the unlabeled responses it drew from and the labels it
+    # expected).
+    """
+    CREATE TABLE rounds (
+        sample_id   TEXT PRIMARY KEY,
+        round       INTEGER NOT NULL,
+        by_columns  TEXT NOT NULL,        -- comma list of stratum options (model,level1,...)
+        goal        TEXT NOT NULL CHECK (goal IN ('corrected', 'validation')),
+        aspect      TEXT,                 -- NULL: both aspects
+        n_planned   INTEGER NOT NULL,
+        n_expected  REAL NOT NULL,        -- sum of the inclusion probabilities
+        seed        INTEGER,
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE round_strata (
+        sample_id   TEXT NOT NULL REFERENCES rounds (sample_id),
+        stratum     TEXT NOT NULL,
+        n_frame     INTEGER NOT NULL,     -- responses of the stratum no sample had drawn
+        n_expected  REAL NOT NULL,        -- labels the round expects there (sum of probs)
+        PRIMARY KEY (sample_id, stratum)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
