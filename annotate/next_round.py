@@ -220,22 +220,19 @@ def _width(z: float, v_judge: np.ndarray, v_rect: np.ndarray) -> np.ndarray:
 
 
 def systematic_draw(prob: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Which rows are drawn: randomized systematic sampling within each stratum (rows
-    shuffled, one uniform start per stratum, every row whose cumulative probability
-    crosses start + an integer; Hartley & Rao 1962). Each row's inclusion probability is
-    exactly ``prob`` (all ``<= 1``) and a stratum's sample size is ``sum prob`` rounded
-    down or up, so the size per stratum does not vary as Poisson sampling's would (a
-    varying size would feed back into the next round's allocation and its weights)."""
-    n = len(prob)
-    order = np.lexsort((rng.random(n), codes))
-    p, g = prob[order], codes[order]
+    """Which rows are drawn: randomized systematic sampling (Hartley & Rao 1962): rows
+    grouped by stratum and shuffled within it, one uniform start ``u``, and every row whose
+    stretch of the cumulative probability contains a point of ``u + k`` (``k`` integer) is
+    drawn. Each row's inclusion probability is exactly ``prob`` (all ``<= 1``); any run of
+    rows with total probability ``s``, a stratum or all of them, gets ``floor(s)`` or
+    ``ceil(s)`` draws, so sizes do not vary as Poisson sampling's would (a varying size
+    per stratum would feed back into the next round's allocation and its weights)."""
+    order = np.lexsort((rng.random(len(prob)), codes))
+    p = prob[order]
     cum = np.cumsum(p)
-    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
-    offset = np.repeat(cum[starts] - p[starts], np.diff(np.r_[starts, n]))
-    cum = cum - offset
-    start = rng.random(int(g.max()) + 1 if n else 0)[g]
+    start = rng.random()
     hit = np.floor(cum - start) > np.floor(cum - p - start)
-    out = np.zeros(n, dtype=bool)
+    out = np.zeros(len(prob), dtype=bool)
     out[order] = hit
     return out
 

@@ -339,3 +339,22 @@ def unit_labels(path: str, stamp: Stamp, response_id: str, field: str) -> pd.Dat
 def gold_of(path: str, stamp: Stamp, response_id: str, field: str) -> dict[str, Any]:
     df = store_views.unit_gold(Workspace(Path(path)), response_id=response_id, field=field)
     return {} if df.empty else df.iloc[0].to_dict()
+
+
+@cached
+def next_plan(
+    path: str, stamp: Stamp, n: int, by: tuple[str, ...], goal: str, confidence: float
+) -> Any:
+    """:func:`annotate.next_round.plan_next`: the next round's design and projection (the
+    same plan ``safecal annotate next`` prints; nothing is drawn)."""
+    from safecal.annotate.next_round import plan_next
+
+    return plan_next(Workspace(Path(path)), n=n, by=by, goal=goal, confidence=confidence)
+
+
+@cached
+def rounds(path: str, stamp: Stamp) -> pd.DataFrame:
+    """The rounds of ``annotate next``, oldest first, with responses drawn and gold so far."""
+    from safecal.annotate.store import rounds as round_rows
+
+    return round_rows.rounds(Workspace(Path(path)))

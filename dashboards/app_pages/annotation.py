@@ -91,5 +91,16 @@ def page() -> None:
         st.dataframe(queue, hide_index=True, width="stretch")
         st.caption("Settle them one at a time on the Review page.")
 
+    st.subheader("Rounds of active gold selection")
+    rounds = data.rounds(path, stamp)
+    if rounds.empty:
+        st.info("no rounds yet: `safecal annotate next`, or the Results page's button")
+    else:
+        st.dataframe(rounds, hide_index=True, width="stretch")
+        st.caption(
+            "Each round is a sample (annotate next); its inclusion probabilities are kept "
+            "and the estimates combine the rounds (annotate.rounds)."
+        )
+
 
 page()

@@ -11,6 +11,7 @@ from safecal.annotate.errors import InputError
 from safecal.calibrate.render import format_estimate
 from safecal.calibrate.slices import MEAN_OF_CELLS, POOLED
 from safecal.dashboards import data
+from safecal.dashboards.next_round import section as next_round_section
 from safecal.dashboards.text import md_literal, safe_file_name
 from safecal.dashboards.widgets import csv_download, judge_runs_picker
 
@@ -136,6 +137,7 @@ def page() -> None:
         "rates, PPI++ for the corrected rate (calibrate.ppi). `total (pooled)`: one rate "
         "over all responses; `total (mean of cells)`: the unweighted mean of the cells."
     )
+    next_round_section(ws, stamp, confidence)
 
 
 page()

@@ -206,7 +206,8 @@ def test_nothing_left_and_nothing_ingested(tmp_path):
 
 def test_systematic_draw_has_the_recorded_probabilities():
     """Each row's frequency over 4,000 seeded draws is its probability (within 4 standard
-    errors), and every stratum's size is its expected size rounded down or up."""
+    errors), and every stratum's size, and the total, is its expected size rounded down or
+    up."""
     rng = np.random.default_rng(0)
     prob = np.concatenate([rng.uniform(0.02, 0.9, 30), rng.uniform(0.1, 0.5, 20)])
     codes = np.repeat([0, 1], [30, 20])
@@ -218,5 +219,6 @@ def test_systematic_draw_has_the_recorded_probabilities():
         for g in (0, 1):
             size = drawn[codes == g].sum()
             assert math.floor(expected[g]) <= size <= math.ceil(expected[g])
+        assert math.floor(sum(expected)) <= drawn.sum() <= math.ceil(sum(expected))
     se = np.sqrt(prob * (1 - prob) / 4000)
     assert (np.abs(hits / 4000 - prob) < 4 * se).all()
