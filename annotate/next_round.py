@@ -149,12 +149,11 @@ def _predictions(ws: Workspace, frame: pd.DataFrame) -> pd.Series:
         return pd.Series(np.nan, index=frame["response_id"])
     field_of = frame.set_index("response_id")["aspect"].map(FIELD_FOR_ASPECT)
     v = v[v["response_id"].map(field_of) == v["field"]]
-    known = v.apply(lambda r: str(r["label"]) in SCALES.get(str(r["field"]), ()), axis=1)
-    v = v[known]
-    binary = [
-        float(str(lab) in POSITIVE[str(f)]) for f, lab in zip(v["field"], v["label"], strict=True)
-    ]
-    value = v["score"].astype(float).where(v["score"].notna(), pd.Series(binary, index=v.index))
+    key = v["field"].astype(str) + "\x00" + v["label"].astype(str)
+    v = v[key.isin({f"{f}\x00{lab}" for f, scale in SCALES.items() for lab in scale})]
+    positive = {f"{f}\x00{lab}" for f, labs in POSITIVE.items() for lab in labs}
+    binary = (v["field"].astype(str) + "\x00" + v["label"].astype(str)).isin(positive)
+    value = v["score"].astype(float).where(v["score"].notna(), binary.astype(float))
     p = value.groupby(v["response_id"]).mean()
     return p.reindex(frame["response_id"])
 
@@ -164,11 +163,9 @@ def _gold(ws: Workspace, frame: pd.DataFrame) -> pd.Series:
     g = round_rows.gold_labels(ws)
     field_of = frame.set_index("response_id")["aspect"].map(FIELD_FOR_ASPECT)
     g = g[g["response_id"].map(field_of) == g["field"]]
-    y = pd.Series(
-        [float(lab in POSITIVE[f]) for f, lab in zip(g["field"], g["label"], strict=True)],
-        index=g["response_id"].to_numpy(),
-        dtype=float,
-    )
+    positive = {f"{f}\x00{lab}" for f, labs in POSITIVE.items() for lab in labs}
+    key = g["field"].astype(str) + "\x00" + g["label"].astype(str)
+    y = pd.Series(key.isin(positive).astype(float).to_numpy(), index=g["response_id"].to_numpy())
     return y.reindex(frame["response_id"])
 
 

@@ -70,7 +70,11 @@ def stratum_keys(frame: pd.DataFrame, by: tuple[str, ...]) -> pd.Series:
     cols = [STRATUM_COLUMNS[b] for b in by]
     if not cols:
         return pd.Series("all", index=frame.index, dtype=object)
-    return frame[cols].fillna("").astype(str).agg("|".join, axis=1)
+    parts = [frame[c].astype(object).where(frame[c].notna(), "").astype(str) for c in cols]
+    out = parts[0]
+    for part in parts[1:]:  # vectorised; a row-wise join takes a minute on 100,000 rows
+        out = out + "|" + part
+    return out.astype(object)
 
 
 def combined_weights(first: np.ndarray, prob: np.ndarray, intensity: np.ndarray) -> np.ndarray:

@@ -18,35 +18,36 @@ Run: ``python tests/benchmarks/bench_active.py [--seeds 3]`` from the repository
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from tests.annotate.active_sim import (  # noqa: E402
-    cell_estimates,
-    new_history,
-    population,
-    run_round,
-)
+# the simulation lives beside the tests; loaded by path, since an installed package may
+# own the top-level name ``tests``
+_SIM = Path(__file__).resolve().parents[1] / "annotate" / "active_sim.py"
+_spec = importlib.util.spec_from_file_location("active_sim", _SIM)
+assert _spec is not None and _spec.loader is not None
+sim = importlib.util.module_from_spec(_spec)
+sys.modules["active_sim"] = sim
+_spec.loader.exec_module(sim)
 
 
 def labels_needed(
     seed: int, method: str, *, n: int, width: float, max_rounds: int
 ) -> tuple[int, int, float]:
     """(labels, rounds, coverage over every round and cell) until all cells < width."""
-    pop = population(seed)
-    hist = new_history(len(pop.frame))
+    pop = sim.population(seed)
+    hist = sim.new_history(len(pop.frame))
     rng = np.random.default_rng(seed + 1000)
     covered: list[float] = []
     rounds = 0
     for _ in range(max_rounds):
         rounds += 1
-        run_round(pop, hist, n=n, method=method, rng=rng)
-        est = cell_estimates(pop, hist)
+        sim.run_round(pop, hist, n=n, method=method, rng=rng)
+        est = sim.cell_estimates(pop, hist)
         covered += est["covered"].astype(float).tolist()
         if (est["width"] < width).all():
             break
