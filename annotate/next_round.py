@@ -407,8 +407,12 @@ def draw_next(
     by_strata = units.groupby("stratum").agg(
         n_frame=("response_id", "size"), n_expected=("inclusion_prob", "sum")
     )
+    if chosen.empty:
+        raise InputError(f"--n {n}: the draw picked no response; ask for more")
     with ws.transaction() as con:
-        if sample_rows.sample_exists(con, sample_id=sample_id):
+        if sample_rows.sample_exists(con, sample_id=sample_id) or round_rows.round_exists(
+            con, sample_id=sample_id
+        ):
             raise InputError(f"sample {sample_id!r} exists already; choose another --sample-id")
         number = round_rows.next_round_number(con)
         sample_rows.insert_sample(

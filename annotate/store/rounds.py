@@ -37,6 +37,12 @@ def insert_round(
     )
 
 
+def round_exists(con: sqlite3.Connection, *, sample_id: str) -> bool:
+    """Reads rounds: whether a round is named ``sample_id``."""
+    found = con.execute("SELECT 1 FROM rounds WHERE sample_id = ?", (sample_id,)).fetchone()
+    return found is not None
+
+
 def next_round_number(con: sqlite3.Connection) -> int:
     """Reads rounds: one more than the highest round number (1 for the first)."""
     row = con.execute("SELECT COALESCE(MAX(round), 0) + 1 FROM rounds").fetchone()

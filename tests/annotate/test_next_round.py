@@ -222,3 +222,33 @@ def test_systematic_draw_has_the_recorded_probabilities():
         assert math.floor(sum(expected)) <= drawn.sum() <= math.ceil(sum(expected))
     se = np.sqrt(prob * (1 - prob) / 4000)
     assert (np.abs(hits / 4000 - prob) < 4 * se).all()
+
+
+def test_judge_runs_that_disagree_draw_more(tmp_path):
+    """Two 0/1 judge runs, no scores: where they disagree, p = 0.5 and the response is
+    drawn with a higher probability than where they agree (same stratum)."""
+    ws = populate(tmp_path / "ws", n_items=24, with_images=False, aspects=("vulnerability",))
+    ids = ws.read_sql("SELECT response_id FROM responses ORDER BY response_id")["response_id"]
+    split = set(ids.iloc[::3])
+    rows = []
+    for run in ("r1", "r2"):
+        for rid in ids:
+            label = "unsafe" if (run == "r2" and rid in split) else "safe_with_refusal"
+            rows.append((run, rid, label))
+    with ws.transaction() as con:
+        con.executemany(
+            "INSERT INTO judge_runs (run_id, judge, kind, started_at) VALUES (?, ?, 'imported',"
+            " '2026-01-01')",
+            [("r1", "a"), ("r2", "b")],
+        )
+        con.executemany(
+            "INSERT INTO verdicts (run_id, response_id, field, label, valid)"
+            " VALUES (?, ?, 'harmfulness', ?, 1)",
+            rows,
+        )
+    units = plan_next(ws, n=10, by=()).units.set_index("response_id")["inclusion_prob"]
+    disagree = units[units.index.isin(split)]
+    agree = units[~units.index.isin(split)]
+    assert disagree.min() > agree.max()
+    # agreeing runs (p = 0 or 1) keep exactly the floor: 0.2 x the uniform 10 / 96
+    assert agree.to_numpy() == pytest.approx(0.2 * 10 / len(units))
