@@ -14,9 +14,8 @@ import pytest
 
 from safecal.annotate.labels import ASPECTS, LANGUAGES, MODALITIES, canonical, fold
 from safecal.annotate.store import Workspace, catalog
-from safecal.cli import build_parser, main
-
-OWN = Path(__file__).parent / "data" / "own_data"
+from safecal.cli import build_parser
+from tests.own_data import OWN, build_workspace, run
 
 #: the columns of the example files that hold names or labels, per file
 NAMED = {
@@ -63,25 +62,9 @@ def _copy(tmp: Path, *, lower: bool) -> Path:
     return folder
 
 
-def _run(*argv: str) -> None:
-    assert main(list(argv)) == 0, argv
-
-
-def _pipeline(folder: Path, ws: Path) -> None:
-    w = ["-w", str(ws)]
-    _run("ingest", "items", str(folder / "items.csv"), *w)
-    _run("ingest", "responses", str(folder / "responses.csv"), *w)
-    _run(
-        "calibrate", "run", "--judge", "Imported", "--file", str(folder / "verdicts.csv"),
-        "--name", "my-judge", "--score-column", "score", "--no-progress", *w,
-    )  # fmt: skip
-    _run("annotate", "import", str(folder / "labels.csv"), *w)
-    _run("annotate", "gold", "--offline", *w)
-
-
 def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
     capsys.readouterr()
-    _run(*argv, "--json")
+    run(*argv, "--json")
     return json.loads(capsys.readouterr().out)
 
 
@@ -90,7 +73,7 @@ def test_mixed_case_gives_the_results_of_lower_case(tmp_path, capsys):
     for lower in (False, True):
         folder = _copy(tmp_path, lower=lower)
         ws = tmp_path / f"ws-{lower}"
-        _pipeline(folder, ws)
+        build_workspace(folder, ws)
         opened = Workspace.open(ws)
         items = catalog.items(opened, columns=["item_id", "aspect", "modality"])
         responses = catalog.responses(opened, columns=["response_id", "language"])
