@@ -36,6 +36,7 @@ class ImportedJudge:
     score: str | None = None
     source: str = ""
     raw: str | None = "raw"  # a column with the judge's raw answer, when the file has one
+    model: str | None = None  # the model that judged, when the source says (inspect_ai)
     remote: bool = False
     _by_key: dict[tuple[str, ...], tuple[object, object, object, object]] = field(
         default_factory=dict, init=False
@@ -126,7 +127,7 @@ class ImportedJudge:
         return JudgeConfig(
             kind="imported",
             name=self.name,
-            model=None,
+            model=self.model,
             params={"source": self.source, "label": self.label, "score": self.score},
         )
 

@@ -547,7 +547,11 @@ def run_not_applicable(run: dict[str, Any]) -> dict[str, str]:
     """``{run field: reason}`` for the fields of ``run`` that have no meaningful value:
     those its kind of judge never has (:data:`NOT_APPLICABLE`), and any other left empty
     (an LLM run without ``--price-in`` / ``--price-out`` has no cost)."""
-    reasons = dict(NOT_APPLICABLE.get(str(run.get("kind")), {}))
+    reasons = {  # a model or prompt the source did name (an inspect_ai grader) is shown
+        k: why
+        for k, why in NOT_APPLICABLE.get(str(run.get("kind")), {}).items()
+        if k not in ("model", "prompt_version") or run.get(k) is None
+    }
     for key, _ in RUN_COLUMNS:
         if key not in reasons and run.get(key) is None:
             reasons[key] = (
