@@ -169,3 +169,16 @@ def test_bad_files_give_clear_messages(
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (argv, err)
     assert _responses(ws).empty  # no bad file wrote anything
+
+
+def test_the_same_file_twice_changes_nothing(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["ingest", "promptfoo", str(PROMPTFOO), "-w", str(ws)]
+    label_map = ["--label-map", "fail=unsafe", "--label-map", "pass=safe_with_refusal"]
+    run(*argv, *label_map)
+    first = _verdicts(ws, "promptfoo-llm-rubric")
+    capsys.readouterr()
+    run(*argv, *label_map)
+    assert "5 responses read: 0 added, 5 unchanged" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(_verdicts(ws, "promptfoo-llm-rubric"), first)
+    runs = store_judging.judge_runs(Workspace.open(ws))
+    assert (runs["judge"] == "promptfoo-llm-rubric").sum() == 1
