@@ -593,7 +593,8 @@ def _run_header(cards: list[dict[str, Any]]) -> str:
     for card in cards:
         run, na = card["run"], card.get("not_applicable", {})
         rows.append([_value(run.get(k), na.get(k)) for k, _ in RUN_COLUMNS])
-        reasons.update({title: na[k] for k, title in RUN_COLUMNS if k in na})
+        whose = f" ({run.get('judge')})" if len(cards) > 1 else ""  # each run's own reasons
+        reasons.update({title + whose: na[k] for k, title in RUN_COLUMNS if k in na})
     note = "".join(
         f"<li><b>{escape(title)}</b>: n/a, {escape(why)}</li>" for title, why in reasons.items()
     )

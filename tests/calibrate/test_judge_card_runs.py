@@ -148,7 +148,9 @@ def test_two_runs_side_by_side_with_the_paired_comparison(workspace: Path, tmp_p
     assert "Judge cards: my-judge vs keyword" in html
     assert html.count("<h2>harmfulness") == 3  # the comparison, then each run's card
     assert "only A right / only B right" in html and f"{only_a} / {only_b}" in html
-    assert "keyword judge: no model" in html and "imported verdicts" in html
+    text = _visible(html)
+    assert "model (keyword) : n/a, keyword judge: no model" in text
+    assert "model (my-judge) : n/a, imported verdicts" in text
 
 
 def test_the_same_run_twice_is_refused(workspace: Path, tmp_path: Path, capsys) -> None:
