@@ -46,8 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
     for name in GROUPS:
         importlib.import_module(name).register(subparsers)
+    # the harness on-ramps read responses and verdicts: listed under ingest, built in calibrate
+    importlib.import_module("safecal.calibrate.cli.onramps").register(
+        _commands_of(subparsers.choices["ingest"])
+    )
     register_demo(subparsers)
     return parser
+
+
+def _commands_of(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    """The subcommands action of a command group (to add commands from another stage)."""
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
 def register_demo(subparsers: argparse._SubParsersAction) -> None:

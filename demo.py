@@ -234,8 +234,9 @@ def _annotation(
     ws, example = result.workspace, result.example
     if labelstudio:
         from safecal.annotate.labelstudio.demo_steps import setup_demo_labeling, start_demo_server
+        from safecal.annotate.labelstudio.server import START_TIME
 
-        say("starting Label Studio (first start takes about 30 s) ...")
+        say(f"starting Label Studio ({START_TIME}) ...")
         server = start_demo_server(ws)
         labeling = setup_demo_labeling(
             ws,

@@ -14,6 +14,7 @@ label`` (for instance the example's ``truth.csv``), written to ``honeypots``.
 
 Both read the file with :mod:`annotate.readers` (any format it reads, ``--encoding``,
 messages naming the file's line numbers); every value is stripped of surrounding spaces,
+fields, languages and labels are taken in any case (:func:`annotate.labels.canonical`),
 and ``created_at`` is stored as the text given (an integer is not read as a 1970 date).
 """
 
@@ -25,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from safecal.annotate.errors import InputError
-from safecal.annotate.labels import SCALES
+from safecal.annotate.labels import LANGUAGES, SCALES, canonical, canonical_values
 from safecal.annotate.labelstudio.configs import QUERY_QUALITY_CHOICES, QUERY_QUALITY_FIELDS
 from safecal.annotate.readers import read_table
 from safecal.annotate.store import Workspace, catalog
@@ -41,7 +42,26 @@ def _read(path: Path, *, encoding: str) -> pd.DataFrame:
     df = read_table(path, encoding=encoding, keys=REQUIRED[:-1])  # ids: all but the label
     if df.empty:
         raise InputError(f"{path}: the header is there but there are no data rows")
-    return df.apply(lambda col: col.str.strip())
+    return _canonical(df.apply(lambda col: col.str.strip()))
+
+
+def _canonical(df: pd.DataFrame) -> pd.DataFrame:
+    """Fields, languages and labels in their vocabulary's spelling, whatever their case
+    (:func:`annotate.labels.canonical`: ``Harmfulness``, ``EN``, ``Unsafe``); a value
+    outside the vocabulary is kept as given, for the check that names its line."""
+    fields = [*SCALES, *QUERY_QUALITY_FIELDS]
+    if "field" in df.columns:
+        known = canonical_values(df["field"], fields)
+        df["field"] = [known[v] or v for v in df["field"]]
+    if "language" in df.columns:
+        known = canonical_values(df["language"], LANGUAGES)
+        df["language"] = [known[v] or v if v else v for v in df["language"]]
+    if "label" in df.columns and "field" in df.columns:
+        df["label"] = [
+            canonical(label, SCALES.get(f) or QUERY_QUALITY_CHOICES.get(f) or ()) or label
+            for f, label in zip(df["field"], df["label"], strict=True)
+        ]
+    return df
 
 
 def _line(i: int, path: Path, df: pd.DataFrame) -> str:

@@ -5,7 +5,8 @@ open_url, usage, level1_category, level2_category, level3_category, img_risk,
 text_risk, img_style``) or any table :mod:`annotate.readers` reads, with a column
 mapping. Messages name the file's line numbers (the reader's index).
 Derives the modality combination from the risk bits (:func:`annotate.labels.modality`)
-and the aspect from ``usage``. Images are checked (present, readable by Pillow,
+and the aspect from ``usage`` (any case: ``Vulnerability`` is ``vulnerability``,
+:func:`annotate.labels.canonical`). Images are checked (present, readable by Pillow,
 inside the image folder) and copied into ``<workspace>/images`` under their
 content hash, so two benchmarks' ``img/1.png`` never collide.
 
@@ -28,7 +29,7 @@ from PIL import Image, UnidentifiedImageError
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.ingest_report import IngestReport, Problems, listing
-from safecal.annotate.labels import ASPECTS, modality
+from safecal.annotate.labels import ASPECTS, canonical_values, modality
 from safecal.annotate.readers import apply_mapping, check_file, mapped_keys, read_table
 from safecal.annotate.store import Workspace, catalog
 from safecal.annotate.taxonomy import Taxonomy, load_taxonomy
@@ -109,6 +110,8 @@ def ingest_items(
             frame[optional] = ""
 
     _check_rows(frame, path)
+    # any case of an aspect is that aspect (annotate.labels.fold)
+    frame["usage"] = frame["usage"].map(canonical_values(frame["usage"], ASPECTS))
     report.warnings += _taxonomy_warnings(frame, tax)
     found, missing_images = _check_images(frame, image_root)
     if missing_images:
@@ -150,8 +153,8 @@ def _check_rows(frame: pd.DataFrame, path: Path) -> None:
         [f"line {r}" for r in _line_numbers(empty_text)],
         int(empty_text.sum()),
     )
-    usage = frame["usage"].str.lower()
-    bad_usage = ~usage.isin(ASPECTS)
+    usage = frame["usage"].map(canonical_values(frame["usage"], ASPECTS))
+    bad_usage = usage.isna()
     problems.add(
         f"field usage must be one of {', '.join(ASPECTS)}",
         [f"line {r}: {frame.at[r, 'usage']!r}" for r in _line_numbers(bad_usage)],
@@ -241,7 +244,7 @@ def _item_rows(frame: pd.DataFrame, found: dict[str, _Image], *, source: str) ->
             "text_zh": record["text_zh"] or None,
             "image": image.stored if image else None,
             "open_url": record["open_url"] or None,
-            "aspect": record["usage"].lower(),
+            "aspect": record["usage"],
             "level1_category": record["level1_category"] or None,
             "level2_category": record["level2_category"] or None,
             "level3_category": record["level3_category"] or None,

@@ -11,10 +11,21 @@ Human and judge labels use the benchmark judge's own scales
 
 Every place that needs the binary view calls :func:`to_binary` or reads
 :data:`POSITIVE`; nothing else encodes which label counts as positive.
+
+Names and case, one convention: every label value and every enumerated name a user
+gives (aspect, language, modality, field, a ``--positive`` label, a choice of an option)
+is compared in its :func:`fold` form (Unicode NFKC, surrounding spaces stripped, case
+folded), so ``Vulnerability``, ``EN``, ``rirt`` and ``Unsafe`` mean ``vulnerability``,
+``en``, ``RIRT`` and ``unsafe`` wherever they come in (a file, an option, the API).
+A name of a known vocabulary is stored and shown in that vocabulary's own spelling
+(:func:`canonical`); a value outside it is refused, the same way in every place.
+Open label vocabularies (a user's own table) are compared and shown folded.
 """
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterable
 from typing import Final
 
 HARMFULNESS: Final = ("unsafe", "safe_with_warning", "safe_with_refusal")
@@ -62,3 +73,26 @@ def to_binary(field: str, label: str) -> int:
     if label not in SCALES[field]:
         raise ValueError(f"{label!r} is not a {field} label; expected one of {SCALES[field]}")
     return int(label in POSITIVE[field])
+
+
+def fold(text: object) -> str:
+    """The comparison form of a name or label: NFKC (full-width letters as ASCII), no
+    surrounding spaces, case folded (``" Ｕnsafe "`` -> ``"unsafe"``)."""
+    return unicodedata.normalize("NFKC", str(text)).strip().casefold()
+
+
+def canonical(value: object, choices: Iterable[str]) -> str | None:
+    """The spelling in ``choices`` of ``value`` compared by :func:`fold`
+    (``canonical("EN", LANGUAGES) == "en"``, ``canonical("rirt", MODALITIES) == "RIRT"``);
+    ``None`` when it is not one of them."""
+    key = fold(value)
+    for choice in choices:
+        if fold(choice) == key:
+            return choice
+    return None
+
+
+def canonical_values(values: Iterable[object], choices: Iterable[str]) -> dict[object, str | None]:
+    """:func:`canonical` of each distinct value (a column repeats a handful of names)."""
+    options = {fold(c): c for c in choices}
+    return {v: options.get(fold(v)) for v in dict.fromkeys(values)}

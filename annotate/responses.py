@@ -1,6 +1,6 @@
 """``safecal ingest responses``: model responses into the workspace, checked.
 
-One row per (item id, target model, language ``en`` | ``zh``, response text),
+One row per (item id, target model, language ``en`` | ``zh`` in any case, response text),
 plus optional ``settings`` (generation settings, a JSON object) and
 ``timestamp``; other columns are kept as JSON in ``extra``. The item id column
 may be called ``item_id`` or ``id``. A response's id is derived from
@@ -41,7 +41,7 @@ import pandas as pd
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.ingest_report import IngestReport, Problems, listing
-from safecal.annotate.labels import LANGUAGES
+from safecal.annotate.labels import LANGUAGES, canonical_values
 from safecal.annotate.readers import apply_mapping, check_file, iter_table, mapped_keys
 from safecal.annotate.store import Workspace, catalog
 
@@ -309,8 +309,9 @@ def _prepare(chunk: pd.DataFrame, *, path: Path, mapping: dict[str, str]) -> lis
         problems.add(
             f"field {column} is empty", [f"line {r}" for r in rows[empty]], int(empty.sum())
         )
-    language = chunk["language"].str.lower()
-    bad = (~language.isin(LANGUAGES)).to_numpy()
+    # any case of a language code is that code (annotate.labels.fold): EN is en
+    language = chunk["language"].map(canonical_values(chunk["language"].unique(), LANGUAGES))
+    bad = language.isna().to_numpy()
     problems.add(
         f"field language must be one of {', '.join(LANGUAGES)}",
         [f"line {r}: {v!r}" for r, v in zip(rows[bad], chunk["language"][bad], strict=True)],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from safecal.annotate.errors import InputError
-from safecal.annotate.labels import SCALES
+from safecal.annotate.labels import SCALES, canonical
 from safecal.annotate.store import Workspace
 from safecal.annotate.store import labels as label_rows
 
@@ -30,8 +30,10 @@ def record_decision(
     The unit need not be in the review queue (a reviewer may overrule any gold label);
     when it is not, a ``reviews`` row is made with ``reason``.
     """
+    field = canonical(field, SCALES) or field  # any case (annotate.labels.canonical)
     if field not in SCALES:
         raise InputError(f"field {field!r}: reviewers decide {', '.join(SCALES)} labels only")
+    label = canonical(label, SCALES[field]) or label
     if label not in SCALES[field]:
         raise InputError(
             f"label {label!r} is not a {field} label; choose one of {', '.join(SCALES[field])}"

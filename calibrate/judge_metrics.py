@@ -79,7 +79,7 @@ from safecal.calibrate.intervals import (
 )
 from safecal.calibrate.ppi import inverse_inclusion
 from safecal.calibrate.results import Estimate, estimate_or_none
-from safecal.calibrate.vocab import label_vocabulary, normalize_labels
+from safecal.calibrate.vocab import label_list, label_vocabulary, normalize_labels
 
 BINARY_METRICS = (
     "accuracy",
@@ -212,7 +212,9 @@ def _label_view(
     g, j = g[labeled], j[labeled]
     vocab = label_vocabulary(g.unique(), positive, labels, what=f"gold column {gold!r}")
     valid = j.notna() & j.isin(vocab)
-    bad = j[~valid].fillna("(missing)")
+    # an invalid answer is shown as the judge wrote it (not folded): it is evidence
+    raw = table[judge][labeled.to_numpy()].astype("string").str.strip().replace("", pd.NA)
+    bad = raw[~valid.to_numpy()].fillna("(missing)")
     invalid_values = {str(k): int(v) for k, v in bad.value_counts().items()}
     return g, j, vocab, n_unlabeled, invalid_values, valid
 
@@ -324,11 +326,7 @@ def judge_metrics(
     """
     if proportion_interval not in ("exact", "wilson"):
         raise InputError(f"proportion_interval {proportion_interval!r}: choose 'exact' or 'wilson'")
-    pos_given = (
-        []
-        if positive is None
-        else ([positive] if isinstance(positive, str) else [str(p) for p in positive])
-    )
+    pos_given = label_list(positive) or []  # any case: --positive Unsafe is unsafe
     g, j, vocab, n_unlabeled, invalid_values, valid = _label_view(
         table, gold, judge, labels, pos_given
     )
@@ -447,9 +445,10 @@ def checked_scores(table: pd.DataFrame, score: str) -> np.ndarray:
     if not ok.all():
         where = table.index[~ok]
         ids = table["response_id"] if "response_id" in table.columns else None
+        # a table read from a file is indexed by its line numbers (annotate.readers)
+        row = "line " if table.index.name == "line" else "row "
         shown = ", ".join(
-            f"{'response ' + repr(ids.loc[i]) if ids is not None else 'row ' + str(i)}: "
-            f"{raw.loc[i]!r}"
+            f"{'response ' + repr(ids.loc[i]) if ids is not None else row + str(i)}: {raw.loc[i]!r}"
             for i in where[:5]
         )
         more = f" and {len(where) - 5} more" if len(where) > 5 else ""

@@ -21,7 +21,7 @@ import pandas as pd
 
 from safecal.calibrate.bootstrap import bootstrap, percentile_estimate
 from safecal.calibrate.results import Estimate
-from safecal.calibrate.vocab import infer_categories, normalize_labels
+from safecal.calibrate.vocab import infer_categories, label_list, normalize_labels
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def paired_test(
     keep = g.notna() & a.isin(vocab) & b.isin(vocab)
     g, a, b = g[keep], a[keep], b[keep]
     if positive is not None:
-        pos = [positive] if isinstance(positive, str) else list(positive)
+        pos = label_list(positive) or []  # any case: --positive Unsafe is unsafe
         g, a, b = g.isin(pos), a.isin(pos), b.isin(pos)
     right_a = (a == g).to_numpy(bool)
     right_b = (b == g).to_numpy(bool)

@@ -54,7 +54,7 @@ import pandas as pd
 
 from safecal.annotate.errors import InputError
 from safecal.calibrate.results import Estimate
-from safecal.calibrate.vocab import label_vocabulary, normalize_labels
+from safecal.calibrate.vocab import label_list, label_vocabulary, normalize_labels
 
 
 def z_value(confidence: float) -> float:
@@ -236,7 +236,7 @@ def rate_data(
             raise InputError(f"no column {col!r}; the table has {list(table.columns)}")
     g = normalize_labels(table[gold])
     j = normalize_labels(table[judge])
-    pos = [positive] if isinstance(positive, str) else [str(p) for p in positive]
+    pos = label_list(positive) or []  # any case: --positive Unsafe is unsafe
     if not pos:
         raise InputError("give the positive label(s) with --positive")
     vocab = label_vocabulary(

@@ -8,7 +8,9 @@ openai client) stay inside the handlers so that ``safecal --help`` is instant.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
+from safecal.annotate.labels import canonical
 from safecal.annotate.store import Workspace
 
 
@@ -40,6 +42,24 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        """An option with named choices takes them in any case (``--aspect Vulnerability``,
+        ``--languages EN``, ``--field Refusal``): the value is given the choice's own
+        spelling (:func:`annotate.labels.canonical`) before argparse checks it, so every
+        option, present and future, follows the one convention of names and case.
+        (Overrides argparse's hook that converts each argument string; a command name
+        is not a choice of this kind and is left to argparse.)"""
+        value = super()._get_value(action, arg_string)
+        choices = action.choices
+        if (
+            isinstance(value, str)
+            and choices is not None
+            and not isinstance(action, argparse._SubParsersAction)
+            and all(isinstance(c, str) for c in choices)
+        ):
+            return canonical(value, choices) or value
+        return value
 
 
 def workspace_parent() -> argparse.ArgumentParser:

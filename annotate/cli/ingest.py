@@ -10,7 +10,10 @@ from safecal.annotate.errors import InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("ingest", help="load benchmark items and model responses")
+    parser = subparsers.add_parser(
+        "ingest",
+        help="load benchmark items and model responses (and inspect_ai / promptfoo runs)",
+    )
     commands = parser.add_subparsers(dest="ingest_command", metavar="COMMAND", required=True)
     parent = workspace_parent()
 

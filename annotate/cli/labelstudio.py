@@ -24,14 +24,14 @@ def _print_login(info: ServerInfo, *, header: str) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from safecal.annotate.labelstudio.server import server_status, start_server
+    from safecal.annotate.labelstudio.server import START_TIME, server_status, start_server
 
     ws = open_workspace(args, create=True)
     running = server_status(ws.path)
     if running is not None:
         _print_login(running, header="Label Studio is already running:")
         return 0
-    print("starting Label Studio (about 30-60 s on a new workspace) ...", flush=True)
+    print(f"starting Label Studio ({START_TIME}) ...", flush=True)
     info = start_server(ws.path, images_dir=ws.images_dir, port=args.port)
     _print_login(info, header=f"Label Studio is running (pid {info.pid}):")
     print("stop it with `safecal labelstudio stop`")

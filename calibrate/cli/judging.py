@@ -247,10 +247,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         "report",
         parents=[ws],
         help="write the judge card (HTML + JSON)",
-        description="Write a self-contained HTML judge card and its JSON for one judge run "
-        "against the workspace's gold labels.",
+        description="Write a self-contained HTML judge card and its JSON for a judge run "
+        "against the workspace's gold labels; with several --run, the runs side by side and "
+        "compared pairwise.",
     )
-    report.add_argument("--run", required=True, help="judge run id or judge name")
+    report.add_argument(
+        "--run",
+        required=True,
+        action="append",
+        help="judge run id or judge name; repeat for several runs side by side in one card, "
+        "with a paired comparison (McNemar, accuracy difference) of every two",
+    )
     report.add_argument(
         "--out", default="judge-card", help="output path without suffix (writes .html and .json)"
     )
@@ -460,15 +467,29 @@ def cmd_report(args: argparse.Namespace) -> int:
             tunings[data["field"]] = data
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"--prompt-tuning {path}: not a tune-prompt result ({exc})") from None
-    card = judge_card(
-        ws,
-        args.run,
-        objective=args.objective,
-        folds=args.folds,
-        seed=args.seed,
-        n_boot=args.n_boot,
-        prompt_tuning=tunings,
-    )
+    if len(args.run) > 1:
+        from safecal.calibrate.report.card import compare_runs
+
+        if tunings:
+            raise InputError("--prompt-tuning goes with one --run (it describes one prompt)")
+        card = compare_runs(
+            ws,
+            args.run,
+            objective=args.objective,
+            folds=args.folds,
+            seed=args.seed,
+            n_boot=args.n_boot,
+        )
+    else:
+        card = judge_card(
+            ws,
+            args.run[0],
+            objective=args.objective,
+            folds=args.folds,
+            seed=args.seed,
+            n_boot=args.n_boot,
+            prompt_tuning=tunings,
+        )
     html_path, json_path = write_card(card, args.out)
     print(f"wrote {html_path} and {json_path}")
     return 0

@@ -37,7 +37,7 @@ def _common(parser: argparse.ArgumentParser, *, confidence: float) -> None:
         "--where",
         action="append",
         metavar="COL=VALUE",
-        help="keep only rows where COL equals VALUE (repeatable)",
+        help="keep only rows where COL equals VALUE, in any case (repeatable)",
     )
     parser.add_argument(
         "--confidence",
@@ -233,7 +233,8 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _filter(table: Any, args: argparse.Namespace, source: str) -> Any:
-    """Apply ``--where COL=VALUE`` filters (string comparison)."""
+    """Apply ``--where COL=VALUE`` filters (text compared in any case)."""
+    from safecal.annotate.labels import fold
     from safecal.calibrate.io import require_columns
 
     for cond in args.where or []:
@@ -241,7 +242,9 @@ def _filter(table: Any, args: argparse.Namespace, source: str) -> Any:
             raise InputError(f"--where {cond!r}: write COL=VALUE")
         col, value = cond.split("=", 1)
         require_columns(table, [col], source=source, option="--where")
-        table = table[table[col].astype("string") == value]
+        # any case and surrounding spaces: --where language=EN (annotate.labels.fold)
+        folded = table[col].astype("string").map(fold, na_action="ignore")
+        table = table[(folded == fold(value)).fillna(False).astype(bool)]
         if table.empty:
             raise InputError(f"--where {cond}: no row of {source} matches")
     return table

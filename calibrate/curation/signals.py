@@ -38,7 +38,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from safecal.annotate.labels import FIELD_FOR_ASPECT, SCALES, modality, to_binary
+from safecal.annotate.labels import FIELD_FOR_ASPECT, SCALES, fold, modality, to_binary
 from safecal.calibrate.curation.inputs import CurationInputs
 from safecal.calibrate.curation.thresholds import CurationThresholds
 
@@ -89,7 +89,7 @@ def signal_frame(rows: Iterable[dict[str, object]]) -> pd.DataFrame:
 def _yes_no_counts(answers: pd.DataFrame, field: str) -> pd.DataFrame:
     """Per item: ``n_yes``, ``n_no``, ``n_unreadable`` answers to a yes/no field."""
     sub = answers[answers["field"] == field]
-    label = sub["label"].astype("string").str.strip().str.lower()
+    label = sub["label"].astype("string").map(fold, na_action="ignore").fillna("")  # any case
     counts = pd.DataFrame(
         {
             "item_id": sub["item_id"].astype("string"),

@@ -2,7 +2,9 @@
 
 For judges run elsewhere (a recorded GPT-4o run, a vendor's output). Rows are matched
 to responses by ``response_id`` when the file has that column, else by
-``(item_id, model, language)``. A label outside the field's vocabulary (empty,
+``(item_id, model, language)``. Labels and languages are taken in any case
+(:func:`annotate.labels.canonical`: ``Unsafe`` is ``unsafe``, ``EN`` is ``en``). A label
+outside the field's vocabulary (empty,
 ``invalid``, a parse failure recorded upstream) becomes an invalid verdict with the
 text kept raw; it is never mapped to a class. A score outside [0, 1] is an error.
 When the file holds several judges (a ``judge`` column), ``name`` selects one.
@@ -20,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from safecal.annotate.errors import InputError
-from safecal.annotate.labels import SCALES
+from safecal.annotate.labels import LANGUAGES, SCALES, canonical, canonical_values
 from safecal.calibrate.judges.base import Case, JudgeConfig, Verdict, hash_parts
 
 
@@ -34,8 +36,9 @@ class ImportedJudge:
     score: str | None = None
     source: str = ""
     raw: str | None = "raw"  # a column with the judge's raw answer, when the file has one
+    model: str | None = None  # the model that judged, when the source says (inspect_ai)
     remote: bool = False
-    _by_key: dict[tuple[str, ...], tuple[object, object, object]] = field(
+    _by_key: dict[tuple[str, ...], tuple[object, object, object, object]] = field(
         default_factory=dict, init=False
     )
     _keys: tuple[str, ...] = field(default=(), init=False)
@@ -94,6 +97,9 @@ class ImportedJudge:
                 f"{self.source or self.name}: needs a response_id column, or "
                 "item_id, model and language columns"
             )
+        if "language" in self.table.columns:
+            known = canonical_values(self.table["language"], LANGUAGES)
+            self.table = self.table.assign(language=[known[v] or v for v in self.table["language"]])
         nothing = pd.Series([None] * len(self.table))
         scores = self.table[self.score] if self.score else nothing
         raws = self.table[self.raw] if self.raw and self.raw in self.table.columns else nothing
@@ -114,14 +120,14 @@ class ImportedJudge:
                     f"{self.source}, line {line}: a second verdict for {key}; "
                     "keep one row per response"
                 )
-            self._by_key[key] = (lab, sc, raw)
+            self._by_key[key] = (lab, sc, raw, line)
 
     @property
     def config(self) -> JudgeConfig:
         return JudgeConfig(
             kind="imported",
             name=self.name,
-            model=None,
+            model=self.model,
             params={"source": self.source, "label": self.label, "score": self.score},
         )
 
@@ -137,10 +143,10 @@ class ImportedJudge:
         return self.key(case) in self._by_key
 
     def judge(self, case: Case) -> Verdict:
-        raw_label, raw_score, raw_answer = self._by_key[self.key(case)]
+        raw_label, raw_score, raw_answer, line = self._by_key[self.key(case)]
         text = _text(raw_label)
-        label = text.strip() if text.strip() in SCALES[case.field] else None
-        score = _score(raw_score, self.source, case)
+        label = canonical(text, SCALES[case.field]) if text.strip() else None
+        score = _score(raw_score, f"{self.source}, line {line}", case)
         return Verdict(
             label=label,
             valid=label is not None,

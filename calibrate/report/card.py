@@ -169,6 +169,10 @@ def field_card(
         "in": int(pd.to_numeric(judged["tokens_in"]).fillna(0).sum()),
         "out": int(pd.to_numeric(judged["tokens_out"]).fillna(0).sum()),
     }
+    out["not_applicable"] = field_not_applicable(info)
+    for key in ("latency_seconds", "tokens"):  # recorded as zeros: not a measurement
+        if key in out["not_applicable"]:
+            out[key] = None
     out["examples"] = _examples(gold, judged, positive)
     out["_plots"] = _plots(gold, positive, has_score, kw)
     return out
@@ -281,8 +285,11 @@ def judge_card(
     if not fields:
         raise InputError(f"run {info['run_id']} has no verdicts")
     run_info = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in info.items()}
+    for c in fields.values():
+        add_example_context(ws, c)
     return {
         "run": run_info,
+        "not_applicable": run_not_applicable(run_info),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "objective": objective,
         "folds": folds,
@@ -294,11 +301,15 @@ def judge_card(
 
 # -- output -------------------------------------------------------------------------------
 def card_json(card: dict[str, Any]) -> dict[str, Any]:
-    """The card without its SVG plots (plain JSON)."""
+    """The card without its SVG plots and image thumbnails (plain JSON); a comparison of
+    several runs (:func:`compare_runs`) with each of its cards so."""
+    if "cards" in card:
+        return {**card, "cards": [card_json(c) for c in card["cards"]]}
     return {
         **card,
         "fields": {
-            f: {k: v for k, v in c.items() if k != "_plots"} for f, c in card["fields"].items()
+            f: {k: v for k, v in c.items() if not k.startswith("_")}
+            for f, c in card["fields"].items()
         },
     }
 
@@ -399,7 +410,8 @@ def _field_html(c: dict[str, Any]) -> str:
     parts.append(_confusion(m.get("confusion"), "Confusion (binary)"))
     parts.append(_confusion(c["three_level"].get("confusion"), "Confusion (three levels)"))
     parts.append("<h3>Prompt and threshold</h3>")
-    parts.append(f"<p>Prompt version: <code>{escape(str(c['prompt']['version']))}</code></p>")
+    na = c.get("not_applicable", {})
+    parts.append(f"<p>Prompt version: {_value(c['prompt']['version'], na.get('prompt'))}</p>")
     tuning = c["prompt"].get("tuning")
     if tuning:
         parts.append(
@@ -454,46 +466,8 @@ def _field_html(c: dict[str, Any]) -> str:
         parts.append(f"<h4>{escape(col)}</h4>" + _slice_table(rows))
     if c.get("by_unanimity"):
         parts.append("<h3>Accuracy by human unanimity</h3>" + _slice_table(c["by_unanimity"]))
-    lat = c.get("latency_seconds")
-    parts.append(
-        "<h3>Cost and latency</h3><p>"
-        f"tokens in {c['tokens']['in']}, out {c['tokens']['out']}; latency "
-        + (
-            f"mean {lat['mean']:.3f} s, median {lat['p50']:.3f} s, 95th percentile "
-            f"{lat['p95']:.3f} s"
-            if lat
-            else "n/a"
-        )
-        + "</p>"
-    )
-    ex = c["examples"]
-    if ex["disagreements"]:
-        parts.append(
-            "<h3>Examples of disagreement</h3>"
-            + _table(
-                ["response", "gold", "judge", "judge's answer"],
-                [
-                    [
-                        escape(r["response_id"]),
-                        escape(str(r["gold"])),
-                        escape(str(r["judge"])),
-                        f"<pre>{escape(r['raw'])}</pre>",
-                    ]
-                    for r in ex["disagreements"]
-                ],
-            )
-        )
-    if ex["invalid_answers"]:
-        parts.append(
-            "<h3>Examples of invalid answers</h3>"
-            + _table(
-                ["response", "raw answer"],
-                [
-                    [escape(r["response_id"]), f"<pre>{escape(r['raw'])}</pre>"]
-                    for r in ex["invalid_answers"]
-                ],
-            )
-        )
+    parts.append(_cost_html(c))
+    parts.append(_examples_html(c))
     return "\n".join(parts)
 
 
@@ -502,56 +476,397 @@ body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;
 text-align:left;vertical-align:top}th{background:#f3f3f3}.ci{color:#666;font-size:90%}
 pre{white-space:pre-wrap;max-width:600px;margin:0}.plots svg{margin:4px;border:1px solid #eee}
-.warn{color:#a00}small{color:#666;font-weight:normal}
+.warn{color:#a00}small{color:#666;font-weight:normal}.na{color:#888;border-bottom:1px dotted #888}
+img.thumb{max-width:160px;max-height:160px}
 """
 
 
 def render_html(card: dict[str, Any]) -> str:
     """The card as one self-contained HTML page (inline CSS and SVG, nothing external)."""
+    if "cards" in card:
+        return render_comparison_html(card)
     run = card["run"]
-    cost = run.get("cost")
-    header = _table(
-        [
-            "run",
-            "judge",
-            "kind",
-            "model",
-            "prompt version",
-            "calls",
-            "tokens in",
-            "tokens out",
-            "cost (USD)",
-            "finished",
-        ],
-        [
-            [
-                escape(str(run.get(k)))
-                for k in (
-                    "run_id",
-                    "judge",
-                    "kind",
-                    "model",
-                    "prompt_version",
-                    "n_calls",
-                    "tokens_in",
-                    "tokens_out",
-                )
-            ]
-            + [
-                escape(f"{cost:.4f}" if cost is not None else "n/a"),
-                escape(str(run.get("finished_at"))),
-            ]
-        ],
-    )
+    header = _run_header([card])
     body = "\n".join(_field_html(c) for c in card["fields"].values())
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         f"<title>Judge card: {escape(str(run.get('judge')))}</title>"
         f"<style>{_CSS}</style></head><body>"
         f"<h1>Judge card: {escape(str(run.get('judge')))}</h1>"
+        f"{_intervals_note(card)}{header}{body}</body></html>"
+    )
+
+
+def _intervals_note(card: dict[str, Any]) -> str:
+    return (
         f"<p>Generated {escape(card['generated_at'])} by safecal; intervals are "
         f"{100 * card['confidence']:.0f}% intervals made for small gold sets, each named "
         "beside it: clopper-pearson (exact), mover-clopper-pearson, bayes-dirichlet(1/4..1/2) "
         "(Dirichlet posterior), newcombe-score, bootstrap-percentile "
-        f"(seed {card['seed']}).</p>{header}{body}</body></html>"
+        f"(seed {card['seed']}).</p>"
+    )
+
+
+# -- fields that do not apply ---------------------------------------------------------------
+#: run fields that a kind of judge has no value for, and why (shown as "n/a" with the reason)
+_NO_CALLS = "imported verdicts: the judge ran outside safecal, which made no calls"
+NOT_APPLICABLE: dict[str, dict[str, str]] = {
+    "imported": {
+        "model": "imported verdicts: the file does not say which model judged",
+        "prompt_version": "imported verdicts: the prompt is not known to safecal",
+        "n_calls": _NO_CALLS,
+        "tokens_in": _NO_CALLS,
+        "tokens_out": _NO_CALLS,
+        "cost": _NO_CALLS,
+    },
+    "keyword": {
+        "model": "keyword judge: no model",
+        "prompt_version": "keyword judge: no prompt",
+        "n_calls": "keyword judge: runs locally, no model calls",
+        "tokens_in": "keyword judge: no model, no tokens",
+        "tokens_out": "keyword judge: no model, no tokens",
+        "cost": "keyword judge: runs locally, nothing to pay",
+    },
+}
+#: the card's run header: (key in the run row, column title)
+RUN_COLUMNS = (
+    ("run_id", "run"),
+    ("judge", "judge"),
+    ("kind", "kind"),
+    ("model", "model"),
+    ("prompt_version", "prompt version"),
+    ("n_calls", "calls"),
+    ("tokens_in", "tokens in"),
+    ("tokens_out", "tokens out"),
+    ("cost", "cost (USD)"),
+    ("finished_at", "finished"),
+)
+
+
+def run_not_applicable(run: dict[str, Any]) -> dict[str, str]:
+    """``{run field: reason}`` for the fields of ``run`` that have no meaningful value:
+    those its kind of judge never has (:data:`NOT_APPLICABLE`), and any other left empty
+    (an LLM run without ``--price-in`` / ``--price-out`` has no cost)."""
+    reasons = {  # a model or prompt the source did name (an inspect_ai grader) is shown
+        k: why
+        for k, why in NOT_APPLICABLE.get(str(run.get("kind")), {}).items()
+        if k not in ("model", "prompt_version") or run.get(k) is None
+    }
+    for key, _ in RUN_COLUMNS:
+        if key not in reasons and run.get(key) is None:
+            reasons[key] = (
+                "no prices given (--price-in, --price-out)" if key == "cost" else "not recorded"
+            )
+    return reasons
+
+
+def field_not_applicable(info: dict[str, Any]) -> dict[str, str]:
+    """``{card key: reason}`` for a field's figures that do not apply to the run's kind:
+    an imported run has no latency, tokens or prompt of safecal's."""
+    if info.get("kind") == "imported":
+        return {
+            "latency_seconds": "imported verdicts: no calls were timed",
+            "tokens": _NO_CALLS,
+            "prompt": "imported verdicts: the prompt is not known to safecal",
+        }
+    if info.get("kind") == "keyword":
+        return {
+            "tokens": "keyword judge: no model, no tokens",
+            "prompt": "keyword judge: no prompt",
+        }
+    return {}
+
+
+def _value(value: Any, reason: str | None = None) -> str:
+    """A value as HTML, or ``n/a`` with the reason on hover and beside it."""
+    if reason is not None or value is None:
+        why = reason or "not recorded"
+        return f"<span class=na title='{escape(why, quote=True)}'>n/a</span>"
+    if isinstance(value, float):
+        return escape(f"{value:.4f}")
+    return f"<code>{escape(str(value))}</code>"
+
+
+def _run_header(cards: list[dict[str, Any]]) -> str:
+    """One row per run (several runs side by side), n/a cells with their reasons."""
+    rows, reasons = [], {}
+    for card in cards:
+        run, na = card["run"], card.get("not_applicable", {})
+        rows.append([_value(run.get(k), na.get(k)) for k, _ in RUN_COLUMNS])
+        whose = f" ({run.get('judge')})" if len(cards) > 1 else ""  # each run's own reasons
+        reasons.update({title + whose: na[k] for k, title in RUN_COLUMNS if k in na})
+    note = "".join(
+        f"<li><b>{escape(title)}</b>: n/a, {escape(why)}</li>" for title, why in reasons.items()
+    )
+    return _table([t for _, t in RUN_COLUMNS], rows) + (
+        f"<ul class=na-reasons>{note}</ul>" if note else ""
+    )
+
+
+def _cost_html(c: dict[str, Any]) -> str:
+    na = c.get("not_applicable", {})
+    tokens = c.get("tokens")
+    lat = c.get("latency_seconds")
+    tok = (
+        f"tokens in {tokens['in']}, out {tokens['out']}"
+        if tokens and "tokens" not in na
+        else f"tokens {_value(None, na.get('tokens'))}"
+    )
+    latency = (
+        f"mean {lat['mean']:.3f} s, median {lat['p50']:.3f} s, 95th percentile {lat['p95']:.3f} s"
+        if lat
+        else _value(None, na.get("latency_seconds", "no latencies recorded"))
+    )
+    why = "".join(f"<br><small>n/a: {escape(r)}</small>" for r in dict.fromkeys(na.values()))
+    return f"<h3>Cost and latency</h3><p>{tok}; latency {latency}{why}</p>"
+
+
+# -- examples with their query, image and response -------------------------------------------
+#: thumbnails: longest side in pixels, and the most bytes one may add to the page
+THUMB_PIXELS = 160
+THUMB_MAX_BYTES = 24_000
+#: characters of a query or a response shown in an example
+EXAMPLE_CHARS = 600
+
+
+def thumbnail_data_uri(path: Path, *, root: Path) -> str | None:
+    """A small JPEG of the image at ``path`` as a ``data:`` URI (the card stays one file),
+    at most :data:`THUMB_PIXELS` on its longest side and :data:`THUMB_MAX_BYTES` bytes
+    (quality lowered until it fits); ``None`` for a path outside ``root``, a missing or
+    unreadable image, or one that does not fit. Base64 text only, so it cannot break out
+    of the ``src`` attribute."""
+    import base64
+    from io import BytesIO
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        target = path.resolve()
+        if not target.is_relative_to(root.resolve()) or not target.is_file():
+            return None
+        with Image.open(target) as img:
+            img.thumbnail((THUMB_PIXELS, THUMB_PIXELS))
+            small = img.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None
+    for quality in (80, 60, 40, 25):
+        buffer = BytesIO()
+        small.save(buffer, format="JPEG", quality=quality)
+        if buffer.tell() <= THUMB_MAX_BYTES:
+            return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return None
+
+
+def add_example_context(ws: Workspace, c: dict[str, Any]) -> None:
+    """Give each example of a field's card its query, response and image (the image's
+    thumbnail kept aside in ``c["_thumbnails"]``, out of the JSON)."""
+    from safecal.annotate.store import views
+
+    thumbs: dict[str, str | None] = {}
+    for kind in ("disagreements", "invalid_answers"):
+        for example in c.get("examples", {}).get(kind, []):
+            rid = example["response_id"]
+            row = views.response_with_item(ws, response_id=rid)
+            if row.empty:
+                continue
+            r = row.iloc[0]
+            query = r["text_zh"] if r["language"] == "zh" and r["text_zh"] else r["text"]
+            example.update(
+                item_id=r["item_id"],
+                model=r["model"],
+                language=r["language"],
+                query=str(query or "")[:EXAMPLE_CHARS],
+                response=str(r["response"] or "")[:EXAMPLE_CHARS],
+                image=r["image"] or None,
+            )
+            if r["image"] and rid not in thumbs:
+                thumbs[rid] = thumbnail_data_uri(ws.images_dir / r["image"], root=ws.images_dir)
+    c["_thumbnails"] = thumbs
+
+
+def _example_cells(c: dict[str, Any], r: dict[str, Any]) -> list[str]:
+    uri = c.get("_thumbnails", {}).get(r["response_id"])
+    image = (
+        f"<img class=thumb alt='item image' src='{uri}'>"
+        if uri
+        else ("<span class=na>no image</span>" if not r.get("image") else "image not shown")
+    )
+    who = " / ".join(escape(str(r.get(k, ""))) for k in ("item_id", "model", "language"))
+    return [
+        f"<code>{escape(r['response_id'])}</code><br><small>{who}</small>",
+        image,
+        f"<pre>{escape(str(r.get('query', '')))}</pre>",
+        f"<pre>{escape(str(r.get('response', '')))}</pre>",
+    ]
+
+
+def _examples_html(c: dict[str, Any]) -> str:
+    """Disagreements and invalid answers, each with its query, image and response; every
+    text escaped (a response is untrusted: markup, Markdown images and formulas show as
+    the text they are)."""
+    ex = c.get("examples", {})
+    parts = []
+    if ex.get("disagreements"):
+        parts.append(
+            "<h3>Examples of disagreement</h3>"
+            + _table(
+                ["response", "image", "query", "response text", "gold", "judge", "judge's answer"],
+                [
+                    [
+                        *_example_cells(c, r),
+                        escape(str(r["gold"])),
+                        escape(str(r["judge"])),
+                        f"<pre>{escape(r['raw'])}</pre>",
+                    ]
+                    for r in ex["disagreements"]
+                ],
+            )
+        )
+    if ex.get("invalid_answers"):
+        parts.append(
+            "<h3>Examples of invalid answers</h3>"
+            + _table(
+                ["response", "image", "query", "response text", "raw answer"],
+                [
+                    [*_example_cells(c, r), f"<pre>{escape(r['raw'])}</pre>"]
+                    for r in ex["invalid_answers"]
+                ],
+            )
+        )
+    return "\n".join(parts)
+
+
+# -- several runs side by side ---------------------------------------------------------------
+def compare_runs(
+    ws: Workspace,
+    runs: list[str],
+    *,
+    objective: str = "kappa",
+    folds: int = 5,
+    seed: int = 0,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """Several runs in one card: each run's card (:func:`judge_card`), and per field every
+    two runs compared on the responses both judged that have gold
+    (:func:`calibrate.paired.paired_test`: McNemar's test and the accuracy difference with
+    a paired bootstrap interval, binary view of :data:`annotate.labels.POSITIVE`)."""
+    import itertools
+
+    from safecal.annotate.labels import POSITIVE
+    from safecal.calibrate.paired import paired_test
+    from safecal.calibrate.tables import judge_table
+
+    cards = [
+        judge_card(
+            ws, r, objective=objective, folds=folds, seed=seed, n_boot=n_boot, confidence=confidence
+        )
+        for r in runs
+    ]
+    ids = [c["run"]["run_id"] for c in cards]
+    if len(set(ids)) != len(ids):
+        raise InputError(f"--run names the same run twice ({', '.join(runs)}); name each once")
+    comparison: dict[str, Any] = {}
+    fields = [f for f in cards[0]["fields"] if all(f in c["fields"] for c in cards)]
+    for field in fields:
+        table, names = judge_table(ws, field=field, runs=ids)
+        pairs = []
+        for (a, run_a), (b, run_b) in itertools.combinations(zip(names, ids, strict=True), 2):
+            both = table[table[a].notna() & table[b].notna() & table["gold"].notna()]
+            result = paired_test(
+                both,
+                gold="gold",
+                judge_a=a,
+                judge_b=b,
+                positive=sorted(POSITIVE[field]),
+                n_boot=n_boot,
+                confidence=confidence,
+                seed=seed,
+            )
+            pairs.append({"a": run_a, "b": run_b, "a_name": a, "b_name": b, **result.to_dict()})
+        comparison[field] = pairs
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "confidence": confidence,
+        "seed": seed,
+        "runs": ids,
+        "cards": cards,
+        "comparison": comparison,
+    }
+
+
+def _side_by_side(cards: list[dict[str, Any]], field: str) -> str:
+    """One row per metric, one column per run."""
+    heads = [escape(str(c["run"]["judge"])) for c in cards]
+    fields = [c["fields"][field] for c in cards]
+    rows = [
+        [
+            "responses judged (with gold)",
+            *[f"{f['n_judged']} ({f['n_judged_gold']})" for f in fields],
+        ],
+        ["invalid answers", *[_fmt(f["invalid"]["rate"], pct=True) for f in fields]],
+    ]
+    for m in METRICS:
+        values = [(f.get("metrics") or {}).get(m) for f in fields]
+        if any(values):
+            rows.append([escape(m), *[_fmt(v) if v else _value(None, "no score") for v in values]])
+    head = "".join(f"<th>{h}</th>" for h in ["metric", *heads])
+    body = "".join("<tr>" + "".join(f"<td>{x}</td>" for x in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _pairs_html(pairs: list[dict[str, Any]], names: dict[str, str]) -> str:
+    rows = []
+    for p in pairs:
+        rows.append(
+            [
+                f"{escape(names[p['a']])} vs {escape(names[p['b']])}",
+                str(p["n"]),
+                f"{p['a_only']} / {p['b_only']}",
+                _fmt(p["difference"]),
+                escape(p["method"]),
+                escape(f"{p['p_value']:.4g}"),
+            ]
+        )
+    return _table(
+        [
+            "pair (A vs B)",
+            "items both judged, with gold",
+            "only A right / only B right",
+            "accuracy A - B [interval]",
+            "test",
+            "p",
+        ],
+        rows,
+    )
+
+
+def render_comparison_html(comp: dict[str, Any]) -> str:
+    """Several runs in one page: the runs' headers side by side, per field the metrics side
+    by side and the paired comparisons, then each run's full card."""
+    cards = comp["cards"]
+    names = {c["run"]["run_id"]: str(c["run"]["judge"]) for c in cards}
+    title = " vs ".join(escape(n) for n in names.values())
+    parts = [f"<h1>Judge cards: {title}</h1>", _intervals_note(comp), _run_header(cards)]
+    for field, pairs in comp["comparison"].items():
+        positive = ", ".join(cards[0]["fields"][field]["positive"])
+        parts.append(f"<h2>{escape(field)} <small>(positive: {escape(positive)})</small></h2>")
+        parts.append(_side_by_side(cards, field))
+        parts.append(
+            "<p>Paired comparison on the responses both runs judged validly that have gold "
+            "(binary view): McNemar's test on the items only one run got right, and the "
+            "accuracy difference with a paired bootstrap interval.</p>"
+        )
+        parts.append(_pairs_html(pairs, names))
+    for c in cards:
+        parts.append(
+            f"<hr><h1>{escape(str(c['run']['judge']))} <small>run "
+            f"{escape(str(c['run']['run_id']))}</small></h1>"
+        )
+        parts.extend(_field_html(f) for f in c["fields"].values())
+    return (
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+        f"<title>Judge cards: {title}</title><style>{_CSS}</style></head><body>"
+        + "\n".join(parts)
+        + "</body></html>"
     )
