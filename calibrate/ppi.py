@@ -57,7 +57,8 @@ stratum whose few labels all agree has variance 0 (5 agreeing labels gave an int
 narrow as the raw judge's). Here PPV and FOR get Jeffreys ``Beta(x + 1/2, n - x + 1/2)``
 posteriors, i.e. the lambda's own uncertainty is in the interval, and the interval is the
 Beta with the posterior mean and variance of ``theta`` (:func:`beta_interval`, method
-:data:`BY_VERDICT`), the unlabeled responses' Bernoulli noise added. In cells
+:data:`BY_VERDICT`), the unlabeled responses' Bernoulli noise added; the point estimate
+stays the unbiased plug-in (the interval widened to hold it). In cells
 (:func:`pooled_error`) the two rates are pooled across the model's cells instead. With a
 score (continuous ``Yhat``) the estimator is PPI++ with cross-fit lambda
 (:func:`ppi_mean` ``folds``, :data:`PPI_CROSSFIT`) and the interval above. Either falls
@@ -403,11 +404,19 @@ def rate_from_data(d: RateData, confidence: float = 0.9) -> RateResult:
     elif d.prediction is None:
         c = by_verdict_counts(d)
         r = verdict_rates(c, confidence, pool=False)
-        corrected = Estimate(
-            float(r.value[0]), (float(r.ci[0, 0]), float(r.ci[0, 1])), method=BY_VERDICT
-        )
+        value, lo, hi = float(r.value[0]), float(r.ci[0, 0]), float(r.ci[0, 1])
         if c.n1[0] > 0 and c.n0[0] > 0:
             lam = float(c.x1[0] / c.n1[0] - c.x0[0] / c.n0[0])
+            # the point estimate is the plug-in (unbiased, as PPI++'s is; the Jeffreys
+            # posterior mean is pulled toward 1/2 by a stratum of few labels), the
+            # interval the posterior's, widened to hold it (as the Jeffreys interval for
+            # a proportion is reported beside x / n; Brown, Cai & DasGupta 2001)
+            u1 = c.q[0] * (1.0 if c.f1 is None else c.f1[0])
+            u0 = (1 - c.q[0]) * (1.0 if c.f0 is None else c.f0[0])
+            known = 0.0 if c.known is None else c.known[0]
+            value = float(known + u1 * c.x1[0] / c.n1[0] + u0 * c.x0[0] / c.n0[0])
+            lo, hi = min(lo, value), max(hi, value)
+        corrected = Estimate(value, (lo, hi), method=BY_VERDICT)
     else:
         fit = ppi_mean(d.predicted, d.y, d.labeled, d.weight, folds=CROSSFIT_FOLDS)
         lam = fit.lam

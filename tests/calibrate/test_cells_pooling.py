@@ -321,3 +321,29 @@ def test_fallback_is_reported() -> None:
     out = r.to_dict()
     assert out["fallback"] == "human_only" and out["fallback_reason"] == r.reason
     assert out["methods"]["corrected"] == "wilson"
+
+
+def test_weighted_sample_oversampling_judge_positives() -> None:
+    """A gold sample that oversamples the judge's positives (inclusion probability 0.2
+    where the judge says unsafe, 0.02 elsewhere), 2,000 responses, prevalence 0.1: with the
+    weights the corrected rate covers at least 87% and is unbiased; the human-only rate
+    without weights would be far off (it sees mostly judge positives)."""
+    rng = np.random.default_rng(21)
+    trials, m, p = 600, 2000, 0.1
+    cover, values, naive = 0, [], []
+    for _ in range(trials):
+        y = rng.random(m) < p
+        yhat = np.where(y, rng.random(m) < 0.75, rng.random(m) < 0.08)
+        pi = np.where(yhat, 0.2, 0.02)
+        labeled = rng.random(m) < pi
+        d = RateData(
+            yhat.astype(float), y.astype(float), labeled, np.where(labeled, 1 / pi, 0.0), 0, ("u",)
+        )
+        r = rate_from_data(d, 0.9)
+        lo, hi = r.corrected.ci
+        cover += lo <= y.mean() <= hi
+        values.append(r.corrected.value - y.mean())
+        naive.append(y[labeled].mean() - y.mean())
+    assert cover / trials >= 0.87
+    assert abs(np.mean(values)) < 3 * np.std(values) / math.sqrt(trials) + 0.003
+    assert np.mean(naive) > 0.2
