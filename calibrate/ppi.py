@@ -39,13 +39,38 @@ labeled item has the same gold label). Values are clipped to [0, 1].
 Beside it: the raw judge rate (Wilson interval over all judged responses; it carries the
 judge's bias, which no interval covers) and the human-only rate (Wilson 1927 interval; with
 weights, the Hajek mean with Kish's effective sample size ``(sum w)^2 / sum w^2``).
+
+**Small samples** (what :func:`corrected_rate` and :func:`calibrate.benchmark_cells`
+report). With 0/1 verdicts the regression of ``Y`` on ``Yhat`` is saturated, so PPI++ with
+its best (least-squares) lambda is exactly the estimator written by verdict,
+
+    theta = q PPV + (1 - q) FOR
+
+(``q`` the judge-positive share of all responses, PPV = P(Y = 1 | Yhat = 1) and the
+false-omission rate FOR = P(Y = 1 | Yhat = 0) measured on the gold; the double-sampling
+estimator of Tenenbein 1970; the rectifier ``mean(Y - Yhat)`` is
+``q (PPV - 1) + (1 - q) FOR``). Unweighted, the labeled responses count with their own gold
+and only the unlabeled share of each verdict is predicted (finite-population form). At
+10-100 labels, with a rare outcome, the plug-in variance of PPI++ is optimistic twice: the
+lambda is tuned on the same labels (Mani et al. 2025, "No free lunch") and a verdict
+stratum whose few labels all agree has variance 0 (5 agreeing labels gave an interval as
+narrow as the raw judge's). Here PPV and FOR get Jeffreys ``Beta(x + 1/2, n - x + 1/2)``
+posteriors, i.e. the lambda's own uncertainty is in the interval, and the interval is the
+Beta with the posterior mean and variance of ``theta`` (:func:`beta_interval`, method
+:data:`BY_VERDICT`), the unlabeled responses' Bernoulli noise added; the point estimate
+stays the unbiased plug-in (the interval widened to hold it). In cells
+(:func:`pooled_error`) the two rates are pooled across the model's cells instead. With a
+score (continuous ``Yhat``) the estimator is PPI++ with cross-fit lambda
+(:func:`ppi_mean` ``folds``, :data:`PPI_CROSSFIT`) and the interval above. Either falls
+back to the human-only rate, with the reason, when it is not narrower
+(:func:`no_narrower`). Coverage is measured in tests/calibrate/test_cells_pooling.py.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 from typing import Any
 
@@ -55,6 +80,18 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 from safecal.calibrate.results import Estimate
 from safecal.calibrate.vocab import label_list, label_vocabulary, normalize_labels
+
+#: ``Estimate.method`` names of the corrected intervals
+BY_VERDICT = "ppi-by-verdict-jeffreys"
+POOLED_CELLS = "ppi-by-verdict-eb-pooled"
+PPI_CROSSFIT = "ppi++-crossfit"
+HUMAN_ONLY = "human_only"
+WILSON = "wilson"
+#: folds of the cross-fit lambda (PPI++ on a score)
+CROSSFIT_FOLDS = 10
+#: the most labels a pool of other cells may count for in one cell (module docs of
+#: :func:`pooled_error`): it floors the between-cell variance at ``mu (1 - mu) / 7``
+MAX_PRIOR_LABELS = 6.0
 
 
 def z_value(confidence: float) -> float:
@@ -91,12 +128,22 @@ def ppi_mean(
     weight: np.ndarray | None = None,
     *,
     lam: float | None = None,
+    folds: int | None = None,
 ) -> PPIFit:
     """The PPI++ estimate of the population mean of ``y`` (module docstring).
 
     ``yhat``: (M,) judge predictions on all rows; ``y``: (M,) gold (ignored where not
     ``labeled``); ``labeled``: (M,) bool; ``weight``: (M,) ``1 / inclusion probability``
     (used on labeled rows). ``lam`` fixes lambda instead of tuning it.
+
+    ``folds``: cross-fit lambda (Mani et al. 2025, "No free lunch: non-asymptotic analysis
+    of prediction-powered inference"; the cross-fitting of Zrnic & Candes 2024). The
+    labeled rows are dealt into ``K`` folds (in row order, ``i mod K``); a row of fold
+    ``k`` is rectified with the lambda tuned on the labels of the other folds, so its own
+    label does not pick the lambda that makes its term small. Lambda tuned on the same
+    labels makes the interval optimistic at small ``n`` (the tuned lambda chases the
+    labels' noise); cross-fit, each term is an unbiased estimate of the rectifier for the
+    lambda it uses. The reported ``lam`` is the folds' mean.
     """
     yhat = np.asarray(yhat, dtype=float)
     y = np.where(labeled, np.asarray(y, dtype=float), 0.0)
@@ -112,6 +159,21 @@ def ppi_mean(
     yhbar_w = (w * yhat).sum() / w.sum()
     a = (yhat - yhat.mean()) - s * g * (yhat - yhbar_w)
     b = s * g * (y - ybar_w)
+    if lam is None and folds is not None and folds >= 2 and n >= 2:
+        k = min(folds, n)
+        fold = np.full(m, -1)
+        fold[np.flatnonzero(s)] = np.arange(n) % k
+        lams = np.array(
+            [ppi_mean(yhat, y, s & (fold != f), weight, lam=None).lam for f in range(k)]
+        )
+        lam_i = np.where(s, lams[np.maximum(fold, 0)], 0.0)
+        lam_bar = float(lams.mean())
+        # sum_L w (Y - lam_i (Yhat - mean Yhat)) / sum_L w
+        value = ybar_w - float((w * lam_i * (yhat - yhat.mean())).sum() / w.sum())
+        a_i = (yhat - yhat.mean()) * lam_bar - s * g * lam_i * (yhat - yhbar_w)
+        psi = b + a_i
+        se = math.sqrt((psi * psi).sum()) / m
+        return PPIFit(float(value), float(se), lam_bar)
     if lam is None:
         den = (a * a).sum()
         lam = float(np.clip(-(a * b).sum() / den, 0.0, 1.0)) if den > 0 else 0.0
@@ -165,15 +227,28 @@ class RateResult:
     confidence: float = 0.9
     positive: tuple[str, ...] = ()
     weighted: bool = False
+    #: ``"human_only"`` when the judge could not narrow the interval (then ``corrected``
+    #: is the human-only rate), with the reason in words; else empty
+    fallback: str = ""
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "method": self.corrected.method,
+            "fallback": self.fallback or None,
+            "fallback_reason": self.reason or None,
             "n_labeled": self.n_labeled,
             "n_unlabeled": self.n_unlabeled,
             "n_invalid": self.n_invalid,
-            "judge_rate": self.judge_rate.to_dict(),
-            "human_rate": self.human_rate.to_dict(),
-            "corrected": self.corrected.to_dict(),
+            # the interval methods are named once, in "methods"
+            "judge_rate": replace(self.judge_rate, method="").to_dict(),
+            "human_rate": replace(self.human_rate, method="").to_dict(),
+            "corrected": replace(self.corrected, method="").to_dict(),
+            "methods": {
+                "judge_rate": self.judge_rate.method,
+                "human_rate": self.human_rate.method,
+                "corrected": self.corrected.method,
+            },
             "lambda": None if math.isnan(self.lam) else self.lam,
             "confidence": self.confidence,
             "positive": list(self.positive),
@@ -209,6 +284,7 @@ class RateData:
     n_invalid: int
     positive: tuple[str, ...]
     prediction: np.ndarray | None = None  # what PPI uses as Yhat (default: yhat)
+    keep: np.ndarray | None = None  # the table's rows these are (valid verdicts)
 
     @property
     def predicted(self) -> np.ndarray:
@@ -259,34 +335,99 @@ def rate_data(
         if np.any((s < 0) | (s > 1)):
             raise InputError(f"column {score!r} must hold probabilities in [0, 1]")
         prediction = np.where(np.isfinite(s), s, yhat)
-    return RateData(yhat, y, labeled[keep], w, int((~valid).sum()), tuple(pos), prediction)
+    return RateData(yhat, y, labeled[keep], w, int((~valid).sum()), tuple(pos), prediction, keep)
+
+
+def subset(d: RateData, rows: np.ndarray) -> RateData:
+    """The rows ``rows`` (a boolean mask over ``d``'s rows) of ``d``; ``n_invalid`` is 0
+    (invalid rows are counted by the caller, which knows where they were)."""
+    return RateData(
+        d.yhat[rows],
+        d.y[rows],
+        d.labeled[rows],
+        None if d.weight is None else d.weight[rows],
+        0,
+        d.positive,
+        None if d.prediction is None else d.prediction[rows],
+    )
+
+
+def human_only(d: RateData, confidence: float) -> Estimate:
+    """The human-only rate with Wilson's interval (with weights: Hajek's mean at Kish's
+    effective n); NaN without labels."""
+    n = int(d.labeled.sum())
+    yl = d.y[d.labeled]
+    if d.weight is None:
+        est = wilson(float(yl.sum()), n, confidence)
+    elif n:
+        wl = d.weight[d.labeled]
+        p = float((wl * yl).sum() / wl.sum())
+        n_eff = float(wl.sum() ** 2 / (wl * wl).sum())
+        w = wilson(p * n_eff, n_eff, confidence)
+        est = Estimate(p, w.ci, w.se)
+    else:
+        return Estimate(math.nan, (math.nan, math.nan))
+    return Estimate(est.value, est.ci, est.se, method=WILSON)
+
+
+def no_narrower(corrected: Estimate, human: Estimate) -> str:
+    """The fallback diagnostic: why the human-only estimate is reported instead of the
+    corrected one, or ``""`` when the corrected interval is the narrower. The judge helps
+    only when its verdicts explain the gold well enough that the rectified interval beats
+    the labels alone; with few labels, a rare outcome or a judge that often errs it does
+    not, and then the human-only rate is the honest (and unbiased) one."""
+    if math.isnan(human.value) or math.isnan(corrected.value):
+        return ""
+    if corrected.width >= human.width:
+        return (
+            f"the judge does not narrow the interval (corrected {corrected.width:.3f} wide, "
+            f"human labels alone {human.width:.3f}): reporting the human-only rate"
+        )
+    return ""
 
 
 def rate_from_data(d: RateData, confidence: float = 0.9) -> RateResult:
+    """Judge, human-only and corrected rates of ``d`` (module docstring).
+
+    With 0/1 verdicts the corrected rate is PPI++ with its regression lambda written by
+    verdict (:data:`BY_VERDICT`, "small samples" in the module docstring); with a score,
+    PPI++ with cross-fit lambda (:data:`PPI_CROSSFIT`). Either falls back to the
+    human-only rate when it is not narrower (:func:`no_narrower`).
+    """
     z_value(confidence)  # validates the level
     m, n = len(d.yhat), int(d.labeled.sum())
-    judge_rate = wilson(float(d.yhat.sum()), m, confidence)
-    yl = d.y[d.labeled]
-    if d.weight is None:
-        human = wilson(float(yl.sum()), n, confidence)
-    else:
-        wl = d.weight[d.labeled]
-        if n:
-            p = float((wl * yl).sum() / wl.sum())
-            n_eff = float(wl.sum() ** 2 / (wl * wl).sum())
-            human = wilson(p * n_eff, n_eff, confidence)
-            human = Estimate(p, human.ci, human.se)
-        else:
-            human = Estimate(math.nan, (math.nan, math.nan))
-    fit = ppi_mean(d.predicted, d.y, d.labeled, d.weight)
-    if math.isnan(fit.value):
+    judge_rate = Estimate(*_parts(wilson(float(d.yhat.sum()), m, confidence)), method=WILSON)
+    human = human_only(d, confidence)
+    lam = math.nan
+    if n == 0:
         corrected = Estimate(math.nan, (math.nan, math.nan))
-    elif fit.lam == 0:
-        # lambda = 0: the estimate is the human-only rate; its Wilson interval is the
-        # small-sample version of the CLT interval (which collapses when all gold agree)
-        corrected = human
+    elif d.prediction is None:
+        c = by_verdict_counts(d)
+        r = verdict_rates(c, confidence, pool=False)
+        value, lo, hi = float(r.value[0]), float(r.ci[0, 0]), float(r.ci[0, 1])
+        if c.n1[0] > 0 and c.n0[0] > 0:
+            lam = float(c.x1[0] / c.n1[0] - c.x0[0] / c.n0[0])
+            # the point estimate is the plug-in (unbiased, as PPI++'s is; the Jeffreys
+            # posterior mean is pulled toward 1/2 by a stratum of few labels), the
+            # interval the posterior's, widened to hold it (as the Jeffreys interval for
+            # a proportion is reported beside x / n; Brown, Cai & DasGupta 2001)
+            u1 = c.q[0] * (1.0 if c.f1 is None else c.f1[0])
+            u0 = (1 - c.q[0]) * (1.0 if c.f0 is None else c.f0[0])
+            known = 0.0 if c.known is None else c.known[0]
+            value = float(known + u1 * c.x1[0] / c.n1[0] + u0 * c.x0[0] / c.n0[0])
+            lo, hi = min(lo, value), max(hi, value)
+        corrected = Estimate(value, (lo, hi), method=BY_VERDICT)
     else:
-        corrected = ppi_interval(fit.value, fit.se, n, confidence)
+        fit = ppi_mean(d.predicted, d.y, d.labeled, d.weight, folds=CROSSFIT_FOLDS)
+        lam = fit.lam
+        if fit.lam == 0:
+            corrected = human
+        else:
+            est = ppi_interval(fit.value, fit.se, n, confidence)
+            corrected = Estimate(est.value, est.ci, est.se, method=PPI_CROSSFIT)
+    reason = no_narrower(corrected, human)
+    if reason:
+        corrected = human
     return RateResult(
         n_labeled=n,
         n_unlabeled=m - n,
@@ -294,11 +435,17 @@ def rate_from_data(d: RateData, confidence: float = 0.9) -> RateResult:
         human_rate=human,
         corrected=corrected,
         n_invalid=d.n_invalid,
-        lam=fit.lam,
+        lam=lam,
         confidence=confidence,
         positive=d.positive,
         weighted=d.weight is not None,
+        fallback=HUMAN_ONLY if reason else "",
+        reason=reason,
     )
+
+
+def _parts(e: Estimate) -> tuple[float, tuple[float, float], float | None]:
+    return e.value, e.ci, e.se
 
 
 def corrected_rate(
@@ -409,3 +556,296 @@ def gold_budget(
         floor_width=2 * z * math.sqrt(v_judge),
         confidence=confidence,
     )
+
+
+# ---- small samples: the judge's error by verdict, with Beta posteriors ---------------
+
+
+def beta_interval(mean: np.ndarray, var: np.ndarray, confidence: float) -> np.ndarray:
+    """Equal-tailed interval of the Beta distribution with this ``mean`` and ``var``
+    (moment matching; shape ``(..., 2)``).
+
+    A rate's posterior is a Beta, or a mixture of Betas that one Beta with the same two
+    moments approximates closely; unlike ``mean +- z sd`` the interval stays inside
+    [0, 1] and is skewed near 0 and 1, as a rare rate's should be.
+    """
+    from scipy import stats
+
+    z_value(confidence)
+    mean = np.clip(np.asarray(mean, dtype=float), 1e-9, 1 - 1e-9)
+    var = np.asarray(var, dtype=float)
+    # a variance at or above mean (1 - mean) has no Beta; keep the concentration positive
+    k = np.maximum(mean * (1 - mean) / np.maximum(var, 1e-300) - 1, 1e-3)
+    alpha = (1 - confidence) / 2
+    lo = stats.beta.ppf(alpha, mean * k, (1 - mean) * k)
+    hi = stats.beta.ppf(1 - alpha, mean * k, (1 - mean) * k)
+    return np.stack([lo, hi], axis=-1)
+
+
+@dataclass(frozen=True)
+class ErrorPosterior:
+    """Posterior of one judge-error rate (PPV or false-omission rate) per cell.
+
+    ``mean``, ``var``: posterior mean and variance (``var`` includes the pooled prior
+    mean's uncertainty); ``var_cond``: the variance given the prior mean; ``shrink``: the
+    weight ``kappa / (kappa + n_c)`` of the pool in the cell's mean. The prior means are
+    ``design @ beta`` with ``Cov(beta) = cov``, shared by the cells (their estimates are
+    correlated through it)."""
+
+    mean: np.ndarray
+    var: np.ndarray
+    var_cond: np.ndarray
+    shrink: np.ndarray
+    design: np.ndarray  # (C, p)
+    cov: np.ndarray  # (p, p)
+
+
+def pooled_error(
+    x: np.ndarray,
+    n: np.ndarray,
+    *,
+    covariate: np.ndarray | None = None,
+    max_prior_labels: float = MAX_PRIOR_LABELS,
+) -> ErrorPosterior:
+    """Empirical-Bayes beta-binomial pooling of a rate across cells (a random-effects
+    meta-regression on the probability scale).
+
+    Cell ``c`` has ``x_c`` positives in ``n_c`` labels (effective counts with weights).
+    Its rate is drawn from a Beta with mean ``mu_c`` and between-cell variance ``tau^2``
+    (concentration ``kappa_c = mu_c (1 - mu_c) / tau^2 - 1``):
+
+    * ``mu_c = b0 + b1 z_c``, ``z_c`` the ``covariate`` (the cell's judge-positive share:
+      a cell where the judge says "unsafe" more often is one with a higher prevalence,
+      so a higher PPV and false-omission rate; without this the prevalence differences
+      between cells would all count as unexplained spread), fitted by weighted least
+      squares on the cells with labels, weights ``1 / (mu_c (1 - mu_c) / n_c + tau^2)``;
+      intercept only with fewer than 4 such cells. Without a label anywhere the rate gets
+      Jeffreys' ``Beta(1/2, 1/2)`` in every cell;
+    * ``tau^2`` by DerSimonian & Laird's (1986) moment estimator, in its meta-regression
+      form ``(Q - (k - p)) / (sum w - tr((X'WX)^-1 X'W^2 X))``, **floored** at
+      ``mu_c (1 - mu_c) / (K + 1)``, ``K`` = ``max_prior_labels``: the pool never counts
+      for more than ``K`` labels of a cell. With 12 cells of 10 labels the moment
+      estimate is often 0 (complete pooling) although the judge's error does vary by
+      cell; the floor keeps the between-cell spread, and its uncertainty, in every
+      interval, and it is what stops 5 agreeing labels from giving a zero-variance
+      rectifier (an interval as narrow as the raw judge's);
+    * each cell's posterior ``Beta(mu_c kappa_c + x_c, (1 - mu_c) kappa_c + n_c - x_c)``,
+      its mean shrunk toward ``mu_c`` by ``kappa_c / (kappa_c + n_c)``; a cell without
+      labels gets the prior, so its variance is ``tau^2``;
+    * plus the uncertainty of ``mu_c`` itself, ``x_c' Cov(b) x_c`` with
+      ``Cov(b) = (X'WX)^-1``, times ``shrink_c^2``.
+    """
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    cells = len(n)
+    total = float(n.sum())
+    if total <= 0:
+        half = np.full(cells, 0.5)
+        var = np.full(cells, 1 / 8)
+        return ErrorPosterior(half, var, var, np.ones(cells), np.ones((cells, 1)), np.zeros((1, 1)))
+    has = n > 0
+    k = int(has.sum())
+    design = np.ones((cells, 1))
+    if covariate is not None and k >= 4 and np.ptp(np.asarray(covariate)[has]) > 0:
+        design = np.column_stack([np.ones(cells), np.asarray(covariate, dtype=float)])
+    lo = 0.5 / (total + 1)
+    mu = np.full(cells, (float(x.sum()) + 0.5) / (total + 1))
+    p_obs = np.divide(x, n, out=np.zeros(cells), where=has)
+    xh = design[has]
+    tau2 = 0.0
+    cov = np.zeros((design.shape[1], design.shape[1]))
+    for _ in range(3):  # refit the means with the random-effects weights
+        pv = mu * (1 - mu)
+        w = n[has] / pv[has]
+        if k > design.shape[1]:
+            a_inv = np.linalg.pinv(xh.T @ (w[:, None] * xh))
+            beta = a_inv @ (xh.T @ (w * p_obs[has]))
+            q_stat = float((w * (p_obs[has] - xh @ beta) ** 2).sum())
+            trace = float(np.trace(a_inv @ (xh.T @ ((w * w)[:, None] * xh))))
+            tau2 = max(0.0, (q_stat - (k - design.shape[1])) / max(w.sum() - trace, 1e-12))
+        t2 = np.maximum(tau2, pv / (max_prior_labels + 1))
+        ws = 1 / (pv[has] / n[has] + t2[has])
+        cov = np.linalg.pinv(xh.T @ (ws[:, None] * xh))
+        beta = cov @ (xh.T @ (ws * p_obs[has]))
+        mu = np.clip(design @ beta, lo, 1 - lo)
+    pv = mu * (1 - mu)
+    kappa = np.clip(pv / np.maximum(tau2, pv / (max_prior_labels + 1)) - 1, 1.0, None)
+    a = mu * kappa + x
+    b = (1 - mu) * kappa + n - x
+    mean = a / (a + b)
+    var_cond = a * b / ((a + b) ** 2 * (a + b + 1))
+    shrink = kappa / (kappa + n)
+    var_mu = np.einsum("ci,ij,cj->c", design, cov, design)
+    return ErrorPosterior(mean, var_cond + shrink**2 * var_mu, var_cond, shrink, design, cov)
+
+
+@dataclass(frozen=True)
+class ByVerdict:
+    """Per cell: the judge-positive share ``q`` of its ``m`` judged responses and, on the
+    labeled ones, ``x1`` gold positives among ``n1`` judged positive and ``x0`` among
+    ``n0`` judged negative (effective counts under weights)."""
+
+    q: np.ndarray
+    m: np.ndarray
+    x1: np.ndarray
+    n1: np.ndarray
+    x0: np.ndarray
+    n0: np.ndarray
+    #: the unlabeled share ``1 - n_s / M_s`` of each verdict stratum and the labeled
+    #: positives over ``m`` (unweighted: the labeled responses count with their gold;
+    #: weighted: 1 and 0, the Hajek rate stands for the whole stratum)
+    f1: np.ndarray | None = None
+    f0: np.ndarray | None = None
+    known: np.ndarray | None = None
+
+    def take(self, idx: np.ndarray) -> ByVerdict:
+        """The cells ``idx``."""
+
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[idx]
+
+        return ByVerdict(
+            self.q[idx],
+            self.m[idx],
+            self.x1[idx],
+            self.n1[idx],
+            self.x0[idx],
+            self.n0[idx],
+            pick(self.f1),
+            pick(self.f0),
+            pick(self.known),
+        )
+
+
+def by_verdict_counts(
+    d: RateData, groups: np.ndarray | None = None, n_groups: int = 1
+) -> ByVerdict:
+    """:class:`ByVerdict` counts of ``d`` per group (``groups``: codes ``0..n_groups-1``
+    per row; all one group by default), in one pass (``np.bincount``). With weights the
+    gold share of a (group, verdict) stratum is Hajek's and its count Kish's effective n."""
+    g = np.zeros(len(d.yhat), dtype=np.intp) if groups is None else groups
+    yh = d.yhat > 0.5
+    m = np.bincount(g, minlength=n_groups).astype(float)
+    pos = np.bincount(g, weights=d.yhat, minlength=n_groups)
+    q = np.divide(pos, m, out=np.zeros(n_groups), where=m > 0)
+    lab = d.labeled
+    w = np.where(lab, 1.0, 0.0) if d.weight is None else np.where(lab, d.weight, 0.0)
+    out = []
+    for side in (yh, ~yh):
+        key = g[lab & side]
+        ww = w[lab & side]
+        sw = np.bincount(key, weights=ww, minlength=n_groups)
+        sw2 = np.bincount(key, weights=ww * ww, minlength=n_groups)
+        swy = np.bincount(key, weights=ww * d.y[lab & side], minlength=n_groups)
+        n_eff = np.divide(sw * sw, sw2, out=np.zeros(n_groups), where=sw2 > 0)
+        share = np.divide(swy, sw, out=np.zeros(n_groups), where=sw > 0)
+        out.append((share * n_eff, n_eff))
+    (x1, n1), (x0, n0) = out
+    if d.weight is not None:
+        return ByVerdict(q, m, x1, n1, x0, n0)
+    m1 = q * m
+    f1 = np.divide(m1 - n1, m1, out=np.ones(n_groups), where=m1 > 0)
+    f0 = np.divide(m - m1 - n0, m - m1, out=np.ones(n_groups), where=m - m1 > 0)
+    known = np.divide(x1 + x0, m, out=np.zeros(n_groups), where=m > 0)
+    return ByVerdict(q, m, x1, n1, x0, n0, f1, f0, known)
+
+
+@dataclass(frozen=True)
+class CellRates:
+    """Corrected rates of cells (arrays over the cells).
+
+    ``var`` is each cell's posterior variance; ``var_own`` the part not shared with other
+    cells; ``coef1`` and ``coef0`` the cells' loadings on the pooled PPV and false-omission
+    rate, whose prior means ``design @ beta`` share ``Cov(beta)`` (:func:`mean_of_cells`
+    adds them up)."""
+
+    value: np.ndarray
+    var: np.ndarray
+    ci: np.ndarray  # (C, 2)
+    pool_weight: np.ndarray
+    var_own: np.ndarray
+    coef1: np.ndarray
+    coef0: np.ndarray
+    error1: ErrorPosterior
+    error0: ErrorPosterior
+
+
+def verdict_rates(
+    c: ByVerdict, confidence: float, *, pool: bool, max_prior_labels: float = MAX_PRIOR_LABELS
+) -> CellRates:
+    """Corrected rates from the judge's error by verdict (the module docstring's
+    "small samples" section): ``theta_c = q_c PPV_c + (1 - q_c) FOR_c``, the posterior
+    of the PPV and the false-omission rate either Jeffreys' per cell (``pool=False``) or
+    pooled across the cells (``pool=True``, :func:`pooled_error`); the judge share's own
+    sampling variance ``(PPV - FOR)^2 q (1 - q) / m`` is added, and the interval is
+    :func:`beta_interval` of the posterior mean and variance."""
+    if pool:
+        e1 = pooled_error(c.x1, c.n1, max_prior_labels=max_prior_labels)
+        e0 = pooled_error(c.x0, c.n0, max_prior_labels=max_prior_labels)
+    else:
+        e1, e0 = (_jeffreys(x, n) for x, n in ((c.x1, c.n1), (c.x0, c.n0)))
+    q = c.q
+    # unlabeled shares of the verdict strata (finite-population form, unweighted)
+    u1 = q * (1.0 if c.f1 is None else c.f1)
+    u0 = (1 - q) * (1.0 if c.f0 is None else c.f0)
+    # the unlabeled responses' own Bernoulli noise around their stratum's rate
+    judge_var = (
+        u1 * (e1.mean * (1 - e1.mean) - e1.var) + u0 * (e0.mean * (1 - e0.mean) - e0.var)
+    ) / np.maximum(c.m, 1)
+    value = (0.0 if c.known is None else c.known) + u1 * e1.mean + u0 * e0.mean
+    var = u1 * u1 * e1.var + u0 * u0 * e0.var + judge_var
+    return CellRates(
+        value=value,
+        var=var,
+        ci=beta_interval(value, var, confidence),
+        pool_weight=q * e1.shrink + (1 - q) * e0.shrink,
+        var_own=u1 * u1 * e1.var_cond + u0 * u0 * e0.var_cond + judge_var,
+        coef1=u1 * e1.shrink,
+        coef0=u0 * e0.shrink,
+        error1=e1,
+        error0=e0,
+    )
+
+
+def mean_of_cells(
+    r: CellRates, *, value: np.ndarray, var: np.ndarray, pooled: np.ndarray
+) -> tuple[float, float]:
+    """Mean and variance of the unweighted mean of the cells' reported ``value``s.
+
+    ``var``: each cell's variance; ``pooled``: the cells whose value is ``r``'s pooled
+    estimate (the others, fallen back to the human-only rate, are independent of each
+    other). The pooled cells share the pooled prior means, so their covariance is added:
+    ``Var = (sum_c var_own_c + g1' Cov(b1) g1 + g0' Cov(b0) g0) / C^2`` with
+    ``g = sum_c coef_c x_c`` over the pooled cells.
+    """
+    k = len(value)
+    if not k:
+        return math.nan, math.nan
+    own = np.where(pooled, r.var_own, var)
+    total = float(own.sum())
+    for coef, e in ((r.coef1, r.error1), (r.coef0, r.error0)):
+        g = (coef[pooled, None] * e.design[pooled]).sum(axis=0)
+        total += float(g @ e.cov @ g)
+    return float(np.mean(value)), float(total) / k**2
+
+
+def wilson_arrays(x: np.ndarray, n: np.ndarray, confidence: float) -> np.ndarray:
+    """:func:`wilson` over arrays: ``(..., 3)`` of value, low, high (NaN where n = 0)."""
+    z = z_value(confidence)
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = x / n
+        den = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / den
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    out = np.stack([p, np.maximum(0.0, centre - half), np.minimum(1.0, centre + half)], -1)
+    out[n <= 0] = math.nan
+    return out
+
+
+def _jeffreys(x: np.ndarray, n: np.ndarray) -> ErrorPosterior:
+    a, b = x + 0.5, n - x + 0.5
+    var = a * b / ((a + b) ** 2 * (a + b + 1))
+    cells = len(n)
+    return ErrorPosterior(a / (a + b), var, var, 1 / (1 + n), np.ones((cells, 1)), np.zeros((1, 1)))

@@ -15,7 +15,24 @@ import numpy as np
 import pandas as pd
 
 from safecal.annotate.errors import InputError
-from safecal.calibrate.ppi import RateResult, corrected_rate, z_value
+from safecal.calibrate.ppi import (
+    HUMAN_ONLY,
+    MAX_PRIOR_LABELS,
+    POOLED_CELLS,
+    WILSON,
+    RateData,
+    RateResult,
+    beta_interval,
+    by_verdict_counts,
+    mean_of_cells,
+    no_narrower,
+    rate_data,
+    rate_from_data,
+    subset,
+    verdict_rates,
+    wilson_arrays,
+    z_value,
+)
 from safecal.calibrate.results import Estimate
 
 R = TypeVar("R")
@@ -61,49 +78,8 @@ def unanimity(table: pd.DataFrame, raters: Sequence[str]) -> pd.Series:
     return pd.Series(out, index=table.index, dtype="string", name="unanimity")
 
 
-def _row(model: str, cell: str, l1: str, mod: str, r: RateResult) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "model": model,
-        "cell": cell,
-        "level1_category": l1,
-        "modality": mod,
-        "n_labeled": r.n_labeled,
-        "n_unlabeled": r.n_unlabeled,
-        "n_invalid": r.n_invalid,
-    }
-    for name in ("judge_rate", "human_rate", "corrected"):
-        est: Estimate = getattr(r, name)
-        row[name], row[f"{name}_low"], row[f"{name}_high"] = est.value, *est.ci
-    return row
-
-
-def _mean_of_cells(
-    model: str, rows: list[dict[str, Any]], results: list[RateResult], confidence: float
-) -> dict[str, Any]:
-    """Unweighted mean of the cells; normal interval from the cells' standard errors
-    (cells are disjoint, so independent): ``se = sqrt(sum se_c^2) / C``."""
-    z = z_value(confidence)
-    out: dict[str, Any] = {
-        "model": model,
-        "cell": MEAN_OF_CELLS,
-        "level1_category": "all",
-        "modality": "all",
-        "n_labeled": sum(r["n_labeled"] for r in rows),
-        "n_unlabeled": sum(r["n_unlabeled"] for r in rows),
-        "n_invalid": sum(r["n_invalid"] for r in rows),
-    }
-    for name in ("judge_rate", "human_rate", "corrected"):
-        ests = [getattr(r, name) for r in results]
-        values = np.array([e.value for e in ests], dtype=float)
-        ses = np.array([np.nan if e.se is None else e.se for e in ests], dtype=float)
-        if not len(values) or np.isnan(values).any():
-            out[name] = out[f"{name}_low"] = out[f"{name}_high"] = math.nan
-            continue
-        mean = float(values.mean())
-        se = float(math.sqrt(np.nansum(ses**2)) / len(values))
-        out[name] = mean
-        out[f"{name}_low"], out[f"{name}_high"] = max(0.0, mean - z * se), min(1.0, mean + z * se)
-    return out
+def _estimates(row: dict[str, Any], name: str, value: float, lo: float, hi: float) -> None:
+    row[name], row[f"{name}_low"], row[f"{name}_high"] = value, lo, hi
 
 
 def benchmark_cells(
@@ -118,39 +94,182 @@ def benchmark_cells(
     category: str = "level1_category",
     modality: str = "modality",
     score: str | None = None,
+    max_prior_labels: float = MAX_PRIOR_LABELS,
 ) -> pd.DataFrame:
     """Per model, the benchmark's 12 cells (level-1 category x modality combination) and
     two totals, each labelled in the ``cell`` column:
 
-    * ``total (pooled)``: one rate over all the model's responses (USB-SafeBench v1);
+    * every cell: the corrected rate with the judge's error **pooled across the model's
+      cells** (:func:`calibrate.ppi.pooled_error`, method ``ppi-by-verdict-eb-pooled``):
+      ``theta_c = q_c PPV_c + (1 - q_c) FOR_c`` with ``q_c`` the cell's judge-positive
+      share and the judge's PPV and false-omission rate (the rectifier, written by
+      verdict) partially pooled, empirical-Bayes beta-binomial, the between-cell spread
+      ``tau^2`` in every interval. So a cell with 0-5 gold labels still gets an estimate,
+      and 5 agreeing labels cannot give an interval as narrow as the raw judge's (the
+      pool counts for at most ``max_prior_labels`` labels, which floors ``tau^2``).
+      ``borrowed`` is true when more than half of the cell's estimate of the judge's
+      error comes from the other cells (``pool_weight``); a cell whose corrected
+      interval is not narrower than its human-only one reports the human-only rate
+      (``fallback``: ``human_only``, ``fallback_reason``). Cells use the 0/1 verdict
+      even with ``score``;
+    * ``total (pooled)``: :func:`calibrate.corrected_rate` over all the model's responses
+      (USB-SafeBench v1);
     * ``total (mean of cells)``: the unweighted mean of the cell rates (the later
-      version's total), its interval from the cells' standard errors.
+      version's total), its interval from the cells' variances plus their covariance
+      through the pooled error (:func:`calibrate.ppi.mean_of_cells`); always defined for
+      the corrected rate.
 
     Columns: model, cell, level1_category, modality, n_labeled, n_unlabeled, n_invalid,
-    then judge_rate / human_rate / corrected with ``_low`` and ``_high`` bounds.
+    then judge_rate / human_rate / corrected with ``_low`` and ``_high`` bounds, then
+    method, borrowed, pool_weight, fallback, fallback_reason. One pass over the table
+    (``np.bincount`` per cell), so a million responses take about a second.
     """
     for col in (model, category, modality):
         if col not in table.columns:
             raise InputError(f"no column {col!r}; the table has {list(table.columns)}")
-    kwargs: dict[str, Any] = dict(
-        gold=gold, judge=judge, positive=positive, weight=weight, confidence=confidence, score=score
-    )
+    d = rate_data(table, gold=gold, judge=judge, positive=positive, weight=weight, score=score)
+    assert d.keep is not None
+    codes = []
+    names = []
+    for col in (model, category, modality):
+        c, u = pd.factorize(slice_values(table, col), sort=True)
+        codes.append(c)
+        names.append([str(v) for v in u])
+    key = (codes[0] * len(names[1]) + codes[1]) * len(names[2]) + codes[2]
+    cells, group = np.unique(key, return_inverse=True)
+    n_cells = len(cells)
+    cell_model = cells // (len(names[1]) * len(names[2]))
+    cell_cat = (cells // len(names[2])) % len(names[1])
+    cell_mod = cells % len(names[2])
+    invalid = np.bincount(group[~d.keep], minlength=n_cells)
+    g = group[d.keep]
+    counts = by_verdict_counts(d, g, n_cells)
+    n_lab = np.bincount(g, weights=d.labeled.astype(float), minlength=n_cells).astype(int)
+    m_all = np.bincount(g, minlength=n_cells)
+    judge_w = wilson_arrays(counts.q * counts.m, counts.m, confidence)
+    human = _human_arrays(d, g, n_cells, confidence)
     rows: list[dict[str, Any]] = []
-    models = slice_values(table, model)
-    for m in sorted(models.unique()):
-        sub = table[models == m]
-        cats = slice_values(sub, category)
-        mods = slice_values(sub, modality)
-        cell_rows, cell_results = [], []
-        for c in sorted(cats.unique()):
-            for d in sorted(mods.unique()):
-                part = sub[(cats == c) & (mods == d)]
-                if part.empty:
-                    continue
-                r = corrected_rate(part, **kwargs)
-                cell_rows.append(_row(m, f"{c} x {d}", c, d, r))
-                cell_results.append(r)
-        rows.extend(cell_rows)
-        rows.append(_row(m, POOLED, "all", "all", corrected_rate(sub, **kwargs)))
-        rows.append(_mean_of_cells(m, cell_rows, cell_results, confidence))
+    for mi, mname in enumerate(names[0]):
+        idx = np.flatnonzero(cell_model == mi)
+        sub = counts.take(idx)
+        r = verdict_rates(sub, confidence, pool=True, max_prior_labels=max_prior_labels)
+        h_width = human[idx, 2] - human[idx, 1]
+        fb = np.isfinite(h_width) & (r.ci[:, 1] - r.ci[:, 0] >= h_width)
+        value = np.where(fb, human[idx, 0], r.value)
+        z = z_value(confidence)
+        h_var = ((human[idx, 2] - human[idx, 1]) / (2 * z)) ** 2
+        var = np.where(fb, h_var, r.var)
+        for k, c in enumerate(idx):
+            row: dict[str, Any] = {
+                "model": mname,
+                "cell": f"{names[1][cell_cat[c]]} x {names[2][cell_mod[c]]}",
+                "level1_category": names[1][cell_cat[c]],
+                "modality": names[2][cell_mod[c]],
+                "n_labeled": int(n_lab[c]),
+                "n_unlabeled": int(m_all[c] - n_lab[c]),
+                "n_invalid": int(invalid[c]),
+            }
+            _estimates(row, "judge_rate", *judge_w[c])
+            _estimates(row, "human_rate", *human[c])
+            if fb[k]:
+                _estimates(row, "corrected", *human[c])
+            else:
+                _estimates(row, "corrected", float(r.value[k]), *map(float, r.ci[k]))
+            row["method"] = WILSON if fb[k] else POOLED_CELLS
+            row["borrowed"] = bool(not fb[k] and r.pool_weight[k] > 0.5)
+            row["pool_weight"] = 0.0 if fb[k] else float(r.pool_weight[k])
+            row["fallback"] = HUMAN_ONLY if fb[k] else None
+            row["fallback_reason"] = (
+                no_narrower(
+                    Estimate(float(r.value[k]), (float(r.ci[k, 0]), float(r.ci[k, 1]))),
+                    Estimate(float(human[c, 0]), (float(human[c, 1]), float(human[c, 2]))),
+                )
+                if fb[k]
+                else None
+            )
+            rows.append(row)
+        body = rows[len(rows) - len(idx) :]
+        whole = rate_from_data(subset(d, cell_model[g] == mi), confidence)
+        pooled = _row(mname, POOLED, whole)
+        pooled["n_invalid"] = int(invalid[idx].sum())
+        rows.append(pooled)
+        mean, mvar = mean_of_cells(r, value=value, var=var, pooled=~fb)
+        lo, hi = beta_interval(np.array(mean), np.array(mvar), confidence)
+        rows.append(_mean_of_cells(mname, body, float(lo), float(hi), confidence))
     return pd.DataFrame(rows)
+
+
+def _human_arrays(d: RateData, g: np.ndarray, n_groups: int, confidence: float) -> np.ndarray:
+    """Per group the human-only rate and Wilson bounds (``(G, 3)``; with weights Hajek's
+    mean at Kish's effective n), as :func:`calibrate.ppi.human_only` per group."""
+    lab = d.labeled
+    w = np.where(lab, 1.0, 0.0) if d.weight is None else np.where(lab, d.weight, 0.0)
+    sw = np.bincount(g, weights=w, minlength=n_groups)
+    swy = np.bincount(g, weights=w * d.y, minlength=n_groups)
+    sw2 = np.bincount(g, weights=w * w, minlength=n_groups)
+    n_eff = np.divide(sw * sw, sw2, out=np.zeros(n_groups), where=sw2 > 0)
+    p = np.divide(swy, sw, out=np.zeros(n_groups), where=sw > 0)
+    out = wilson_arrays(p * n_eff, n_eff, confidence)
+    out[:, 0] = np.where(n_eff > 0, p, math.nan)
+    return out
+
+
+def _row(model: str, cell: str, r: RateResult) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "model": model,
+        "cell": cell,
+        "level1_category": "all",
+        "modality": "all",
+        "n_labeled": r.n_labeled,
+        "n_unlabeled": r.n_unlabeled,
+        "n_invalid": r.n_invalid,
+    }
+    for name in ("judge_rate", "human_rate", "corrected"):
+        est: Estimate = getattr(r, name)
+        _estimates(row, name, est.value, *est.ci)
+    row["method"] = r.corrected.method
+    row["borrowed"] = False
+    row["pool_weight"] = 0.0
+    row["fallback"] = r.fallback or None
+    row["fallback_reason"] = r.reason or None
+    return row
+
+
+def _mean_of_cells(
+    model: str, rows: list[dict[str, Any]], lo: float, hi: float, confidence: float
+) -> dict[str, Any]:
+    """Unweighted mean of the cells. The corrected interval is given (``lo``, ``hi``:
+    :func:`calibrate.ppi.mean_of_cells`); the judge and human-only ones are normal
+    intervals from the cells' Wilson half-widths (cells are disjoint, so independent):
+    ``se = sqrt(sum se_c^2) / C``. The human-only mean is undefined when a cell has no
+    gold."""
+    z = z_value(confidence)
+    out: dict[str, Any] = {
+        "model": model,
+        "cell": MEAN_OF_CELLS,
+        "level1_category": "all",
+        "modality": "all",
+        "n_labeled": sum(r["n_labeled"] for r in rows),
+        "n_unlabeled": sum(r["n_unlabeled"] for r in rows),
+        "n_invalid": sum(r["n_invalid"] for r in rows),
+    }
+    for name in ("judge_rate", "human_rate"):
+        values = np.array([r[name] for r in rows], dtype=float)
+        ses = np.array([(r[f"{name}_high"] - r[f"{name}_low"]) / (2 * z) for r in rows])
+        if not len(values) or np.isnan(values).any():
+            _estimates(out, name, math.nan, math.nan, math.nan)
+            continue
+        mean = float(values.mean())
+        se = float(math.sqrt(np.sum(ses**2)) / len(values))
+        _estimates(out, name, mean, max(0.0, mean - z * se), min(1.0, mean + z * se))
+    mean = float(np.mean([r["corrected"] for r in rows]))
+    _estimates(out, "corrected", mean, lo, hi)
+    out["method"] = POOLED_CELLS
+    out["borrowed"] = any(r["borrowed"] for r in rows)
+    out["pool_weight"] = float(np.mean([r["pool_weight"] for r in rows]))
+    fell = sum(r["fallback"] is not None for r in rows)
+    out["fallback"] = None
+    out["fallback_reason"] = (
+        f"{fell} of {len(rows)} cells report their human-only rate" if fell else None
+    )
+    return out

@@ -294,6 +294,9 @@ def model_rates(
             est = getattr(r, name)
             row[name] = est.value
             row[f"{name}_low"], row[f"{name}_high"] = est.ci
+        row["method"] = r.corrected.method
+        row["fallback"] = r.fallback or None
+        row["fallback_reason"] = r.reason or None
         rows.append(row)
     return pd.DataFrame(rows)
 

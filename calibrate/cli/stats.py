@@ -679,9 +679,15 @@ def run_estimate(args: argparse.Namespace) -> int:
         ],
         rows,
     )
+    for k, e in out["estimates"].items():
+        if e.get("fallback"):
+            _say(f"{k}: {e['fallback_reason']}")
+    methods = sorted({e["methods"]["corrected"] for e in out["estimates"].values()} - {""})
+    if methods:
+        _say(f"corrected intervals: {', '.join(methods)} (README: corrected rates)")
     if "cells" in out:
         _print_rows(
-            ["model", "cell", "labeled", "judge rate", "human only", "corrected"],
+            ["model", "cell", "labeled", "judge rate", "human only", "corrected", "from"],
             [
                 [
                     c["model"],
@@ -690,10 +696,17 @@ def run_estimate(args: argparse.Namespace) -> int:
                     _triplet(c, "judge_rate"),
                     _triplet(c, "human_rate"),
                     _triplet(c, "corrected"),
+                    _source(c),
                 ]
                 for c in out["cells"]
             ],
             title="Benchmark cells (level-1 category x modality) and totals",
+        )
+        _say(
+            "from: 'borrowed' = more than half of the cell's judge error comes from the "
+            "model's other cells (empirical-Bayes pooling, the between-cell spread in the "
+            "interval); 'human only' = the judge did not narrow the interval, so the "
+            "human-only rate is reported"
         )
     if "budget" in out:
         from safecal.calibrate.render import format_number
@@ -714,6 +727,17 @@ def run_estimate(args: argparse.Namespace) -> int:
     for note in notes:
         _say(f"note: {note}")
     return 0
+
+
+def _source(row: dict[str, Any]) -> str:
+    """Where a cell's corrected rate comes from, in a word or two."""
+    if row.get("cell") == "total (mean of cells)":
+        return "cells"
+    if row.get("fallback"):
+        return "human only"
+    if row.get("borrowed"):
+        return "borrowed"
+    return "own labels" if row.get("level1_category") != "all" else "all labels"
 
 
 def _triplet(row: dict[str, Any], name: str) -> dict[str, Any]:

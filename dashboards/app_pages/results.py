@@ -49,6 +49,12 @@ def _shown(rows: pd.DataFrame) -> pd.DataFrame:
             format_estimate(v, (lo, hi))
             for v, lo, hi in zip(rows[name], rows[f"{name}_low"], rows[f"{name}_high"], strict=True)
         ]
+    if "fallback" in rows.columns:
+        borrowed = rows["borrowed"] if "borrowed" in rows.columns else [False] * len(rows)
+        shown["from"] = [
+            "human only" if fb else "borrowed" if b else "own labels"
+            for fb, b in zip(rows["fallback"].notna(), borrowed, strict=True)
+        ]
     return shown
 
 
@@ -134,8 +140,14 @@ def page() -> None:
     )
     st.caption(
         f"{int(confidence * 100)}% intervals: Wilson for the raw judge and human-only "
-        "rates, PPI++ for the corrected rate (calibrate.ppi). `total (pooled)`: one rate "
-        "over all responses; `total (mean of cells)`: the unweighted mean of the cells."
+        "rates; the corrected rate is PPI++ written by the judge's verdict with Beta "
+        "posteriors (calibrate.ppi), and in each cell the judge's error is pooled across "
+        "the model's cells (empirical Bayes, the between-cell spread in the interval), so "
+        "a cell with few or no gold labels still gets an honest interval. `from`: "
+        "`borrowed` = more than half of the cell's judge error comes from the other "
+        "cells; `human only` = the judge did not narrow the interval, so the human-only "
+        "rate is shown. `total (pooled)`: one rate over all responses; "
+        "`total (mean of cells)`: the unweighted mean of the cells."
     )
     next_round_section(ws, stamp, confidence)
 

@@ -240,13 +240,10 @@ def test_score_column_in_the_table_api() -> None:
         lam=1.0,
     )
     assert fit.value == pytest.approx(0.325)
-    tuned = ppi_mean(
-        np.array([0.9, 0.6, 0.8, 0.0]),
-        np.array([1, 0, 0, 0.0]),
-        np.array([True, True, False, False]),
-    )
-    expected = tuned.value if tuned.lam > 0 else 0.5  # lambda 0: the human-only rate
-    assert r.corrected.value == pytest.approx(min(max(expected, 0), 1))
+    # two labels: PPI++'s t interval (1 degree of freedom) is wider than the human-only
+    # Wilson interval, so the corrected rate falls back to the human-only 1/2 and says why
+    assert r.fallback == "human_only" and "does not narrow" in r.reason
+    assert r.corrected.value == pytest.approx(0.5) and r.corrected == r.human_rate
     assert r.judge_rate.value == pytest.approx(0.75)  # the verdicts, not the scores
     with pytest.raises(InputError, match="probabilities"):
         corrected_rate(t.assign(s=[2, 0, 0, 0]), positive="unsafe", score="s")

@@ -71,9 +71,12 @@ def test_benchmark_cells(table: pd.DataFrame) -> None:
             & (table["level1_category"] == "Fundamental")
             & (table["modality"] == "SIST")
         ]
-        assert one["corrected"] == pytest.approx(
-            corrected_rate(sub, positive="unsafe").corrected.value
-        )
+        # the cell's judge error is pooled with the model's other cells, but with 20-40
+        # gold labels its own labels dominate (the pool counts for at most 10 labels)
+        own = corrected_rate(sub, positive="unsafe").corrected
+        assert own.ci[0] <= one["corrected"] <= own.ci[1]
+        assert one["corrected"] == pytest.approx(own.value, abs=0.05)
+        assert one["n_labeled"] >= 20 and not one["borrowed"] and one["pool_weight"] < 0.5
 
 
 def test_mean_of_cells_differs_from_pooled_when_cells_are_unequal() -> None:
