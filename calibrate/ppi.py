@@ -49,8 +49,9 @@ its best (least-squares) lambda is exactly the estimator written by verdict,
 (``q`` the judge-positive share of all responses, PPV = P(Y = 1 | Yhat = 1) and the
 false-omission rate FOR = P(Y = 1 | Yhat = 0) measured on the gold; the double-sampling
 estimator of Tenenbein 1970; the rectifier ``mean(Y - Yhat)`` is
-``q (PPV - 1) + (1 - q) FOR``). Unweighted, the labeled responses count with their own gold
-and only the unlabeled share of each verdict is predicted (finite-population form). At
+``q (PPV - 1) + (1 - q) FOR``). As everywhere in this module the responses are draws from
+the population the benchmark stands for (not a finite population to be completed), so with
+every response labeled the interval is the human labels' own, not a point. At
 10-100 labels, with a rare outcome, the plug-in variance of PPI++ is optimistic twice: the
 lambda is tuned on the same labels (Mani et al. 2025, "No free lunch") and a verdict
 stratum whose few labels all agree has variance 0 (5 agreeing labels gave an interval as
@@ -411,10 +412,7 @@ def rate_from_data(d: RateData, confidence: float = 0.9) -> RateResult:
             # posterior mean is pulled toward 1/2 by a stratum of few labels), the
             # interval the posterior's, widened to hold it (as the Jeffreys interval for
             # a proportion is reported beside x / n; Brown, Cai & DasGupta 2001)
-            u1 = c.q[0] * (1.0 if c.f1 is None else c.f1[0])
-            u0 = (1 - c.q[0]) * (1.0 if c.f0 is None else c.f0[0])
-            known = 0.0 if c.known is None else c.known[0]
-            value = float(known + u1 * c.x1[0] / c.n1[0] + u0 * c.x0[0] / c.n0[0])
+            value = float(c.q[0] * c.x1[0] / c.n1[0] + (1 - c.q[0]) * c.x0[0] / c.n0[0])
             lo, hi = min(lo, value), max(hi, value)
         corrected = Estimate(value, (lo, hi), method=BY_VERDICT)
     else:
@@ -691,12 +689,6 @@ class ByVerdict:
     n1: np.ndarray
     x0: np.ndarray
     n0: np.ndarray
-    #: the unlabeled share ``1 - n_s / M_s`` of each verdict stratum and the labeled
-    #: positives over ``m`` (unweighted: the labeled responses count with their gold;
-    #: weighted: 1 and 0, the Hajek rate stands for the whole stratum)
-    f1: np.ndarray | None = None
-    f0: np.ndarray | None = None
-    known: np.ndarray | None = None
 
     def take(self, idx: np.ndarray) -> ByVerdict:
         """The cells ``idx``."""
@@ -711,9 +703,6 @@ class ByVerdict:
             self.n1[idx],
             self.x0[idx],
             self.n0[idx],
-            pick(self.f1),
-            pick(self.f0),
-            pick(self.known),
         )
 
 
@@ -741,13 +730,7 @@ def by_verdict_counts(
         share = np.divide(swy, sw, out=np.zeros(n_groups), where=sw > 0)
         out.append((share * n_eff, n_eff))
     (x1, n1), (x0, n0) = out
-    if d.weight is not None:
-        return ByVerdict(q, m, x1, n1, x0, n0)
-    m1 = q * m
-    f1 = np.divide(m1 - n1, m1, out=np.ones(n_groups), where=m1 > 0)
-    f0 = np.divide(m - m1 - n0, m - m1, out=np.ones(n_groups), where=m - m1 > 0)
-    known = np.divide(x1 + x0, m, out=np.zeros(n_groups), where=m > 0)
-    return ByVerdict(q, m, x1, n1, x0, n0, f1, f0, known)
+    return ByVerdict(q, m, x1, n1, x0, n0)
 
 
 @dataclass(frozen=True)
@@ -784,15 +767,12 @@ def verdict_rates(
         e0 = pooled_error(c.x0, c.n0, max_prior_labels=max_prior_labels)
     else:
         e1, e0 = (_jeffreys(x, n) for x, n in ((c.x1, c.n1), (c.x0, c.n0)))
-    q = c.q
-    # unlabeled shares of the verdict strata (finite-population form, unweighted)
-    u1 = q * (1.0 if c.f1 is None else c.f1)
-    u0 = (1 - q) * (1.0 if c.f0 is None else c.f0)
-    # the unlabeled responses' own Bernoulli noise around their stratum's rate
-    judge_var = (
-        u1 * (e1.mean * (1 - e1.mean) - e1.var) + u0 * (e0.mean * (1 - e0.mean) - e0.var)
-    ) / np.maximum(c.m, 1)
-    value = (0.0 if c.known is None else c.known) + u1 * e1.mean + u0 * e0.mean
+    u1 = q = c.q
+    u0 = 1 - q
+    # the judge share's own sampling variance: with every response labeled the total is
+    # Var(Y) / m (the law of total variance), the human labels' own
+    judge_var = (e1.mean - e0.mean) ** 2 * q * (1 - q) / np.maximum(c.m, 1)
+    value = u1 * e1.mean + u0 * e0.mean
     var = u1 * u1 * e1.var + u0 * u0 * e0.var + judge_var
     return CellRates(
         value=value,

@@ -81,7 +81,8 @@ def test_benchmark_cells(table: pd.DataFrame) -> None:
 
 def test_mean_of_cells_differs_from_pooled_when_cells_are_unequal() -> None:
     # cell A: 90 responses all judged and gold unsafe; cell B: 10, none unsafe.
-    # pooled = 90/100 = 0.9, mean of cells = (1 + 0) / 2 = 0.5
+    # pooled = 90/100 = 0.9, mean of cells = (1 + 0) / 2 = 0.5 (cell B's 0 of 10 is shrunk
+    # a little toward the pool: its false-omission rate borrows at most 6 labels' worth)
     t = pd.DataFrame(
         {
             "model": "m",
@@ -93,7 +94,8 @@ def test_mean_of_cells_differs_from_pooled_when_cells_are_unequal() -> None:
     )
     cells = benchmark_cells(t, positive="unsafe").set_index("cell")
     assert cells.loc[POOLED, "corrected"] == pytest.approx(0.9)
-    assert cells.loc[MEAN_OF_CELLS, "corrected"] == pytest.approx(0.5)
+    assert cells.loc[MEAN_OF_CELLS, "corrected"] == pytest.approx(0.5, abs=0.02)
+    assert cells.loc[MEAN_OF_CELLS, "corrected"] > 0.5
 
 
 def test_unanimity() -> None:
