@@ -153,3 +153,23 @@ def verdicts_from_cache(
         con.execute("ROLLBACK")
         raise
     return missing, hits, invalid
+
+
+def cached_input_keys(
+    con: sqlite3.Connection, *, config_key: str, input_keys: Iterable[str]
+) -> set[str]:
+    """Reads ``judge_cache``: which of ``input_keys`` the cache holds for ``config_key``
+    (nothing is written; the keys go through a temporary table, not a million ``?``)."""
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS _input_keys (input_key TEXT PRIMARY KEY)")
+    con.execute("DELETE FROM _input_keys")
+    con.executemany("INSERT OR IGNORE INTO _input_keys VALUES (?)", ((k,) for k in input_keys))
+    found = {
+        key
+        for (key,) in con.execute(
+            "SELECT k.input_key FROM _input_keys k JOIN judge_cache c "
+            "ON c.config_key = ? AND c.input_key = k.input_key",
+            (config_key,),
+        )
+    }
+    con.execute("DELETE FROM _input_keys")
+    return found
