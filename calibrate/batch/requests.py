@@ -12,9 +12,11 @@ Why a line is not simply ``json.dumps`` of the request: at a million requests th
 most of the export. Every text-only request of a field differs from the others only in the
 custom id and in the query and response inside the user message, so :class:`LineWriter`
 renders the request once per field with marker strings in their place, encodes it with the
-same encoder, and splits the line at the encoded markers; a line is then those fixed pieces
-joined with the values JSON-escaped by the standard library's C string encoder
-(``json.encoder.encode_basestring``). The line is the same, byte for byte, as encoding the
+same encoder, and turns the line into a ``%``-format with a ``%s`` at each encoded marker; a
+line is then that format filled with the values JSON-escaped by the standard library's C
+string encoder (``json.encoder.encode_basestring``). The custom id comes first in every line
+(:data:`KEY_AT` is where its input key starts), which lets an export drop lines by key
+without parsing them. The line is the same, byte for byte, as encoding the
 request (``tests/calibrate/test_batch.py`` checks it); requests with an inline image take
 the plain route.
 """
@@ -23,15 +25,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring
-from typing import Any, Final, TextIO
+from typing import Any, Final
 
 from safecal.calibrate.judges.base import Case
 
 URL: Final = "/v1/chat/completions"
 PREFIX = "safecal-"
 CONFIG_CHARS = 16
+#: where the input key starts in a line (``{"custom_id":"safecal-<16 hex>-``)
+KEY_AT = len('{"custom_id":"') + len(PREFIX) + CONFIG_CHARS + 1
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 #: markers for the values that change from line to line (NUL cannot occur in a response:
 #: the workspace's text comes through the one reader, and JSON escapes it as \u0000)
@@ -64,36 +67,23 @@ class LineWriter:
 
     def __init__(self, judge: Any) -> None:
         self.judge = judge
-        self._pieces: dict[str, list[str] | None] = {}
+        #: field -> (``%``-format of the line with a ``%s`` per marker, the markers in order)
+        self._formats: dict[str, tuple[str, tuple[str, ...]] | None] = {}
 
-    def _template(self, field: str) -> list[str] | None:
-        if field not in self._pieces:
+    def _format(self, field: str) -> tuple[str, tuple[str, ...]] | None:
+        if field not in self._formats:
             probe = Case(response_id="", item_id="", field=field, query=_QUERY, response=_RESPONSE)
             parts = _SPLIT.split(_ENCODE(request(self.judge, _ID, probe)))
-            # fixed pieces at even positions, marker names at odd ones
-            slots = [_SLOTS[p] for p in parts[1::2]]
-            self._pieces[field] = (
-                [p if i % 2 == 0 else _SLOTS[p] for i, p in enumerate(parts)]
-                if slots.count(_ID) == 1
-                else None
-            )
-        return self._pieces[field]
+            fixed, slots = parts[0::2], tuple(_SLOTS[p] for p in parts[1::2])
+            fmt = "%s".join(p.replace("%", "%%") for p in fixed)
+            self._formats[field] = (fmt, slots) if _ID in slots else None
+        return self._formats[field]
 
     def line(self, cid: str, case: Case) -> str:
         """The JSON text of one request, without the newline."""
-        pieces = None if (self.judge.vision and case.image) else self._template(case.field)
-        if pieces is None:
+        known = None if (self.judge.vision and case.image) else self._format(case.field)
+        if known is None:
             return _ENCODE(request(self.judge, cid, case))
+        fmt, slots = known
         values = {_ID: cid, _QUERY: case.query, _RESPONSE: case.response}
-        out = []
-        for i, piece in enumerate(pieces):
-            out.append(piece if i % 2 == 0 else encode_basestring(values[piece])[1:-1])
-        return "".join(out)
-
-    def write(self, fh: TextIO, items: Iterable[tuple[str, Case]]) -> Iterator[int]:
-        """Write one line per ``(custom id, case)``; yields each line's size in bytes
-        (newline included), so a caller can cut files at a size."""
-        for cid, case in items:
-            text = self.line(cid, case) + "\n"
-            fh.write(text)
-            yield len(text.encode("utf-8")) if not text.isascii() else len(text)
+        return fmt % tuple(encode_basestring(values[slot])[1:-1] for slot in slots)

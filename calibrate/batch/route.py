@@ -36,7 +36,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -47,7 +47,7 @@ from safecal.annotate.store import Workspace, runs
 from safecal.annotate.store import batches as batch_rows
 from safecal.calibrate import cache
 from safecal.calibrate.batch.api import BatchAPI, BatchState
-from safecal.calibrate.batch.requests import LineWriter, custom_id
+from safecal.calibrate.batch.requests import KEY_AT, LineWriter, custom_id
 from safecal.calibrate.batch.results import Outcome, read_outputs
 from safecal.calibrate.judges.base import Case
 from safecal.calibrate.runner import RunSummary, _from_cache, _run_lock, _start_run
@@ -178,36 +178,73 @@ class _Run:
 
 
 # -- export and import ------------------------------------------------------------------
-def export_batch(ws: Workspace, judge: Any, *, cases: Sequence[Case], path: Path) -> ExportSummary:
-    """Write the run's uncached requests to ``path`` (replaced whole, never half-written)."""
+def export_batch(ws: Workspace, judge: Any, *, cases: Iterable[Case], path: Path) -> ExportSummary:
+    """Write the run's uncached requests to ``path`` (replaced whole, never half-written).
+
+    One pass over ``cases`` (streamed: a million responses are never in memory at once):
+    each case's input key is computed and, the first time a key is seen, its line written;
+    then the cache is consulted once for all keys (copying cached verdicts into the run,
+    as every route does) and, only when some were cached, their lines are dropped from the
+    file by the key at :data:`KEY_AT`."""
     started = time.perf_counter()
-    run = _Run(ws, judge, cases)
+    cfg = judge.config
+    run_id, config_key = cfg.run_id(), cfg.key()
+    out = ExportSummary(run_id=run_id, path=str(path))
+    con = ws.connect()
+    tmp = path.with_name(path.name + ".part")
     try:
-        runs.in_transaction(run.con, run.start)
-        pending = run.pending()
-        out = ExportSummary(run_id=run.run_id, path=str(path), n_cases=len(cases))
-        out.n_cached = pending.hits
-        tmp = path.with_name(path.name + ".part")
-        try:
-            with tmp.open("w", encoding="utf-8", newline="\n") as fh:
-                sizes = LineWriter(judge).write(fh, _items(run.config_key, pending))
-                for size in sizes:
-                    out.n_requests += 1
-                    out.bytes += size
-            os.replace(tmp, path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise InputError(f"--batch-export {path}: cannot write ({exc.strerror})") from None
-        runs.in_transaction(
-            run.con,
-            lambda: runs.finish_run(
-                run.con, run_id=run.run_id, finished_at=cache.now(), prices=None
-            ),
+        runs.in_transaction(con, lambda: _start_run(con, judge, run_id))
+        writer = LineWriter(judge)
+        keyed: list[tuple[str, str, str]] = []
+        seen: set[str] = set()
+        with tmp.open("w", encoding="utf-8", newline="\n") as fh:
+            for case in cases:
+                key = judge.input_key(case)
+                keyed.append((case.response_id, case.field, key))
+                if key not in seen:
+                    seen.add(key)
+                    fh.write(writer.line(custom_id(config_key, key), case) + "\n")
+        if not keyed:
+            raise InputError(f"{ws.path}: no responses to judge; run `safecal ingest responses`")
+        out.n_cases, out.n_requests = len(keyed), len(seen)
+        del seen
+        missing, out.n_cached, _ = runs.verdicts_from_cache(
+            con, run_id=run_id, config_key=config_key, keys=keyed
         )
+        if out.n_cached:
+            wanted = {key for rid, _, key in keyed if rid in missing}
+            out.n_requests = _keep(tmp, wanted)
+        os.replace(tmp, path)
+        out.bytes = path.stat().st_size
+        runs.in_transaction(
+            con, lambda: runs.finish_run(con, run_id=run_id, finished_at=cache.now(), prices=None)
+        )
+    except OSError as exc:
+        raise InputError(f"--batch-export {path}: cannot write ({exc.strerror})") from None
     finally:
-        run.con.close()
+        tmp.unlink(missing_ok=True)
+        con.close()
     out.seconds = time.perf_counter() - started
     return out
+
+
+def _keep(path: Path, wanted: set[str]) -> int:
+    """Keep only the lines of ``path`` whose input key is in ``wanted``; their number."""
+    kept = 0
+    part = path.with_name(path.name + ".keep")
+    try:
+        with (
+            path.open(encoding="utf-8", newline="\n") as src,
+            part.open("w", encoding="utf-8", newline="\n") as dst,
+        ):
+            for line in src:
+                if line[KEY_AT : KEY_AT + 64] in wanted:
+                    dst.write(line)
+                    kept += 1
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+    return kept
 
 
 def import_batch(

@@ -380,11 +380,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     batch = args.batch or args.batch_export or args.batch_import
     if batch and args.judge != "llm":
         raise InputError("--batch, --batch-export and --batch-import are for --judge llm")
+    if args.batch_export:
+        return _batch_export(args, ws, judge)
     cases = load_cases(ws, models=args.models, languages=args.languages)
     if not cases:
         raise InputError(f"{ws.path}: no responses to judge; run `safecal ingest responses` first")
-    if args.batch_export:
-        return _batch_export(args, ws, judge, cases)
     say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     if args.batch_import or args.batch:
         from pathlib import Path
@@ -437,11 +437,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _batch_export(args: argparse.Namespace, ws: Any, judge: Any, cases: Any) -> int:
+def _batch_export(args: argparse.Namespace, ws: Any, judge: Any) -> int:
+    """``--batch-export``: the cases streamed, not loaded (a million fit in the 1 GB target)."""
     from pathlib import Path
 
     from safecal.calibrate.batch.route import export_batch
+    from safecal.calibrate.runner import iter_cases
 
+    cases = iter_cases(ws, models=args.models, languages=args.languages)
     out = export_batch(ws, judge, cases=cases, path=Path(args.batch_export))
     if args.json:
         print(json.dumps(out.to_dict(), indent=2))
