@@ -47,6 +47,7 @@ class Outcome:
     invalid: int = 0
     failed: int = 0
     already_cached: int = 0
+    skipped: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
     failures: list[str] = field(default_factory=list)
@@ -86,13 +87,17 @@ def read_outputs(
     outcome: Outcome,
     seen: dict[str, int],
     encoding: str = "utf-8",
+    strict: bool = True,
 ) -> Iterator[list[tuple[str, Verdict]]]:
     """Yield the answers of ``path`` as ``(input key, verdict)`` lists of at most
     :data:`CHUNK`, counting failures and problems into ``outcome``.
 
     ``fields`` maps every input key of the run's cases to its field (a custom id whose key
     is not there matches no response); only keys in ``todo`` (not yet cached) are yielded.
-    ``seen`` (custom id -> line) spans the files of one import, for duplicates."""
+    ``seen`` (custom id -> line) spans the files of one import, for duplicates. Without
+    ``strict`` (a batch this run's config submitted earlier, over other responses, e.g.
+    before ``--models`` narrowed the run), answers for inputs outside ``fields`` are
+    skipped and counted, not refused."""
     chunk: list[tuple[str, Verdict]] = []
     config = config_key[:CONFIG_CHARS]
     for frame in iter_table(path, encoding=encoding, chunksize=CHUNK, keys=("custom_id",)):
@@ -102,6 +107,9 @@ def read_outputs(
         errors = frame["error"] if "error" in columns else [""] * len(frame)
         for line, cid, response, error in zip(frame.index, ids, responses, errors, strict=True):
             where = f"line {line}"
+            if not strict and (parsed := parse_custom_id(cid)) and parsed[1] not in fields:
+                outcome.skipped += 1
+                continue
             key = _key(cid, config, fields, where, outcome)
             if key is None:
                 continue

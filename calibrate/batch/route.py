@@ -140,6 +140,7 @@ class _Run:
         encoding: str = "utf-8",
         first: Callable[[], None] | None = None,
         also: Callable[[], None] | None = None,
+        strict: bool = True,
     ) -> Outcome:
         """Read answer files into the cache in one transaction (with ``first`` and
         ``also`` before and after, e.g. the run's row and the batch's status); a problem
@@ -160,6 +161,7 @@ class _Run:
                     outcome=outcome,
                     seen=seen,
                     encoding=encoding,
+                    strict=strict,
                 ):
                     runs.insert_cache(
                         self.con, [cache.row(self.config_key, k, v, at) for k, v in chunk]
@@ -467,7 +469,10 @@ def _collect(run: _Run, api: BatchAPI, file_id: str, state: BatchState, todo: se
                 else:
                     path.unlink()
         run.import_files(
-            paths, todo, also=lambda: _mark(run, api, file_id, "imported", state.status)
+            paths,
+            todo,
+            also=lambda: _mark(run, api, file_id, "imported", state.status),
+            strict=False,
         )
     finally:
         for path in paths:  # the server's raw text may quote the key: not kept

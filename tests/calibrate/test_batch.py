@@ -92,9 +92,20 @@ def test_a_line_is_the_request_builders_json_byte_for_byte(tmp_path: Path) -> No
         "$response and ${query} and $$",
         "\t\x01\u2028",
     ]
+    template = tmp_path / "odd.txt"
+    template.write_text(
+        "# field: harmfulness\n# options: 1=safe_with_refusal 3=unsafe\n### system\n"
+        "100% sure? %s %(x)s about $query\n### user\n$query / $response / $query again $$\n",
+        encoding="utf-8",
+    )
+    from safecal.calibrate.judges.prompt import Example, load_prompt
+
+    shots = load_prompt("harmfulness-v1").with_examples([Example("q %s", "r \\", "unsafe")])
     judges = [
         LLMJudge(model="m"),
         LLMJudge(model="m", logprobs=False, temperature=0.3, max_tokens=7),
+        LLMJudge(model="m %", prompts={"harmfulness": load_prompt(template)}),
+        LLMJudge(model="m", prompts={"harmfulness": shots}, vision=False),
     ]
     for judge in judges:
         writer = LineWriter(judge)
@@ -114,7 +125,7 @@ def test_a_line_is_the_request_builders_json_byte_for_byte(tmp_path: Path) -> No
                 assert line == _ENCODE(request(judge, cid, case))
                 body = json.loads(line)["body"]
                 assert body == judge.request_body(case)
-                if image:  # the inline image took the plain route, with the image
+                if image and judge.vision:  # the plain route, with the image inline
                     assert "data:image/png;base64," in line
 
 
@@ -219,9 +230,14 @@ def test_a_batch_created_but_not_recorded_is_found_not_sent_again(
     con.close()
     api.create(file_id)  # ... and killed here
     api.close()
-    summary = run_batch(ws, judge, cases=load_cases(ws), options=FAST)
+    # the rerun narrows the run to three responses: the batch is found, not sent again, and
+    # its answers for the other two are skipped, not refused
+    summary = run_batch(ws, judge, cases=load_cases(ws)[:3], options=FAST)
     assert len(server.batches) == 1 and server.uploads == 1
-    assert summary.n_called == 5 and len(verdicts(ws)) == 5
+    assert summary.n_called == 3 and len(verdicts(ws)) == 3
+    summary = run_batch(ws, judge, cases=load_cases(ws), options=FAST)
+    assert [len(ids) for ids in server.batch_inputs] == [5, 2]
+    assert summary.n_called == 2 and summary.n_cached == 3 and len(verdicts(ws)) == 5
 
 
 def test_an_endpoint_without_a_batch_api_is_a_clear_error(tmp_path: Path) -> None:
