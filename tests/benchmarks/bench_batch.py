@@ -15,7 +15,8 @@ process whose wall time and peak RSS (``resource.getrusage``) are reported:
 3. the line writing alone, over the cases already loaded: safecal's writer versus
    ``json.dumps`` per line, the same cases, alternated ``--rounds`` times.
 
-The files of 1 and 2 are compared byte for byte.
+Wall time, CPU time (user + system) and peak RSS of each process; the files of 1 and 2
+are compared byte for byte. On a shared machine the CPU time is the figure to read.
 """
 
 from __future__ import annotations
@@ -66,14 +67,14 @@ writer = R.LineWriter(judge)
 for rnd in range({rounds}):
     for name in ("safecal", "json.dumps") if rnd % 2 == 0 else ("json.dumps", "safecal"):
         with open(os.devnull, "w", encoding="utf-8") as fh:
-            t = time.perf_counter()
+            t0 = time.process_time()
             if name == "safecal":
                 for cid, case in items:
-                    fh.write(writer.line(cid, case) + "\n")
+                    fh.write(writer.line(cid, case) + "\\n")
             else:
                 for cid, case in items:
                     fh.write(R._ENCODE(R.request(judge, cid, case)) + "\\n")
-            print("STAGE", name, time.perf_counter() - t)
+            print("STAGE", name, time.process_time() - t0)
 """
 
 
@@ -116,49 +117,62 @@ def build(path: Path, n: int) -> None:
         )
 
 
-def measure(code: str) -> tuple[float, float, str]:
-    """(seconds, peak MB, stdout) of a fresh Python process running ``code``."""
+def measure(code: str) -> tuple[float, float, float, str]:
+    """(wall seconds, CPU seconds (user + system), peak MB, stdout) of a fresh Python
+    process running ``code``. On a shared machine the CPU time is the figure that does
+    not depend on the neighbours."""
     runner = (
         "import resource, sys, time\n"
         "t = time.perf_counter()\n"
         f"{code}\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-        "print('TOTAL', time.perf_counter() - t, peak)\n"
+        "u = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "print('TOTAL', time.perf_counter() - t, u.ru_utime + u.ru_stime, u.ru_maxrss / 1024)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", runner], capture_output=True, text=True, check=True
     ).stdout
     total = next(line for line in out.splitlines() if line.startswith("TOTAL")).split()
-    return float(total[1]), float(total[2]), out
+    return float(total[1]), float(total[2]), float(total[3]), out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--folder", help="keep the workspace here (reused when present)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        t = time.perf_counter()
-        build(folder / "ws", args.n)
-        print(f"workspace of {args.n:,} responses built in {time.perf_counter() - t:.0f} s")
+        folder = Path(args.folder or tmp)
+        if not (folder / "ws" / "safecal.sqlite").exists():
+            t = time.perf_counter()
+            build(folder / "ws", args.n)
+            print(f"workspace of {args.n:,} responses built in {time.perf_counter() - t:.0f} s")
         fast, plain = folder / "fast.jsonl", folder / "plain.jsonl"
         ws = str(folder / "ws")
-        s1, mb1, _ = measure(EXPORT.format(patch="", ws=ws, out=str(fast)))
-        size = fast.stat().st_size
-        print(f"export, safecal's writer: {s1:.1f} s, peak {mb1:.0f} MB, {size / 2**20:.0f} MiB")
-        s2, mb2, _ = measure(EXPORT.format(patch=PLAIN, ws=ws, out=str(plain)))
-        print(f"export, json.dumps per line: {s2:.1f} s, peak {mb2:.0f} MB")
+        figures = {}
+        for name, patch, out in (("safecal", "", fast), ("json.dumps", PLAIN, plain)):
+            wall, cpu, mb, _ = measure(EXPORT.format(patch=patch, ws=ws, out=str(out)))
+            figures[name] = cpu
+            print(
+                f"export, {name} lines: {wall:.1f} s wall, {cpu:.1f} s CPU, peak {mb:.0f} MB, "
+                f"{out.stat().st_size / 2**20:.0f} MiB",
+                flush=True,
+            )
         same = fast.read_bytes() == plain.read_bytes()
-        print(f"the two files are identical: {same}; whole-command ratio {s2 / s1:.2f}x")
-        _, _, out = measure(STAGE.format(ws=ws, rounds=args.rounds))
+        fast.unlink()
+        plain.unlink()
+        ratio = figures["json.dumps"] / figures["safecal"]
+        print(f"the two files are identical: {same}; whole-command CPU ratio {ratio:.2f}x")
+        *_, out = measure(STAGE.format(ws=ws, rounds=args.rounds))
         stage: dict[str, list[float]] = {}
         for line in out.splitlines():
             if line.startswith("STAGE"):
                 _, name, seconds = line.split()
                 stage.setdefault(name, []).append(float(seconds))
         for name, times in stage.items():
-            print(f"writing the lines alone, {name}: " + ", ".join(f"{x:.1f}" for x in times))
+            print(
+                f"writing the lines alone, {name} (CPU s): " + ", ".join(f"{x:.1f}" for x in times)
+            )
         ratio = min(stage["json.dumps"]) / min(stage["safecal"])
         print(f"line-writing ratio (best of each): {ratio:.2f}x")
 
