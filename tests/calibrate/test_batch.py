@@ -290,15 +290,22 @@ def test_killed_while_polling_resumes_the_same_batch(server: FakeOpenAI, tmp_pat
     n = 40
     replies = [("vulnerability", f"resp {k} [[rate={1 + k % 3}]]") for k in range(n)]
     ws = make_workspace(tmp_path / "ws", replies)
-    server.batch_seconds = 3.0
+    server.batch_seconds = 5.0
     command = cli(tmp_path / "ws", server, "--batch", "--batch-poll", "0.1")
     proc = subprocess.Popen(
         command, cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 60
-    while not server.batches and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.5)  # a few polls
+
+    def recorded() -> bool:
+        if not server.batches:
+            return False
+        rows = ws.read_sql("SELECT status FROM judge_batches")
+        return list(rows["status"]) == ["submitted"]
+
+    while not recorded() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # a few polls
     assert proc.poll() is None, "the client must still be polling"
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
