@@ -145,7 +145,8 @@ class _Run:
         """Read answer files into the cache in one transaction (with ``first`` and
         ``also`` before and after, e.g. the run's row and the batch's status); a problem
         in any file rolls all of it back."""
-        outcome, seen = Outcome(), {}  # type: ignore[var-annotated]
+        outcome = Outcome()
+        seen: dict[str, int] = {}
 
         def write() -> None:
             if first is not None:
