@@ -88,13 +88,32 @@ def load_cases(
     The query is the item's text in the response's language (``text_zh`` for Chinese
     responses when the item has it); the image is its absolute path, or ``None``.
     """
-    rows = runs.response_cases(ws)
+    return list(iter_cases(ws, models=models, languages=languages, response_ids=response_ids))
+
+
+def iter_cases(
+    ws: Workspace,
+    *,
+    models: Sequence[str] | None = None,
+    languages: Sequence[str] | None = None,
+    response_ids: Iterable[str] | None = None,
+) -> Iterator[Case]:
+    """The cases of :func:`load_cases`, streamed from the workspace in response-id order."""
     keep_models = set(models) if models else None
     keep_languages = set(languages) if languages else None
     keep_ids = set(response_ids) if response_ids is not None else None
     images = ws.images_dir
-    cases = []
-    for rid, item_id, model, language, response, aspect, text, text_zh, image in rows:
+    for (
+        rid,
+        item_id,
+        model,
+        language,
+        response,
+        aspect,
+        text,
+        text_zh,
+        image,
+    ) in runs.iter_response_cases(ws):
         if (
             (keep_models is not None and model not in keep_models)
             or (keep_languages is not None and language not in keep_languages)
@@ -102,19 +121,16 @@ def load_cases(
         ):
             continue
         zh = language == "zh" and text_zh and text_zh.strip()
-        cases.append(
-            Case(
-                response_id=rid,
-                item_id=item_id,
-                field=FIELD_FOR_ASPECT[aspect],
-                query=text_zh if zh else text,
-                response=response,
-                language=language,
-                image=str(images / image) if image else None,
-                model=model,
-            )
+        yield Case(
+            response_id=rid,
+            item_id=item_id,
+            field=FIELD_FOR_ASPECT[aspect],
+            query=text_zh if zh else text,
+            response=response,
+            language=language,
+            image=str(images / image) if image else None,
+            model=model,
         )
-    return cases
 
 
 def _verdict_row(run_id: str, case: Case, v: Verdict) -> tuple[object, ...]:

@@ -8,7 +8,8 @@
   ``ls_assignments``), :mod:`.labels` (``annotations``, ``gold``, ``honeypots``,
   ``reviews``), :mod:`.labelstudio` (``ls_annotators``, ``ls_projects``, ``ls_tasks``),
   :mod:`.runs` (what a judge run writes: ``judge_runs``, ``verdicts``,
-  ``judge_cache``), :mod:`.judging` (reads of judge runs and verdicts),
+  ``judge_cache``), :mod:`.batches` (``judge_batches``: the batches a run submitted to a
+  batch API), :mod:`.judging` (reads of judge runs and verdicts),
   :mod:`.curation` (what curation reads and writes) and :mod:`.views` (read-only
   joins that calibrate and the dashboard report on). Callers import a module, not
   its functions, e.g. ``from safecal.annotate.store import labels as label_rows``.

@@ -13,7 +13,7 @@ knows nothing of calibrate's classes):
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from safecal.annotate.store.workspace import Workspace
@@ -43,13 +43,21 @@ def in_transaction(con: sqlite3.Connection, body: Callable[[], Any]) -> None:
 def response_cases(ws: Workspace) -> list[tuple[Any, ...]]:
     """Every response with what a judge reads of its item, by response id:
     ``(response_id, item_id, model, language, response, aspect, text, text_zh, image)``."""
+    return list(iter_response_cases(ws))
+
+
+def iter_response_cases(ws: Workspace, *, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    """The rows of :func:`response_cases`, streamed (a million responses need not be in
+    memory at once)."""
     con = ws.connect()
     try:
-        return con.execute(
+        cursor = con.execute(
             "SELECT r.response_id, r.item_id, r.model, r.language, r.response, i.aspect, "
             "i.text, i.text_zh, i.image FROM responses r JOIN items i USING (item_id) "
             "ORDER BY r.response_id"
-        ).fetchall()
+        )
+        while rows := cursor.fetchmany(batch):
+            yield from rows
     finally:
         con.close()
 
@@ -110,7 +118,7 @@ def verdicts_from_cache(
     *,
     run_id: str,
     config_key: str,
-    keys: Sequence[tuple[str, str, str]],
+    keys: Iterable[tuple[str, str, str]],
 ) -> tuple[set[str], int, int]:
     """Copy the verdicts the cache holds for ``keys`` (``(response_id, field,
     input_key)``) into the run, in SQL and in one transaction, rewriting only the
@@ -153,3 +161,23 @@ def verdicts_from_cache(
         con.execute("ROLLBACK")
         raise
     return missing, hits, invalid
+
+
+def cached_input_keys(
+    con: sqlite3.Connection, *, config_key: str, input_keys: Iterable[str]
+) -> set[str]:
+    """Reads ``judge_cache``: which of ``input_keys`` the cache holds for ``config_key``
+    (nothing is written; the keys go through a temporary table, not a million ``?``)."""
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS _input_keys (input_key TEXT PRIMARY KEY)")
+    con.execute("DELETE FROM _input_keys")
+    con.executemany("INSERT OR IGNORE INTO _input_keys VALUES (?)", ((k,) for k in input_keys))
+    found = {
+        key
+        for (key,) in con.execute(
+            "SELECT k.input_key FROM _input_keys k JOIN judge_cache c "
+            "ON c.config_key = ? AND c.input_key = k.input_key",
+            (config_key,),
+        )
+    }
+    con.execute("DELETE FROM _input_keys")
+    return found

@@ -276,6 +276,29 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (sample_id, stratum)
     );
     """,
+    # ---- version 4 -------------------------------------------------------------
+    # The batch route of the LLM judge (calibrate/batch/): every batch submitted to an
+    # endpoint's /v1/batches, so a rerun after a kill polls it instead of paying twice.
+    # A row is written once the input file is uploaded (status 'submitting'), before the
+    # batch is created: a kill between the two leaves a row a rerun can match to the batch
+    # the server made from that file.
+    """
+    CREATE TABLE judge_batches (
+        base_url       TEXT NOT NULL,     -- the endpoint (ids mean nothing at another)
+        input_file_id  TEXT NOT NULL,
+        batch_id       TEXT,              -- NULL until the server has accepted the batch
+        run_id         TEXT NOT NULL,
+        config_key     TEXT NOT NULL,
+        n_requests     INTEGER NOT NULL,
+        status         TEXT NOT NULL
+                       CHECK (status IN ('submitting', 'submitted', 'imported', 'failed')),
+        server_status  TEXT,              -- the last status the server reported
+        created_at     TEXT NOT NULL,
+        finished_at    TEXT,
+        PRIMARY KEY (base_url, input_file_id)
+    );
+    CREATE INDEX judge_batches_config ON judge_batches (config_key, status);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

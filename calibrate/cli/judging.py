@@ -130,6 +130,45 @@ def register(commands: argparse._SubParsersAction) -> None:
         choices=["en", "zh"],
         help="judge only responses in these languages (default: all)",
     )
+    batch = run.add_mutually_exclusive_group()
+    batch.add_argument(
+        "--batch",
+        action="store_true",
+        help="llm: send the uncached requests through the endpoint's batch API (/v1/files, "
+        "/v1/batches), poll, and import the answers; a rerun polls the batches already "
+        "submitted and resubmits only failed requests",
+    )
+    batch.add_argument(
+        "--batch-export",
+        metavar="FILE",
+        help="llm: write the uncached requests as OpenAI batch-input JSONL (also vLLM's "
+        "run-batch input) and stop",
+    )
+    batch.add_argument(
+        "--batch-import",
+        metavar="FILE",
+        action="append",
+        help="llm: read batch-output JSONL (matched by custom_id) into the run (repeatable)",
+    )
+    run.add_argument(
+        "--batch-poll",
+        type=number("seconds between polls", low_open=True),
+        default=30.0,
+        help="--batch: seconds between polls of the batch status (default 30)",
+    )
+    run.add_argument(
+        "--batch-size",
+        type=whole(1, "requests per batch"),
+        default=50_000,
+        help="--batch: most requests per batch (default 50000, OpenAI's limit)",
+    )
+    run.add_argument(
+        "--batch-rounds",
+        type=whole(1, "submissions per invocation"),
+        default=3,
+        help="--batch: submissions per invocation: the first, then resubmissions of "
+        "failed requests (default 3)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     run.set_defaults(func=cmd_run)
@@ -345,18 +384,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     prices = None
     if args.price_in is not None or args.price_out is not None:
         prices = (args.price_in or 0.0, args.price_out or 0.0)
+    batch = args.batch or args.batch_export or args.batch_import
+    if batch and args.judge != "llm":
+        raise InputError("--batch, --batch-export and --batch-import are for --judge llm")
+    if args.batch_export:
+        return _batch_export(args, ws, judge)
     cases = load_cases(ws, models=args.models, languages=args.languages)
     if not cases:
         raise InputError(f"{ws.path}: no responses to judge; run `safecal ingest responses` first")
-    summary = run_judge(
-        ws,
-        judge,
-        cases=cases,
-        concurrency=args.concurrency,
-        prices=prices,
-        progress=not args.no_progress and sys.stderr.isatty(),
-        waiting=lambda message: print(message, file=sys.stderr, flush=True),
-    )
+    say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    if args.batch_import or args.batch:
+        from pathlib import Path
+
+        from safecal.calibrate.batch.route import BatchOptions, import_batch, run_batch
+
+        if args.batch_import:
+            summary = import_batch(
+                ws,
+                judge,
+                cases=cases,
+                paths=[Path(p) for p in args.batch_import],
+                prices=prices,
+                encoding=args.encoding,
+            )
+        else:
+            options = BatchOptions(
+                poll=args.batch_poll, max_requests=args.batch_size, rounds=args.batch_rounds
+            )
+            summary = run_batch(ws, judge, cases=cases, options=options, prices=prices, say=say)
+    else:
+        summary = run_judge(
+            ws,
+            judge,
+            cases=cases,
+            concurrency=args.concurrency,
+            prices=prices,
+            progress=not args.no_progress and sys.stderr.isatty(),
+            waiting=say,
+        )
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
     else:
@@ -369,12 +434,33 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{summary.tokens_out} out{cost}; {summary.seconds:.1f} s"
         )
     if summary.n_failed:
+        first = f" (first: {summary.failures[0]})" if summary.failures else ""
+        again = "export again" if args.batch_import else "rerun the same command"
         print(
-            f"{summary.n_failed} calls failed after retries (first: {summary.failures[0]}); "
-            "rerun the same command to retry them",
+            f"{summary.n_failed} calls failed after retries{first}; {again} to retry them",
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def _batch_export(args: argparse.Namespace, ws: Any, judge: Any) -> int:
+    """``--batch-export``: the cases streamed, not loaded (a million fit in the 1 GB target)."""
+    from pathlib import Path
+
+    from safecal.calibrate.batch.route import export_batch
+    from safecal.calibrate.runner import iter_cases
+
+    cases = iter_cases(ws, models=args.models, languages=args.languages)
+    out = export_batch(ws, judge, cases=cases, path=Path(args.batch_export))
+    if args.json:
+        print(json.dumps(out.to_dict(), indent=2))
+    else:
+        print(
+            f"run {out.run_id}: {out.n_cases} responses, {out.n_cached} from cache; "
+            f"{out.n_requests} requests ({out.bytes:,} bytes) written to {out.path} in "
+            f"{out.seconds:.1f} s; read the answers back with --batch-import FILE"
+        )
     return 0
 
 

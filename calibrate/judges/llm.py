@@ -149,19 +149,9 @@ class LLMJudge:
             import httpx
             import openai
 
-            key = os.environ.get(self.api_key_env)
-            if not key:
-                if self.base_url is None:
-                    raise InputError(
-                        f"environment variable {self.api_key_env} is not set; export your API "
-                        "key there or pass --api-key-env NAME"
-                    )
-                key = "EMPTY"  # local servers (vLLM) accept any key
-            else:
-                self._secret = key
             self._client = openai.AsyncOpenAI(
                 base_url=self.base_url,
-                api_key=key,
+                api_key=self.api_key(),
                 max_retries=0,
                 timeout=self.timeout,
                 http_client=openai.DefaultAioHttpClient(
@@ -170,6 +160,20 @@ class LLMJudge:
                 ),
             )
         return self._client
+
+    def api_key(self) -> str:
+        """The key from ``api_key_env`` (kept for :meth:`redact`); a placeholder for a local
+        server (vLLM accepts any key); an :class:`InputError` when a remote API has none."""
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            if self.base_url is None:
+                raise InputError(
+                    f"environment variable {self.api_key_env} is not set; export your API "
+                    "key there or pass --api-key-env NAME"
+                )
+            return "EMPTY"
+        self._secret = key
+        return key
 
     def redact(self, text: str) -> str:
         """``text`` (from the server) without the API key, bearer tokens or ``sk-...`` keys:
@@ -210,20 +214,33 @@ class LLMJudge:
         out.append({"role": "user", "content": content})
         return out
 
-    async def ajudge(self, case: Case) -> Verdict:
-        """One verdict; raises :class:`TransientError` when every attempt failed."""
-        import openai
-
-        prompt = self.prompts[case.field]
-        kwargs: dict[str, Any] = {
+    def request_body(self, case: Case) -> dict[str, Any]:
+        """The body of the chat-completion request for ``case``: what :meth:`ajudge` sends,
+        and what the batch route writes into a batch-input line."""
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": self.messages(case),
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
         if self.logprobs:
-            kwargs["logprobs"] = True
-            kwargs["top_logprobs"] = self.top_logprobs
+            body["logprobs"] = True
+            body["top_logprobs"] = self.top_logprobs
+        return body
+
+    def read_answer(self, field: str, text: str, latency: float = 0.0) -> Verdict:
+        """The verdict of one chat-completion body (``text``) answering a ``field`` prompt;
+        :class:`MalformedAnswer` when it holds no completion. The online route and the
+        batch route (:mod:`safecal.calibrate.batch`) both read answers here."""
+        choice, usage = _completion(text)
+        return self._verdict(self.prompts[field], choice, usage, latency)
+
+    async def ajudge(self, case: Case) -> Verdict:
+        """One verdict; raises :class:`TransientError` when every attempt failed."""
+        import openai
+
+        prompt = self.prompts[case.field]
+        kwargs = self.request_body(case)
         client = self.client()
         last: Exception | None = None
         for attempt in range(self.max_attempts):

@@ -29,6 +29,20 @@ without it every call):
                  error body ``Incorrect API key provided: <key>``, for 200 the judge's
                  answer text quotes it, for ``usage`` the key is ``usage.prompt_tokens``
 
+The batch API (OpenAI's Batch API, as the batch route uses it): ``POST /v1/files``
+(multipart upload, purpose ``batch``), ``GET /v1/files/{id}`` and ``/v1/files/{id}/content``,
+``POST /v1/batches``, ``GET /v1/batches/{id}`` and ``GET /v1/batches`` (list). A batch is
+checked like OpenAI checks one (every line a JSON object with a unique ``custom_id``,
+``method`` POST and the batch's ``url``; else the batch is ``failed`` with the line
+numbers), then each line is answered by the same code as a chat call, so the markers
+above work in batches too: ``[[500:1]]`` fails a request in the first batch and answers it
+when it is resubmitted. Answers with status 200 go to the output file, the others to the
+error file. ``batch_seconds`` keeps every batch ``in_progress`` that long (a client can be
+killed while it polls); ``batch_expire_after = N`` answers only the first N requests of a
+batch and ends it ``expired``, the rest in the error file with code ``batch_expired``.
+``uploads`` and ``batch_inputs`` (the custom ids of each batch created) count what clients
+sent.
+
 Every call is counted per reply text in ``calls`` (completed answers in ``answered``);
 ``hold = True`` holds every answer until it is set back to false.
 Run it as a script (``python tests/calibrate/fake_openai.py --latency 0.02``) to get a
@@ -68,6 +82,14 @@ class FakeOpenAI:
         #: while true, requests are counted on arrival and then held unanswered (tests
         #: that need a client to be mid-call at a known moment)
         self.hold = False
+        #: false: no batch API (404 on /v1/files and /v1/batches), like vLLM's server
+        self.batch_api = True
+        self.batch_seconds = 0.0
+        self.batch_expire_after: int | None = None
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.uploads = 0
+        self.batch_inputs: list[list[str]] = []
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -121,14 +143,20 @@ class FakeOpenAI:
                 lines = head.decode("latin-1").split("\r\n")
                 length = 0
                 authorization = ""
+                content_type = ""
                 for line in lines[1:]:
                     if line.lower().startswith("content-length:"):
                         length = int(line.split(":", 1)[1])
+                    elif line.lower().startswith("content-type:"):
+                        content_type = line.split(":", 1)[1].strip()
                     elif line.lower().startswith("authorization:"):
                         authorization = line.split(":", 1)[1].strip()
                         self.authorizations.add(authorization)
                 body = await reader.readexactly(length) if length else b""
-                status, payload, headers = await self._respond(lines[0], body, authorization)
+                if lines[0].startswith("POST /v1/chat/completions "):
+                    status, payload, headers = await self._respond(lines[0], body, authorization)
+                else:
+                    status, payload, headers = self._batch_api(lines[0], body, content_type)
                 if status == 0:  # drop: close the connection without answering
                     break
                 # a payload given as bytes is sent as it is (broken bodies); else as JSON
@@ -273,13 +301,147 @@ class FakeOpenAI:
             {},
         )
 
+    # -- the batch API -----------------------------------------------------------
+    def _batch_api(
+        self, request_line: str, body: bytes, content_type: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        if not self.batch_api:
+            return 404, {"error": {"message": "not found"}}, {}
+        method, target = request_line.split(" ")[:2]
+        path = target.split("?")[0].rstrip("/")
+        parts = path.split("/")
+        if method == "POST" and path == "/v1/files":
+            fields = _multipart(body, content_type)
+            if fields.get("purpose") != b"batch" or "file" not in fields:
+                return 400, {"error": {"message": "purpose must be 'batch', with a file"}}, {}
+            file_id = f"file-{len(self.files) + 1:04d}"
+            self.files[file_id] = fields["file"]
+            self.uploads += 1
+            return 200, self._file(file_id), {}
+        if method == "GET" and len(parts) == 4 and parts[2] == "files":
+            if parts[3] not in self.files:
+                return 404, {"error": {"message": f"no file {parts[3]}"}}, {}
+            return 200, self._file(parts[3]), {}
+        if method == "GET" and len(parts) == 5 and parts[2] == "files" and parts[4] == "content":
+            if parts[3] not in self.files:
+                return 404, {"error": {"message": f"no file {parts[3]}"}}, {}
+            return 200, self.files[parts[3]], {"content-type": "application/octet-stream"}
+        if method == "POST" and path == "/v1/batches":
+            req = json.loads(body)
+            if req.get("input_file_id") not in self.files:
+                return 400, {"error": {"message": "unknown input_file_id"}}, {}
+            batch_id = f"batch_{len(self.batches) + 1:04d}"
+            batch = {
+                "id": batch_id,
+                "object": "batch",
+                "endpoint": req.get("endpoint"),
+                "input_file_id": req["input_file_id"],
+                "completion_window": req.get("completion_window", "24h"),
+                "status": "validating",
+                "output_file_id": None,
+                "error_file_id": None,
+                "created_at": 0,
+                "errors": None,
+                "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            }
+            self.batches[batch_id] = batch
+            asyncio.get_running_loop().create_task(self._run_batch(batch))
+            return 200, batch, {}
+        if method == "GET" and path == "/v1/batches":
+            data = list(self.batches.values())
+            return 200, {"object": "list", "data": data, "has_more": False}, {}
+        if method == "GET" and len(parts) == 4 and parts[2] == "batches":
+            if parts[3] not in self.batches:
+                return 404, {"error": {"message": f"no batch {parts[3]}"}}, {}
+            return 200, self.batches[parts[3]], {}
+        return 404, {"error": {"message": "not found"}}, {}
+
+    def _file(self, file_id: str) -> dict[str, Any]:
+        return {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(self.files[file_id]),
+            "created_at": 0,
+            "filename": f"{file_id}.jsonl",
+            "purpose": "batch",
+            "status": "processed",
+        }
+
+    async def _run_batch(self, batch: dict[str, Any]) -> None:
+        lines = self.files[batch["input_file_id"]].decode("utf-8").splitlines()
+        requests, errors, seen = [], [], set()
+        for n, line in enumerate(lines, 1):
+            try:
+                req = json.loads(line)
+            except ValueError:
+                errors.append({"code": "invalid_json", "message": "not JSON", "line": n})
+                continue
+            cid = req.get("custom_id") if isinstance(req, dict) else None
+            if (
+                not isinstance(cid, str)
+                or cid in seen
+                or req.get("method") != "POST"
+                or req.get("url") != batch["endpoint"]
+                or not isinstance(req.get("body"), dict)
+            ):
+                errors.append({"code": "invalid_request", "message": "bad request", "line": n})
+                continue
+            seen.add(cid)
+            requests.append(req)
+        self.batch_inputs.append([r["custom_id"] for r in requests])
+        batch["request_counts"]["total"] = len(requests)
+        if errors or not requests:
+            batch["status"] = "failed"
+            batch["errors"] = {"object": "list", "data": errors or [{"message": "empty"}]}
+            return
+        batch["status"] = "in_progress"
+        await asyncio.sleep(self.batch_seconds)
+        out, err = [], []
+        for k, req in enumerate(requests):
+            cid = req["custom_id"]
+            if self.batch_expire_after is not None and k >= self.batch_expire_after:
+                error = {"code": "batch_expired", "message": "not run before the batch expired"}
+                err.append({"id": f"r{k}", "custom_id": cid, "response": None, "error": error})
+                continue
+            status, payload, _ = await self._respond(
+                "POST /v1/chat/completions HTTP/1.1", json.dumps(req["body"]).encode()
+            )
+            status = status or 502  # a dropped call: the batch worker's gateway error
+            if isinstance(payload, bytes):
+                payload = payload.decode("utf-8", "replace")
+            response = {"status_code": status, "request_id": f"req-{k}", "body": payload}
+            line = {"id": f"r{k}", "custom_id": cid, "response": response, "error": None}
+            (out if status == 200 else err).append(line)
+        counts = batch["request_counts"]
+        counts["completed"], counts["failed"] = len(out), len(err)
+        for kind, rows in (("output_file_id", out), ("error_file_id", err)):
+            if rows:
+                file_id = f"file-{len(self.files) + 1:04d}"
+                self.files[file_id] = "".join(json.dumps(r) + "\n" for r in rows).encode()
+                batch[kind] = file_id
+        batch["status"] = "expired" if self.batch_expire_after is not None else "completed"
+
+
+def _multipart(body: bytes, content_type: str) -> dict[str, bytes]:
+    """The fields of a multipart/form-data body, by name."""
+    boundary = content_type.split("boundary=", 1)[1].strip('"').encode()
+    fields = {}
+    for part in body.split(b"--" + boundary)[1:-1]:
+        head, _, value = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        name = re.search(rb'name="([^"]*)"', head)
+        if name:
+            fields[name.group(1).decode()] = value.removesuffix(b"\r\n")
+    return fields
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--batch-seconds", type=float, default=0.0)
     args = parser.parse_args(argv)
     server = FakeOpenAI(latency=args.latency)
+    server.batch_seconds = args.batch_seconds
 
     async def run() -> None:
         await server.serve(args.port)
