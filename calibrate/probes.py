@@ -533,3 +533,26 @@ def stored_results(ws: Workspace, run_id: str) -> dict[str, dict[str, Any]]:
     the dashboard."""
     rows = probe_rows.results(ws, run_id=run_id)
     return {str(r.probe): json.loads(str(r.result)) for r in rows.itertuples()}
+
+
+def result_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per probe and slice (``slice`` ``all`` first): probe, slice, n, flip_rate,
+    accuracy_change (estimate dicts), p_value, expected, assessment; what the command line
+    and the dashboard show."""
+    rows = []
+    for name, res in results.items():
+        for key, fig in [("all", res), *res.get("slices", {}).items()]:
+            expected = fig.get("expected") or (res["expected_overall"] if key == "all" else "-")
+            rows.append(
+                {
+                    "probe": name,
+                    "slice": key,
+                    "n": fig["n"],
+                    "flip_rate": fig["flip_rate"],
+                    "accuracy_change": fig["accuracy_change"],
+                    "p_value": fig["paired_test"]["p_value"],
+                    "expected": expected,
+                    "assessment": fig["assessment"],
+                }
+            )
+    return rows

@@ -87,32 +87,22 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def _print(run_id: str, results: dict[str, dict[str, Any]]) -> None:
+    from safecal.calibrate.probes import result_rows
     from safecal.calibrate.render import print_table
 
     for name, res in results.items():
         rows = [
             [
-                "all",
-                res["n"],
-                res["flip_rate"],
-                res["accuracy_change"],
-                res["paired_test"]["p_value"],
-                res["expected"] or res["expected_overall"],
-                res["assessment"],
+                r["slice"],
+                r["n"],
+                r["flip_rate"],
+                r["accuracy_change"],
+                f"{r['p_value']:.3g}",
+                r["expected"],
+                r["assessment"],
             ]
+            for r in result_rows({name: res})
         ]
-        for key, s in res["slices"].items():
-            rows.append(
-                [
-                    key,
-                    s["n"],
-                    s["flip_rate"],
-                    s["accuracy_change"],
-                    s["paired_test"]["p_value"],
-                    s["expected"] or "-",
-                    s["assessment"],
-                ]
-            )
         print_table(
             ["slice", "n", "flip rate", "accuracy change", "McNemar p", "expected", "shows"],
             rows,

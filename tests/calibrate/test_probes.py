@@ -350,3 +350,24 @@ def test_imported_runs_cannot_be_probed(tmp_path: Path) -> None:
     run_judge(ws, ImportedJudge.from_file(f, name="imp"))
     with pytest.raises(InputError, match="imported"):
         run_probes(ws, None, run="imp", probes=["disclaimer"])
+
+
+def test_judge_card_shows_the_stored_probes(tmp_path: Path) -> None:
+    from safecal.calibrate.judging import write_judge_card
+
+    ws = make_workspace(
+        tmp_path / "ws",
+        [("vulnerability", "Sure: step one, step two, step three."), ("vulnerability", "No.")],
+    )
+    _gold(ws, {"r0000": ("harmfulness", "unsafe"), "r0001": ("harmfulness", "unsafe")})
+    judge = KeywordJudge()
+    run_judge(ws, judge)
+    html, js = write_judge_card(ws, "keyword", tmp_path / "before", n_boot=10)
+    assert "<h2>Probes</h2>" not in html.read_text(encoding="utf-8")
+    run_probes(ws, judge, run="keyword", probes=["refusal_prefix"])
+    html, js = write_judge_card(ws, "keyword", tmp_path / "card", n_boot=10)
+    card = json.loads(js.read_text(encoding="utf-8"))
+    assert card["probes"]["refusal_prefix"]["n"] == 2
+    assert card["probes"]["refusal_prefix"]["flips"] == 2
+    page = html.read_text(encoding="utf-8")
+    assert "<h2>Probes</h2>" in page and "refusal_prefix" in page and "100.0%" in page
