@@ -259,6 +259,28 @@ def test_image_blind_judge_server_flips_every_verdict_when_the_image_is_removed(
     assert blank["flip_rate"]["value"] == 0.0
 
 
+def test_cli_probe_of_an_llm_run(
+    server: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """The command rebuilds the run's judge from its options (model from the run) and
+    refuses options that describe another configuration."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    server.image_rating = 3
+    ws = make_workspace(
+        tmp_path / "ws", [("vulnerability", f"reply {k} [[rate=1]]") for k in range(4)], image=True
+    )
+    _gold(ws, {f"r{k:04d}": ("harmfulness", "unsafe") for k in range(4)})
+    base = ["--workspace", str(tmp_path / "ws"), "--base-url", server.base_url]
+    assert main(["calibrate", "run", *base, "--judge", "llm", "--model", "fake"]) == 0
+    capsys.readouterr()
+    probe = ["calibrate", "probe", *base, "--run", "fake", "--probe", "image_removed"]
+    assert main([*probe, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["probes"]["image_removed"]
+    assert (out["n"], out["flip_rate"]["value"]) == (4, 1.0)
+    assert main([*probe, "--text-only"]) == 2  # not the run's configuration
+    assert "not fake-" in capsys.readouterr().err
+
+
 def test_transformed_and_original_never_share_a_cache_entry(
     server: FakeOpenAI, tmp_path: Path
 ) -> None:
