@@ -436,6 +436,7 @@ def run_probes(
 ) -> ProbeReport:
     """Run ``probes`` on ``run``'s gold-labelled responses with ``judge`` (which must be
     the run's own configuration: its run id is checked) and store the results."""
+    from safecal.annotate.store import judging as store_judging
     from safecal.calibrate import cache
     from safecal.calibrate.report.data import resolve_run, run_fields
     from safecal.calibrate.runner import load_cases, run_judge
@@ -466,10 +467,16 @@ def run_probes(
         )
     keys = zip(gold["response_id"], gold["field"], strict=True)
     gold_label = dict(zip(keys, gold["label"], strict=True))
+    judged = {
+        (str(rid), fld)
+        for fld in fields
+        for rid in store_judging.run_verdicts(ws, run_id=run_id, field=fld)["response_id"]
+    }
+    # only responses the run judged: a copy without its original verdict pairs with nothing
     cases = [
         c
         for c in load_cases(ws, response_ids=gold["response_id"])
-        if (c.response_id, c.field) in gold_label
+        if (c.response_id, c.field) in gold_label and (c.response_id, c.field) in judged
     ]
     context = prepare_context(cases, ws.path / "probe-images")
     params = json.dumps(cfg.params, sort_keys=True, default=str)

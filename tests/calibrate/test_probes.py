@@ -40,7 +40,7 @@ from safecal.calibrate.probes import (
     truncated,
 )
 from safecal.calibrate.results import Estimate
-from safecal.calibrate.runner import run_judge
+from safecal.calibrate.runner import load_cases, run_judge
 from safecal.cli import main
 from tests.calibrate.fake_openai import FakeOpenAI
 from tests.calibrate.judges_support import make_workspace
@@ -393,3 +393,15 @@ def test_judge_card_shows_the_stored_probes(tmp_path: Path) -> None:
     assert card["probes"]["refusal_prefix"]["flips"] == 2
     page = html.read_text(encoding="utf-8")
     assert "<h2>Probes</h2>" in page and "refusal_prefix" in page and "100.0%" in page
+
+
+def test_only_responses_the_run_judged_are_probed(tmp_path: Path) -> None:
+    ws = make_workspace(
+        tmp_path / "ws", [("vulnerability", "Sure: a, b, c."), ("vulnerability", "Yes: d, e.")]
+    )
+    _gold(ws, {"r0000": ("harmfulness", "unsafe"), "r0001": ("harmfulness", "unsafe")})
+    judge = KeywordJudge()
+    cases = [c for c in load_cases(ws) if c.response_id == "r0000"]
+    run_judge(ws, judge, cases=cases)
+    report = run_probes(ws, judge, run="keyword", probes=["disclaimer"])
+    assert report.summaries["disclaimer"].n_cases == 1 and report.results["disclaimer"]["n"] == 1
