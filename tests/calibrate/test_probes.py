@@ -325,6 +325,13 @@ def test_keyword_judge_text_probes_hand_counts(tmp_path: Path) -> None:
     assert (report.results["disclaimer"]["n"], report.results["disclaimer"]["flips"]) == (5, 0)
     # base64 hides nothing the keyword judge reads in compliant answers: 0 of 3
     assert (report.results["base64"]["n"], report.results["base64"]["flips"]) == (3, 0)
+    # the probe runs' verdicts (on transformed replies) stay out of every ordinary read
+    from safecal.annotate.store import curation, judging
+
+    assert len(ws.read_sql("SELECT * FROM verdicts")) == 5 + 3 + 5 + 3
+    assert len(judging.valid_verdicts(ws)) == 5 and len(curation.verdicts(ws)) == 5
+    assert list(judging.judge_runs(ws)["run_id"]) == [judge.config.run_id()]
+    assert list(judging.runs_with_verdict_counts(ws)["n_verdicts"]) == [5]
     # the keyword run itself has no image: image probes apply to nothing
     img = run_probes(ws, judge, run="keyword", probes=["image_removed"]).results
     assert img["image_removed"]["n"] == 0
