@@ -38,6 +38,7 @@ from safecal.calibrate.judging import (
     tune_run_threshold,
     write_judge_card,
 )
+from safecal.calibrate.probes import PROBES, ProbeReport, run_probes
 from safecal.calibrate.runner import RunSummary, load_cases, run_judge
 from safecal.calibrate.thresholds import ThresholdChoice, threshold_table, tune_threshold
 from safecal.calibrate.tuning import (
@@ -101,6 +102,8 @@ __all__ = [
     "ImportedJudge",
     "JudgeConfig",
     "KeywordJudge",
+    "PROBES",
+    "ProbeReport",
     "LLMJudge",
     "PromptTuning",
     "RunSummary",
@@ -112,6 +115,7 @@ __all__ = [
     "load_cases",
     "load_prompt",
     "run_judge",
+    "run_probes",
     "run_keyword_judge",
     "run_llm_judge",
     "threshold_table",

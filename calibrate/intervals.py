@@ -43,6 +43,12 @@ The intervals here keep their coverage there:
   ``N = (m + n) / 2``. Because the variance is taken at ``theta``, not at ``theta_hat``, it
   does not vanish at an AUROC of 1. Solved by vectorised bisection (no library has it).
 
+* **A paired difference of proportions** (a judge's accuracy on transformed responses
+  minus its accuracy on the originals, :mod:`calibrate.probes`): Newcombe's (1998, method
+  10) hybrid score interval from the Wilson limits of both margins and the phi
+  correlation of the paired table (:func:`paired_difference_interval`); unlike the
+  paired bootstrap it does not collapse when no item changed.
+
 Coverage of each is measured by seeded simulation in tests/calibrate/test_judge_intervals.py.
 """
 
@@ -61,6 +67,7 @@ DIRICHLET = "bayes-dirichlet(1/4..1/2)"
 PRIORS = (0.25, 0.5)
 MOVER = "mover-"
 NEWCOMBE = "newcombe-score"
+NEWCOMBE_PAIRED = "newcombe-paired-score"
 PERCENTILE = "bootstrap-percentile"
 
 ProportionMethod = Literal["exact", "wilson"]
@@ -253,3 +260,53 @@ def auroc_interval(
             inside = np.where(out, inside, mid)
         bounds.append(np.where(ok, (inside + outside) / 2, np.nan))
     return bounds[0], bounds[1]
+
+
+def paired_difference_interval(
+    both: np.ndarray | float,
+    first_only: np.ndarray | float,
+    second_only: np.ndarray | float,
+    neither: np.ndarray | float,
+    *,
+    confidence: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(value, low, high)`` of ``p1 - p2`` for paired binary outcomes (arrays broadcast).
+
+    Cells of the paired table: ``both`` (success under 1 and 2), ``first_only``,
+    ``second_only``, ``neither``; ``p1 = (both + first_only) / n``, ``p2 = (both +
+    second_only) / n``. Newcombe (1998, method 10): with Wilson limits ``l_i, u_i`` of each
+    margin and the phi coefficient ``phi = (AD - BC) / sqrt(EFGH)`` of the table (0 when a
+    margin is empty; when ``AD > BC`` its numerator is ``max(AD - BC - n/2, 0)``, Newcombe's
+    correction: with the plain phi a table without discordant pairs gives ``[0, 0]`` and
+    the coverage of a 2%/8% discordance fell to 76% at n = 10, with it 99.8%),
+    ``delta = sqrt((p1 - l1)^2 - 2 phi (p1 - l1)(u2 - p2) + (u2 - p2)^2)``,
+    ``epsilon = sqrt((u1 - p1)^2 - 2 phi (u1 - p1)(p2 - l2) + (p2 - l2)^2)``, interval
+    ``[p1 - p2 - delta, p1 - p2 + epsilon]``. Hand-written: no library we use has it
+    (statsmodels has the unpaired Newcombe interval only). NaN where ``n`` is 0.
+    """
+    a, b, c, d = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (both, first_only, second_only, neither))
+    )
+    n = a + b + c + d
+    ok = n > 0
+    safe_n = np.where(ok, n, 1.0)
+    p1, p2 = (a + b) / safe_n, (a + c) / safe_n
+    l1, u1 = proportion_interval(a + b, n, confidence=confidence, method="wilson")
+    l2, u2 = proportion_interval(a + c, n, confidence=confidence, method="wilson")
+    margins = (a + b) * (c + d) * (a + c) * (b + d)
+    phi = np.zeros(np.shape(margins))
+    cross = a * d - b * c
+    cross = np.where(cross > 0, np.maximum(cross - n / 2, 0.0), cross)
+    np.divide(cross, np.sqrt(margins), out=phi, where=margins > 0)
+    with np.errstate(invalid="ignore"):
+        delta = np.sqrt(
+            np.maximum((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0)
+        )
+        epsilon = np.sqrt(
+            np.maximum((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0)
+        )
+    value = p1 - p2
+    low = np.clip(value - delta, -1.0, 1.0)
+    high = np.clip(value + epsilon, -1.0, 1.0)
+    nan = np.full(np.shape(value), np.nan)
+    return np.where(ok, value, nan), np.where(ok, low, nan), np.where(ok, high, nan)

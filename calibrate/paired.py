@@ -50,6 +50,25 @@ class PairedResult:
         }
 
 
+MCNEMAR_EXACT = "McNemar exact (binomial)"
+MCNEMAR_CHI2 = "McNemar chi-square, continuity-corrected"
+
+
+def mcnemar(b: int, c: int, *, exact: bool | None = None) -> tuple[float, float, str]:
+    """McNemar's test on the discordant counts ``b`` and ``c``: ``(statistic, p-value,
+    method)``, exact binomial when ``exact`` (default: when ``b + c < 25``), else the
+    continuity-corrected chi-square (module docstring)."""
+    from scipy import stats as sstats  # heavy: imported when used
+
+    use_exact = (b + c < 25) if exact is None else exact
+    if b + c == 0:
+        return 0.0, 1.0, "no discordant items"
+    if use_exact:
+        return float(min(b, c)), float(sstats.binomtest(b, b + c, 0.5).pvalue), MCNEMAR_EXACT
+    statistic = (abs(b - c) - 1) ** 2 / (b + c)
+    return statistic, float(sstats.chi2.sf(statistic, 1)), MCNEMAR_CHI2
+
+
 def paired_test(
     table: pd.DataFrame,
     *,
@@ -63,8 +82,6 @@ def paired_test(
     seed: int | None = 0,
 ) -> PairedResult:
     """McNemar's test (and a paired bootstrap interval) for two judges on the same items."""
-    from scipy import stats as sstats  # heavy: imported when used
-
     g = normalize_labels(table[gold])
     a = normalize_labels(table[judge_a])
     b = normalize_labels(table[judge_b])
@@ -79,17 +96,7 @@ def paired_test(
     n = int(keep.sum())
     nb = int((right_a & ~right_b).sum())
     nc = int((~right_a & right_b).sum())
-    use_exact = (nb + nc < 25) if exact is None else exact
-    if nb + nc == 0:
-        statistic, p, method = 0.0, 1.0, "no discordant items"
-    elif use_exact:
-        statistic = float(min(nb, nc))
-        p = float(sstats.binomtest(nb, nb + nc, 0.5).pvalue)
-        method = "McNemar exact (binomial)"
-    else:
-        statistic = (abs(nb - nc) - 1) ** 2 / (nb + nc)
-        p = float(sstats.chi2.sf(statistic, 1))
-        method = "McNemar chi-square, continuity-corrected"
+    statistic, p, method = mcnemar(nb, nc, exact=exact)
     # four patterns: both right, only A, only B, both wrong -> accuracy difference
     freq = np.array([(right_a & right_b).sum(), nb, nc, (~right_a & ~right_b).sum()], float)
     diff_of = np.array([0.0, 1.0, -1.0, 0.0])

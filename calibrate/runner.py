@@ -171,17 +171,20 @@ def run_judge(
     prices: tuple[float, float] | None = None,
     progress: bool = False,
     waiting: Callable[[str], None] | None = None,
+    run_id: str | None = None,
 ) -> RunSummary:
     """Judge every case (default: every response in the workspace); see the module docstring.
 
     ``waiting`` is told (one message) when another process holds this run's lock and this
-    one waits for it."""
+    one waits for it. ``run_id`` records the verdicts under another run id than the
+    config's (probes: transformed responses judged with the run's own config, so through
+    its cache, kept apart from its verdicts); the cache key stays the config's."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     started = time.perf_counter()
     cases = load_cases(ws) if cases is None else list(cases)
     cfg = judge.config
-    run_id, config_key = cfg.run_id(), cfg.key()
+    run_id, config_key = run_id or cfg.run_id(), cfg.key()
     summary = RunSummary(run_id=run_id, judge=cfg.name, n_cases=len(cases))
 
     if hasattr(judge, "has"):  # imported: only the responses its file covers

@@ -167,6 +167,20 @@ def runs(path: str, stamp: Stamp, field: str) -> pd.DataFrame:
 
 
 @cached
+def probes(path: str, stamp: Stamp, run_id: str) -> pd.DataFrame:
+    """The stored probe results of one run (:func:`calibrate.probes.result_rows`), the
+    estimates formatted as ``value [lo, hi]``; empty when no probe was run."""
+    from safecal.calibrate.probes import result_rows, stored_results
+    from safecal.calibrate.render import format_estimate
+
+    rows = result_rows(stored_results(Workspace(Path(path)), run_id))
+    for row in rows:
+        for key in ("flip_rate", "accuracy_change"):
+            row[key] = format_estimate(row[key])
+    return pd.DataFrame(rows)
+
+
+@cached
 def judged(
     path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...]
 ) -> tuple[pd.DataFrame, list[str]]:

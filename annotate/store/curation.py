@@ -47,12 +47,12 @@ def gold_labels(ws: Workspace) -> pd.DataFrame:
 def verdicts(ws: Workspace) -> pd.DataFrame:
     """Reads ``verdicts`` joined with ``judge_runs`` and ``responses``: run_id, judge,
     started_at, response_id, item_id, model, language, field, label, valid, score of every
-    verdict, oldest run first."""
+    verdict, oldest run first; probe runs (transformed responses) left out."""
     return ws.read_sql(
         "SELECT v.run_id, j.judge, j.started_at, v.response_id, r.item_id, r.model, "
         "r.language, v.field, v.label, v.valid, v.score "
         "FROM verdicts v JOIN judge_runs j ON j.run_id = v.run_id "
-        "JOIN responses r ON r.response_id = v.response_id "
+        "JOIN responses r ON r.response_id = v.response_id WHERE j.probe_of IS NULL "
         "ORDER BY j.started_at, v.run_id, v.response_id"
     )
 

@@ -13,18 +13,20 @@ from safecal.annotate.store.workspace import Workspace
 
 
 def judge_runs(ws: Workspace) -> pd.DataFrame:
-    """Reads ``judge_runs``: every run (all columns), newest first."""
-    return ws.read_sql("SELECT * FROM judge_runs ORDER BY started_at DESC, run_id")
+    """Reads ``judge_runs``: every run but probe runs (all columns), newest first."""
+    return ws.read_sql(
+        "SELECT * FROM judge_runs WHERE probe_of IS NULL ORDER BY started_at DESC, run_id"
+    )
 
 
 def runs_with_verdict_counts(ws: Workspace, *, field: str | None = None) -> pd.DataFrame:
     """Reads ``judge_runs`` and ``verdicts``: run_id, judge, kind, model, started_at and
     ``n_verdicts`` (the run's verdicts of ``field``; of any field when ``field`` is None),
-    newest first."""
+    newest first; probe runs left out."""
     sql = """SELECT j.run_id, j.judge, j.kind, j.model, j.started_at,
                     COUNT(v.response_id) AS n_verdicts
              FROM judge_runs j LEFT JOIN verdicts v ON v.run_id = j.run_id {where}
-             GROUP BY j.run_id ORDER BY j.started_at DESC, j.run_id"""
+             WHERE j.probe_of IS NULL GROUP BY j.run_id ORDER BY j.started_at DESC, j.run_id"""
     if field:
         return ws.read_sql(sql.format(where="AND v.field = ?"), (field,))
     return ws.read_sql(sql.format(where=""))
@@ -62,5 +64,9 @@ def run_labels(ws: Workspace, *, run_id: str) -> pd.DataFrame:
 
 
 def valid_verdicts(ws: Workspace) -> pd.DataFrame:
-    """Reads verdicts: response_id, field, label, score of every valid verdict."""
-    return ws.read_sql("SELECT response_id, field, label, score FROM verdicts WHERE valid = 1")
+    """Reads verdicts: response_id, field, label, score of every valid verdict (probe runs'
+    verdicts, on transformed responses, left out)."""
+    return ws.read_sql(
+        "SELECT response_id, field, label, score FROM verdicts WHERE valid = 1 AND run_id "
+        "NOT IN (SELECT run_id FROM judge_runs WHERE probe_of IS NOT NULL)"
+    )

@@ -299,6 +299,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX judge_batches_config ON judge_batches (config_key, status);
     """,
+    # ---- version 5 -------------------------------------------------------------
+    # Probes (calibrate/probes.py, issue 16): a probe is a run of the same judge on
+    # transformed copies of the gold-labelled responses. Its verdicts live in ``verdicts``
+    # under their own run id; ``probe_of`` names the run it probes (NULL for an ordinary
+    # run) so listings and sampling leave probe runs out. ``probe_results`` keeps each
+    # probe's figures (JSON) for the judge card and the dashboard.
+    """
+    ALTER TABLE judge_runs ADD COLUMN probe_of TEXT;
+    ALTER TABLE judge_runs ADD COLUMN probe TEXT;
+    CREATE TABLE probe_results (
+        run_id       TEXT NOT NULL,       -- the probed run (judge_runs.run_id)
+        probe        TEXT NOT NULL,       -- the transformation's name
+        probe_run_id TEXT NOT NULL,       -- the run holding the transformed verdicts
+        result       TEXT NOT NULL,       -- JSON: n, flip_rate, accuracy_change, slices
+        computed_at  TEXT NOT NULL,
+        PRIMARY KEY (run_id, probe)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,14 +1,15 @@
-"""``safecal calibrate``: one group whose subcommands come from two modules.
+"""``safecal calibrate``: one group whose subcommands come from three modules.
 
 * :mod:`calibrate.cli.stats`: ``agreement``, ``judge``, ``estimate`` (statistics)
 * :mod:`calibrate.cli.judging`: ``run``, ``tune``, ``report`` (judges)
+* :mod:`calibrate.cli.probes`: ``probe`` (transformed responses re-judged)
 """
 
 from __future__ import annotations
 
 import argparse
 
-from safecal.calibrate.cli import judging, stats
+from safecal.calibrate.cli import judging, probes, stats
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,3 +19,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="calibrate_command", metavar="COMMAND", required=True)
     stats.register(commands)
     judging.register(commands)
+    probes.register(commands)

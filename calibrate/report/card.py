@@ -266,6 +266,7 @@ def judge_card(
 ) -> dict[str, Any]:
     """The whole card for one run (every field it judged). ``prompt_tuning`` maps a field
     to its :class:`calibrate.tuning.PromptTuning`."""
+    from safecal.calibrate.probes import stored_results
     from safecal.calibrate.report.data import resolve_run, run_fields, run_table
 
     info = resolve_run(ws, run)
@@ -296,6 +297,8 @@ def judge_card(
         "confidence": confidence,
         "seed": seed,
         "fields": fields,
+        # what `safecal calibrate probe` stored for this run (calibrate.probes)
+        "probes": stored_results(ws, str(info["run_id"])),
     }
 
 
@@ -481,6 +484,53 @@ img.thumb{max-width:160px;max-height:160px}
 """
 
 
+def _probes_html(probes: dict[str, Any]) -> str:
+    """The probes section: one row per probe and per slice, beside the expected direction
+    (:mod:`calibrate.probes`); empty when no probe was run."""
+    if not probes:
+        return ""
+    rows = []
+    for name, res in probes.items():
+        for key, fig in [("all", res), *res.get("slices", {}).items()]:
+            expected = fig.get("expected") or (res["expected_overall"] if key == "all" else "-")
+            rows.append(
+                [
+                    f"<b>{escape(name)}</b>" if key == "all" else "",
+                    escape(key),
+                    str(fig["n"]),
+                    _fmt(fig["flip_rate"], pct=True),
+                    _fmt(fig["accuracy_change"], pct=True),
+                    escape(f"{fig['paired_test']['p_value']:.3g}"),
+                    escape(str(expected)),
+                    escape(fig["assessment"]),
+                ]
+            )
+    described = "".join(
+        f"<li><b>{escape(name)}</b>: {escape(res.get('description', ''))}</li>"
+        for name, res in probes.items()
+    )
+    return (
+        "<h2>Probes</h2><p>Gold-labelled responses transformed and judged again with this "
+        "run's configuration (<code>safecal calibrate probe</code>): the share of verdicts "
+        "that flip (exact interval), the change in accuracy against the gold (Newcombe's "
+        "paired interval) and McNemar's exact p-value, beside the direction a sound judge "
+        f"should show.</p><ul>{described}</ul>"
+        + _table(
+            [
+                "probe",
+                "slice",
+                "n",
+                "flip rate",
+                "accuracy change",
+                "McNemar p",
+                "expected",
+                "shows",
+            ],
+            rows,
+        )
+    )
+
+
 def render_html(card: dict[str, Any]) -> str:
     """The card as one self-contained HTML page (inline CSS and SVG, nothing external)."""
     if "cards" in card:
@@ -488,6 +538,7 @@ def render_html(card: dict[str, Any]) -> str:
     run = card["run"]
     header = _run_header([card])
     body = "\n".join(_field_html(c) for c in card["fields"].values())
+    body += _probes_html(card.get("probes") or {})
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         f"<title>Judge card: {escape(str(run.get('judge')))}</title>"

@@ -1,7 +1,7 @@
 """Judge calibration page: choose judge runs; confusion matrix; metrics with intervals;
 a threshold slider updating kappa, F1, FPR and FNR; ROC and PR curves; a per-slice
 heatmap (level-1 category x modality combination, per language); the false positives
-and false negatives with their images."""
+and false negatives with their images; the probes stored for the inspected run."""
 
 from __future__ import annotations
 
@@ -35,6 +35,24 @@ def _metrics_table(results: dict[str, JudgeResult]) -> pd.DataFrame:
     for judge, r in results.items():
         counts[judge] = f"{r.n} / {r.n_invalid} / {r.n_unlabeled}"
     return pd.DataFrame([counts, *rows])
+
+
+def _probes(path: str, stamp: data.Stamp, run_id: str, name: str) -> None:
+    """The stored probes of the inspected run (``safecal calibrate probe``)."""
+    found = data.probes(path, stamp, run_id)
+    st.subheader(f"Probes: {md_literal(name)}")
+    if found.empty:
+        st.info(
+            "no probes for this run yet: `safecal calibrate probe --run RUN --probe NAME` "
+            "re-judges transformed gold responses (image removed, refusal prefix, ...)"
+        )
+        return
+    st.dataframe(found, hide_index=True, width="stretch")
+    st.caption(
+        "flip rate: share of verdicts that changed (exact interval); accuracy change: "
+        "accuracy on the transformed copies minus on the originals (Newcombe's paired "
+        "interval); McNemar's exact p; 'expected' is what a sound judge should show."
+    )
 
 
 def page() -> None:
@@ -182,6 +200,8 @@ def page() -> None:
             (heat + text).properties(height=height), width="stretch", height=height + 60
         )
         st.dataframe(cells, hide_index=True, width="stretch")
+
+    _probes(path, stamp, dict(zip(columns, run_ids, strict=True))[focus], focus)
 
     st.subheader("Errors")
     _errors(table, field, focus, score_col, threshold, path, stamp)

@@ -43,6 +43,10 @@ batch and ends it ``expired``, the rest in the error file with code ``batch_expi
 ``uploads`` and ``batch_inputs`` (the custom ids of each batch created) count what clients
 sent.
 
+``image_rating = N`` (an attribute, ``--image-rating N`` for a process) answers rating N to
+every request that carries an image and the reply's own rating to the others: a judge that
+says "unsafe" only when it sees an image (the image-removal probe's test).
+
 Every call is counted per reply text in ``calls`` (completed answers in ``answered``);
 ``hold = True`` holds every answer until it is set back to false.
 Run it as a script (``python tests/calibrate/fake_openai.py --latency 0.02``) to get a
@@ -78,6 +82,7 @@ class FakeOpenAI:
         self.answered: Counter[str] = Counter()
         self.requests: list[dict[str, Any]] = []
         self.keep_requests = False
+        self.image_rating: int | None = None
         self.authorizations: set[str] = set()
         #: while true, requests are counted on arrival and then held unanswered (tests
         #: that need a client to be mid-call at a known moment)
@@ -211,6 +216,11 @@ class FakeOpenAI:
         if self.latency:
             await asyncio.sleep(self.latency)
         rating = int(marks.get("rate") or 1)
+        has_image = not isinstance(content, str) and any(
+            p.get("type") == "image_url" for p in content
+        )
+        if self.image_rating is not None and has_image:
+            rating = self.image_rating
         prompt_text = json.dumps(req["messages"])
         if "ALT-PROMPT" in prompt_text and marks.get("alt"):
             rating = int(marks["alt"])
@@ -439,9 +449,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--batch-seconds", type=float, default=0.0)
+    parser.add_argument("--image-rating", type=int, default=None)
     args = parser.parse_args(argv)
     server = FakeOpenAI(latency=args.latency)
     server.batch_seconds = args.batch_seconds
+    server.image_rating = args.image_rating
 
     async def run() -> None:
         await server.serve(args.port)
