@@ -43,6 +43,18 @@ The intervals here keep their coverage there:
   ``N = (m + n) / 2``. Because the variance is taken at ``theta``, not at ``theta_hat``, it
   does not vanish at an AUROC of 1. Solved by vectorised bisection (no library has it).
 
+* **AUPRC** (average precision): the exact binomial interval on the positives, after
+  Boyd, Eng & Page (2013, "Area under the precision-recall curve: point estimates and
+  confidence intervals"), who treat the AP estimate as a proportion over the ``n_+``
+  positive items (their binomial interval, Wald there): here with Clopper-Pearson limits
+  for ``x = AP n_+`` of ``n_+`` (Kish's effective ``n_+`` when weighted), so 12 of 12
+  ranked right still leaves a lower limit below 1 (``0.025^(1 / n_+)``: 0.54 with 6
+  positives), where the bootstrap percentile interval it replaces gave ``[1, 1]``. In
+  simulation (binormal scores, separation 1-4, prevalence 0.05-0.5, n = 10-50, 1,000
+  draws each) it covered the population AP in 96.7-100% of draws at 95% (conservative);
+  the bootstrap percentile interval covered 53% (n = 10) to 87% (n = 50) at prevalence
+  0.1.
+
 Coverage of each is measured by seeded simulation in tests/calibrate/test_judge_intervals.py.
 """
 
@@ -62,6 +74,7 @@ PRIORS = (0.25, 0.5)
 MOVER = "mover-"
 NEWCOMBE = "newcombe-score"
 PERCENTILE = "bootstrap-percentile"
+AP_EXACT = "clopper-pearson-positives"
 
 ProportionMethod = Literal["exact", "wilson"]
 
@@ -253,3 +266,14 @@ def auroc_interval(
             inside = np.where(out, inside, mid)
         bounds.append(np.where(ok, (inside + outside) / 2, np.nan))
     return bounds[0], bounds[1]
+
+
+def average_precision_interval(
+    ap: float, n_pos: float, *, confidence: float = 0.95
+) -> tuple[float, float]:
+    """The AUPRC interval (module docstring): Clopper-Pearson limits of ``ap n_pos``
+    successes in ``n_pos`` (effective) positives; NaN without a positive."""
+    if not (n_pos > 0) or not np.isfinite(ap):
+        return float("nan"), float("nan")
+    lo, hi = proportion_interval(ap * n_pos, n_pos, confidence=confidence, method="exact")
+    return float(lo), float(hi)
