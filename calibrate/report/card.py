@@ -4,8 +4,9 @@
 
 * agreement with gold (:func:`calibrate.judge_metrics`, binary view with
   :data:`annotate.labels.POSITIVE` and the three-level view), with small-sample intervals
-  (each names its method), weighted by the samples' inclusion probabilities
-  (:func:`calibrate.tables.sample_weighted`), and the confusion matrices;
+  (each names its method), on the rows and weights :func:`calibrate.rows.select_rows`
+  picks (the samples' inclusion probabilities, as the command line and dashboard), and
+  the confusion matrices;
 * the invalid-answer rate (Wilson interval, :func:`calibrate.wilson`) and examples;
 * for a scored judge, the threshold tuned by cross-validation and its out-of-fold
   figures (:func:`calibrate.tuning.tune_threshold_cv`);
@@ -33,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from safecal.annotate.cli.options import DEFAULT_CONFIDENCE
 from safecal.annotate.errors import InputError
 from safecal.annotate.store import Workspace
 from safecal.calibrate.judge_metrics import METRICS
@@ -76,7 +78,7 @@ def field_card(
     folds: int = 5,
     seed: int = 0,
     n_boot: int = 1000,
-    confidence: float = 0.95,
+    confidence: float = DEFAULT_CONFIDENCE,
     prompt_tuning: Any = None,
 ) -> dict[str, Any]:
     """The card's figures for one field, from :func:`calibrate.report.data.run_table`."""
@@ -86,12 +88,9 @@ def field_card(
     field, positive = info["field"], info["positive"]
     judged = table[table["judge"].notna()]
     n_invalid_all = int((judged["judge"] == INVALID).sum())
-    weight: str | None = None
-    weight_notes: list[str] = []
-    if "inclusion_prob" in judged.columns:
-        from safecal.calibrate.tables import sample_weighted
-
-        judged, weight, weight_notes = sample_weighted(judged)
+    # calibrate.rows decided which gold counts and its weights (report.data.run_table)
+    weight: str | None = info.get("weight")
+    weight_notes: list[str] = list(info.get("notes", []))
     gold = judged[judged["gold"].notna()].copy()
     has_score = bool(pd.to_numeric(gold["score"], errors="coerce").notna().any())
     kw: dict[str, Any] = {
@@ -138,6 +137,11 @@ def field_card(
                 n_boot=n_boot,
             )
             out["threshold"] = tuned.to_dict()
+            if weight is not None:
+                out["threshold"]["note"] = (
+                    "the threshold is tuned and cross-validated unweighted, on the gold "
+                    "sample's items (not weighted to the population)"
+                )
         except InputError as exc:
             out["threshold"] = {"note": str(exc)}
     if prompt_tuning is not None and not isinstance(prompt_tuning, dict):
@@ -257,17 +261,19 @@ def judge_card(
     folds: int = 5,
     seed: int = 0,
     n_boot: int = 1000,
-    confidence: float = 0.95,
+    confidence: float = DEFAULT_CONFIDENCE,
     prompt_tuning: dict[str, Any] | None = None,
+    assume_random: bool = False,
 ) -> dict[str, Any]:
     """The whole card for one run (every field it judged). ``prompt_tuning`` maps a field
-    to its :class:`calibrate.tuning.PromptTuning`."""
+    to its :class:`calibrate.tuning.PromptTuning`; ``assume_random``: count gold from no
+    sample as a simple random sample (:func:`calibrate.rows.select_rows`)."""
     from safecal.calibrate.report.data import resolve_run, run_fields, run_table
 
     info = resolve_run(ws, run)
     fields = {}
     for field in run_fields(ws, info["run_id"]):
-        table, finfo = run_table(ws, info["run_id"], field=field)
+        table, finfo = run_table(ws, info["run_id"], field=field, assume_random=assume_random)
         fields[field] = field_card(
             table,
             finfo,
@@ -280,6 +286,11 @@ def judge_card(
         )
     if not fields:
         raise InputError(f"run {info['run_id']} has no verdicts")
+    from safecal.calibrate.paper import paper_table
+
+    paper = paper_table(
+        ws, run=info["run_id"], confidence=confidence, assume_random=assume_random
+    ).to_dict()
     run_info = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in info.items()}
     return {
         "run": run_info,
@@ -289,6 +300,7 @@ def judge_card(
         "confidence": confidence,
         "seed": seed,
         "fields": fields,
+        "paper": paper,
     }
 
 
@@ -442,6 +454,8 @@ def _field_html(c: dict[str, Any]) -> str:
                 [[escape(k), _fmt(v)] for k, v in t["cross_validated"].items()],
             )
         )
+        if t.get("note"):
+            parts.append(f"<p class=warn>{escape(t['note'])}</p>")
     elif t:
         parts.append(f"<p>{escape(t.get('note', ''))}</p>")
     else:
@@ -497,6 +511,38 @@ def _field_html(c: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _paper_html(paper: dict[str, Any] | None) -> str:
+    """The paper's table (:mod:`calibrate.paper`): both rates per target model."""
+    if not paper:
+        return ""
+    from safecal.calibrate.paper import ESTIMATES
+
+    fields = paper["fields"]
+    headers = ["model"] + [
+        f"{paper['rates'][f]}: {h}" for f in fields for h in ("gold n", *ESTIMATES.values())
+    ]
+    rows = []
+    for m in paper["models"]:
+        row = [escape(str(m["model"]))]
+        for f in fields:
+            r = m.get(f)
+            row += (
+                ["n/a"] * 4
+                if r is None
+                else [str(r["n_labeled"]), *(_fmt(r[k]) for k in ESTIMATES)]
+            )
+        rows.append(row)
+    notes = "".join(
+        f"<p class=warn>{escape(f)}: {escape(n)}</p>"
+        for f, ns in paper.get("notes", {}).items()
+        for n in ns
+    )
+    return (
+        "<h2>Rates per target model</h2><p>Raw judge, human only and corrected (PPI++), "
+        "as <code>safecal calibrate table</code> prints them.</p>" + _table(headers, rows) + notes
+    )
+
+
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;
@@ -543,7 +589,9 @@ def render_html(card: dict[str, Any]) -> str:
             ]
         ],
     )
-    body = "\n".join(_field_html(c) for c in card["fields"].values())
+    body = _paper_html(card.get("paper")) + "\n".join(
+        _field_html(c) for c in card["fields"].values()
+    )
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         f"<title>Judge card: {escape(str(run.get('judge')))}</title>"
@@ -552,6 +600,6 @@ def render_html(card: dict[str, Any]) -> str:
         f"<p>Generated {escape(card['generated_at'])} by safecal; intervals are "
         f"{100 * card['confidence']:.0f}% intervals made for small gold sets, each named "
         "beside it: clopper-pearson (exact), mover-clopper-pearson, bayes-dirichlet(1/4..1/2) "
-        "(Dirichlet posterior), newcombe-score, bootstrap-percentile "
+        "(Dirichlet posterior), newcombe-score, clopper-pearson-positives (AUPRC) "
         f"(seed {card['seed']}).</p>{header}{body}</body></html>"
     )
