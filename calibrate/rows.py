@@ -130,6 +130,13 @@ def sample_design(
     )
 
 
+def validation_rows(table: pd.DataFrame, judge: str, *, gold: str = "gold") -> pd.DataFrame:
+    """The rows that validate the verdict column ``judge``: gold present and judged by
+    its run (an invalid answer included: :func:`calibrate.judge_metrics` counts it in
+    ``n_invalid``); a response the run never judged is not one of them."""
+    return table[table[judge].notna() & table[gold].notna()]
+
+
 @dataclass(frozen=True)
 class Rows:
     """The selected rows of one field: ``table`` (every response, gold after the design,
@@ -154,8 +161,7 @@ class Rows:
     def validation(self, judge: str, table: pd.DataFrame | None = None) -> pd.DataFrame:
         """The rows that validate ``judge``: gold present and judged by its run (an
         invalid answer included, counted as invalid). ``table``: a filtered ``self.table``."""
-        t = self.table if table is None else table
-        return t[t[judge].notna() & t["gold"].notna()]
+        return validation_rows(self.table if table is None else table, judge)
 
     def n_invalid(self, judge: str) -> int:
         """Invalid answers among :meth:`validation`'s rows."""

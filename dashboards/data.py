@@ -191,14 +191,6 @@ def selected(
     )
 
 
-def judged(
-    path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], assume_random: bool = False
-) -> tuple[pd.DataFrame, list[str]]:
-    """The selected table and its verdict columns (:func:`selected`)."""
-    rows = selected(path, stamp, field, run_ids, assume_random)
-    return rows.table, rows.judges
-
-
 @cached
 def metrics(
     path: str,

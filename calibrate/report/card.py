@@ -83,6 +83,7 @@ def field_card(
 ) -> dict[str, Any]:
     """The card's figures for one field, from :func:`calibrate.report.data.run_table`."""
     from safecal.calibrate import by_slice, judge_metrics, wilson
+    from safecal.calibrate.rows import validation_rows
     from safecal.calibrate.tuning import tune_table
 
     field, positive = info["field"], info["positive"]
@@ -91,7 +92,7 @@ def field_card(
     # calibrate.rows decided which gold counts and its weights (report.data.run_table)
     weight: str | None = info.get("weight")
     weight_notes: list[str] = list(info.get("notes", []))
-    gold = judged[judged["gold"].notna()].copy()
+    gold = validation_rows(table, "judge").copy()
     has_score = bool(pd.to_numeric(gold["score"], errors="coerce").notna().any())
     kw: dict[str, Any] = {
         "gold": "gold",
