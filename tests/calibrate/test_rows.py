@@ -77,7 +77,7 @@ def test_cli_card_and_dashboard_show_the_same_rows_and_figures(stats_workspace: 
     out = cli_json("calibrate", "judge", "-w", w, "--run", JUDGE, "--binary", "--n-boot", "500")
     c = out["judges"][JUDGE]
     assert (c["n"] + c["n_invalid"], c["n_invalid"]) == (n_judged_gold, n_invalid)
-    assert c["weighted"] and c["n_effective"] < c["n"]
+    assert c["weighted"] and c["n_effective"] < 0.95 * c["n"]
 
     card = judge_card(ws, JUDGE, n_boot=500)
     k = card["fields"]["harmfulness"]["metrics"]
@@ -172,16 +172,18 @@ def _labels_for_sample(ws: Workspace, example, sample_id: str, out: Path) -> Pat
 def test_a_second_sample_keeps_earlier_gold(
     example_workspace: Workspace, example, tmp_path: Path
 ) -> None:
-    """sample s1, label it, estimate; sample s2: the gold of s1 still counts (n_labeled
-    unchanged), now weighted by the union's inclusion probability. And gold that came from
+    """sample s1 (oversampling responses the judge scored near its threshold), label it,
+    estimate: judge validation is weighted and says so; sample s2: the gold of s1 still
+    counts (n_labeled unchanged), now weighted by the union's inclusion probability. And gold that came from
     no sample, declared random, stays labeled when a sample is drawn later (it used to be
     set aside as soon as one gold response fell in a sample: 12 labeled became 2)."""
     w = str(example_workspace.path)
     run = cli("calibrate", "run", "-w", w, "--judge", "imported", "--name", JUDGE,
-              "--file", str(example.judge_verdicts), "--no-progress")  # fmt: skip
+              "--file", str(example.judge_verdicts), "--score-column", "score",
+              "--no-progress")  # fmt: skip
     assert run.returncode == 0, run.stderr
     s1 = cli("annotate", "sample", "-w", w, "--n", "60", "--by", "model", "--seed", "1",
-             "--aspect", "vulnerability", "--sample-id", "s1")  # fmt: skip
+             "--aspect", "vulnerability", "--sample-id", "s1", "--oversample", "4")  # fmt: skip
     assert s1.returncode == 0, s1.stderr
     labels = _labels_for_sample(example_workspace, example, "s1", tmp_path / "l.csv")
     assert cli("annotate", "import", "-w", w, str(labels)).returncode == 0
@@ -191,6 +193,11 @@ def test_a_second_sample_keeps_earlier_gold(
     first = cli_json("calibrate", "estimate", "-w", w, "--run", JUDGE)["estimates"]
     n1 = first["total (pooled)"]["n_labeled"]
     assert n1 > 20
+    # the oversampled gold set is weighted in judge validation, and the output says so
+    judged = cli_json("calibrate", "judge", "-w", w, "--run", JUDGE, "--binary", "--n-boot", "0")
+    v = judged["judges"][JUDGE]
+    assert v["weighted"] and v["n_effective"] < 0.95 * v["n"]
+    assert any("unequal inclusion probabilities" in n for n in judged["notes"])
     s2 = cli("annotate", "sample", "-w", w, "--n", "60", "--by", "model", "--seed", "2",
              "--aspect", "vulnerability", "--sample-id", "s2")  # fmt: skip
     assert s2.returncode == 0, s2.stderr
