@@ -174,9 +174,10 @@ def test_a_second_sample_keeps_earlier_gold(
 ) -> None:
     """sample s1 (oversampling responses the judge scored near its threshold), label it,
     estimate: judge validation is weighted and says so; sample s2: the gold of s1 still
-    counts (n_labeled unchanged), now weighted by the union's inclusion probability. And gold that came from
-    no sample, declared random, stays labeled when a sample is drawn later (it used to be
-    set aside as soon as one gold response fell in a sample: 12 labeled became 2)."""
+    counts (n_labeled unchanged), now weighted by the union's inclusion probability. And
+    gold that came from no sample, declared random, stays labeled when a sample is drawn
+    later (it used to be set aside as soon as one gold response fell in a sample: 12
+    labeled became 2)."""
     w = str(example_workspace.path)
     run = cli("calibrate", "run", "-w", w, "--judge", "imported", "--name", JUDGE,
               "--file", str(example.judge_verdicts), "--score-column", "score",
