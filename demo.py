@@ -314,6 +314,7 @@ def _judges(result: DemoResult, *, say: Callable[[str], None]) -> None:
 
 
 def _rates(result: DemoResult, *, say: Callable[[str], None]) -> None:
+    from safecal.annotate.cli.options import DEFAULT_CONFIDENCE
     from safecal.annotate.labels import POSITIVE
     from safecal.annotate.spreadsheet import table_to_csv
     from safecal.calibrate import MEAN_OF_CELLS, POOLED, benchmark_cells
@@ -329,6 +330,7 @@ def _rates(result: DemoResult, *, say: Callable[[str], None]) -> None:
             judge=est.judge,
             weight=est.weight,
             positive=sorted(POSITIVE[field_name]),
+            confidence=DEFAULT_CONFIDENCE,
         )
         totals = cells[cells["cell"].isin([POOLED, MEAN_OF_CELLS])]
         say(

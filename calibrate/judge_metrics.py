@@ -34,9 +34,10 @@ their coverage on slices of 10-50 gold labels and never to shrink to a point:
   ``Dirichlet(1/2)`` priors on the confusion cells, joined (``n_boot`` posterior draws
   each; ``bayes-dirichlet(1/4..1/2)``), widened where needed to hold the sample value;
 * AUROC: Newcombe's (2006) score interval (``newcombe-score``);
-* AUPRC: seeded bootstrap percentile over items (``bootstrap-percentile``; not checked at
-  small n), whose resamples are multinomial counts over (gold, score) patterns
-  (:mod:`calibrate.bootstrap`).
+* AUPRC: the exact binomial interval on the positives (``clopper-pearson-positives``;
+  Boyd, Eng & Page 2013; :func:`calibrate.intervals.average_precision_interval`), which
+  does not collapse when every item is ranked right (the bootstrap percentile interval
+  it replaces gave ``[1, 1]`` there).
 
 Weights (``weight``: a column of inclusion probabilities ``pi_i``; ``w_i = 1 / pi_i``,
 Horvitz & Thompson 1952): every metric is computed on weighted cell totals (the Hajek
@@ -58,17 +59,18 @@ import pandas as pd
 
 from safecal.annotate.errors import InputError
 from safecal.calibrate.agreement import kappa_from_confusion
-from safecal.calibrate.bootstrap import bootstrap, compress, percentile_estimate, safe_divide
+from safecal.calibrate.bootstrap import compress, safe_divide
 from safecal.calibrate.intervals import (
+    AP_EXACT,
     DIRICHLET,
     EXACT,
     MOVER,
     NEWCOMBE,
-    PERCENTILE,
     PRIORS,
     WILSON,
     ProportionMethod,
     auroc_interval,
+    average_precision_interval,
     dirichlet_intervals,
     kish_n,
     mover_mean,
@@ -321,7 +323,7 @@ def judge_metrics(
     :mod:`annotate.labels` scale they fit); a judge value outside it is invalid.
     ``weight``: a column of inclusion probabilities (in (0, 1] on every gold row); each
     row then counts ``1 / pi``. ``n_boot``: posterior draws (kappa, F1, MCC) and
-    bootstrap resamples (AUPRC); 0 leaves those without an interval.
+    0 leaves those without an interval.
     ``proportion_interval``: ``exact`` (Clopper-Pearson) or ``wilson``.
     """
     if proportion_interval not in ("exact", "wilson"):
@@ -415,7 +417,7 @@ def judge_metrics(
     )
 
     if score is not None:
-        est.update(_score_metrics(table, score, valid, gb, w, n_boot, confidence, rng))
+        est.update(_score_metrics(table, score, valid, gb, w, confidence))
     c = np.bincount(cells, minlength=4)
     binary = Confusion(["positive", "negative"], [[int(c[0]), int(c[1])], [int(c[2]), int(c[3])]])
     return JudgeResult(
@@ -465,12 +467,10 @@ def _score_metrics(
     valid: pd.Series,
     gold_pos: np.ndarray,
     weights: np.ndarray,
-    n_boot: int,
     confidence: float,
-    rng: np.random.Generator,
 ) -> dict[str, Estimate]:
-    """AUROC with Newcombe's score interval, AUPRC with a bootstrap percentile interval,
-    both on the rows with a score, weighted by ``weights``."""
+    """AUROC with Newcombe's score interval, AUPRC with the exact interval on its
+    positives, both on the rows with a score, weighted by ``weights``."""
     checked = pd.Series(checked_scores(table, score), index=table.index)
     s = checked.loc[valid.index[valid]].to_numpy(float)
     has = np.isfinite(s)
@@ -500,8 +500,10 @@ def _score_metrics(
     else:
         lo, hi = auroc_interval(auroc, kish_n(wt[y]), kish_n(wt[~y]), confidence=confidence)
         out = {"auroc": Estimate(auroc, (float(lo), float(hi)), method=NEWCOMBE)}
-    boot = bootstrap(freq, stats, n_boot=n_boot, seed=rng) if n_boot else {}
-    out["auprc"] = percentile_estimate(
-        point["auprc"], boot.get("auprc", np.array([])), confidence, method=PERCENTILE
-    )
+    ap = float(point["auprc"])
+    if math.isnan(ap):
+        out["auprc"] = Estimate(math.nan, (math.nan, math.nan))
+    else:
+        ap_lo, ap_hi = average_precision_interval(ap, float(kish_n(wt[y])), confidence=confidence)
+        out["auprc"] = Estimate(ap, (ap_lo, ap_hi), method=AP_EXACT)
     return out

@@ -78,13 +78,16 @@ def tune_run_threshold(
     folds: int = 5,
     seed: int = 0,
     n_boot: int = 1000,
+    assume_random: bool = False,
     **objective_kw: Any,
 ) -> ThresholdTuning:
-    """Tune a scored run's threshold against the workspace's gold labels of ``field``."""
+    """Tune a scored run's threshold against the workspace's gold labels of ``field``
+    (the rows :func:`calibrate.rows.select_rows` picks; ``assume_random``: count gold from
+    no sample as a simple random sample)."""
     from safecal.calibrate.report.data import run_table
     from safecal.calibrate.tuning import tune_table
 
-    table, info = run_table(ws, run, field=field)
+    table, info = run_table(ws, run, field=field, assume_random=assume_random)
     return tune_table(
         table,
         gold="gold",
@@ -108,8 +111,13 @@ def write_judge_card(
     seed: int = 0,
     n_boot: int = 1000,
     prompt_tuning: dict[str, Any] | None = None,
+    confidence: float | None = None,
+    assume_random: bool = False,
 ) -> tuple[Path, Path]:
-    """Write ``<out>.html`` and ``<out>.json`` for one run; returns both paths."""
+    """Write ``<out>.html`` and ``<out>.json`` for one run; returns both paths
+    (:func:`calibrate.report.card.judge_card`; ``confidence`` default: the one default
+    level)."""
+    from safecal.annotate.cli.options import DEFAULT_CONFIDENCE
     from safecal.calibrate.report.card import judge_card, write_card
 
     card = judge_card(
@@ -120,5 +128,7 @@ def write_judge_card(
         seed=seed,
         n_boot=n_boot,
         prompt_tuning=prompt_tuning,
+        confidence=DEFAULT_CONFIDENCE if confidence is None else confidence,
+        assume_random=assume_random,
     )
     return write_card(card, out)

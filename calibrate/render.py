@@ -338,3 +338,105 @@ def print_table(
 def say(text: str, *, file: TextIO | None = None) -> None:
     """Print prose fitted to the terminal (:func:`wrap_text`)."""
     print(wrap_text(text, indent="  "), file=file or sys.stdout)
+
+
+# ---- paper formats: Markdown, LaTeX, CSV ---------------------------------------------
+
+#: LaTeX's special characters and what stands for each in text (backslash first)
+LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+#: characters that give Markdown (GFM) text a meaning in a table cell: ``|`` splits the
+#: cell, ``<`` opens HTML or an autolink, ``(`` ``)`` complete a link, the others
+#: emphasise or quote (brackets alone make no link, so intervals stay readable)
+MARKDOWN_SPECIAL = set("\\`*_<>()|~#")
+
+
+def _one_line(text: str) -> str:
+    """Control characters (newlines, tabs, escapes) as spaces: a cell stays one line."""
+    return "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+
+
+def escape_latex(text: Any) -> str:
+    """``text`` for a LaTeX document: each special character of :data:`LATEX_ESCAPES`
+    replaced, control characters as spaces (untrusted names cannot run commands)."""
+    return "".join(LATEX_ESCAPES.get(ch, ch) for ch in _one_line(str(text)))
+
+
+def escape_markdown(text: Any) -> str:
+    """``text`` for a Markdown table cell: a backslash before every Markdown special
+    character (so ``|`` cannot split the cell, nor ``<`` open HTML), control characters
+    as spaces."""
+    return "".join("\\" + ch if ch in MARKDOWN_SPECIAL else ch for ch in _one_line(str(text)))
+
+
+def render_markdown(
+    headers: Sequence[Any], rows: Sequence[Sequence[Any]], *, caption: str | None = None
+) -> str:
+    """A GitHub-flavoured Markdown table (cells via :func:`format_cell`, escaped)."""
+    head = [escape_markdown(format_cell(h)) for h in headers]
+    lines = [f"{escape_markdown(caption)}\n" if caption else ""]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join("---" for _ in head) + "|")
+    for r in rows:
+        lines.append("| " + " | ".join(escape_markdown(format_cell(c)) for c in r) + " |")
+    return "\n".join(x for x in lines if x) + "\n"
+
+
+def render_latex(
+    headers: Sequence[Any],
+    rows: Sequence[Sequence[Any]],
+    *,
+    groups: Sequence[tuple[str, int]] | None = None,
+    caption: str | None = None,
+) -> str:
+    """A LaTeX ``table`` with a ``tabular`` (booktabs rules: ``\\usepackage{booktabs}``),
+    every cell escaped (:func:`escape_latex`). ``groups``: ``(title, span)`` pairs for a
+    header row above ``headers`` (``\\multicolumn``)."""
+    spec = "l" + "r" * (len(headers) - 1)
+    out = ["\\begin{table}", "\\centering"]
+    if caption:
+        out.append(f"\\caption{{{escape_latex(caption)}}}")
+    out += [f"\\begin{{tabular}}{{{spec}}}", "\\toprule"]
+    if groups:
+        parts, rules, col = [], [], 1
+        for title, span in groups:
+            parts.append(
+                escape_latex(title)
+                if span == 1
+                else f"\\multicolumn{{{span}}}{{c}}{{{escape_latex(title)}}}"
+            )
+            if title and span > 1:
+                rules.append(f"\\cmidrule(lr){{{col}-{col + span - 1}}}")
+            col += span
+        out.append(" & ".join(parts) + " \\\\")
+        if rules:
+            out.append(" ".join(rules))
+    out.append(" & ".join(escape_latex(format_cell(h)) for h in headers) + " \\\\")
+    out.append("\\midrule")
+    for r in rows:
+        out.append(" & ".join(escape_latex(format_cell(c)) for c in r) + " \\\\")
+    out += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    return "\n".join(out) + "\n"
+
+
+def render_csv(headers: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
+    """CSV text through :func:`annotate.spreadsheet.table_to_csv` (cells a spreadsheet
+    would run as formulas get a leading ``'``)."""
+    import pandas as pd
+
+    from safecal.annotate.spreadsheet import table_to_csv
+
+    frame = pd.DataFrame(
+        [[format_cell(c) for c in r] for r in rows], columns=[format_cell(h) for h in headers]
+    )
+    return table_to_csv(frame)

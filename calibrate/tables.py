@@ -14,8 +14,8 @@ statistic.
   verdict (``(invalid)`` when the run's answer was unparseable, missing when the run did
   not judge that response) and ``score:<judge>`` with its P(positive).
 * :func:`estimate_table`: what ``safecal calibrate estimate`` uses: one run's verdicts on
-  every response of the field, gold where it came from a sample with known inclusion
-  probabilities, and the weight column to use.
+  every response of the field with gold and weights, as :func:`calibrate.rows.select_rows`
+  (the one selection of rows) decides them.
 """
 
 from __future__ import annotations
@@ -161,52 +161,13 @@ class EstimateTable:
     notes: list[str] = dataclass_field(default_factory=list)
 
 
-def estimate_table(ws: Workspace, *, field: str, run: str | None = None) -> EstimateTable:
-    """One judge run's verdicts on every response of ``field``, with gold and weights.
+def estimate_table(
+    ws: Workspace, *, field: str, run: str | None = None, assume_random: bool = False
+) -> EstimateTable:
+    """One judge run's verdicts on every response of ``field``, with gold and weights:
+    :func:`calibrate.rows.select_rows` (the one row selection; it says which gold counts
+    and how it is weighted) for a single run."""
+    from safecal.calibrate.rows import one_judge, select_rows
 
-    Corrected rates need to know how each labeled response was chosen. Gold on responses
-    that no (non-honeypot) sample drew, such as honeypots or imported labels, has an unknown
-    inclusion probability: when other gold does come from a sample, those responses count as
-    unlabeled (their gold is set aside, and a note says how many). When no gold comes from a
-    sample, the gold is treated as a simple random sample (unweighted), with a note.
-    """
-    table, names = judge_table(ws, field=field, runs=[run] if run else None)
-    if len(names) > 1:
-        raise InputError(
-            "several judges have verdicts; choose one with --run RUN_ID|JUDGE "
-            f"(judges: {', '.join(names)})"
-        )
-    table, weight, notes = sample_weighted(table)
-    return EstimateTable(table, names[0], weight, notes)
-
-
-def sample_weighted(
-    table: pd.DataFrame, *, gold: str = "gold", prob: str = "inclusion_prob"
-) -> tuple[pd.DataFrame, str | None, list[str]]:
-    """``(table, weight column or None, notes)``: how the gold rows were drawn.
-
-    When some gold comes from a sample with inclusion probabilities (column ``prob``, as
-    :func:`responses_table` attaches it), the weight column is ``prob`` and gold on
-    responses no (non-honeypot) sample drew (honeypots, imported gold: inclusion
-    probability unknown) is set aside as unlabeled, with a note. When none does, the gold
-    is treated as a simple random sample (``None``), with a note.
-    """
-    notes: list[str] = []
-    labeled = table[gold].notna()
-    has = table[prob].notna()
-    if not (labeled & has).any():
-        if labeled.any():
-            notes.append(
-                "no gold label comes from a sample with inclusion probabilities; "
-                "treating the labeled responses as a simple random sample"
-            )
-        return table, None, notes
-    aside = labeled & ~has
-    if aside.any():
-        table = table.copy()
-        table.loc[aside, gold] = None
-        notes.append(
-            f"{int(aside.sum())} gold labels come from no sample (honeypots or "
-            "imported gold; inclusion probability unknown): counted as unlabeled"
-        )
-    return table, prob, notes
+    rows = select_rows(ws, field=field, runs=[run] if run else None, assume_random=assume_random)
+    return EstimateTable(rows.table, one_judge(rows), rows.weight, rows.notes)

@@ -33,6 +33,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 CACHE = os.environ.get("SAFECAL_DASHBOARD_CACHE", "1") != "0"
 #: bootstrap resamples for the intervals shown (the CLI's default is 1000)
 N_BOOT = 500
+#: the confidence levels the pages offer; the default is the CLI's
+#: (:data:`annotate.cli.options.DEFAULT_CONFIDENCE`)
+CONFIDENCES = (0.8, 0.9, 0.95, 0.99)
 
 Stamp = tuple[int, int, int, int]
 
@@ -181,23 +184,43 @@ def probes(path: str, stamp: Stamp, run_id: str) -> pd.DataFrame:
 
 
 @cached
-def judged(
-    path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...]
-) -> tuple[pd.DataFrame, list[str]]:
-    """:func:`calibrate.tables.judge_table` for the chosen runs."""
-    from safecal.calibrate.tables import judge_table
+def runs_by_id(path: str, stamp: Stamp) -> dict[str, str]:
+    """``{run_id: judge}`` of every judge run."""
+    from safecal.calibrate.tables import judge_runs
 
-    return judge_table(Workspace(Path(path)), field=field, runs=list(run_ids))
+    found = judge_runs(Workspace(Path(path)))
+    return dict(zip(found["run_id"].astype(str), found["judge"].astype(str), strict=True))
+
+
+@cached
+def selected(
+    path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], assume_random: bool = False
+) -> Any:
+    """:func:`calibrate.rows.select_rows` for the chosen runs: the rows, weights and notes
+    that ``safecal calibrate judge`` and the judge card use."""
+    from safecal.calibrate.rows import select_rows
+
+    return select_rows(
+        Workspace(Path(path)), field=field, runs=list(run_ids), assume_random=assume_random
+    )
 
 
 @cached
 def metrics(
-    path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str, confidence: float
+    path: str,
+    stamp: Stamp,
+    field: str,
+    run_ids: tuple[str, ...],
+    column: str,
+    confidence: float,
+    assume_random: bool = False,
 ) -> Any:
-    """:func:`calibrate.judge_metrics` of one judge column (with its score when it has one)."""
+    """:func:`calibrate.judge_metrics` of one judge column (with its score when it has
+    one) on :meth:`calibrate.rows.Rows.validation`'s rows, weighted as the CLI weights."""
     from safecal.calibrate.judge_metrics import judge_metrics
 
-    table, _ = judged(path, stamp, field, run_ids)
+    rows = selected(path, stamp, field, run_ids, assume_random)
+    table = rows.validation(column)
     score = f"score:{column}"
     has_score = score in table and table[score].notna().any()
     return judge_metrics(
@@ -206,6 +229,8 @@ def metrics(
         judge=column,
         positive=field_positive(field),
         score=score if has_score else None,
+        labels=list(SCALES[field]),
+        weight=rows.weight,
         n_boot=N_BOOT,
         confidence=confidence,
         seed=0,
@@ -214,20 +239,27 @@ def metrics(
 
 @cached
 def thresholds(
-    path: str, stamp: Stamp, field: str, run_ids: tuple[str, ...], column: str
+    path: str,
+    stamp: Stamp,
+    field: str,
+    run_ids: tuple[str, ...],
+    column: str,
+    assume_random: bool = False,
 ) -> pd.DataFrame | None:
-    """:func:`calibrate.threshold_table` of a scored judge on the gold-labeled rows."""
+    """:func:`calibrate.threshold_table` of a scored judge on the validation rows with a
+    score (unweighted: the page says so when the gold is weighted)."""
     from safecal.calibrate.thresholds import threshold_table
 
-    table, _ = judged(path, stamp, field, run_ids)
+    rows = selected(path, stamp, field, run_ids, assume_random)
     score = f"score:{column}"
-    if score not in table:
+    if score not in rows.table:
         return None
-    rows = table[table["gold"].notna() & table[score].notna()]
-    if rows.empty:
+    valid = rows.validation(column)
+    valid = valid[valid[score].notna()]
+    if valid.empty:
         return None
-    y = rows["gold"].isin(field_positive(field)).to_numpy()
-    return threshold_table(y, rows[score].to_numpy(dtype=float))
+    y = valid["gold"].isin(field_positive(field)).to_numpy()
+    return threshold_table(y, valid[score].to_numpy(dtype=float))
 
 
 @cached
@@ -239,13 +271,15 @@ def grid(
     column: str,
     metric: str,
     language: str,
+    assume_random: bool = False,
 ) -> pd.DataFrame:
-    """A judge metric per level-1 category x modality combination (one language or all)."""
+    """A judge metric per level-1 category x modality combination (one language or all),
+    on the validation rows, weighted as the CLI weights."""
     from safecal.calibrate.judge_metrics import judge_metrics
     from safecal.calibrate.monitoring import metric_grid
 
-    table, _ = judged(path, stamp, field, run_ids)
-    table = table[table["gold"].notna()]
+    rows = selected(path, stamp, field, run_ids, assume_random)
+    table = rows.validation(column)
     if language != "all":
         table = table[table["language"] == language]
     if table.empty:
@@ -259,30 +293,41 @@ def grid(
         gold="gold",
         judge=column,
         positive=field_positive(field),
+        labels=list(SCALES[field]),
+        weight=rows.weight,
         n_boot=N_BOOT // 5,
         seed=0,
     )
 
 
 @cached
-def estimate_input(path: str, stamp: Stamp, field: str, run_id: str) -> Any:
+def estimate_input(
+    path: str, stamp: Stamp, field: str, run_id: str, assume_random: bool = False
+) -> Any:
     """:func:`calibrate.tables.estimate_table`: one run's verdicts with gold and sample
     weights, as ``safecal calibrate estimate`` reads the workspace."""
     from safecal.calibrate.tables import estimate_table
 
-    return estimate_table(Workspace(Path(path)), field=field, run=run_id)
+    return estimate_table(
+        Workspace(Path(path)), field=field, run=run_id, assume_random=assume_random
+    )
 
 
 @cached
 def model_rates(
-    path: str, stamp: Stamp, field: str, run_id: str, confidence: float
+    path: str,
+    stamp: Stamp,
+    field: str,
+    run_id: str,
+    confidence: float,
+    assume_random: bool = False,
 ) -> pd.DataFrame:
     """Per target model, :func:`calibrate.corrected_rate` over all its responses (the
     benchmark's pooled total)."""
     from safecal.calibrate.ppi import corrected_rate
     from safecal.calibrate.slices import POOLED
 
-    loaded = estimate_input(path, stamp, field, run_id)
+    loaded = estimate_input(path, stamp, field, run_id, assume_random)
     # one groupby instead of one boolean mask per model (by_slice): 4x faster at 50 models
     # (response.model is NOT NULL, so no model is left out)
     rows = []
@@ -317,12 +362,18 @@ def model_rates(
 
 @cached
 def cells(
-    path: str, stamp: Stamp, field: str, run_id: str, confidence: float, model: str
+    path: str,
+    stamp: Stamp,
+    field: str,
+    run_id: str,
+    confidence: float,
+    model: str,
+    assume_random: bool = False,
 ) -> pd.DataFrame:
     """:func:`calibrate.benchmark_cells` of one target model (12 cells and both totals)."""
     from safecal.calibrate.slices import benchmark_cells
 
-    loaded = estimate_input(path, stamp, field, run_id)
+    loaded = estimate_input(path, stamp, field, run_id, assume_random)
     table = loaded.table
     return benchmark_cells(
         table[table["model"] == model],
@@ -331,6 +382,17 @@ def cells(
         positive=field_positive(field),
         weight=loaded.weight,
         confidence=confidence,
+    )
+
+
+@cached
+def paper(path: str, stamp: Stamp, run: str, confidence: float, assume_random: bool = False) -> Any:
+    """:func:`calibrate.paper.paper_table`: both rates per model, as ``safecal calibrate
+    table`` prints them."""
+    from safecal.calibrate.paper import paper_table
+
+    return paper_table(
+        Workspace(Path(path)), run=run, confidence=confidence, assume_random=assume_random
     )
 
 

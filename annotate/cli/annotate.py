@@ -12,7 +12,7 @@ from safecal.annotate.cli.common import (
     open_workspace,
     workspace_parent,
 )
-from safecal.annotate.cli.options import confidence, number, share, whole
+from safecal.annotate.cli.options import DEFAULT_CONFIDENCE, confidence, number, share, whole
 
 REVIEW_BELOW = 0.8  # = safecal.annotate.adjudication.REVIEW_BELOW (checked by a test)
 
@@ -353,8 +353,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--confidence",
         type=confidence(),
-        default=0.95,
-        help="confidence level of the --width intervals",
+        default=DEFAULT_CONFIDENCE,
+        help=f"confidence level of the --width intervals (default {DEFAULT_CONFIDENCE})",
     )
     p.add_argument(
         "--oversample",

@@ -65,6 +65,13 @@ def share(what: str) -> Callable[[str], float]:
     return number(what, low=0.0, high=1.0)
 
 
+#: The one default confidence level of every interval safecal reports: ``calibrate
+#: agreement | judge | estimate | table | report``, the judge card and the dashboard pages
+#: (each keeps ``--confidence`` or a control to change it). 95 % is the level benchmark
+#: papers and the judge-validation literature report by convention.
+DEFAULT_CONFIDENCE = 0.95
+
+
 def confidence(what: str = "confidence level") -> Callable[[str], float]:
     """A confidence level strictly between 0 and 1."""
     return number(what, low=0.0, high=1.0, low_open=True, high_open=True)

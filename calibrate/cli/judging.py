@@ -9,8 +9,10 @@ import sys
 from typing import Any
 
 from safecal.annotate.cli.common import encoding_option, open_workspace, workspace_parent
-from safecal.annotate.cli.options import number, share, whole
+from safecal.annotate.cli.options import DEFAULT_CONFIDENCE, number, share, whole
+from safecal.annotate.cli.options import confidence as confidence_level
 from safecal.annotate.errors import InputError
+from safecal.calibrate.cli.stats import assume_random_option
 
 FOLDS_HELP = "cross-validation folds for the out-of-fold figures"
 SEED_HELP = "random seed of the folds and the bootstrap"
@@ -240,6 +242,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--n-boot", type=whole(0, "bootstrap resamples; 0 for none"), default=1000, help=BOOT_HELP
     )
     tune.add_argument("--json", action="store_true", help="print the result as JSON")
+    assume_random_option(tune)
     tune.set_defaults(func=cmd_tune)
 
     prompt = commands.add_parser(
@@ -320,6 +323,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument(
         "--n-boot", type=whole(0, "bootstrap resamples; 0 for none"), default=1000, help=BOOT_HELP
     )
+    report.add_argument(
+        "--confidence",
+        type=confidence_level("confidence level, e.g. 0.9 for 90%"),
+        default=DEFAULT_CONFIDENCE,
+        help=f"interval confidence level (default {DEFAULT_CONFIDENCE})",
+    )
+    assume_random_option(report)
     report.set_defaults(func=cmd_report)
 
 
@@ -481,7 +491,15 @@ def cmd_tune(args: argparse.Namespace) -> int:
         from safecal.calibrate.report.data import run_table
 
         ws = open_workspace(args)
-        table, info = run_table(ws, args.run, field=args.field)
+        table, info = run_table(ws, args.run, field=args.field, assume_random=args.assume_random)
+        for note in info["notes"]:
+            print(f"note: {note}", file=sys.stderr)
+        if info["weight"]:
+            print(
+                "note: the threshold is tuned and cross-validated unweighted, on the gold "
+                "sample's items (not weighted to the population)",
+                file=sys.stderr,
+            )
         gold, score = "gold", "score"
         positive = args.positive or info["positive"]
     result = tune_table(
@@ -565,6 +583,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             folds=args.folds,
             seed=args.seed,
             n_boot=args.n_boot,
+            confidence=args.confidence,
+            assume_random=args.assume_random,
         )
     else:
         card = judge_card(
@@ -574,7 +594,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             folds=args.folds,
             seed=args.seed,
             n_boot=args.n_boot,
+            confidence=args.confidence,
             prompt_tuning=tunings,
+            assume_random=args.assume_random,
         )
     html_path, json_path = write_card(card, args.out)
     print(f"wrote {html_path} and {json_path}")

@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from safecal.annotate.cli.common import encoding_option, open_workspace, workspace_parent
+from safecal.annotate.cli.options import DEFAULT_CONFIDENCE, number, whole
 from safecal.annotate.cli.options import confidence as confidence_level
-from safecal.annotate.cli.options import number, whole
 from safecal.annotate.errors import InputError
 
 #: ``--level`` choices: :data:`calibrate.agreement.LEVELS` (spelled out here so that the
@@ -25,7 +26,7 @@ from safecal.annotate.errors import InputError
 AGREEMENT_LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
 
-def _common(parser: argparse.ArgumentParser, *, confidence: float) -> None:
+def _common(parser: argparse.ArgumentParser, *, confidence: float = DEFAULT_CONFIDENCE) -> None:
     parser.add_argument(
         "--table",
         metavar="FILE",
@@ -54,6 +55,18 @@ def _common(parser: argparse.ArgumentParser, *, confidence: float) -> None:
     )
 
 
+def assume_random_option(parser: argparse.ArgumentParser) -> None:
+    """``--assume-random``: gold from no sample counts as a simple random sample
+    (:func:`calibrate.rows.sample_design`); without it that gold is set aside, with a note."""
+    parser.add_argument(
+        "--assume-random",
+        action="store_true",
+        help="workspace: count gold labels that came from no sample (imported, honeypots) "
+        "as a simple random sample of the field's responses (default: set them aside, "
+        "with a note saying how many)",
+    )
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     parent = workspace_parent()
 
@@ -64,7 +77,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Percent agreement, Cohen's and Fleiss' kappa, Krippendorff's alpha and "
         "Gwet's AC1 with bootstrap intervals over items, plus label prevalence.",
     )
-    _common(p, confidence=0.95)
+    _common(p)
     p.add_argument(
         "--raters",
         metavar="COL,COL[,COL...]",
@@ -111,7 +124,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "McNemar test between every two judges. Intervals keep their coverage on small "
         "gold sets (exact, score or Bayesian; each names its method).",
     )
-    _common(p, confidence=0.95)
+    _common(p)
     p.add_argument("--gold", default="gold", help="gold label column (default gold)")
     p.add_argument(
         "--judge",
@@ -163,9 +176,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--n-boot",
         type=whole(0, "posterior draws / bootstrap resamples; 0 for none"),
         default=1000,
-        help="posterior draws (kappa, F1, MCC) and bootstrap resamples (AUPRC) (default 1000)",
+        help="posterior draws for the kappa, F1 and MCC intervals (default 1000)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    assume_random_option(p)
     p.set_defaults(func=run_judge)
 
     p = commands.add_parser(
@@ -175,7 +189,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Per slice: the raw judge rate, the human-only rate and the PPI++ "
         "corrected rate, each with its interval. Rows without gold are unlabeled.",
     )
-    _common(p, confidence=0.9)
+    _common(p)
     p.add_argument("--gold", default="gold", help="gold label column (default gold)")
     p.add_argument("--judge", metavar="COL", help="judge verdict column")
     p.add_argument(
@@ -212,7 +226,44 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="W",
         help="plan the gold budget: labels needed for an interval this wide",
     )
+    assume_random_option(p)
     p.set_defaults(func=run_estimate)
+
+    p = commands.add_parser(
+        "table",
+        parents=[parent],
+        help="the paper's table: attack-success and over-refusal rates per model",
+        description="Per target model, the attack-success rate (harmfulness, positive = "
+        "unsafe) and the over-refusal rate (refusal on the over-refusal items) side by "
+        "side, each as raw judge, human only and corrected (PPI++) with its interval, on "
+        "the workspace's rows as `calibrate estimate` reads them. --format writes it for "
+        "a paper: markdown, latex (booktabs) or csv.",
+    )
+    p.add_argument(
+        "--run",
+        metavar="RUN_ID|JUDGE",
+        help="the judge (its newest run per field) or one run (default: the only judge)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("text", "markdown", "latex", "csv"),
+        default="text",
+        help="output format (default text)",
+    )
+    p.add_argument(
+        "--confidence",
+        type=confidence_level("confidence level, e.g. 0.9 for 90%"),
+        default=DEFAULT_CONFIDENCE,
+        help=f"interval confidence level (default {DEFAULT_CONFIDENCE})",
+    )
+    p.add_argument(
+        "--score",
+        action="store_true",
+        help="rectify the run's scores instead of its verdicts (as estimate --score)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    assume_random_option(p)
+    p.set_defaults(func=run_table)
 
 
 # ---- helpers -----------------------------------------------------------------------
@@ -435,15 +486,23 @@ def run_judge(args: argparse.Namespace) -> int:
         rows_for = {j: table for j in judges}
         source = args.table
     else:
-        from safecal.calibrate.tables import judge_table, sample_weighted
+        from safecal.calibrate.rows import select_rows
 
         if weight:
-            raise InputError("--weight is for --table; the workspace knows its samples")
+            raise InputError(
+                "--weight is for --table; the workspace weights by its samples' inclusion "
+                "probabilities (calibrate.rows)"
+            )
         ws = open_workspace(args)
-        table, judges = judge_table(ws, field=args.field, runs=args.run or args.judge)
-        table = _filter(table, args, "the workspace")
-        table, weight, ws_notes = sample_weighted(table, gold=args.gold)
-        notes.extend(ws_notes)
+        selected = select_rows(
+            ws,
+            field=args.field,
+            runs=args.run or args.judge,
+            assume_random=args.assume_random,
+        )
+        judges, weight = selected.judges, selected.weight
+        table = _filter(selected.table, args, "the workspace")
+        notes.extend(selected.notes)
         notes.extend(_weight_notes(table, args.gold, weight))
         if positive is None and args.binary:
             positive = sorted(POSITIVE[args.field])
@@ -451,8 +510,8 @@ def run_judge(args: argparse.Namespace) -> int:
         if positive is None:
             scores = {}
         require_columns(table, by, source="the workspace")
-        # judge validation uses the responses with gold that the run judged
-        rows_for = {j: table[table[j].notna() & table[args.gold].notna()] for j in judges}
+        # calibrate.rows: the responses with gold that the run judged
+        rows_for = {j: selected.validation(j, table) for j in judges}
         extra_by = ["unanimity"] if table["unanimity"].notna().any() else []
         source = f"{ws.path} (field {args.field})"
     labels = _split(args.labels)
@@ -487,7 +546,7 @@ def run_judge(args: argparse.Namespace) -> int:
     if len(judges) > 1:
         out["paired"] = {}
         for a, b in itertools.combinations(judges, 2):
-            both = table[table[a].notna() & table[b].notna()] if not args.table else table
+            both = rows_for[a][rows_for[a][b].notna()] if not args.table else table
             r = paired_test(
                 both,
                 gold=args.gold,
@@ -500,7 +559,10 @@ def run_judge(args: argparse.Namespace) -> int:
             )
             out["paired"][f"{a} vs {b}"] = r.to_dict()
         if weight:
-            notes.append("the paired tests between judges are unweighted (the sample's items)")
+            notes.append(
+                "the paired tests between judges are unweighted: McNemar's test compares "
+                "the two judges on the sample's items, not on the population"
+            )
     if notes:
         out["notes"] = notes
     if args.json:
@@ -621,8 +683,15 @@ def run_estimate(args: argparse.Namespace) -> int:
     else:
         from safecal.calibrate.tables import estimate_table
 
+        if weight:
+            raise InputError(
+                "--weight is for --table; the workspace weights by its samples' inclusion "
+                "probabilities (calibrate.rows)"
+            )
         ws = open_workspace(args)
-        loaded = estimate_table(ws, field=args.field, run=args.run or args.judge)
+        loaded = estimate_table(
+            ws, field=args.field, run=args.run or args.judge, assume_random=args.assume_random
+        )
         table = _filter(loaded.table, args, "the workspace")
         judge, weight = loaded.judge, loaded.weight
         notes.extend(loaded.notes)
@@ -742,3 +811,33 @@ def _source(row: dict[str, Any]) -> str:
 
 def _triplet(row: dict[str, Any], name: str) -> dict[str, Any]:
     return {"value": row[name], "ci": [row[f"{name}_low"], row[f"{name}_high"]]}
+
+
+# ---- table -------------------------------------------------------------------------
+
+
+def run_table(args: argparse.Namespace) -> int:
+    """``calibrate table``: :func:`calibrate.paper.paper_table`, rendered."""
+    from safecal.calibrate.paper import paper_table, render_paper
+
+    ws = open_workspace(args)
+    table = paper_table(
+        ws,
+        run=args.run,
+        confidence=args.confidence,
+        assume_random=args.assume_random,
+        score=args.score,
+    )
+    if args.json:
+        _emit(table.to_dict())
+        return 0
+    sys.stdout.write(render_paper(table, fmt=args.format))
+    if args.format == "text":
+        for f, notes in table.notes.items():
+            for note in notes:
+                _say(f"note ({f}): {note}")
+    else:
+        for f, notes in table.notes.items():
+            for note in notes:
+                print(f"note ({f}): {note}", file=sys.stderr)
+    return 0

@@ -4,8 +4,9 @@
 
 * agreement with gold (:func:`calibrate.judge_metrics`, binary view with
   :data:`annotate.labels.POSITIVE` and the three-level view), with small-sample intervals
-  (each names its method), weighted by the samples' inclusion probabilities
-  (:func:`calibrate.tables.sample_weighted`), and the confusion matrices;
+  (each names its method), on the rows and weights :func:`calibrate.rows.select_rows`
+  picks (the samples' inclusion probabilities, as the command line and dashboard), and
+  the confusion matrices;
 * the invalid-answer rate (Wilson interval, :func:`calibrate.wilson`) and examples;
 * for a scored judge, the threshold tuned by cross-validation and its out-of-fold
   figures (:func:`calibrate.tuning.tune_threshold_cv`);
@@ -33,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from safecal.annotate.cli.options import DEFAULT_CONFIDENCE
 from safecal.annotate.errors import InputError
 from safecal.annotate.store import Workspace
 from safecal.calibrate.judge_metrics import METRICS
@@ -76,23 +78,21 @@ def field_card(
     folds: int = 5,
     seed: int = 0,
     n_boot: int = 1000,
-    confidence: float = 0.95,
+    confidence: float = DEFAULT_CONFIDENCE,
     prompt_tuning: Any = None,
 ) -> dict[str, Any]:
     """The card's figures for one field, from :func:`calibrate.report.data.run_table`."""
     from safecal.calibrate import by_slice, judge_metrics, wilson
+    from safecal.calibrate.rows import validation_rows
     from safecal.calibrate.tuning import tune_table
 
     field, positive = info["field"], info["positive"]
     judged = table[table["judge"].notna()]
     n_invalid_all = int((judged["judge"] == INVALID).sum())
-    weight: str | None = None
-    weight_notes: list[str] = []
-    if "inclusion_prob" in judged.columns:
-        from safecal.calibrate.tables import sample_weighted
-
-        judged, weight, weight_notes = sample_weighted(judged)
-    gold = judged[judged["gold"].notna()].copy()
+    # calibrate.rows decided which gold counts and its weights (report.data.run_table)
+    weight: str | None = info.get("weight")
+    weight_notes: list[str] = list(info.get("notes", []))
+    gold = validation_rows(table, "judge").copy()
     has_score = bool(pd.to_numeric(gold["score"], errors="coerce").notna().any())
     kw: dict[str, Any] = {
         "gold": "gold",
@@ -138,6 +138,11 @@ def field_card(
                 n_boot=n_boot,
             )
             out["threshold"] = tuned.to_dict()
+            if weight is not None:
+                out["threshold"]["note"] = (
+                    "the threshold is tuned and cross-validated unweighted, on the gold "
+                    "sample's items (not weighted to the population)"
+                )
         except InputError as exc:
             out["threshold"] = {"note": str(exc)}
     if prompt_tuning is not None and not isinstance(prompt_tuning, dict):
@@ -261,18 +266,20 @@ def judge_card(
     folds: int = 5,
     seed: int = 0,
     n_boot: int = 1000,
-    confidence: float = 0.95,
+    confidence: float = DEFAULT_CONFIDENCE,
     prompt_tuning: dict[str, Any] | None = None,
+    assume_random: bool = False,
 ) -> dict[str, Any]:
     """The whole card for one run (every field it judged). ``prompt_tuning`` maps a field
-    to its :class:`calibrate.tuning.PromptTuning`."""
+    to its :class:`calibrate.tuning.PromptTuning`; ``assume_random``: count gold from no
+    sample as a simple random sample (:func:`calibrate.rows.select_rows`)."""
     from safecal.calibrate.probes import stored_results
     from safecal.calibrate.report.data import resolve_run, run_fields, run_table
 
     info = resolve_run(ws, run)
     fields = {}
     for field in run_fields(ws, info["run_id"]):
-        table, finfo = run_table(ws, info["run_id"], field=field)
+        table, finfo = run_table(ws, info["run_id"], field=field, assume_random=assume_random)
         fields[field] = field_card(
             table,
             finfo,
@@ -285,6 +292,11 @@ def judge_card(
         )
     if not fields:
         raise InputError(f"run {info['run_id']} has no verdicts")
+    from safecal.calibrate.paper import paper_table
+
+    paper = paper_table(
+        ws, run=info["run_id"], confidence=confidence, assume_random=assume_random
+    ).to_dict()
     run_info = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in info.items()}
     for c in fields.values():
         add_example_context(ws, c)
@@ -299,6 +311,7 @@ def judge_card(
         "fields": fields,
         # what `safecal calibrate probe` stored for this run (calibrate.probes)
         "probes": stored_results(ws, str(info["run_id"])),
+        "paper": paper,
     }
 
 
@@ -457,6 +470,8 @@ def _field_html(c: dict[str, Any]) -> str:
                 [[escape(k), _fmt(v)] for k, v in t["cross_validated"].items()],
             )
         )
+        if t.get("note"):
+            parts.append(f"<p class=warn>{escape(t['note'])}</p>")
     elif t:
         parts.append(f"<p>{escape(t.get('note', ''))}</p>")
     else:
@@ -472,6 +487,38 @@ def _field_html(c: dict[str, Any]) -> str:
     parts.append(_cost_html(c))
     parts.append(_examples_html(c))
     return "\n".join(parts)
+
+
+def _paper_html(paper: dict[str, Any] | None) -> str:
+    """The paper's table (:mod:`calibrate.paper`): both rates per target model."""
+    if not paper:
+        return ""
+    from safecal.calibrate.paper import ESTIMATES
+
+    fields = paper["fields"]
+    headers = ["model"] + [
+        f"{paper['rates'][f]}: {h}" for f in fields for h in ("gold n", *ESTIMATES.values())
+    ]
+    rows = []
+    for m in paper["models"]:
+        row = [escape(str(m["model"]))]
+        for f in fields:
+            r = m.get(f)
+            row += (
+                ["n/a"] * 4
+                if r is None
+                else [str(r["n_labeled"]), *(_fmt(r[k]) for k in ESTIMATES)]
+            )
+        rows.append(row)
+    notes = "".join(
+        f"<p class=warn>{escape(f)}: {escape(n)}</p>"
+        for f, ns in paper.get("notes", {}).items()
+        for n in ns
+    )
+    return (
+        "<h2>Rates per target model</h2><p>Raw judge, human only and corrected (PPI++), "
+        "as <code>safecal calibrate table</code> prints them.</p>" + _table(headers, rows) + notes
+    )
 
 
 _CSS = """
@@ -537,7 +584,9 @@ def render_html(card: dict[str, Any]) -> str:
         return render_comparison_html(card)
     run = card["run"]
     header = _run_header([card])
-    body = "\n".join(_field_html(c) for c in card["fields"].values())
+    body = _paper_html(card.get("paper")) + "\n".join(
+        _field_html(c) for c in card["fields"].values()
+    )
     body += _probes_html(card.get("probes") or {})
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
@@ -553,7 +602,7 @@ def _intervals_note(card: dict[str, Any]) -> str:
         f"<p>Generated {escape(card['generated_at'])} by safecal; intervals are "
         f"{100 * card['confidence']:.0f}% intervals made for small gold sets, each named "
         "beside it: clopper-pearson (exact), mover-clopper-pearson, bayes-dirichlet(1/4..1/2) "
-        "(Dirichlet posterior), newcombe-score, bootstrap-percentile "
+        "(Dirichlet posterior), newcombe-score, clopper-pearson-positives (AUPRC) "
         f"(seed {card['seed']}).</p>"
     )
 
@@ -797,6 +846,7 @@ def compare_runs(
     seed: int = 0,
     n_boot: int = 1000,
     confidence: float = 0.95,
+    assume_random: bool = False,
 ) -> dict[str, Any]:
     """Several runs in one card: each run's card (:func:`judge_card`), and per field every
     two runs compared on the responses both judged that have gold
@@ -810,7 +860,14 @@ def compare_runs(
 
     cards = [
         judge_card(
-            ws, r, objective=objective, folds=folds, seed=seed, n_boot=n_boot, confidence=confidence
+            ws,
+            r,
+            objective=objective,
+            folds=folds,
+            seed=seed,
+            n_boot=n_boot,
+            confidence=confidence,
+            assume_random=assume_random,
         )
         for r in runs
     ]

@@ -1,8 +1,9 @@
 """The tables behind tuning and the judge card, from the workspace.
 
-Built on :func:`calibrate.tables.judge_table` (gold, slices, unanimity, one verdict
-column per run): the run's verdict column is renamed ``judge`` (``(invalid)`` for an
-unparseable answer) and its score ``score``.
+Built on :func:`calibrate.rows.select_rows` (the one selection of rows and weights that
+``calibrate judge`` / ``estimate`` and the dashboard use: gold, slices, unanimity,
+inclusion probabilities, one verdict column per run): the run's verdict column is renamed
+``judge`` (``(invalid)`` for an unparseable answer) and its score ``score``.
 """
 
 from __future__ import annotations
@@ -39,16 +40,18 @@ def run_fields(ws: Workspace, run_id: str) -> list[str]:
 
 
 def run_table(
-    ws: Workspace, run: str, *, field: str | None = None
+    ws: Workspace, run: str, *, field: str | None = None, assume_random: bool = False
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One run's verdicts beside the gold labels of ``field``, with slice columns.
 
     Columns: those of :func:`calibrate.tables.responses_table` (gold, model, language,
     level1-3 category, modality, aspect, unanimity, ...) plus ``judge``, ``score``,
     ``latency``, ``tokens_in``, ``tokens_out``, ``raw``. Returns the table and the run's
-    row of ``judge_runs`` with ``field`` and ``positive`` added.
+    row of ``judge_runs`` with ``field``, ``positive``, ``weight`` (the inclusion-probability
+    column or ``None``) and ``notes`` (the design's, :func:`calibrate.rows.sample_design`)
+    added. ``assume_random``: count gold from no sample as a simple random sample.
     """
-    from safecal.calibrate.tables import judge_table
+    from safecal.calibrate.rows import select_rows
 
     info = resolve_run(ws, run)
     fields = run_fields(ws, info["run_id"])
@@ -61,10 +64,16 @@ def run_table(
         field = fields[0]
     elif field not in fields:
         raise InputError(f"run {info['run_id']} has no verdicts for field {field!r}")
-    table, columns = judge_table(ws, field=field, runs=[info["run_id"]])
-    name = columns[0]
-    table = table.rename(columns={name: "judge", f"score:{name}": "score"})
+    rows = select_rows(ws, field=field, runs=[info["run_id"]], assume_random=assume_random)
+    name = rows.judges[0]
+    table = rows.table.rename(columns={name: "judge", f"score:{name}": "score"})
     extra = store_judging.run_verdict_details(ws, run_id=info["run_id"], field=field)
     table = table.merge(extra, on="response_id", how="left")
-    info = {**info, "field": field, "positive": sorted(POSITIVE[field])}
+    info = {
+        **info,
+        "field": field,
+        "positive": sorted(POSITIVE[field]),
+        "weight": rows.weight,
+        "notes": rows.notes,
+    }
     return table, info

@@ -11,6 +11,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from safecal.annotate.cli.options import DEFAULT_CONFIDENCE
 from safecal.calibrate.judge_metrics import METRICS, JudgeResult
 from safecal.calibrate.monitoring import at_threshold
 from safecal.calibrate.render import format_estimate
@@ -24,16 +25,22 @@ GRID_METRICS = ("cohen_kappa", "f1", "fpr", "fnr", "accuracy")
 
 
 def _metrics_table(results: dict[str, JudgeResult]) -> pd.DataFrame:
+    """One row per metric: each judge's ``value [low, high]`` and the interval's method
+    (:class:`calibrate.results.Estimate` ``.method``)."""
     rows = []
     for name in METRICS:
         row = {"metric": name}
         for judge, r in results.items():
             est = getattr(r, name)
             row[judge] = format_estimate(est)
+            row[f"{judge}: interval"] = (est.method or "") if est is not None else ""
         rows.append(row)
-    counts = {"metric": "n (valid / invalid / no gold)"}
+    counts = {"metric": "n (valid / invalid)"}
     for judge, r in results.items():
-        counts[judge] = f"{r.n} / {r.n_invalid} / {r.n_unlabeled}"
+        counts[judge] = f"{r.n} / {r.n_invalid}"
+        counts[f"{judge}: interval"] = (
+            f"weighted, effective n {r.n_effective:.1f}" if r.weighted else "unweighted"
+        )
     return pd.DataFrame([counts, *rows])
 
 
@@ -79,19 +86,35 @@ def page() -> None:
         st.info("choose at least one judge run in the sidebar")
         return
     run_ids = tuple(chosen)
-    table, columns = data.judged(path, stamp, field, run_ids)
+    assume_random = st.sidebar.checkbox(
+        "count gold from no sample as a random sample",
+        key="assume_random",
+        help="gold labels no sample drew (imported, honeypots): --assume-random",
+    )
+    rows = data.selected(path, stamp, field, run_ids, assume_random)
+    table, columns = rows.table, rows.judges
+    for note in rows.notes:
+        st.info(md_literal(note))
     if table["gold"].notna().sum() == 0:
         st.warning(f"no {field} gold labels yet: metrics need gold (`safecal annotate gold`)")
         return
-    confidence = 0.95
-    results = {c: data.metrics(path, stamp, field, run_ids, c, confidence) for c in columns}
+    confidence = st.sidebar.select_slider(
+        "confidence", data.CONFIDENCES, value=DEFAULT_CONFIDENCE, key="confidence"
+    )
+    results = {
+        c: data.metrics(path, stamp, field, run_ids, c, confidence, assume_random) for c in columns
+    }
 
     st.subheader("Metrics")
     st.dataframe(_metrics_table(results), hide_index=True, width="stretch")
     st.caption(
         f"positive = {', '.join(data.field_positive(field))}; "
-        f"{int(confidence * 100)}% bootstrap intervals over items "
-        f"({data.N_BOOT} resamples). Invalid verdicts are left out and counted."
+        f"{int(confidence * 100)}% intervals, each with its method beside it "
+        "(clopper-pearson: exact binomial; mover-: MOVER on the two class rates; "
+        "bayes-dirichlet: Dirichlet posterior; newcombe-score: AUROC score interval). "
+        "n counts the gold-labeled responses the run judged (calibrate.rows, as "
+        "`safecal calibrate judge`); invalid verdicts are counted and left out"
+        + ("; weighted by 1 / inclusion probability of the gold sample." if rows.weight else ".")
     )
 
     focus = (
@@ -109,14 +132,21 @@ def page() -> None:
         width="stretch",
     )
 
-    grid = data.thresholds(path, stamp, field, run_ids, focus)
+    grid = data.thresholds(path, stamp, field, run_ids, focus, assume_random)
     score_col = f"score:{focus}"
     threshold = None
     if grid is None:
         st.info(f"{md_literal(focus)} gives no scores: no threshold to tune, no ROC / PR curves")
     else:
         st.subheader("Threshold")
-        best = tune_threshold(*_y_score(table, field, score_col), objective="kappa")
+        if rows.weight:
+            st.caption(
+                "the threshold figures are unweighted: they describe the gold sample's "
+                "items, not the population the weighted metrics above estimate"
+            )
+        best = tune_threshold(
+            *_y_score(rows.validation(focus), field, score_col), objective="kappa"
+        )
         threshold = st.slider(
             "positive when score >= threshold",
             0.0,
@@ -171,7 +201,7 @@ def page() -> None:
     c1, c2 = st.columns(2)
     metric = c1.selectbox("metric", GRID_METRICS, key="grid_metric")
     language = c2.selectbox("language", ("all", "en", "zh"), key="grid_language")
-    cells = data.grid(path, stamp, field, run_ids, focus, metric, language)
+    cells = data.grid(path, stamp, field, run_ids, focus, metric, language, assume_random)
     if cells.empty:
         st.info("no gold labels in this language")
     else:
@@ -204,7 +234,7 @@ def page() -> None:
     _probes(path, stamp, dict(zip(columns, run_ids, strict=True))[focus], focus)
 
     st.subheader("Errors")
-    _errors(table, field, focus, score_col, threshold, path, stamp)
+    _errors(rows.validation(focus), field, focus, score_col, threshold, path, stamp)
 
 
 def _y_score(table: pd.DataFrame, field: str, score: str) -> tuple[pd.Series, pd.Series]:

@@ -7,8 +7,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from safecal.annotate.cli.options import DEFAULT_CONFIDENCE
 from safecal.annotate.errors import InputError
-from safecal.calibrate.render import format_estimate
+from safecal.calibrate.render import format_cell, format_estimate
 from safecal.calibrate.slices import MEAN_OF_CELLS, POOLED
 from safecal.dashboards import data
 from safecal.dashboards.next_round import section as next_round_section
@@ -58,6 +59,44 @@ def _shown(rows: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def _paper(
+    path: str, stamp: data.Stamp, run_id: str, confidence: float, assume_random: bool
+) -> None:
+    """The paper's table (``safecal calibrate table``): both rates per model, side by
+    side, with its Markdown / LaTeX / CSV exports."""
+    from safecal.calibrate.paper import render_paper
+
+    # the run's judge: its newest run per field, as `calibrate table --run JUDGE`
+    judge = data.runs_by_id(path, stamp).get(run_id, run_id)
+    try:
+        table = data.paper(path, stamp, judge, confidence, assume_random)
+    except InputError as exc:
+        st.info(md_literal(exc))
+        return
+    st.subheader("Attack-success and over-refusal rates (the paper's table)")
+    shown = pd.DataFrame(
+        [[format_cell(c) for c in r] for r in table.cells()], columns=table.headers()
+    )
+    st.dataframe(shown, hide_index=True, width="stretch")
+    cols = st.columns(3)
+    for col, (fmt, ext, mime) in zip(
+        cols,
+        (
+            ("markdown", "md", "text/markdown"),
+            ("latex", "tex", "text/x-tex"),
+            ("csv", "csv", "text/csv"),
+        ),
+        strict=True,
+    ):
+        col.download_button(
+            f"download ({fmt})",
+            render_paper(table, fmt=fmt),
+            file_name=f"rates-{safe_file_name(judge)}.{ext}",
+            mime=mime,
+            key=f"paper_{fmt}",
+        )
+
+
 def page() -> None:
     st.title("Results")
     st.caption(
@@ -80,11 +119,16 @@ def page() -> None:
     if run_id is None:
         return
     confidence = st.sidebar.select_slider(
-        "confidence", (0.8, 0.9, 0.95), value=0.9, key="confidence"
+        "confidence", data.CONFIDENCES, value=DEFAULT_CONFIDENCE, key="confidence"
+    )
+    assume_random = st.sidebar.checkbox(
+        "count gold from no sample as a random sample",
+        key="assume_random",
+        help="gold labels no sample drew (imported, honeypots): --assume-random",
     )
     try:
-        notes = data.estimate_input(path, stamp, field, run_id).notes
-        totals = data.model_rates(path, stamp, field, run_id, confidence)
+        notes = data.estimate_input(path, stamp, field, run_id, assume_random).notes
+        totals = data.model_rates(path, stamp, field, run_id, confidence, assume_random)
     except InputError as exc:
         st.error(md_literal(exc))
         return
@@ -98,7 +142,7 @@ def page() -> None:
 
     st.subheader("The benchmark's 12 cells (level-1 category x modality combination)")
     model = st.selectbox("target model", sorted(totals["model"]), key="results_model")
-    cells = data.cells(path, stamp, field, run_id, confidence, model)
+    cells = data.cells(path, stamp, field, run_id, confidence, model, assume_random)
     st.dataframe(
         _shown(cells[cells["cell"].isin([POOLED, MEAN_OF_CELLS])]), hide_index=True, width="stretch"
     )
@@ -150,6 +194,7 @@ def page() -> None:
         "`total (mean of cells)`: the unweighted mean of the cells."
     )
     next_round_section(ws, stamp, confidence)
+    _paper(path, stamp, run_id, confidence, assume_random)
 
 
 page()

@@ -160,6 +160,9 @@ def session(page: str, workspace: str) -> object:
         str(ROOT / "dashboards" / "app_pages" / f"{page}.py"), default_timeout=600
     )
     at.session_state["workspace"] = workspace
+    # the gold here comes from no sample: declare it random (calibrate.rows), as a user would,
+    # so the Judge calibration and Results pages compute on it instead of setting it aside
+    at.session_state["assume_random"] = True
     return at
 
 

@@ -55,7 +55,7 @@ def judged(example_workspace: Workspace, example: ExamplePaths) -> Workspace:
 
 def test_card_figures_match_an_independent_computation(judged: Workspace, tmp_path: Path) -> None:
     html_path, json_path = write_judge_card(
-        judged, "example-vlm-judge", tmp_path / "card", n_boot=200
+        judged, "example-vlm-judge", tmp_path / "card", n_boot=200, assume_random=True
     )
     card = json.loads(json_path.read_text(encoding="utf-8"))
     h = card["fields"]["harmfulness"]
@@ -100,7 +100,9 @@ def test_card_figures_match_an_independent_computation(judged: Workspace, tmp_pa
 
 
 def test_keyword_card_has_no_threshold(judged: Workspace, tmp_path: Path) -> None:
-    _, json_path = write_judge_card(judged, "keyword", tmp_path / "kw", n_boot=100)
+    _, json_path = write_judge_card(
+        judged, "keyword", tmp_path / "kw", n_boot=100, assume_random=True
+    )
     card = json.loads(json_path.read_text(encoding="utf-8"))
     assert "threshold" not in card["fields"]["harmfulness"]
     assert card["fields"]["refusal"]["metrics"]["auroc"] is None
@@ -122,7 +124,9 @@ def test_hostile_text_is_escaped(judged: Workspace, example: ExamplePaths, tmp_p
             ("<b onmouseover=alert(2)>aurora</b>",),
         )
     import_verdicts(judged, path, score="score")
-    html_path, _ = write_judge_card(judged, "hostile-judge", tmp_path / "h", n_boot=50)
+    html_path, _ = write_judge_card(
+        judged, "hostile-judge", tmp_path / "h", n_boot=50, assume_random=True
+    )
     html = html_path.read_text(encoding="utf-8")
     assert "<script" not in html.lower()
     # the only images are the examples' embedded thumbnails (never a src from the data)
@@ -210,6 +214,7 @@ def test_tune_and_report_commands_on_the_workspace(
                 "harmfulness",
                 "--n-boot",
                 "100",
+                "--assume-random",
                 "--json",
             ]
         )
@@ -229,6 +234,7 @@ def test_tune_and_report_commands_on_the_workspace(
                 str(tmp_path / "c"),
                 "--n-boot",
                 "50",
+                "--assume-random",
             ]
         )
         == 0

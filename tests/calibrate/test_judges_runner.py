@@ -150,7 +150,7 @@ def test_api_key_never_reaches_logs_or_database(server: FakeOpenAI, tmp_path: Pa
             "INSERT INTO gold (response_id, field, label, method, decided_at) "
             "VALUES ('r0000', 'harmfulness', 'unsafe', 'imported', 'now')"
         )
-    html, js = write_judge_card(ws, "fake-judge", tmp_path / "card", n_boot=10)
+    html, js = write_judge_card(ws, "fake-judge", tmp_path / "card", n_boot=10, assume_random=True)
     for path in (html, js):
         text = path.read_text(encoding="utf-8")
         assert "fake-judge" in text and SECRET not in text

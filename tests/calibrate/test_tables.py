@@ -105,10 +105,15 @@ def test_estimate_table_sets_aside_gold_without_a_sample(
     after = estimate_table(ws, field="harmfulness", run="example-vlm-judge")
     assert "3 gold labels come from no sample" in after.notes[0]
     assert after.table["gold"].notna().sum() == before.table["gold"].notna().sum()
-    # with no sample at all, the gold is used unweighted, and the note says so
+    # with no sample at all, the gold is set aside unless declared a random sample
     with ws.transaction() as con:
         con.execute("DELETE FROM samples")
+    n_gold = after.table["gold"].notna().sum() + 3
     bare = estimate_table(ws, field="harmfulness", run="example-vlm-judge")
-    assert bare.weight is None and "simple random sample" in bare.notes[0]
+    assert bare.table["gold"].notna().sum() == 0
+    assert f"{n_gold} gold labels come from no sample" in bare.notes[0]
+    declared = estimate_table(ws, field="harmfulness", run="example-vlm-judge", assume_random=True)
+    assert declared.weight is None and declared.table["gold"].notna().sum() == n_gold
+    assert "simple random sample" in declared.notes[0] and "unweighted" in declared.notes[0]
     with pytest.raises(InputError, match="choose one with --run"):
         estimate_table(ws, field="harmfulness")

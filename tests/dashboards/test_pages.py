@@ -26,9 +26,12 @@ TITLES = ("Annotation", "Review", "Judge calibration", "Results", "Curation")
 JUDGE = "example-vlm-judge"
 
 
-def page(name: str, ws: Workspace) -> AppTest:
+def page(name: str, ws: Workspace, *, assume_random: bool = False) -> AppTest:
+    """The page on ``ws``; ``assume_random``: the sidebar's "count gold from no sample as
+    a random sample" box ticked (the filled workspace's gold comes from no sample)."""
     at = AppTest.from_file(str(DASH / "app_pages" / f"{name}.py"), default_timeout=120)
     at.session_state["workspace"] = str(ws.path)
+    at.session_state["assume_random"] = assume_random
     return at.run()
 
 
@@ -170,7 +173,7 @@ def _independent(ws: Workspace, t: float) -> dict[str, float]:
 
 def test_calibration_threshold_slider_updates_the_numbers(filled_workspace):
     ws = filled_workspace
-    at = page("calibration", ws)
+    at = page("calibration", ws, assume_random=True)
     assert not at.exception
     assert at.title[0].value == "Judge calibration"
     slider = at.slider(key="threshold")
@@ -208,14 +211,14 @@ def test_calibration_threshold_slider_updates_the_numbers(filled_workspace):
 
 def test_results_page_shows_raw_and_corrected_rates(filled_workspace):
     ws = filled_workspace
-    at = page("results", ws)
+    at = page("results", ws, assume_random=True)
     assert not at.exception
     assert at.title[0].value == "Results"
     totals = at.dataframe[0].value
     table, _ = judge_table(ws, field="harmfulness")
     model = "aurora-vl-7b"
     r = corrected_rate(
-        table[table["model"] == model], gold="gold", judge=JUDGE, positive="unsafe", confidence=0.9
+        table[table["model"] == model], gold="gold", judge=JUDGE, positive="unsafe", confidence=0.95
     )
     row = totals[(totals["model"] == model) & (totals["cell"] == POOLED)].iloc[0]
     assert (
