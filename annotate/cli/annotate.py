@@ -422,8 +422,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--confidence",
         type=confidence(),
-        default=0.9,
-        help="confidence level of the projected interval widths",
+        default=DEFAULT_CONFIDENCE,
+        help=f"confidence level of the projected interval widths (default {DEFAULT_CONFIDENCE})",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed of the draw")
     p.add_argument(
