@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from safecal.annotate.cli.options import DEFAULT_CONFIDENCE
 from safecal.annotate.next_round import plan_next
 
 DASH = Path(__file__).resolve().parents[2] / "dashboards"
@@ -23,8 +24,8 @@ def test_results_page_projects_and_records_the_next_round(filled_workspace):
     ws = filled_workspace
     at = _page("results", ws)
     assert not at.exception
-    shown = at.dataframe[4].value
-    plan = plan_next(ws, n=100, confidence=0.9)
+    shown = next(d.value for d in at.dataframe if "width after (next round)" in d.value.columns)
+    plan = plan_next(ws, n=100, confidence=DEFAULT_CONFIDENCE)  # the page's default
     assert shown["stratum"].tolist() == plan.strata["stratum"].tolist()
     assert shown["width after (next round)"].to_numpy() == pytest.approx(
         plan.strata["width_proposed"].to_numpy()
