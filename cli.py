@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -41,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--workspace",
         "-w",
         default=None,
-        help="workspace folder (default: $SAFECAL_WORKSPACE or ./safecal-workspace)",
+        help=(
+            "workspace folder, or postgresql://USER@HOST[:PORT]/DB with its files in "
+            "$SAFECAL_FILES (default: $SAFECAL_WORKSPACE or ./safecal-workspace)"
+        ),
     )
     subparsers = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
     for name in GROUPS:
@@ -100,6 +102,14 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database_errors(integrity: bool = False) -> tuple[type[BaseException], ...]:
+    """SQLite's and PostgreSQL's error classes (imported only when an error is raised:
+    ``--help`` stays quick)."""
+    from safecal.annotate.store import backend
+
+    return backend.integrity_errors() if integrity else backend.database_errors()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -108,8 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except sqlite3.Error as exc:
-        if isinstance(exc, sqlite3.IntegrityError):  # checks before writing should catch it
+    except _database_errors() as exc:
+        if isinstance(
+            exc, _database_errors(integrity=True)
+        ):  # checks before writing should catch it
             advice = (
                 "a row broke one of the workspace's rules (a duplicate, a missing reference); "
                 "safecal's checks should have named it: please report the command"

@@ -26,7 +26,6 @@ import multiprocessing
 import os
 import queue
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -43,7 +42,7 @@ from safecal.annotate.errors import InputError
 from safecal.annotate.ingest_report import IngestReport, Problems, listing
 from safecal.annotate.labels import LANGUAGES, canonical_values
 from safecal.annotate.readers import apply_mapping, check_file, iter_table, mapped_keys
-from safecal.annotate.store import Workspace, catalog
+from safecal.annotate.store import Connection, Workspace, catalog
 
 REQUIRED = ("item_id", "model", "language", "response")
 OPTIONAL = ("settings", "timestamp")
@@ -105,9 +104,7 @@ def ingest_responses(
     return report
 
 
-def _drop_indexes_for_bulk_load(
-    con: sqlite3.Connection, path: Path, *, n_existing: int
-) -> list[str]:
+def _drop_indexes_for_bulk_load(con: Connection, path: Path, *, n_existing: int) -> list[str]:
     """Drop the secondary indexes of ``responses`` when the file looks larger than the
     table (about 300 bytes a row): building an index once from sorted keys after the
     load is several times faster than updating it a million times in random order.

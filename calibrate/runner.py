@@ -36,14 +36,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from safecal.annotate.labels import FIELD_FOR_ASPECT
-from safecal.annotate.store import Workspace, runs
+from safecal.annotate.store import Connection, Workspace, runs
 from safecal.calibrate import cache
 from safecal.calibrate.judges.base import Case, Verdict
 from safecal.calibrate.judges.llm import TransientError
@@ -148,7 +147,7 @@ def _verdict_row(run_id: str, case: Case, v: Verdict) -> tuple[object, ...]:
     )
 
 
-def _start_run(con: sqlite3.Connection, judge: Any, run_id: str) -> None:
+def _start_run(con: Connection, judge: Any, run_id: str) -> None:
     cfg = judge.config
     runs.start_run(
         con,
@@ -206,7 +205,15 @@ def _run_lock(
     ws: Workspace, config_key: str, run_id: str, waiting: Callable[[str], None] | None
 ) -> Iterator[None]:
     """Hold this run's lock file (step 5 of the module docstring), waiting for it if
-    another process has it."""
+    another process has it; on PostgreSQL, an advisory lock in the database."""
+    message = (
+        f"another process is running judge run {run_id} on {ws.location}; waiting "
+        "for it to finish, then its verdicts come from the cache"
+    )
+    if ws.dialect == "postgresql":
+        with runs.postgres_run_lock(ws, config_key, lambda: waiting and waiting(message)):
+            yield
+        return
     try:
         import fcntl
     except ImportError:  # not POSIX
@@ -218,10 +225,7 @@ def _run_lock(
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if waiting is not None:
-                waiting(
-                    f"another process is running judge run {run_id} on {ws.path}; waiting "
-                    "for it to finish, then its verdicts come from the cache"
-                )
+                waiting(message)
             fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -275,7 +279,7 @@ def _run_locked(
 
 
 def _from_cache(
-    con: sqlite3.Connection,
+    con: Connection,
     run_id: str,
     config_key: str,
     cases: Sequence[Case],
@@ -299,7 +303,7 @@ class _Recorder:
     (``call_soon``) that takes every call finished by then. A failed commit is raised
     to the next call that finishes, and by :meth:`flush` at the end."""
 
-    def __init__(self, con: sqlite3.Connection, run_id: str, config_key: str) -> None:
+    def __init__(self, con: Connection, run_id: str, config_key: str) -> None:
         self.con, self.run_id, self.config_key = con, run_id, config_key
         self.pending: list[tuple[Case, str, Verdict]] = []
         self.scheduled = False
@@ -336,7 +340,7 @@ class _Recorder:
 
 
 async def _run_remote(
-    con: sqlite3.Connection,
+    con: Connection,
     judge: Any,
     run_id: str,
     config_key: str,

@@ -24,7 +24,7 @@ import streamlit as st
 from safecal.annotate.adjudication import honeypot_accuracy, load_inputs
 from safecal.annotate.errors import InputError
 from safecal.annotate.labels import POSITIVE, SCALES
-from safecal.annotate.store import DB_NAME, Workspace, resolve_workspace
+from safecal.annotate.store import Workspace, resolve_workspace
 from safecal.annotate.store import views as store_views
 from safecal.dashboards.text import md_literal
 
@@ -68,15 +68,11 @@ def workspace_path() -> str:
 
 
 def stamp(path: str | Path) -> Stamp:
-    """(mtime, size) of the database and of its WAL file: changes with every write."""
-    out: list[int] = []
-    for name in (DB_NAME, DB_NAME + "-wal"):
-        try:
-            s = (Path(path) / name).stat()
-            out += [s.st_mtime_ns, s.st_size]
-        except FileNotFoundError:
-            out += [0, 0]
-    return out[0], out[1], out[2], out[3]
+    """What changes with every committed write to the workspace at ``path``: the SQLite
+    files' (mtime, size), or PostgreSQL's write-ahead log position
+    (:meth:`Workspace.data_stamp`)."""
+    s = Workspace.open(path, create=False).data_stamp()
+    return s[0], s[1], s[2], s[3]
 
 
 def open_workspace() -> tuple[Workspace, Stamp] | None:
@@ -86,7 +82,8 @@ def open_workspace() -> tuple[Workspace, Stamp] | None:
     except InputError as exc:
         st.error(md_literal(exc))
         return None
-    return ws, stamp(ws.path)
+    s = ws.data_stamp()
+    return ws, (s[0], s[1], s[2], s[3])
 
 
 def field_positive(field: str) -> list[str]:
@@ -102,7 +99,7 @@ def rate_name(field: str) -> str:
 
 @cached
 def fields_with_data(path: str, stamp: Stamp) -> list[str]:
-    have = set(store_views.fields_with_data(Workspace(Path(path))))
+    have = set(store_views.fields_with_data(Workspace.at(path)))
     found = [f for f in SCALES if f in have]
     return found or list(SCALES)
 
@@ -111,19 +108,19 @@ def fields_with_data(path: str, stamp: Stamp) -> list[str]:
 def progress(path: str, stamp: Stamp) -> pd.DataFrame:
     from safecal.calibrate.monitoring import annotation_progress
 
-    return annotation_progress(Workspace(Path(path)))
+    return annotation_progress(Workspace.at(path))
 
 
 @cached
 def review_queue(path: str, stamp: Stamp) -> pd.DataFrame:
     from safecal.calibrate.monitoring import adjudication_queue
 
-    return adjudication_queue(Workspace(Path(path)))
+    return adjudication_queue(Workspace.at(path))
 
 
 @cached
 def honeypots(path: str, stamp: Stamp) -> pd.DataFrame:
-    labels, pots, _ = load_inputs(Workspace(Path(path)))
+    labels, pots, _ = load_inputs(Workspace.at(path))
     return honeypot_accuracy(labels, pots)
 
 
@@ -131,7 +128,7 @@ def honeypots(path: str, stamp: Stamp) -> pd.DataFrame:
 def long_labels(path: str, stamp: Stamp, field: str) -> pd.DataFrame:
     from safecal.calibrate.tables import annotations_table
 
-    return annotations_table(Workspace(Path(path)), field=field)
+    return annotations_table(Workspace.at(path), field=field)
 
 
 @cached
@@ -165,7 +162,7 @@ def agreement_by(path: str, stamp: Stamp, field: str, by: str) -> pd.DataFrame:
 def runs(path: str, stamp: Stamp, field: str) -> pd.DataFrame:
     from safecal.calibrate.tables import judge_runs
 
-    found = judge_runs(Workspace(Path(path)), field=field)
+    found = judge_runs(Workspace.at(path), field=field)
     return found[found["n_verdicts"] > 0].reset_index(drop=True)
 
 
@@ -176,7 +173,7 @@ def probes(path: str, stamp: Stamp, run_id: str) -> pd.DataFrame:
     from safecal.calibrate.probes import result_rows, stored_results
     from safecal.calibrate.render import format_estimate
 
-    rows = result_rows(stored_results(Workspace(Path(path)), run_id))
+    rows = result_rows(stored_results(Workspace.at(path), run_id))
     for row in rows:
         for key in ("flip_rate", "accuracy_change"):
             row[key] = format_estimate(row[key])
@@ -188,7 +185,7 @@ def runs_by_id(path: str, stamp: Stamp) -> dict[str, str]:
     """``{run_id: judge}`` of every judge run."""
     from safecal.calibrate.tables import judge_runs
 
-    found = judge_runs(Workspace(Path(path)))
+    found = judge_runs(Workspace.at(path))
     return dict(zip(found["run_id"].astype(str), found["judge"].astype(str), strict=True))
 
 
@@ -201,7 +198,7 @@ def selected(
     from safecal.calibrate.rows import select_rows
 
     return select_rows(
-        Workspace(Path(path)), field=field, runs=list(run_ids), assume_random=assume_random
+        Workspace.at(path), field=field, runs=list(run_ids), assume_random=assume_random
     )
 
 
@@ -308,9 +305,7 @@ def estimate_input(
     weights, as ``safecal calibrate estimate`` reads the workspace."""
     from safecal.calibrate.tables import estimate_table
 
-    return estimate_table(
-        Workspace(Path(path)), field=field, run=run_id, assume_random=assume_random
-    )
+    return estimate_table(Workspace.at(path), field=field, run=run_id, assume_random=assume_random)
 
 
 @cached
@@ -392,14 +387,14 @@ def paper(path: str, stamp: Stamp, run: str, confidence: float, assume_random: b
     from safecal.calibrate.paper import paper_table
 
     return paper_table(
-        Workspace(Path(path)), run=run, confidence=confidence, assume_random=assume_random
+        Workspace.at(path), run=run, confidence=confidence, assume_random=assume_random
     )
 
 
 @cached
 def response(path: str, stamp: Stamp, response_id: str) -> dict[str, Any]:
     """One response with its item (text, Chinese text, image path, categories)."""
-    ws = Workspace(Path(path))
+    ws = Workspace.at(path)
     df = store_views.response_with_item(ws, response_id=response_id)
     if df.empty:
         return {}
@@ -411,12 +406,12 @@ def response(path: str, stamp: Stamp, response_id: str) -> dict[str, Any]:
 @cached
 def unit_labels(path: str, stamp: Stamp, response_id: str, field: str) -> pd.DataFrame:
     """Every annotator's label of one unit, with lead time and when."""
-    return store_views.unit_labels(Workspace(Path(path)), response_id=response_id, field=field)
+    return store_views.unit_labels(Workspace.at(path), response_id=response_id, field=field)
 
 
 @cached
 def gold_of(path: str, stamp: Stamp, response_id: str, field: str) -> dict[str, Any]:
-    df = store_views.unit_gold(Workspace(Path(path)), response_id=response_id, field=field)
+    df = store_views.unit_gold(Workspace.at(path), response_id=response_id, field=field)
     return {} if df.empty else df.iloc[0].to_dict()
 
 
@@ -428,7 +423,7 @@ def next_plan(
     same plan ``safecal annotate next`` prints; nothing is drawn)."""
     from safecal.annotate.next_round import plan_next
 
-    return plan_next(Workspace(Path(path)), n=n, by=by, goal=goal, confidence=confidence)
+    return plan_next(Workspace.at(path), n=n, by=by, goal=goal, confidence=confidence)
 
 
 @cached
@@ -436,4 +431,4 @@ def rounds(path: str, stamp: Stamp) -> pd.DataFrame:
     """The rounds of ``annotate next``, oldest first, with responses drawn and gold so far."""
     from safecal.annotate.store import rounds as round_rows
 
-    return round_rows.rounds(Workspace(Path(path)))
+    return round_rows.rounds(Workspace.at(path))

@@ -69,7 +69,10 @@ def workspace_parent() -> argparse.ArgumentParser:
         "--workspace",
         "-w",
         default=argparse.SUPPRESS,
-        help="workspace folder (default: $SAFECAL_WORKSPACE or ./safecal-workspace)",
+        help=(
+            "workspace folder, or postgresql://USER@HOST[:PORT]/DB with its files in "
+            "$SAFECAL_FILES (default: $SAFECAL_WORKSPACE or ./safecal-workspace)"
+        ),
     )
     return parent
 

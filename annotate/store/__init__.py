@@ -1,7 +1,10 @@
 """The store: the workspace database, its schema and every SQL statement safecal runs.
 
 - :mod:`.workspace`: the :class:`Workspace` (a folder with ``safecal.sqlite`` and
-  ``images/``), its connections and transactions;
+  ``images/``, or a PostgreSQL database with a folder for its files), its connections
+  and transactions;
+- :mod:`.backend`: the :class:`Connection` both databases hide behind, and the
+  rewrite of the store's SQLite-dialect statements for PostgreSQL;
 - :mod:`.schema`: the tables, one migration script per schema version;
 - one module per group of tables with the statements that read and write them:
   :mod:`.catalog` (``items``, ``responses``), :mod:`.samples` (``samples``,
@@ -17,17 +20,23 @@
 No module outside this package writes SQL (``tests/test_layout.py`` checks it).
 """
 
+from safecal.annotate.store.backend import Connection, database_errors, integrity_errors
 from safecal.annotate.store.schema import SCHEMA_VERSION
 from safecal.annotate.store.workspace import (
     DB_NAME,
     DEFAULT_WORKSPACE,
     IMAGES_DIR,
+    URL_FILE,
     Workspace,
     resolve_workspace,
 )
 
 __all__ = [
     "DB_NAME",
+    "URL_FILE",
+    "Connection",
+    "database_errors",
+    "integrity_errors",
     "DEFAULT_WORKSPACE",
     "IMAGES_DIR",
     "SCHEMA_VERSION",

@@ -9,8 +9,9 @@ in the cache (``imported``) or the server refused it whole (``failed``).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+
+from safecal.annotate.store.backend import Connection
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class BatchRow:
 
 
 def record_upload(
-    con: sqlite3.Connection,
+    con: Connection,
     *,
     base_url: str,
     input_file_id: str,
@@ -45,7 +46,7 @@ def record_upload(
 
 
 def record_batch(
-    con: sqlite3.Connection, *, base_url: str, input_file_id: str, batch_id: str, status: str
+    con: Connection, *, base_url: str, input_file_id: str, batch_id: str, status: str
 ) -> None:
     """The server accepted the batch made from ``input_file_id``."""
     con.execute(
@@ -55,7 +56,7 @@ def record_batch(
     )
 
 
-def note_status(con: sqlite3.Connection, *, base_url: str, batch_id: str, status: str) -> None:
+def note_status(con: Connection, *, base_url: str, batch_id: str, status: str) -> None:
     """The last status the server reported for a batch."""
     con.execute(
         "UPDATE judge_batches SET server_status = ? WHERE base_url = ? AND batch_id = ?",
@@ -64,7 +65,7 @@ def note_status(con: sqlite3.Connection, *, base_url: str, batch_id: str, status
 
 
 def finish(
-    con: sqlite3.Connection,
+    con: Connection,
     *,
     base_url: str,
     input_file_id: str,
@@ -82,7 +83,7 @@ def finish(
     )
 
 
-def open_batches(con: sqlite3.Connection, *, base_url: str, config_key: str) -> list[BatchRow]:
+def open_batches(con: Connection, *, base_url: str, config_key: str) -> list[BatchRow]:
     """The batches of this judge config at this endpoint not yet imported or failed, in
     the order they were recorded."""
     rows = con.execute(
@@ -94,7 +95,7 @@ def open_batches(con: sqlite3.Connection, *, base_url: str, config_key: str) -> 
     return [BatchRow(*row) for row in rows]
 
 
-def run_batches(con: sqlite3.Connection, *, run_id: str) -> list[BatchRow]:
+def run_batches(con: Connection, *, run_id: str) -> list[BatchRow]:
     """Every batch of one run, in the order they were recorded."""
     rows = con.execute(
         "SELECT base_url, input_file_id, batch_id, run_id, n_requests, status, server_status "

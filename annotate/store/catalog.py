@@ -8,12 +8,12 @@ dropped and rebuilt inside the same transaction).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
+from safecal.annotate.store.backend import Connection
 from safecal.annotate.store.workspace import Workspace
 
 #: the columns of ``items`` a caller may ask for (the allow-list of :func:`items`)
@@ -85,13 +85,13 @@ def item_ids(ws: Workspace) -> set[str]:
     return set(ws.read_sql("SELECT item_id FROM items")["item_id"])
 
 
-def item_hashes(con: sqlite3.Connection) -> dict[str, str]:
+def item_hashes(con: Connection) -> dict[str, str]:
     """Reads ``items``: item_id -> content_hash."""
     return dict(con.execute("SELECT item_id, content_hash FROM items").fetchall())
 
 
 def write_items(
-    con: sqlite3.Connection,
+    con: Connection,
     *,
     new: Sequence[Mapping[str, Any]],
     changed: Sequence[Mapping[str, Any]],
@@ -109,30 +109,39 @@ def write_items(
     con.executemany(f"UPDATE items SET {updates} WHERE item_id = :item_id", changed)
 
 
-def prepare_bulk_responses(con: sqlite3.Connection) -> tuple[set[str], dict[str, str]]:
-    """Before a responses ingest (inside its transaction): a 256 MB page cache for this
-    connection; returns the known item ids and response_id -> content_hash."""
-    con.execute("PRAGMA cache_size = -262144")
+def prepare_bulk_responses(con: Connection) -> tuple[set[str], dict[str, str]]:
+    """Before a responses ingest (inside its transaction): on SQLite a 256 MB page cache
+    for this connection; returns the known item ids and response_id -> content_hash."""
+    if con.dialect == "sqlite":
+        con.execute("PRAGMA cache_size = -262144")
     known = {r[0] for r in con.execute("SELECT item_id FROM items")}
     existing = dict(con.execute("SELECT response_id, content_hash FROM responses"))
     return known, existing
 
 
-def drop_response_indexes(con: sqlite3.Connection) -> list[str]:
+def drop_response_indexes(con: Connection) -> list[str]:
     """Drops the secondary indexes of ``responses`` and returns the statements that
     rebuild them (run them in the same transaction with :func:`rebuild_indexes`):
     building an index once after a large load is several times faster than updating
     it a million times in random order."""
-    indexes = con.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'responses' "
-        "AND sql IS NOT NULL"
-    ).fetchall()
+    if con.dialect == "sqlite":
+        sql = (
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+            "AND tbl_name = 'responses' AND sql IS NOT NULL"
+        )
+    else:  # the primary key's index is a constraint's, not in this list
+        sql = (
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+            "WHERE i.schemaname = current_schema() AND i.tablename = 'responses' "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+        )
+    indexes = con.execute(sql).fetchall()
     for name, _ in indexes:
         con.execute(f'DROP INDEX "{name}"')
-    return [sql for _, sql in indexes]
+    return [statement for _, statement in indexes]
 
 
-def rebuild_indexes(con: sqlite3.Connection, statements: Iterable[str]) -> None:
+def rebuild_indexes(con: Connection, statements: Iterable[str]) -> None:
     """Runs what :func:`drop_response_indexes` returned."""
     for statement in statements:
         con.execute(statement)
@@ -154,16 +163,13 @@ RESPONSE_ROW = (
 )
 
 
-def insert_responses(con: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
-    """Writes ``responses``: rows with the values of :data:`RESPONSE_ROW`."""
-    con.executemany(
-        f"INSERT INTO responses ({', '.join(RESPONSE_ROW)}) "
-        f"VALUES ({', '.join('?' * len(RESPONSE_ROW))})",
-        rows,
-    )
+def insert_responses(con: Connection, rows: Iterable[Sequence[Any]]) -> None:
+    """Writes ``responses``: rows with the values of :data:`RESPONSE_ROW` (``COPY`` on
+    PostgreSQL)."""
+    con.copy_rows("responses", RESPONSE_ROW, rows)
 
 
-def update_responses(con: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
+def update_responses(con: Connection, rows: Iterable[Sequence[Any]]) -> None:
     """Writes ``responses``: rows of (response, settings, timestamp, extra, content_hash,
     source, ingested_at, response_id) replace a response's content."""
     con.executemany(

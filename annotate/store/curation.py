@@ -7,11 +7,11 @@ The items come from :func:`.catalog.items`.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 import pandas as pd
 
+from safecal.annotate.store.backend import Connection
 from safecal.annotate.store.workspace import Workspace
 
 
@@ -68,7 +68,7 @@ def review_assignments(ws: Workspace, *, sample_id: str) -> pd.DataFrame:
 
 
 def add_review_assignments(
-    con: sqlite3.Connection, *, rows: Sequence[tuple[str, str, str, str, int]]
+    con: Connection, *, rows: Sequence[tuple[str, str, str, str, int]]
 ) -> None:
     """Writes ``ls_assignments``: one regular ``query_quality`` assignment per row
     ``(sample_id, annotator, unit_id, item_id, position)`` (no response), in the caller's

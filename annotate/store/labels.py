@@ -9,12 +9,12 @@ Callers import the module: ``from safecal.annotate.store import labels as label_
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
+from safecal.annotate.store.backend import Connection
 from safecal.annotate.store.workspace import Workspace
 
 #: the columns of a pulled ``annotations`` row, in the order :func:`insert_annotations` takes
@@ -70,12 +70,12 @@ def review_decisions(ws: Workspace) -> pd.DataFrame:
     return ws.read_sql("SELECT response_id, field, label, reviewer, decided_at FROM reviews")
 
 
-def clear_unsent_reviews(con: sqlite3.Connection) -> None:
+def clear_unsent_reviews(con: Connection) -> None:
     """Writes reviews: deletes the pending reviews not yet in a review project."""
     con.execute("DELETE FROM reviews WHERE label IS NULL AND project_id IS NULL")
 
 
-def upsert_gold(con: sqlite3.Connection, *, rows: Iterable[tuple[Any, ...]]) -> None:
+def upsert_gold(con: Connection, *, rows: Iterable[tuple[Any, ...]]) -> None:
     """Writes gold: inserts ``rows`` (response_id, field, label, method, soft, adjudicator,
     decided_at), replacing the row of the same (response, field)."""
     con.executemany(
@@ -87,14 +87,12 @@ def upsert_gold(con: sqlite3.Connection, *, rows: Iterable[tuple[Any, ...]]) -> 
     )
 
 
-def delete_gold(con: sqlite3.Connection, *, keys: Iterable[tuple[str, str]]) -> None:
+def delete_gold(con: Connection, *, keys: Iterable[tuple[str, str]]) -> None:
     """Writes gold: deletes the rows of ``keys`` (response_id, field)."""
     con.executemany("DELETE FROM gold WHERE response_id = ? AND field = ?", keys)
 
 
-def upsert_pending_reviews(
-    con: sqlite3.Connection, *, rows: Iterable[tuple[str, str, str, str]]
-) -> None:
+def upsert_pending_reviews(con: Connection, *, rows: Iterable[tuple[str, str, str, str]]) -> None:
     """Writes reviews: a review for each (response_id, field, reason, created_at) of
     ``rows``; a review already there keeps its state and takes the new reason."""
     con.executemany(
@@ -125,7 +123,7 @@ def annotator_labels(ws: Workspace, *, by_annotator: bool = False) -> pd.DataFra
     )
 
 
-def response_exists(con: sqlite3.Connection, *, response_id: str) -> bool:
+def response_exists(con: Connection, *, response_id: str) -> bool:
     """Reads responses: whether ``response_id`` is in the workspace."""
     return (
         con.execute("SELECT 1 FROM responses WHERE response_id = ?", (response_id,)).fetchone()
@@ -134,7 +132,7 @@ def response_exists(con: sqlite3.Connection, *, response_id: str) -> bool:
 
 
 def record_review(
-    con: sqlite3.Connection,
+    con: Connection,
     *,
     response_id: str,
     field: str,
@@ -155,7 +153,7 @@ def record_review(
 
 
 def set_adjudicated_gold(
-    con: sqlite3.Connection,
+    con: Connection,
     *,
     response_id: str,
     field: str,
@@ -174,13 +172,13 @@ def set_adjudicated_gold(
     )
 
 
-def delete_project_annotations(con: sqlite3.Connection, *, project_ids: Iterable[int]) -> None:
+def delete_project_annotations(con: Connection, *, project_ids: Iterable[int]) -> None:
     """Writes annotations: deletes the rows pulled from ``project_ids``."""
     con.executemany("DELETE FROM annotations WHERE project_id = ?", [(p,) for p in project_ids])
 
 
 def delete_annotations(
-    con: sqlite3.Connection, *, keys: Iterable[tuple[str, str | None, str, str]]
+    con: Connection, *, keys: Iterable[tuple[str, str | None, str, str]]
 ) -> None:
     """Writes annotations: deletes the rows of ``keys`` (item_id, response_id, annotator,
     field); a NULL response_id (item-level rows) matches NULL, which UNIQUE does not."""
@@ -191,7 +189,7 @@ def delete_annotations(
     )
 
 
-def insert_annotations(con: sqlite3.Connection, *, rows: Iterable[tuple[Any, ...]]) -> None:
+def insert_annotations(con: Connection, *, rows: Iterable[tuple[Any, ...]]) -> None:
     """Writes annotations: ``rows`` with the values of :data:`ANNOTATION_COLUMNS`."""
     con.executemany(
         f"INSERT INTO annotations ({', '.join(ANNOTATION_COLUMNS)})"
@@ -212,9 +210,7 @@ def pending_reviews(ws: Workspace) -> pd.DataFrame:
     )
 
 
-def attach_review_tasks(
-    con: sqlite3.Connection, *, rows: Iterable[tuple[str, int, int, str, str]]
-) -> None:
+def attach_review_tasks(con: Connection, *, rows: Iterable[tuple[str, int, int, str, str]]) -> None:
     """Writes reviews: the Label Studio task of each review, rows (server_url, project_id,
     task_id, response_id, field)."""
     con.executemany(
@@ -224,9 +220,7 @@ def attach_review_tasks(
     )
 
 
-def set_review_labels(
-    con: sqlite3.Connection, *, rows: Iterable[tuple[str, str, str, str, str]]
-) -> None:
+def set_review_labels(con: Connection, *, rows: Iterable[tuple[str, str, str, str, str]]) -> None:
     """Writes reviews: the reviewers' choices, rows (label, reviewer, decided_at,
     response_id, field)."""
     con.executemany(
@@ -236,12 +230,12 @@ def set_review_labels(
     )
 
 
-def count_pending_reviews(con: sqlite3.Connection) -> int:
+def count_pending_reviews(con: Connection) -> int:
     """Reads reviews: how many have no label yet."""
     return int(con.execute("SELECT COUNT(*) FROM reviews WHERE label IS NULL").fetchone()[0])
 
 
-def upsert_honeypots(con: sqlite3.Connection, *, rows: Iterable[tuple[str, str, str, str]]) -> None:
+def upsert_honeypots(con: Connection, *, rows: Iterable[tuple[str, str, str, str]]) -> None:
     """Writes honeypots: ``rows`` of (response_id, field, label, source); a known label
     given again replaces the earlier one."""
     con.executemany(

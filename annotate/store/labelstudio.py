@@ -6,15 +6,15 @@ Callers import the module: ``from safecal.annotate.store import labelstudio as l
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 
 import pandas as pd
 
+from safecal.annotate.store.backend import Connection
 from safecal.annotate.store.workspace import Workspace
 
 
-def count_sample_projects(con: sqlite3.Connection, *, sample_id: str) -> int:
+def count_sample_projects(con: Connection, *, sample_id: str) -> int:
     """Reads ls_projects: how many projects (any server, any kind) ``sample_id`` has."""
     return int(
         con.execute(
@@ -42,7 +42,7 @@ def find_project(
 
 
 def insert_project(
-    con: sqlite3.Connection,
+    con: Connection,
     *,
     server_url: str,
     project_id: int,
@@ -61,9 +61,7 @@ def insert_project(
     )
 
 
-def insert_tasks(
-    con: sqlite3.Connection, *, rows: Iterable[tuple[str, int, str, int, str]]
-) -> None:
+def insert_tasks(con: Connection, *, rows: Iterable[tuple[str, int, str, int, str]]) -> None:
     """Writes ls_tasks: (server_url, project_id, unit_id, task_id, pushed_at) rows; a unit
     already mapped in that project keeps its task."""
     con.executemany(
@@ -101,9 +99,7 @@ def review_projects(ws: Workspace, *, server_url: str) -> pd.DataFrame:
     )
 
 
-def upsert_annotators(
-    con: sqlite3.Connection, *, rows: Iterable[tuple[str, str, int, str, str]]
-) -> None:
+def upsert_annotators(con: Connection, *, rows: Iterable[tuple[str, str, int, str, str]]) -> None:
     """Writes ls_annotators: rows (server_url, email, user_id, role, created_at); an
     account already there takes the new user id and keeps its role and creation time."""
     con.executemany(

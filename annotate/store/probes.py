@@ -8,15 +8,14 @@ like any run's (:mod:`.runs`); the reads of ordinary runs leave probe runs out
 
 from __future__ import annotations
 
-import sqlite3
-
 import pandas as pd
 
+from safecal.annotate.store.backend import Connection
 from safecal.annotate.store.workspace import Workspace
 
 
 def start_probe_run(
-    con: sqlite3.Connection,
+    con: Connection,
     *,
     run_id: str,
     probe_of: str,
@@ -40,7 +39,7 @@ def start_probe_run(
 
 
 def save_result(
-    con: sqlite3.Connection,
+    con: Connection,
     *,
     run_id: str,
     probe: str,

@@ -8,11 +8,11 @@ Callers import the module: ``from safecal.annotate.store import rounds as round_
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 
 import pandas as pd
 
+from safecal.annotate.store.backend import Connection
 from safecal.annotate.store.workspace import Workspace
 
 #: a ``rounds`` row: sample_id, round, by_columns, goal, aspect, n_planned, n_expected,
@@ -22,9 +22,7 @@ RoundRow = tuple[str, int, str, str, str | None, int, float, int, str]
 RoundStratumRow = tuple[str, str, int, float]
 
 
-def insert_round(
-    con: sqlite3.Connection, *, row: RoundRow, strata: Iterable[RoundStratumRow]
-) -> None:
+def insert_round(con: Connection, *, row: RoundRow, strata: Iterable[RoundStratumRow]) -> None:
     """Writes rounds and round_strata: one round's design."""
     con.execute(
         "INSERT INTO rounds (sample_id, round, by_columns, goal, aspect, n_planned,"
@@ -37,13 +35,13 @@ def insert_round(
     )
 
 
-def round_exists(con: sqlite3.Connection, *, sample_id: str) -> bool:
+def round_exists(con: Connection, *, sample_id: str) -> bool:
     """Reads rounds: whether a round is named ``sample_id``."""
     found = con.execute("SELECT 1 FROM rounds WHERE sample_id = ?", (sample_id,)).fetchone()
     return found is not None
 
 
-def next_round_number(con: sqlite3.Connection) -> int:
+def next_round_number(con: Connection) -> int:
     """Reads rounds: one more than the highest round number (1 for the first)."""
     row = con.execute("SELECT COALESCE(MAX(round), 0) + 1 FROM rounds").fetchone()
     return int(row[0])

@@ -12,10 +12,11 @@ knows nothing of calibrate's classes):
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from safecal.annotate.store.backend import Connection
 from safecal.annotate.store.workspace import Workspace
 
 VERDICT_INSERT = (
@@ -28,7 +29,28 @@ CACHE_INSERT = (
 )
 
 
-def in_transaction(con: sqlite3.Connection, body: Callable[[], Any]) -> None:
+@contextlib.contextmanager
+def postgres_run_lock(
+    ws: Workspace, config_key: str, waiting: Callable[[], None]
+) -> Iterator[None]:
+    """On PostgreSQL, hold the run's session advisory lock (keyed by ``config_key``) on a
+    connection of its own, calling ``waiting`` first if another process holds it: the
+    lock holds between machines, where a lock file in the files folder would not."""
+    con = ws.connect()
+    try:
+        key = int(config_key[:15], 16)  # 60 bits of the sha256: fits PostgreSQL's bigint
+        if not con.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
+            waiting()
+            con.execute("SELECT pg_advisory_lock(?)", (key,))
+        try:
+            yield
+        finally:
+            con.execute("SELECT pg_advisory_unlock(?)", (key,))
+    finally:
+        con.close()
+
+
+def in_transaction(con: Connection, body: Callable[[], Any]) -> None:
     """Run ``body`` in one write transaction (``BEGIN IMMEDIATE``) on an open
     autocommit connection: all of it lands, or none of it."""
     con.execute("BEGIN IMMEDIATE")
@@ -63,7 +85,7 @@ def iter_response_cases(ws: Workspace, *, batch: int = 10_000) -> Iterator[tuple
 
 
 def start_run(
-    con: sqlite3.Connection,
+    con: Connection,
     *,
     run_id: str,
     judge: str,
@@ -82,7 +104,7 @@ def start_run(
 
 
 def finish_run(
-    con: sqlite3.Connection,
+    con: Connection,
     *,
     run_id: str,
     finished_at: str,
@@ -103,18 +125,18 @@ def finish_run(
     )
 
 
-def insert_verdicts(con: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
+def insert_verdicts(con: Connection, rows: Iterable[Sequence[Any]]) -> None:
     """Write verdict rows (a rerun replaces a response's verdict in the same run)."""
     con.executemany(VERDICT_INSERT, rows)
 
 
-def insert_cache(con: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
+def insert_cache(con: Connection, rows: Iterable[Sequence[Any]]) -> None:
     """Write cache rows (one per finished call)."""
     con.executemany(CACHE_INSERT, rows)
 
 
 def verdicts_from_cache(
-    con: sqlite3.Connection,
+    con: Connection,
     *,
     run_id: str,
     config_key: str,
@@ -131,7 +153,9 @@ def verdicts_from_cache(
     con.execute("BEGIN IMMEDIATE")
     try:
         con.execute("DELETE FROM _judge_keys")
-        con.executemany("INSERT INTO _judge_keys VALUES (?, ?, ?)", keys)
+        con.copy_rows("_judge_keys", ("response_id", "field", "input_key"), keys)
+        if con.dialect == "postgresql":  # row counts for the planner: hash joins
+            con.execute("ANALYZE _judge_keys")
         con.execute(
             "INSERT OR REPLACE INTO verdicts (run_id, response_id, field, label, valid, score, "
             "raw, tokens_in, tokens_out, latency) "
@@ -163,9 +187,7 @@ def verdicts_from_cache(
     return missing, hits, invalid
 
 
-def cached_input_keys(
-    con: sqlite3.Connection, *, config_key: str, input_keys: Iterable[str]
-) -> set[str]:
+def cached_input_keys(con: Connection, *, config_key: str, input_keys: Iterable[str]) -> set[str]:
     """Reads ``judge_cache``: which of ``input_keys`` the cache holds for ``config_key``
     (nothing is written; the keys go through a temporary table, not a million ``?``)."""
     con.execute("CREATE TEMP TABLE IF NOT EXISTS _input_keys (input_key TEXT PRIMARY KEY)")

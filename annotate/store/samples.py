@@ -9,11 +9,11 @@ Callers import the module: ``from safecal.annotate.store import samples as sampl
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 
 import pandas as pd
 
+from safecal.annotate.store.backend import Connection
 from safecal.annotate.store.workspace import Workspace
 
 #: a ``samples`` row: sample_id, response_id, stratum, inclusion_prob, seed, created_at
@@ -30,7 +30,7 @@ def sampling_frame(ws: Workspace) -> pd.DataFrame:
     )
 
 
-def sample_exists(con: sqlite3.Connection, *, sample_id: str) -> bool:
+def sample_exists(con: Connection, *, sample_id: str) -> bool:
     """Reads samples: whether ``sample_id`` has any row."""
     return (
         con.execute("SELECT 1 FROM samples WHERE sample_id = ?", (sample_id,)).fetchone()
@@ -38,7 +38,7 @@ def sample_exists(con: sqlite3.Connection, *, sample_id: str) -> bool:
     )
 
 
-def insert_sample(con: sqlite3.Connection, *, rows: Iterable[SampleRow]) -> None:
+def insert_sample(con: Connection, *, rows: Iterable[SampleRow]) -> None:
     """Writes samples: one row per drawn response, role ``regular``."""
     con.executemany(
         "INSERT INTO samples (sample_id, response_id, stratum, inclusion_prob, role, seed,"
@@ -58,7 +58,7 @@ def sample_units(ws: Workspace, *, sample_id: str) -> pd.DataFrame:
     )
 
 
-def reset_plan(con: sqlite3.Connection, *, sample_id: str) -> None:
+def reset_plan(con: Connection, *, sample_id: str) -> None:
     """Writes ls_assignments and samples: removes the sample's assignments and honeypot
     rows, and sets every other unit's role back to ``regular``."""
     con.execute("DELETE FROM ls_assignments WHERE sample_id = ?", (sample_id,))
@@ -66,7 +66,7 @@ def reset_plan(con: sqlite3.Connection, *, sample_id: str) -> None:
     con.execute("UPDATE samples SET role = 'regular' WHERE sample_id = ?", (sample_id,))
 
 
-def mark_overlap(con: sqlite3.Connection, *, sample_id: str, response_ids: Iterable[str]) -> None:
+def mark_overlap(con: Connection, *, sample_id: str, response_ids: Iterable[str]) -> None:
     """Writes samples: role ``overlap`` for ``response_ids`` of the sample."""
     con.executemany(
         "UPDATE samples SET role = 'overlap' WHERE sample_id = ? AND response_id = ?",
@@ -75,7 +75,7 @@ def mark_overlap(con: sqlite3.Connection, *, sample_id: str, response_ids: Itera
 
 
 def add_honeypots(
-    con: sqlite3.Connection,
+    con: Connection,
     *,
     sample_id: str,
     response_ids: Iterable[str],
@@ -96,7 +96,7 @@ def add_honeypots(
 AssignmentRow = tuple[str, str, str, str, str, str | None, str, int]
 
 
-def insert_assignments(con: sqlite3.Connection, *, rows: Iterable[AssignmentRow]) -> None:
+def insert_assignments(con: Connection, *, rows: Iterable[AssignmentRow]) -> None:
     """Writes ls_assignments: one row per (sample, annotator, task type, unit)."""
     con.executemany(
         "INSERT INTO ls_assignments (sample_id, annotator, task_type, unit_id, item_id,"
@@ -107,12 +107,19 @@ def insert_assignments(con: sqlite3.Connection, *, rows: Iterable[AssignmentRow]
 
 def sampled_responses(ws: Workspace, *, sample_id: str | None = None) -> pd.DataFrame:
     """Reads samples: response_id, stratum, inclusion_prob, role, one row per response
-    (of ``sample_id``, else of any sample)."""
+    (of ``sample_id``, else of any sample), by response id."""
+    where = " WHERE sample_id = ?" if sample_id else ""
+    params = (sample_id,) if sample_id else ()
+    if ws.dialect == "sqlite":  # SQLite takes the other columns from one row per group
+        return ws.read_sql(
+            f"SELECT response_id, stratum, inclusion_prob, role FROM samples{where}"
+            " GROUP BY response_id",
+            params,
+        )
     return ws.read_sql(
-        "SELECT response_id, stratum, inclusion_prob, role FROM samples"
-        + (" WHERE sample_id = ?" if sample_id else "")
-        + " GROUP BY response_id",
-        (sample_id,) if sample_id else (),
+        "SELECT DISTINCT ON (response_id) response_id, stratum, inclusion_prob, role"
+        f" FROM samples{where} ORDER BY response_id",
+        params,
     )
 
 

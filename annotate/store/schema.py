@@ -8,6 +8,7 @@ never an edit of an old one.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 MIGRATIONS: tuple[str, ...] = (
@@ -320,6 +321,34 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+#: statements whose PostgreSQL spelling differs beyond types, by (version, SQLite text
+#: start): version 2's de-duplication keeps the newest row by ``rowid``, which
+#: PostgreSQL lacks; there ``ctid`` (the row's physical place) orders the copies.
+_POSTGRES_STATEMENTS = {
+    (2, "INSERT INTO annotations_v2"): """INSERT INTO annotations_v2
+        SELECT DISTINCT ON (item_id, coalesce(response_id, ''), annotator, field)
+               response_id, item_id, annotator, field, label, lead_time, created_at,
+               updated_at, project_id, task_id, annotation_id
+        FROM annotations
+        ORDER BY item_id, coalesce(response_id, ''), annotator, field, ctid DESC""",
+}
+
+
+def migration_statements(version: int, dialect: str) -> list[str]:
+    """The statements of migration ``version`` (1-based) for ``dialect`` ("sqlite" or
+    "postgresql"): on PostgreSQL, ``REAL`` columns are 8-byte ``DOUBLE PRECISION`` as in
+    SQLite, and the statements of :data:`_POSTGRES_STATEMENTS` are replaced."""
+    statements = split_sql(MIGRATIONS[version - 1])
+    if dialect == "sqlite":
+        return statements
+    out = []
+    for statement in statements:
+        for (v, start), replacement in _POSTGRES_STATEMENTS.items():
+            if v == version and statement.startswith(start):
+                statement = replacement
+        out.append(re.sub(r"\bREAL\b", "DOUBLE PRECISION", statement))
+    return out
 
 
 def split_sql(script: str) -> list[str]:

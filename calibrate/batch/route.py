@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -45,6 +44,7 @@ from typing import Any
 from safecal.annotate.errors import InputError
 from safecal.annotate.store import Workspace, runs
 from safecal.annotate.store import batches as batch_rows
+from safecal.annotate.store.backend import Connection
 from safecal.calibrate import cache
 from safecal.calibrate.batch.api import BatchAPI, BatchState
 from safecal.calibrate.batch.requests import KEY_AT, LineWriter, custom_id
@@ -101,7 +101,7 @@ class _Run:
         self.summary = RunSummary(run_id=self.run_id, judge=cfg.name, n_cases=len(cases))
         self.keys = [judge.input_key(c) for c in cases]
         self.fields = {k: c.field for c, k in zip(cases, self.keys, strict=True)}
-        self.con: sqlite3.Connection = ws.connect()
+        self.con: Connection = ws.connect()
 
     def start(self) -> None:
         """Record the run (reopen it when it exists)."""

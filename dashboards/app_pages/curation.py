@@ -25,7 +25,7 @@ from safecal.dashboards.widgets import csv_download
 
 
 @st.cache_resource(show_spinner="curating ...")
-def _curate(path: str, stamp: float, thresholds: CurationThresholds):  # noqa: ANN202
+def _curate(path: str, stamp: tuple[int, ...], thresholds: CurationThresholds):  # noqa: ANN202
     """Cached per workspace, database change time and thresholds."""
     return curate_workspace(Workspace.open(path, create=False), thresholds=thresholds)
 
@@ -58,7 +58,7 @@ def page() -> None:
             uniform=uniform,
         )
         ws = Workspace.open(path, create=False)
-        result = _curate(str(ws.path), ws.db_path.stat().st_mtime, thresholds)
+        result = _curate(str(ws.path), ws.data_stamp(), thresholds)
     except InputError as exc:
         st.error(md_literal(exc))
         return

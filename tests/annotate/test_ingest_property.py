@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from safecal.annotate import Workspace, ingest_items, ingest_responses
+from safecal.annotate.store import URL_FILE
 from safecal.cli import main
+from tests import workspaces
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -32,9 +34,16 @@ def base(example, tmp_path_factory):
 
 
 def copy_db(template: Path, folder: Path) -> Path:
-    """A copy of the template's database alone (responses need no images): fast per example."""
+    """A copy of the template's database alone (responses need no images): fast per example
+    (on PostgreSQL, a database made from the template's)."""
     (folder / "ws").mkdir()
-    shutil.copyfile(template / "safecal.sqlite", folder / "ws" / "safecal.sqlite")
+    if (template / URL_FILE).is_file():
+        assert workspaces.server is not None
+        name = workspaces.database_name((template / URL_FILE).read_text().strip())
+        url = workspaces.server.create_database(template=name)
+        (folder / "ws" / URL_FILE).write_text(url + "\n")
+    else:
+        shutil.copyfile(template / "safecal.sqlite", folder / "ws" / "safecal.sqlite")
     return folder / "ws"
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from safecal.annotate import InputError, Workspace
 from safecal.annotate.human_labels import import_labels
+from safecal.annotate.store import integrity_errors
 from safecal.annotate.store.schema import MIGRATIONS, split_sql
 from tests.annotate.fixtures import populate
 
@@ -70,7 +71,7 @@ def test_the_database_refuses_a_second_item_level_label(tmp_path):
     )
     with ws.transaction() as con:
         con.execute(insert, ("A1",))
-    with pytest.raises(sqlite3.IntegrityError, match="annotations_unit"):
+    with pytest.raises(integrity_errors(), match="annotations_unit"):
         with ws.transaction() as con:
             con.execute(insert, ("B2",))
 

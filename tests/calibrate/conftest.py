@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 
 from safecal.annotate import Workspace, response_id
 from safecal.annotate.example import ExamplePaths
+from tests.workspaces import copy_workspace
 
 NOW = "2026-01-01T00:00:00"
 
@@ -36,8 +36,7 @@ def stats_workspace(
     scores and a few invalid answers) and a 'strict' judge that calls positive only at
     score >= 0.8."""
     target = tmp_path_factory.mktemp("stats-ws") / "ws"
-    shutil.copytree(_example_workspace_template, target)
-    ws = Workspace.open(target, create=False)
+    ws = copy_workspace(_example_workspace_template, target)
     key = ["item_id", "model", "language"]
     items = ws.read_sql("SELECT item_id, modality FROM items")
     truth = pd.read_csv(example.truth, dtype=str)

@@ -192,6 +192,7 @@ def test_run_records_invalid_and_failed_and_costs(server: FakeOpenAI, tmp_path: 
     assert sum(server.calls.values()) - before == 2  # only d, twice (2 attempts)
 
 
+@pytest.mark.sqlite  # a SQLite trigger plays the full disk
 def test_a_failed_commit_stops_the_run_and_keeps_what_was_committed(
     server: FakeOpenAI, tmp_path: Path
 ) -> None:

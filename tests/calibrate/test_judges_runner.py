@@ -118,6 +118,7 @@ def test_killed_run_resumes_without_losing_or_repeating_calls(
     assert f"{n} from cache, 0 calls" in again.stdout
 
 
+@pytest.mark.sqlite  # SQLite's own pragmas and files
 def test_api_key_never_reaches_logs_or_database(server: FakeOpenAI, tmp_path: Path) -> None:
     ws = make_workspace(
         tmp_path / "ws", [("vulnerability", "a [[rate=3]]"), ("overrefusal", "b [[garbage]]")]
@@ -138,7 +139,7 @@ def test_api_key_never_reaches_logs_or_database(server: FakeOpenAI, tmp_path: Pa
             assert SECRET.encode() not in path.read_bytes(), path
     con = ws.connect()
     try:
-        dump = "\n".join(con.iterdump())
+        dump = "\n".join(con.raw.iterdump())
     finally:
         con.close()
     assert SECRET not in dump and "SAFECAL_TEST_JUDGE_KEY" not in dump
@@ -214,6 +215,7 @@ def test_a_server_that_is_gone_is_named_and_nothing_is_recorded(
         con.close()
 
 
+@pytest.mark.sqlite  # SQLite's own pragmas and files
 def test_a_refused_database_write_is_a_message_and_the_rerun_resumes(
     server: FakeOpenAI, tmp_path: Path
 ) -> None:

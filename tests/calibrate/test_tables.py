@@ -14,6 +14,7 @@ from safecal.calibrate.tables import (
     judge_table,
     responses_table,
 )
+from tests.workspaces import copy_workspace
 
 
 def test_annotations_table_is_the_long_exchange_table(stats_workspace: Workspace) -> None:
@@ -87,12 +88,9 @@ def test_corrected_rate_on_the_workspace(stats_workspace: Workspace, example) ->
 def test_estimate_table_sets_aside_gold_without_a_sample(
     stats_workspace: Workspace, tmp_path
 ) -> None:
-    import shutil
-
     from safecal.calibrate.tables import estimate_table
 
-    shutil.copytree(stats_workspace.path, tmp_path / "ws")
-    ws = Workspace.open(tmp_path / "ws", create=False)
+    ws = copy_workspace(stats_workspace.path, tmp_path / "ws")
     before = estimate_table(ws, field="harmfulness", run="example-vlm-judge")
     assert before.weight == "inclusion_prob" and before.notes == []
     unsampled = before.table.loc[before.table["gold"].isna(), "response_id"].iloc[:3].tolist()

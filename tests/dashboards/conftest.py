@@ -4,7 +4,6 @@ review) and the recorded judge's verdicts."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +12,7 @@ import pytest
 from safecal.annotate import Workspace, build_gold, import_honeypots, import_labels
 from safecal.annotate.example import ExamplePaths
 from safecal.calibrate import import_verdicts
+from tests.workspaces import copy_workspace
 
 
 @pytest.fixture(scope="session")
@@ -22,8 +22,7 @@ def _filled_template(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
     target = tmp_path_factory.mktemp("dash-template") / "ws"
-    shutil.copytree(_example_workspace_template, target)
-    ws = Workspace.open(target, create=False)
+    ws = copy_workspace(_example_workspace_template, target)
     import_labels(ws, example.human_labels)
     labels = pd.read_csv(example.human_labels)
     truth = pd.read_csv(example.truth)
@@ -41,5 +40,4 @@ def _filled_template(
 def filled_workspace(_filled_template: Path, tmp_path: Path) -> Workspace:
     """The example with labels, honeypots, gold, reviews pending and judge verdicts."""
     target = tmp_path / "ws"
-    shutil.copytree(_filled_template, target)
-    return Workspace.open(target, create=False)
+    return copy_workspace(_filled_template, target)

@@ -16,6 +16,7 @@ import pytest
 
 from safecal.annotate import Workspace
 from safecal.dashboards.launch import Dashboard, launch
+from tests.workspaces import copy_workspace
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -67,8 +68,7 @@ def chromium() -> str:
 def workspace(_filled_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """One copy of the filled example for this module's server."""
     target = tmp_path_factory.mktemp("browser") / "ws"
-    shutil.copytree(_filled_template, target)
-    return Workspace.open(target, create=False)
+    return copy_workspace(_filled_template, target)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ the app's navigation (page titles, not file names), and no Deploy button."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from safecal.annotate import Workspace
 from safecal.dashboards.launch import launch
 from tests.dashboards.test_browser import ARGS, PAGES, ensure_chromium, wait_for_page
+from tests.workspaces import copy_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT_NAMES = {"app"} | {p.stem for p in (REPO / "dashboards").glob("*pages/*.py")}
@@ -22,8 +22,7 @@ SCRIPT_NAMES = {"app"} | {p.stem for p in (REPO / "dashboards").glob("*pages/*.p
 @pytest.fixture(scope="module")
 def workspace(_filled_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     target = tmp_path_factory.mktemp("first-request") / "ws"
-    shutil.copytree(_filled_template, target)
-    return Workspace.open(target, create=False)
+    return copy_workspace(_filled_template, target)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ Results page's CSV download carries the formula neutralised."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from safecal.annotate import Workspace
 from safecal.dashboards.launch import Dashboard, launch
 from tests.dashboards.hostile import JUDGE, MODEL, TRAP, make_hostile
 from tests.dashboards.test_browser import ARGS, ARTIFACTS, ensure_chromium, wait_for_page
+from tests.workspaces import copy_workspace
 
 TRAP_HOST = TRAP.removeprefix("http://")
 
@@ -25,8 +25,7 @@ TRAP_HOST = TRAP.removeprefix("http://")
 @pytest.fixture(scope="module")
 def hostile_ws(_filled_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     target = tmp_path_factory.mktemp("hostile-browser") / "ws"
-    shutil.copytree(_filled_template, target)
-    ws = Workspace.open(target, create=False)
+    ws = copy_workspace(_filled_template, target)
     make_hostile(ws)
     return ws
 
