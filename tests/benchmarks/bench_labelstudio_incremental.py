@@ -3,13 +3,16 @@
     python tests/benchmarks/bench_labelstudio_incremental.py [--n 50000] [--new 1000]
         [--reps 3] [--template DIR]
 
-One project holds ``n`` annotated tasks; the workspace pulls it once (a full export,
-which stores the cursor). Then ``new`` annotated tasks arrive (imported, as a day of
-labeling would add them), and the same server is asked, alternately, for
-``annotate.pull`` (incremental: only the tasks changed since the cursor) and for one
-bare-SDK ``projects.exports.download_sync`` JSON export of the whole project plus
-``json.loads`` (what a pull cost before). Repeated ``--reps`` times; medians and the
-ratio SDK / safecal are printed (target: >= 10).
+One project holds ``n`` annotated tasks (imported) and ``new * reps`` tasks still to
+label; the workspace pulls it once in full (which stores the cursor) and once
+incrementally (which re-reads, once, the tasks stamped in the import's last second: a
+bulk import stamps thousands of tasks within the cursor's margin). Then, per
+repetition, ``new`` annotations are made one by one through the API, as labeling
+adds them, and the same server is asked, alternately, for ``annotate.pull``
+(incremental: only the tasks changed since the cursor) and for one bare-SDK
+``projects.exports.download_sync`` JSON export of the whole project plus
+``json.loads`` (what every pull cost before). Medians and the ratio SDK / safecal are
+printed (target: >= 10).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -38,6 +43,15 @@ from safecal.annotate.labelstudio.pull import CURSOR_MARGIN, pull  # noqa: E402
 from safecal.annotate.labelstudio.push import _units  # noqa: E402
 from safecal.annotate.labelstudio.server import start_server, stop_server  # noqa: E402
 from safecal.annotate.sampling import draw_sample  # noqa: E402
+
+RESULT = [
+    {
+        "from_name": "harmfulness",
+        "to_name": "response",
+        "type": "choices",
+        "value": {"choices": ["unsafe"]},
+    }
+]
 
 
 def main() -> None:
@@ -79,17 +93,36 @@ def main() -> None:
             ls.projects.import_tasks(
                 project.id, request=_annotated(first.iloc[start : start + 10_000], conn.user_id)
             )
-        print(f"imported {args.n} annotated tasks in {time.perf_counter() - t:.0f} s", flush=True)
+        todo = units.iloc[args.n :]
+        made = ls.projects.import_tasks(
+            project.id,
+            request=[t["data"] for t in _annotated(todo, conn.user_id)],
+            return_task_ids=True,
+        )
+        open_ids = [int(x) for x in made.task_ids or []]
+        assert len(open_ids) == len(todo), (len(open_ids), len(todo))
+        print(f"imported {len(units)} tasks in {time.perf_counter() - t:.0f} s", flush=True)
         t = time.perf_counter()
         got = pull(ws, conn, sample_id="inc", full=True)
-        full_pull = time.perf_counter() - t
+        print(f"first (full) pull of {args.n}: {time.perf_counter() - t:.2f} s", flush=True)
         assert got.rows == args.n, got
-        print(f"first (full) pull of {args.n}: {full_pull:.2f} s", flush=True)
+        time.sleep(CURSOR_MARGIN.total_seconds() + 1)
+        t = time.perf_counter()
+        warm = pull(ws, conn, sample_id="inc")
+        print(
+            f"first incremental pull (re-reads the import's last second, {warm.tasks} "
+            f"tasks): {time.perf_counter() - t:.2f} s",
+            flush=True,
+        )
+        http = httpx.Client(base_url=conn.url, headers=conn.headers(), timeout=60)
         sdk, ours = [], []
         for rep in range(args.reps):
             time.sleep(CURSOR_MARGIN.total_seconds() + 1)
-            batch = units.iloc[args.n + rep * args.new : args.n + (rep + 1) * args.new]
-            ls.projects.import_tasks(project.id, request=_annotated(batch, conn.user_id))
+            t = time.perf_counter()
+            for task_id in open_ids[rep * args.new : (rep + 1) * args.new]:
+                r = http.post(f"/api/tasks/{task_id}/annotations", json={"result": RESULT})
+                assert r.status_code == 201, r.text
+            print(f"rep {rep}: {args.new} annotations made in {time.perf_counter() - t:.0f} s")
             expected = args.n + (rep + 1) * args.new
 
             def sdk_once(expected: int = expected) -> None:
@@ -123,6 +156,7 @@ def main() -> None:
                 f"incremental pull {ours[-1]:.2f} s",
                 flush=True,
             )
+        http.close()
         s, o = statistics.median(sdk), statistics.median(ours)
         paired = statistics.median(a / b for a, b in zip(sdk, ours, strict=True))
         print(
