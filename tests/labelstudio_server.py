@@ -37,3 +37,14 @@ def running_server(workspace: Path, template: Path) -> Iterator[ServerInfo]:
         yield info
     finally:
         stop_server(workspace)
+
+
+def use_project_organization(ws, conn, project_id: int) -> None:
+    """Make the lead work in the organization of ``project_id`` (each annotator's
+    projects live in their own; see annotate/labelstudio/organizations.py)."""
+    from safecal.annotate.labelstudio.organizations import use_person_organization
+
+    owner = ws.read_sql(
+        "SELECT annotator FROM ls_projects WHERE project_id = ?", (int(project_id),)
+    )["annotator"]
+    use_person_organization(ws, conn, str(owner.iloc[0]))

@@ -171,10 +171,15 @@ def _pull(args: argparse.Namespace) -> int:
     from safecal.annotate.labelstudio.pull import pull
 
     ws = open_workspace(args)
-    rep = pull(ws, _conn(args, ws), sample_id=args.sample_id)
+    rep = pull(ws, _conn(args, ws), sample_id=args.sample_id, full=args.full)
     print(
         f"pulled {rep.projects} projects, {rep.tasks} tasks, {rep.annotations} annotations "
         f"-> {rep.rows} label rows"
+        + (
+            f" ({rep.incremental} projects: only what changed since the last pull)"
+            if rep.incremental
+            else ""
+        )
     )
     if rep.left_out:
         print("left out: " + ", ".join(f"{k} {v}" for k, v in sorted(rep.left_out.items())))
@@ -489,6 +494,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pull", parents=[parent], help="pull annotations into the workspace")
     p.add_argument(
         "--sample-id", default=None, help="pull only this sample's projects (default: all)"
+    )
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="re-read every task (default: only the tasks changed since the last pull)",
     )
     p.set_defaults(func=_pull)
 

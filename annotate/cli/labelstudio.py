@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import TYPE_CHECKING
 
 from safecal.annotate.cli.common import open_workspace, workspace_parent
@@ -32,7 +33,8 @@ def _start(args: argparse.Namespace) -> int:
         _print_login(running, header="Label Studio is already running:")
         return 0
     print(f"starting Label Studio ({START_TIME}) ...", flush=True)
-    info = start_server(ws.path, images_dir=ws.images_dir, port=args.port)
+    database = args.database or os.environ.get("SAFECAL_LABELSTUDIO_DATABASE") or None
+    info = start_server(ws.path, images_dir=ws.images_dir, port=args.port, database=database)
     _print_login(info, header=f"Label Studio is running (pid {info.pid}):")
     print("stop it with `safecal labelstudio stop`")
     return 0
@@ -75,6 +77,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--port", type=whole(1, "TCP port"), default=None, help="port (default: one the OS picks)"
+    )
+    p.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="run Label Studio on PostgreSQL: postgresql://user:password@host:port/name "
+        "(default: SQLite under the workspace; or set SAFECAL_LABELSTUDIO_DATABASE to keep "
+        "the password off the command line); kept for later starts",
     )
     p.set_defaults(func=_start)
     p = sub.add_parser("stop", parents=[parent], help="stop the server this workspace started")

@@ -1,9 +1,13 @@
 """Annotator accounts people can log in with.
 
-The SDK's user creation ignores passwords, so accounts are made through the server's
-own sign-up form (``/user/signup/?token=<organization invite token>``), the way a
-person would. Passwords are generated, returned once for printing, and never stored:
-the ``ls_annotators`` table keeps the email, the server's user id and the role only.
+On the workspace's own server each account gets an organization of its own (blind
+labeling, see :mod:`annotate.labelstudio.organizations`), made inside the server's
+Django. On a server the workspace did not start, the SDK's user creation ignores
+passwords, so accounts are made through the server's own sign-up form
+(``/user/signup/?token=<organization invite token>``), the way a person would, and
+share the lead's organization (not blind). Passwords are generated, returned once
+for printing, and never stored: the ``ls_annotators`` table keeps the email, the
+server's user id, the role and the organization only.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from safecal.annotate.errors import InputError
-from safecal.annotate.labelstudio.client import Connection, server_error
+from safecal.annotate.labelstudio.client import WORKSPACE_SERVER, Connection, server_error
+from safecal.annotate.labelstudio.organizations import provision_people
 from safecal.annotate.store import Workspace
 from safecal.annotate.store import labelstudio as ls_rows
 
@@ -97,6 +102,12 @@ def ensure_accounts(
             f"not an email address: {', '.join(bad)} (annotators are named "
             "by the email they log in with)"
         )
+    if conn.user_email.lower() in {e.lower() for e in emails}:
+        raise InputError(
+            f"{conn.user_email} is the lead's account; name annotators by other emails"
+        )
+    if conn.server_key == WORKSPACE_SERVER:
+        return _ensure_organizations(ws, conn, emails, role=role)
     try:
         known = list_users(conn)
         token = _invite_token(conn)
@@ -124,6 +135,36 @@ def ensure_accounts(
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with ws.transaction() as con:
         ls_rows.upsert_annotators(
-            con, rows=[(conn.server_key, a.email, a.user_id, role, now) for a in out]
+            con, rows=[(conn.server_key, a.email, a.user_id, role, now, None) for a in out]
+        )
+    return out
+
+
+def _ensure_organizations(
+    ws: Workspace, conn: Connection, emails: list[str], *, role: str
+) -> list[Account]:
+    """Accounts, each in an organization of its own with the lead (workspace server)."""
+    people = [
+        {"email": e, "role": role, "password": secrets.token_urlsafe(10)}
+        for e in dict.fromkeys(e.lower() for e in emails)
+    ]
+    made = provision_people(ws.path, people, images_dir=ws.images_dir)
+    passwords = {p["email"]: p["password"] for p in people}
+    out = [
+        Account(
+            email=m["email"],
+            user_id=int(m["user_id"]),
+            role=role,
+            created=bool(m["created"]),
+            password=passwords[m["email"]] if m["created"] else None,
+        )
+        for m in made
+    ]
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    orgs = {m["email"]: int(m["organization_id"]) for m in made}
+    with ws.transaction() as con:
+        ls_rows.upsert_annotators(
+            con,
+            rows=[(conn.server_key, a.email, a.user_id, role, now, orgs[a.email]) for a in out],
         )
     return out

@@ -31,6 +31,9 @@ class Connection:
     api_key: str = field(repr=False)
     user_email: str = ""
     user_id: int = 0
+    #: the user's active organization: the one the API serves (see
+    #: :mod:`annotate.labelstudio.organizations`)
+    organization_id: int = 0
     #: how the workspace names this server in its ls_* tables: ``"workspace"`` for the
     #: workspace's own server (its port changes from start to start), else the URL
     server_key: str = ""
@@ -82,6 +85,7 @@ def connect_to(url: str, api_key: str, *, server_key: str | None = None) -> Conn
         raise server_error(url, exc) from None
     conn.user_email = str(getattr(me, "email", "") or "")
     conn.user_id = int(getattr(me, "id", 0) or 0)
+    conn.organization_id = int(getattr(me, "active_organization", 0) or 0)
     return conn
 
 

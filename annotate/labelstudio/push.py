@@ -1,7 +1,7 @@
 """Push a sample's assignments to Label Studio: batched, idempotent, resumable.
 
-One project per (annotator, task type) (blind labeling: in the Community edition
-annotators in one project see each other's labels). Every task carries
+One project per (annotator, task type), made in the annotator's own organization
+(blind labeling, see :mod:`annotate.labelstudio.organizations`). Every task carries
 ``safecal_unit`` (the response id, or the item id for query quality) in its data,
 and ``ls_tasks`` maps (server, project, unit) to the task id once a batch is in.
 
@@ -36,6 +36,7 @@ import pandas as pd
 from safecal.annotate.errors import InputError
 from safecal.annotate.labelstudio.client import Connection, server_error
 from safecal.annotate.labelstudio.configs import label_config
+from safecal.annotate.labelstudio.organizations import use_person_organization
 from safecal.annotate.labelstudio.server import SERVED_IMAGES, prepare_document_root, served_images
 from safecal.annotate.store import Workspace
 from safecal.annotate.store import labelstudio as ls_rows
@@ -112,6 +113,16 @@ def task_data(row: Any, image: str) -> dict[str, str]:
     }
 
 
+def project_title(*, annotator: str, task_type: str, kind: str, sample_id: str) -> str:
+    """What people read on Label Studio's home page, e.g. ``Harmfulness · sample s1 ·
+    ann1`` or ``Review: refusal · reviewer`` (at most 50 characters)."""
+    what = task_type.replace("_", " ").capitalize()
+    who = annotator.split("@")[0]
+    if kind == "review":
+        return f"Review: {what.lower()} · {who}"[:50]
+    return f"{what} · sample {sample_id} · {who}"[:50]
+
+
 def ensure_project(
     ws: Workspace,
     conn: Connection,
@@ -147,7 +158,9 @@ def _ensure_project(
     config: str | None = None,
     instruction: str = "",
 ) -> tuple[int, bool]:
-    """(project id, whether it was created just now)."""
+    """(project id, whether it was created just now), in the annotator's organization
+    (which stays the active one for the calls that follow)."""
+    use_person_organization(ws, conn, annotator)
     found = ls_rows.find_project(
         ws,
         server_url=conn.server_key,
@@ -159,7 +172,7 @@ def _ensure_project(
     if len(found):
         return int(found["project_id"].iloc[0]), False
     marker = f"{MARKER}{json.dumps([sample_id, annotator, task_type, kind])}"
-    title = f"{annotator.split('@')[0]} {task_type} {kind} {sample_id}"[:50]
+    title = project_title(annotator=annotator, task_type=task_type, kind=kind, sample_id=sample_id)
     project_id, created = None, False
     # a project made by a run that died before recording it: same title and marker
     for p in conn.client.projects.list(title=title, include="id,title,description", page_size=100):

@@ -20,7 +20,8 @@ from safecal.annotate.errors import InputError
 from safecal.annotate.labels import SCALES
 from safecal.annotate.labelstudio.client import Connection, server_error
 from safecal.annotate.labelstudio.configs import label_config
-from safecal.annotate.labelstudio.pull import _user_ids, export_project
+from safecal.annotate.labelstudio.organizations import use_person_organization
+from safecal.annotate.labelstudio.pull import export_project, user_emails
 from safecal.annotate.labelstudio.push import (
     ensure_local_storage,
     ensure_project,
@@ -111,12 +112,13 @@ def pull_reviews(ws: Workspace, conn: Connection) -> ReviewReport:
     if projects.empty:
         raise InputError("no review project yet; run `safecal annotate adjudicate` first")
     try:
-        users = {v: k for k, v in _user_ids(conn).items()}
+        users = user_emails(ws, conn)
     except httpx.HTTPError as exc:
         raise server_error(conn.url, exc) from None
     decisions = []
     for p in projects.itertuples():
         scale = SCALES[p.task_type]
+        use_person_organization(ws, conn, p.annotator)
         for task in export_project(conn, int(p.project_id)):
             unit = task["data"].get("safecal_unit")
             annotations = task.get("annotations") or []

@@ -27,6 +27,13 @@ organization is first created, so both the legacy token and personal access toke
 work. The secret key is fixed per workspace so sessions and personal access tokens
 survive restarts.
 
+Database: SQLite under ``data/`` by default; ``database="postgresql://user:password@host:port/name"``
+(``safecal labelstudio start --database``, or ``SAFECAL_LABELSTUDIO_DATABASE``) runs
+Label Studio on PostgreSQL instead, through its own variables (``DJANGO_DB=default``,
+``POSTGRE_NAME``, ``POSTGRE_USER``, ``POSTGRE_PASSWORD``, ``POSTGRE_HOST``,
+``POSTGRE_PORT``), set in the server's environment only. The URL (with its password) is
+kept in ``credentials.json`` (0600) so later starts use the same database.
+
 Nothing is installed at run time. :func:`stop_server` ends exactly the process it
 started, by the PID in ``server.json``, after checking that this PID still runs
 Label Studio on our data folder.
@@ -46,6 +53,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -57,6 +65,8 @@ SERVED_DIR = "served"
 SERVED_IMAGES = "images"
 ADMIN_EMAIL = "admin@safecal.local"
 START_TIMEOUT = 600.0
+#: the folder holding the ``safecal`` package, so the server can load its settings
+_PACKAGE_PARENT = Path(__file__).absolute().parents[3]
 
 
 #: how long a start takes, said by every command that starts a server: measured on the
@@ -174,10 +184,34 @@ def _healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def database_env(url: str) -> dict[str, str]:
+    """Label Studio's PostgreSQL variables for ``postgresql://user:password@host:port/name``."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 5432
+    except ValueError as exc:
+        raise InputError(f"--database: not a PostgreSQL URL ({exc})") from None
+    name = unquote(parts.path.lstrip("/"))
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or not name:
+        raise InputError(
+            "--database: expected postgresql://user:password@host:port/database "
+            f"(got scheme {parts.scheme!r}, host {parts.hostname!r}, database {name!r})"
+        )
+    return {
+        "DJANGO_DB": "default",
+        "POSTGRE_NAME": name,
+        "POSTGRE_USER": unquote(parts.username or "postgres"),
+        "POSTGRE_PASSWORD": unquote(parts.password or ""),
+        "POSTGRE_HOST": parts.hostname,
+        "POSTGRE_PORT": str(port),
+    }
+
+
 def server_env(*, data_dir: Path, document_root: Path, creds: dict) -> dict[str, str]:
     """The environment a safecal-managed Label Studio runs with."""
     env = dict(os.environ)
-    for key in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
+    for key in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "DJANGO_DB", "POSTGRE_NAME",
+                "POSTGRE_USER", "POSTGRE_PASSWORD", "POSTGRE_HOST", "POSTGRE_PORT"):  # fmt: skip
         env.pop(key, None)
     env.update(
         {
@@ -193,10 +227,18 @@ def server_env(*, data_dir: Path, document_root: Path, creds: dict) -> dict[str,
             "LABEL_STUDIO_PASSWORD": creds["password"],
             "LABEL_STUDIO_USER_TOKEN": creds["token"],
             "SECRET_KEY": creds["secret_key"],
+            # the organization wall (annotate/labelstudio/ls_guard.py) and who the lead is
+            "DJANGO_SETTINGS_MODULE": "safecal.annotate.labelstudio.ls_settings",
+            "SAFECAL_LEAD_EMAIL": creds["email"],
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(_PACKAGE_PARENT), env.get("PYTHONPATH", "")) if p
+            ),
             "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if creds.get("database"):
+        env.update(database_env(creds["database"]))
     return env
 
 
@@ -230,12 +272,14 @@ def start_server(
     port: int | None = None,
     template: Path | None = None,
     timeout: float = START_TIMEOUT,
+    database: str | None = None,
 ) -> ServerInfo:
     """Start Label Studio for the workspace (or return the one already running).
 
     ``template``: a ``labelstudio/`` folder of an earlier (stopped) server, copied in
     when this workspace has none yet, so the database need not be migrated again
     (a start then takes seconds instead of about a minute).
+    ``database``: a PostgreSQL URL (see the module docstring); kept for later starts.
     """
     workspace_path = Path(workspace_path).absolute()
     running = server_status(workspace_path)
@@ -256,6 +300,10 @@ def start_server(
     images_dir.mkdir(parents=True, exist_ok=True)
     document_root = prepare_document_root(workspace_path, images_dir)
     creds = _ensure_credentials(root)
+    if database and database != creds.get("database"):
+        database_env(database)  # refuse a malformed URL before anything starts
+        creds["database"] = database
+        _write_private(root / "credentials.json", creds)
     port = port or _free_port()
     log_path = root / "server.log"
     cmd = [

@@ -177,6 +177,14 @@ def delete_project_annotations(con: Connection, *, project_ids: Iterable[int]) -
     con.executemany("DELETE FROM annotations WHERE project_id = ?", [(p,) for p in project_ids])
 
 
+def delete_task_annotations(con: Connection, *, project_id: int, task_ids: Iterable[int]) -> None:
+    """Writes annotations: deletes the rows pulled from ``task_ids`` of ``project_id``."""
+    con.executemany(
+        "DELETE FROM annotations WHERE project_id = ? AND task_id = ?",
+        [(project_id, t) for t in task_ids],
+    )
+
+
 def delete_annotations(
     con: Connection, *, keys: Iterable[tuple[str, str | None, str, str]]
 ) -> None:

@@ -92,24 +92,76 @@ def annotation_projects(
 
 
 def review_projects(ws: Workspace, *, server_url: str) -> pd.DataFrame:
-    """Reads ls_projects: project_id, task_type of the server's review projects."""
+    """Reads ls_projects: project_id, task_type, annotator (the reviewer) of the
+    server's review projects."""
     return ws.read_sql(
-        "SELECT project_id, task_type FROM ls_projects WHERE server_url = ? AND kind = 'review'",
+        "SELECT project_id, task_type, annotator FROM ls_projects"
+        " WHERE server_url = ? AND kind = 'review'",
         (server_url,),
     )
 
 
-def upsert_annotators(con: Connection, *, rows: Iterable[tuple[str, str, int, str, str]]) -> None:
-    """Writes ls_annotators: rows (server_url, email, user_id, role, created_at); an
-    account already there takes the new user id and keeps its role and creation time."""
+def upsert_annotators(
+    con: Connection, *, rows: Iterable[tuple[str, str, int, str, str, int | None]]
+) -> None:
+    """Writes ls_annotators: rows (server_url, email, user_id, role, created_at,
+    organization_id); an account already there takes the new user id and organization
+    (a NULL keeps the old one) and keeps its role and creation time."""
     con.executemany(
-        "INSERT INTO ls_annotators (server_url, email, user_id, role, created_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (server_url, email) DO UPDATE SET"
-        " user_id = excluded.user_id",
+        "INSERT INTO ls_annotators (server_url, email, user_id, role, created_at,"
+        " organization_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (server_url, email) DO"
+        " UPDATE SET user_id = excluded.user_id,"
+        " organization_id = coalesce(excluded.organization_id, organization_id)",
         rows,
+    )
+
+
+def annotator_organization(ws: Workspace, *, server_url: str, email: str) -> int | None:
+    """Reads ls_annotators: the Label Studio organization of ``email`` on the server
+    (``None`` if it has none)."""
+    found = ws.read_sql(
+        "SELECT organization_id FROM ls_annotators WHERE server_url = ? AND email = ?"
+        " AND organization_id IS NOT NULL",
+        (server_url, email.lower()),
+    )
+    return int(found["organization_id"].iloc[0]) if len(found) else None
+
+
+def server_user_ids(ws: Workspace, *, server_url: str) -> pd.DataFrame:
+    """Reads ls_annotators: email, user_id of the server's accounts."""
+    return ws.read_sql(
+        "SELECT email, user_id FROM ls_annotators WHERE server_url = ? AND user_id IS NOT NULL",
+        (server_url,),
     )
 
 
 def any_review_project(ws: Workspace) -> pd.DataFrame:
     """Reads ls_projects: one row if there is a review project (any server), else none."""
     return ws.read_sql("SELECT 1 FROM ls_projects WHERE kind = 'review' LIMIT 1")
+
+
+def pull_cursors(ws: Workspace, *, server_url: str) -> dict[int, str]:
+    """Reads ls_pull_cursors: project_id -> cursor of the server's pulled projects."""
+    rows = ws.read_sql(
+        "SELECT project_id, cursor FROM ls_pull_cursors WHERE server_url = ?", (server_url,)
+    )
+    return dict(zip(rows["project_id"].astype(int), rows["cursor"], strict=True))
+
+
+def set_pull_cursors(
+    con: Connection, *, server_url: str, cursors: dict[int, str | None], pulled_at: str
+) -> None:
+    """Writes ls_pull_cursors: the projects' new cursors (``None`` forgets one)."""
+    for project_id, cursor in cursors.items():
+        if cursor is None:
+            con.execute(
+                "DELETE FROM ls_pull_cursors WHERE server_url = ? AND project_id = ?",
+                (server_url, project_id),
+            )
+        else:
+            con.execute(
+                "INSERT INTO ls_pull_cursors (server_url, project_id, cursor, pulled_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (server_url, project_id) DO UPDATE SET"
+                " cursor = excluded.cursor, pulled_at = excluded.pulled_at",
+                (server_url, project_id, cursor, pulled_at),
+            )

@@ -318,6 +318,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, probe)
     );
     """,
+    # ---- version 6 -------------------------------------------------------------
+    # Blind labeling (issue 14) gives each annotator and reviewer a Label
+    # Studio organization of their own (annotate/labelstudio/organizations.py); NULL on
+    # a server the workspace did not start, where everyone shares the lead's
+    """
+    ALTER TABLE ls_annotators ADD COLUMN organization_id INTEGER;
+    -- incremental pull (issue 14): per project, the newest task change (server time)
+    -- the last pull stored; the next pull asks only for tasks changed after it
+    CREATE TABLE ls_pull_cursors (
+        server_url  TEXT NOT NULL,
+        project_id  INTEGER NOT NULL,
+        cursor      TEXT NOT NULL,
+        pulled_at   TEXT NOT NULL,
+        PRIMARY KEY (server_url, project_id)
+    );
+    CREATE INDEX annotations_task ON annotations (project_id, task_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,9 +1,8 @@
-"""The real labeling page in headless Chromium: an annotator logs in, picks a label,
-submits, and the label arrives in the workspace through ``pull``."""
+"""The real labeling page in headless Chromium: an annotator logs in, sees each
+choice with its names and definition in English and Chinese, picks a label by its
+hotkey, submits, and the label arrives in the workspace through ``pull``."""
 
 from __future__ import annotations
-
-import re
 
 from playwright.sync_api import sync_playwright
 
@@ -47,7 +46,21 @@ def test_label_submitted_in_the_browser_arrives_in_pull(live):
             # the response text is shown as text, never run as HTML
             page.get_by_text("answer", exact=False).first.wait_for()
             assert page.get_by_text("<script>alert(", exact=False).count() >= 1
-            page.locator("label", has_text=re.compile(r"^unsafe")).first.click()
+            # each choice: both names and the definition in both languages, beside it
+            from safecal.annotate.labelstudio.configs import LABEL_TEXT
+
+            for label in ("unsafe", "safe_with_warning", "safe_with_refusal"):
+                t = LABEL_TEXT[label]
+                choice = page.locator("label", has_text=f"{t['name_en']} / {t['name_zh']}")
+                assert choice.count() == 1, label
+                assert choice.first.is_visible()
+                for text in (t["en"], t["zh"]):
+                    assert page.get_by_text(text, exact=False).first.is_visible(), text
+            page.mouse.click(5, 5)  # focus the page, not a text field
+            page.keyboard.press("1")  # hotkey 1: unsafe
+            radio = page.locator("label", has_text="Unsafe / 不安全").locator("input")
+            radio.first.wait_for(state="attached")
+            assert radio.first.is_checked()
             page.get_by_test_id("bottombar-submit-button").click()
             page.wait_for_timeout(1500)
             assert not dialogs  # the <script> in the response was shown, never run

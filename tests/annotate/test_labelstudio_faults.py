@@ -20,6 +20,7 @@ from safecal.annotate.labelstudio.push import push
 from safecal.annotate.labelstudio.server import server_status, start_server, stop_server
 from safecal.annotate.sampling import draw_sample
 from tests.annotate.fixtures import populate
+from tests.labelstudio_server import use_project_organization
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -101,6 +102,7 @@ def test_server_killed_mid_push_then_rerun(ls_template, tmp_path):
         assert rep.already == pushed_before
         assert rep.created + rep.already + rep.recovered == len(plan.assignments)
         for (annotator, task_type), pid in rep.projects.items():
+            use_project_organization(ws, conn, pid)
             units = [t.data["safecal_unit"] for t in conn.client.tasks.list(project=pid)]
             a = plan.assignments
             mine = a[(a["annotator"] == annotator) & (a["task_type"] == task_type)]

@@ -21,6 +21,7 @@ from safecal.annotate.labelstudio.push import push
 from safecal.annotate.labelstudio.review import pull_reviews, push_reviews
 from safecal.annotate.labelstudio.server import server_status
 from safecal.annotate.sampling import draw_sample
+from tests.labelstudio_server import use_project_organization
 
 A1, A2, REV = "ann1@test.org", "ann2@test.org", "rev@test.org"
 
@@ -82,16 +83,16 @@ def test_round_trip(live, tmp_path):
     assert again.created == 0 and again.already == n_assigned
     # each project holds exactly its annotator's units, no duplicates
     for (annotator, task_type), pid in first.projects.items():
+        use_project_organization(ws, conn, pid)
         data = [t.data["safecal_unit"] for t in conn.client.tasks.list(project=pid)]
         a = plan.assignments
         mine = a[(a["annotator"] == annotator) & (a["task_type"] == task_type)]
         assert sorted(data) == sorted(mine["unit_id"])
     # the queue hides the role: task data carry the same keys for every task
-    keys = {
-        tuple(sorted(t.data))
-        for pid in first.projects.values()
-        for t in conn.client.tasks.list(project=pid)
-    }
+    keys = set()
+    for pid in first.projects.values():
+        use_project_organization(ws, conn, pid)
+        keys |= {tuple(sorted(t.data)) for t in conn.client.tasks.list(project=pid)}
     assert len(keys) == 2  # one shape for response tasks, one for query quality
 
     # annotate as the annotators, through the API with their own tokens
@@ -150,9 +151,10 @@ def test_round_trip(live, tmp_path):
     )
     assert got["lead_time"].notna().all()
     assert set(got.loc[got["field"] == "note", "label"]) == {"<b>odd</b> image"}
-    # idempotent
+    # idempotent: incremental (nothing changed) and full
     again = pull(ws, conn, sample_id="rt")
-    assert again.rows == rep.rows
+    assert again.incremental == len(first.projects)
+    assert pull(ws, conn, sample_id="rt", full=True).rows == rep.rows
     assert len(
         ws.read_sql(
             "SELECT * FROM annotations WHERE project_id IN (SELECT project_id"
@@ -170,12 +172,14 @@ def test_round_trip(live, tmp_path):
     assert review.pushed == len(res.to_review)
     assert push_reviews(ws, conn, reviewer=REV).pushed == 0  # idempotent
     pid = review.projects[next(iter(review.projects))]
+    use_project_organization(ws, conn, pid)
     tasks = list(conn.client.tasks.list(project=pid))
     labels_text = tasks[0].data["labels"]
     assert A1 in labels_text and A2 in labels_text  # every label side by side
     rclient = LabelStudio(base_url=conn.url, api_key=user_token(conn.url, REV, rev.password))
     decided = {}
     for fld, pid in review.projects.items():
+        use_project_organization(ws, conn, pid)
         for t in conn.client.tasks.list(project=pid):
             label = "unsafe" if fld == "harmfulness" else "partial_refusal"
             rclient.annotations.create(id=t.id, result=_choice(fld, label))
@@ -219,6 +223,7 @@ def test_push_recovers_tasks_the_mapping_lost(live):
     again = push(ws, conn, "rec", batch_size=4)
     assert again.created == 0 and again.recovered > 0
     for pid in first.projects.values():
+        use_project_organization(ws, conn, pid)
         units = [t.data["safecal_unit"] for t in conn.client.tasks.list(project=pid)]
         assert len(units) == len(set(units))
     assert (

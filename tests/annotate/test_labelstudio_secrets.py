@@ -19,6 +19,7 @@ import pytest
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.labelstudio.accounts import signup, user_token
+from safecal.annotate.labelstudio.organizations import use_organization
 from safecal.annotate.labelstudio.push import ensure_local_storage, image_url
 from safecal.annotate.labelstudio.server import (
     SERVED_DIR,
@@ -61,9 +62,20 @@ def test_document_root_holds_only_the_images_link(live):
 
 def test_annotator_cannot_store_or_download_outside_the_images(live, intruder):
     ws = live.ws.path
+    # the organization wall (annotate/labelstudio/ls_guard.py): only the lead makes
+    # projects and storages, even in an organization the intruder belongs to
     project = intruder.post("/api/projects", json={"title": "mine"})
-    assert project.status_code == 201, project.text
-    pid = project.json()["id"]
+    assert project.status_code == 403, project.text
+    use_organization(
+        live.conn, intruder.get("/api/current-user/whoami").json()["active_organization"]
+    )
+    lead = httpx.Client(base_url=live.conn.url, timeout=60, headers=live.conn.headers())
+    pid = lead.post("/api/projects", json={"title": "mine"}).json()["id"]
+    r = intruder.post(
+        "/api/storages/localfiles",
+        json={"project": pid, "path": str(served_images(ws)), "title": "x"},
+    )
+    assert r.status_code == 403, r.text
 
     hostile = [
         ws,
@@ -76,15 +88,16 @@ def test_annotator_cannot_store_or_download_outside_the_images(live, intruder):
         Path("/"),
         Path("/root"),
     ]
+    # Label Studio's document root holds for the lead too
     for path in hostile:
-        r = intruder.post(
+        r = lead.post(
             "/api/storages/localfiles",
             json={"project": pid, "path": str(path), "use_blob_urls": True, "title": "x"},
         )
         assert r.status_code >= 400, f"storage on {path} was accepted: {r.text}"
 
-    # the one storage an annotator can make: the images themselves
-    ok = intruder.post(
+    # the one storage anyone can make: the images themselves
+    ok = lead.post(
         "/api/storages/localfiles",
         json={
             "project": pid,

@@ -23,6 +23,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+# tests/ is not a package, and an installed package named ``tests`` may shadow it
+sys.path.insert(0, str(ROOT / "tests" / "annotate"))
+sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
+
+from fixtures import populate  # noqa: E402
 
 from safecal.annotate.assign import plan_assignments  # noqa: E402
 from safecal.annotate.labelstudio.client import connect_to  # noqa: E402
@@ -31,7 +36,6 @@ from safecal.annotate.labelstudio.pull import pull  # noqa: E402
 from safecal.annotate.labelstudio.push import _units, push, task_data  # noqa: E402
 from safecal.annotate.labelstudio.server import start_server, stop_server  # noqa: E402
 from safecal.annotate.sampling import draw_sample  # noqa: E402
-from tests.annotate.fixtures import populate  # noqa: E402
 
 
 def _annotated(units, user_id: int) -> list[dict]:
@@ -138,7 +142,7 @@ def main() -> None:
 
             def our_pull_once(sid: str = sid):  # noqa: ANN202
                 t = time.perf_counter()
-                got = pull(ws, conn, sample_id=sid)
+                got = pull(ws, conn, sample_id=sid, full=True)
                 our_pull.append(time.perf_counter() - t)
                 return got
 
