@@ -89,7 +89,7 @@ def open_batches(con: Connection, *, base_url: str, config_key: str) -> list[Bat
     rows = con.execute(
         "SELECT base_url, input_file_id, batch_id, run_id, n_requests, status, server_status "
         "FROM judge_batches WHERE base_url = ? AND config_key = ? "
-        "AND status IN ('submitting', 'submitted') ORDER BY rowid",
+        "AND status IN ('submitting', 'submitted') ORDER BY created_at, input_file_id",
         (base_url, config_key),
     ).fetchall()
     return [BatchRow(*row) for row in rows]
@@ -99,7 +99,7 @@ def run_batches(con: Connection, *, run_id: str) -> list[BatchRow]:
     """Every batch of one run, in the order they were recorded."""
     rows = con.execute(
         "SELECT base_url, input_file_id, batch_id, run_id, n_requests, status, server_status "
-        "FROM judge_batches WHERE run_id = ? ORDER BY rowid",
+        "FROM judge_batches WHERE run_id = ? ORDER BY created_at, input_file_id",
         (run_id,),
     ).fetchall()
     return [BatchRow(*row) for row in rows]

@@ -79,7 +79,7 @@ def sample_phases(ws: Workspace) -> pd.DataFrame:
                   r.round, r.by_columns, r.aspect
            FROM samples s LEFT JOIN rounds r USING (sample_id)
            WHERE s.role != 'honeypot'
-           GROUP BY s.sample_id
+           GROUP BY s.sample_id, r.round, r.by_columns, r.aspect
            ORDER BY MIN(s.created_at), COALESCE(r.round, 0), s.sample_id"""
     )
 

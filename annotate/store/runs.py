@@ -192,7 +192,9 @@ def cached_input_keys(con: Connection, *, config_key: str, input_keys: Iterable[
     (nothing is written; the keys go through a temporary table, not a million ``?``)."""
     con.execute("CREATE TEMP TABLE IF NOT EXISTS _input_keys (input_key TEXT PRIMARY KEY)")
     con.execute("DELETE FROM _input_keys")
-    con.executemany("INSERT OR IGNORE INTO _input_keys VALUES (?)", ((k,) for k in input_keys))
+    con.executemany(
+        "INSERT OR IGNORE INTO _input_keys (input_key) VALUES (?)", ((k,) for k in input_keys)
+    )
     found = {
         key
         for (key,) in con.execute(
