@@ -43,6 +43,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from safecal.annotate.dawid_skene import dawid_skene
+from safecal.annotate.errors import InputError
 from safecal.annotate.labels import SCALES
 from safecal.annotate.store import Workspace
 from safecal.annotate.store import labels as label_rows
@@ -321,6 +322,12 @@ def build_gold(
     """Resolve the workspace's labels (:func:`resolve`; ``sample_id``: that sample's
     units and the honeypots) and store gold rows and pending reviews."""
     labels, honeypots, reviews = load_inputs(ws, sample_id=sample_id)
+    if labels.empty:
+        which = f" for sample {sample_id!r}" if sample_id else ""
+        raise InputError(
+            f"no human labels{which} yet: label the sample and `safecal annotate pull` "
+            "(or `safecal annotate import FILE`), then build the gold set"
+        )
     res = resolve(
         labels,
         honeypots,

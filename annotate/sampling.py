@@ -168,6 +168,13 @@ def draw_sample(
     sizes = frame.groupby("stratum").size()
     n_h = allocate(sizes, n=n, allocation=allocation, width=width, confidence=confidence)
     flagged = flagged_responses(ws, threshold=threshold, margin=margin) if oversample > 1 else set()
+    if oversample > 1 and not frame["response_id"].isin(flagged).any():
+        raise InputError(
+            f"--oversample {oversample:g}: no response to sample is flagged (no two judge runs "
+            f"disagree and no judge score lies within --margin {margin:g} of --threshold "
+            f"{threshold:g}); run a judge that gives scores, or a second judge, first, or "
+            "drop --oversample"
+        )
     rng = np.random.default_rng(seed)
     parts, alloc_rows = [], []
     for stratum, group in frame.groupby("stratum", sort=True):

@@ -180,3 +180,15 @@ def test_import_rejects_bad_rows(tmp_path):
     with pytest.raises(InputError, match="missing column"):
         import_labels(ws, bad)
     assert ws.read_sql("SELECT COUNT(*) AS n FROM annotations")["n"].iloc[0] == 0
+
+
+def test_gold_without_labels_says_what_to_do_and_writes_nothing(tmp_path):
+    """A sample drawn but not labeled yet: building the gold set is refused with the next
+    step (it raised a KeyError from pandas before), and nothing is written."""
+    ws = populate(tmp_path / "ws", n_items=4, with_images=False)
+    draw_sample(ws, n=4, sample_id="s1")
+    with pytest.raises(InputError, match=r"no human labels for sample 's1' yet: .*annotate pull"):
+        build_gold(ws, sample_id="s1")
+    with pytest.raises(InputError, match=r"no human labels yet"):
+        build_gold(ws)
+    assert ws.read_sql("SELECT COUNT(*) AS n FROM gold")["n"].iloc[0] == 0

@@ -96,3 +96,16 @@ def test_horvitz_thompson_is_unbiased_with_oversampling(tmp_path):
     # 150 draws: the mean is within 4 standard errors of the truth
     se = np.std(estimates) / math.sqrt(len(estimates))
     assert abs(np.mean(estimates) - y.mean()) < 4 * se
+
+
+def test_oversample_with_nothing_flagged_is_refused(tmp_path):
+    """`--oversample` without any judge disagreement or score near the threshold would
+    silently draw a plain sample; it is refused with what to do, and no sample is kept."""
+    from safecal.annotate.errors import InputError
+    from safecal.annotate.sampling import draw_sample
+    from tests.annotate.fixtures import populate
+
+    ws = populate(tmp_path / "ws", n_items=4, with_images=False)
+    with pytest.raises(InputError, match=r"--oversample 3: no response to sample is flagged"):
+        draw_sample(ws, n=4, oversample=3.0, sample_id="s1")
+    assert ws.read_sql("SELECT COUNT(*) AS n FROM samples")["n"].iloc[0] == 0
