@@ -13,7 +13,7 @@ from safecal.calibrate.curation import curate_workspace
 from safecal.calibrate.curation.push import REVIEW_SAMPLE
 from safecal.cli import main
 from tests.calibrate.curation.planted_fixture import build_workspace
-from tests.labelstudio_server import build_template, running_server
+from tests.labelstudio_server import build_template, running_server, use_project_organization
 
 REVIEWERS = "rev1@example.org,rev2@example.org"
 
@@ -42,6 +42,7 @@ def test_push_sends_each_review_query_once_per_reviewer(server, capsys):
     assert sorted(projects["annotator"]) == sorted(REVIEWERS.split(","))
     assert set(projects["task_type"]) == {"query_quality"}
     for pid in projects["project_id"]:
+        use_project_organization(ws, conn, int(pid))  # each reviewer's own organization
         tasks = export_project(conn, int(pid))
         assert sorted(t["data"]["safecal_unit"] for t in tasks) == reviews
     # again: nothing new
