@@ -106,20 +106,25 @@ def wait_for_page(page: object, title: str, section: str | None = None) -> None:
     page.wait_for_timeout(500)
 
 
+def declare_random(page: object, path: str, title: str) -> None:
+    """On the calibration and results pages, tick the sidebar's --assume-random box: the
+    filled example's gold was drawn by no sample, so a user of it declares it random."""
+    if path not in ("calibration", "results"):
+        return
+    page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+    box = page.get_by_role("checkbox", name=ASSUME_RANDOM)
+    box.wait_for(state="attached", timeout=60_000)
+    if not box.is_checked():
+        page.get_by_text(ASSUME_RANDOM).click()
+
+
 def test_every_page_renders_in_chromium(dashboard, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     for path, title, section in PAGES:
         start = time.monotonic()
         page.goto(dashboard.url + path)
-        if path in ("calibration", "results"):
-            # the filled example's gold was drawn by no sample: declare it random (the
-            # sidebar's --assume-random), as a user of this workspace would
-            page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
-            box = page.get_by_role("checkbox", name=ASSUME_RANDOM)
-            box.wait_for(state="attached", timeout=60_000)
-            if not box.is_checked():
-                page.get_by_text(ASSUME_RANDOM).click()
+        declare_random(page, path, title)
         wait_for_page(page, title, section)
         print(f"{title}: {time.monotonic() - start:.1f} s")
         page.screenshot(path=str(ARTIFACTS / f"{path or 'annotation'}.png"), full_page=True)

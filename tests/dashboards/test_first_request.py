@@ -12,7 +12,13 @@ import pytest
 
 from safecal.annotate import Workspace
 from safecal.dashboards.launch import launch
-from tests.dashboards.test_browser import ARGS, PAGES, ensure_chromium, wait_for_page
+from tests.dashboards.test_browser import (
+    ARGS,
+    PAGES,
+    declare_random,
+    ensure_chromium,
+    wait_for_page,
+)
 from tests.workspaces import copy_workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +71,7 @@ def test_page_as_first_request(workspace, browser, path, title, section):
         try:
             page = context.new_page()
             page.goto(running.url + path)
+            declare_random(page, path, title)
             wait_for_page(page, title, section)
             body = page.locator("body").inner_text()
             assert "no safecal workspace" not in body
