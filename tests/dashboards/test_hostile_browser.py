@@ -16,7 +16,13 @@ import pytest
 from safecal.annotate import Workspace
 from safecal.dashboards.launch import Dashboard, launch
 from tests.dashboards.hostile import JUDGE, MODEL, TRAP, make_hostile
-from tests.dashboards.test_browser import ARGS, ARTIFACTS, ensure_chromium, wait_for_page
+from tests.dashboards.test_browser import (
+    ARGS,
+    ARTIFACTS,
+    declare_random,
+    ensure_chromium,
+    wait_for_page,
+)
 from tests.workspaces import copy_workspace
 
 TRAP_HOST = TRAP.removeprefix("http://")
@@ -84,6 +90,7 @@ def assert_nothing_interpreted(page: Any, seen: Seen) -> None:
 def test_judge_calibration_page_shows_markdown_names_as_text(dashboard, browser_page):
     page, seen = browser_page
     page.goto(dashboard.url + "calibration")
+    declare_random(page, "calibration", "Judge calibration")
     wait_for_page(page, "Judge calibration", "Threshold")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "hostile-calibration.png"), full_page=True)
@@ -101,6 +108,7 @@ def test_results_page_shows_the_model_as_text_and_downloads_csv_without_formulas
 ):
     page, seen = browser_page
     page.goto(dashboard.url + "results")
+    declare_random(page, "results", "Results")
     wait_for_page(page, "Results", "The benchmark's 12 cells")
     assert page.locator('[data-testid="stException"]').count() == 0
     label = page.locator('[data-testid="stExpander"] summary [data-testid="stMarkdownContainer"]')

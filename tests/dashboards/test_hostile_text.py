@@ -41,6 +41,7 @@ def hostile(filled_workspace: Workspace) -> Workspace:
 def page(name: str, ws: Workspace | Path) -> AppTest:
     at = AppTest.from_file(str(DASH / "app_pages" / f"{name}.py"), default_timeout=120)
     at.session_state["workspace"] = str(getattr(ws, "path", ws))
+    at.session_state["assume_random"] = True  # the fixture's gold was drawn by no sample
     return at.run()
 
 
