@@ -49,20 +49,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from safecal.annotate.sampling import STRATUM_COLUMNS
 from safecal.annotate.store import Workspace
 from safecal.annotate.store import rounds as round_rows
 from safecal.annotate.store import samples as sample_rows
-
-#: stratum option -> column of the sampling frame (as annotate sample uses them)
-STRATUM_COLUMNS = {
-    "model": "model",
-    "level1": "level1_category",
-    "level2": "level2_category",
-    "level3": "level3_category",
-    "modality": "modality",
-    "language": "language",
-    "aspect": "aspect",
-}
 
 
 def stratum_keys(frame: pd.DataFrame, by: tuple[str, ...]) -> pd.Series:
