@@ -226,7 +226,8 @@ class Workspace:
 
     def data_stamp(self) -> tuple[int, ...]:
         """A value that changes with every committed write (the dashboard's cache key):
-        the SQLite files' (mtime, size), or PostgreSQL's write-ahead log position."""
+        the SQLite files' (mtime, size), or PostgreSQL's write-ahead log insert position (not
+        the write position, which lags behind commits when WAL writes are deferred)."""
         if self.url is None:
             out: list[int] = []
             for name in (DB_NAME, DB_NAME + "-wal"):
@@ -238,7 +239,7 @@ class Workspace:
             return tuple(out)
         con = self.connect()
         try:
-            lsn = str(con.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])
+            lsn = str(con.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()[0])
         finally:
             con.close()
         high, low = lsn.split("/")

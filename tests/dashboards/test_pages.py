@@ -137,9 +137,19 @@ def test_review_page_writes_gold_with_who_and_when(filled_workspace):
     )
     assert review.values.tolist() == [["unsafe", "alice@example.org"]]
     assert md_literal("alice@example.org") in at.success[0].value  # Markdown: a code span
-    # the unit left the queue, and the page moved on to another one
-    assert len(adjudication_queue(ws)) == len(queue) - 1
-    assert at.dataframe[0].value.values.tolist() != labels.values.tolist()
+    # the unit left the queue, and the page moved on to the one now first (another unit's
+    # labels can read the same, so the counter and the unit's own labels are compared)
+    remaining = adjudication_queue(ws)
+    assert len(remaining) == len(queue) - 1
+    harm = remaining[remaining["field"] == "harmfulness"]
+    assert first["response_id"] not in set(harm["response_id"])
+    assert any(f"of {len(harm)}**" in m.value for m in at.markdown)
+    now = ws.read_sql(
+        "SELECT annotator, label FROM annotations WHERE response_id = ? "
+        "AND field = 'harmfulness' ORDER BY annotator",
+        (harm.iloc[0]["response_id"],),
+    )
+    assert at.dataframe[0].value[["annotator", "label"]].values.tolist() == now.values.tolist()
 
 
 def test_review_page_shows_hostile_text_as_text(filled_workspace):
