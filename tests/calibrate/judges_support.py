@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from safecal.annotate.store import Workspace
+from tests.calibrate.fake_openai import FakeOpenAI
 
 
 def make_workspace(
@@ -33,3 +35,27 @@ def make_workspace(
                 (f"r{n:04d}", f"i{n:04d}", language, reply),
             )
     return ws
+
+
+def judge_command(ws: Path, server: FakeOpenAI, *extra: str) -> list[str]:
+    """`safecal calibrate run --judge llm` against ``server`` in a child process (the
+    key read from SAFECAL_TEST_JUDGE_KEY)."""
+    return [
+        sys.executable,
+        "-m",
+        "safecal",
+        "calibrate",
+        "run",
+        "--workspace",
+        str(ws),
+        "--judge",
+        "llm",
+        "--model",
+        "fake-judge",
+        "--base-url",
+        server.base_url,
+        "--api-key-env",
+        "SAFECAL_TEST_JUDGE_KEY",
+        "--no-progress",
+        *extra,
+    ]

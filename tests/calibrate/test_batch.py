@@ -23,6 +23,7 @@ from safecal.calibrate.judges.base import Case
 from safecal.calibrate.judges.llm import LLMJudge
 from safecal.calibrate.runner import load_cases, run_judge
 from tests.calibrate.fake_openai import FakeOpenAI
+from tests.calibrate.judges_support import judge_command as cli
 from tests.calibrate.judges_support import make_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -260,28 +261,6 @@ def test_an_endpoint_without_a_batch_api_is_a_clear_error(tmp_path: Path) -> Non
 
 
 # -- as a user runs it: killed while it polls -----------------------------------------------
-def cli(ws: Path, server: FakeOpenAI, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "safecal",
-        "calibrate",
-        "run",
-        "--workspace",
-        str(ws),
-        "--judge",
-        "llm",
-        "--model",
-        "fake-judge",
-        "--base-url",
-        server.base_url,
-        "--api-key-env",
-        "SAFECAL_TEST_JUDGE_KEY",
-        "--no-progress",
-        *extra,
-    ]
-
-
 def env() -> dict[str, str]:
     return {**os.environ, "SAFECAL_TEST_JUDGE_KEY": SECRET}
 

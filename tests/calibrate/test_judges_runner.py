@@ -17,6 +17,7 @@ from typing import IO
 import pytest
 
 from tests.calibrate.fake_openai import FakeOpenAI
+from tests.calibrate.judges_support import judge_command as cli
 from tests.calibrate.judges_support import make_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,28 +29,6 @@ def server() -> Iterator[FakeOpenAI]:
     srv = FakeOpenAI(latency=0.02).start_in_thread()
     yield srv
     srv.stop()
-
-
-def cli(ws: Path, server: FakeOpenAI, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "safecal",
-        "calibrate",
-        "run",
-        "--workspace",
-        str(ws),
-        "--judge",
-        "llm",
-        "--model",
-        "fake-judge",
-        "--base-url",
-        server.base_url,
-        "--api-key-env",
-        "SAFECAL_TEST_JUDGE_KEY",
-        "--no-progress",
-        *extra,
-    ]
 
 
 def env() -> dict[str, str]:
