@@ -85,6 +85,7 @@ from safecal.calibrate.vocab import label_list, label_vocabulary, normalize_labe
 #: ``Estimate.method`` names of the corrected intervals
 BY_VERDICT = "ppi-by-verdict-jeffreys"
 POOLED_CELLS = "ppi-by-verdict-eb-pooled"
+STRATIFIED = "ppi-by-verdict-stratified"
 PPI_CROSSFIT = "ppi++-crossfit"
 HUMAN_ONLY = "human_only"
 WILSON = "wilson"
@@ -596,6 +597,8 @@ class ErrorPosterior:
     shrink: np.ndarray
     design: np.ndarray  # (C, p)
     cov: np.ndarray  # (p, p)
+    #: the between-cell variance each cell's prior carries (``tau^2``, floored)
+    spread: np.ndarray | None = None
 
 
 def pooled_error(
@@ -674,7 +677,8 @@ def pooled_error(
     var_cond = a * b / ((a + b) ** 2 * (a + b + 1))
     shrink = kappa / (kappa + n)
     var_mu = np.einsum("ci,ij,cj->c", design, cov, design)
-    return ErrorPosterior(mean, var_cond + shrink**2 * var_mu, var_cond, shrink, design, cov)
+    t2 = np.maximum(tau2, pv / (max_prior_labels + 1))
+    return ErrorPosterior(mean, var_cond + shrink**2 * var_mu, var_cond, shrink, design, cov, t2)
 
 
 @dataclass(frozen=True)
@@ -739,8 +743,7 @@ class CellRates:
 
     ``var`` is each cell's posterior variance; ``var_own`` the part not shared with other
     cells; ``coef1`` and ``coef0`` the cells' loadings on the pooled PPV and false-omission
-    rate, whose prior means ``design @ beta`` share ``Cov(beta)`` (:func:`mean_of_cells`
-    adds them up)."""
+    rate, whose prior means ``design @ beta`` share ``Cov(beta)``."""
 
     value: np.ndarray
     var: np.ndarray
@@ -787,28 +790,6 @@ def verdict_rates(
     )
 
 
-def mean_of_cells(
-    r: CellRates, *, value: np.ndarray, var: np.ndarray, pooled: np.ndarray
-) -> tuple[float, float]:
-    """Mean and variance of the unweighted mean of the cells' reported ``value``s.
-
-    ``var``: each cell's variance; ``pooled``: the cells whose value is ``r``'s pooled
-    estimate (the others, fallen back to the human-only rate, are independent of each
-    other). The pooled cells share the pooled prior means, so their covariance is added:
-    ``Var = (sum_c var_own_c + g1' Cov(b1) g1 + g0' Cov(b0) g0) / C^2`` with
-    ``g = sum_c coef_c x_c`` over the pooled cells.
-    """
-    k = len(value)
-    if not k:
-        return math.nan, math.nan
-    own = np.where(pooled, r.var_own, var)
-    total = float(own.sum())
-    for coef, e in ((r.coef1, r.error1), (r.coef0, r.error0)):
-        g = (coef[pooled, None] * e.design[pooled]).sum(axis=0)
-        total += float(g @ e.cov @ g)
-    return float(np.mean(value)), float(total) / k**2
-
-
 def wilson_arrays(x: np.ndarray, n: np.ndarray, confidence: float) -> np.ndarray:
     """:func:`wilson` over arrays: ``(..., 3)`` of value, low, high (NaN where n = 0)."""
     z = z_value(confidence)
@@ -829,3 +810,80 @@ def _jeffreys(x: np.ndarray, n: np.ndarray) -> ErrorPosterior:
     var = a * b / ((a + b) ** 2 * (a + b + 1))
     cells = len(n)
     return ErrorPosterior(a / (a + b), var, var, 1 / (1 + n), np.ones((cells, 1)), np.zeros((1, 1)))
+
+
+@dataclass(frozen=True)
+class CellsMean:
+    """The unweighted mean of the cells' rates (:func:`stratified_mean`): ``value`` with
+    the interval (``low``, ``high``), its variance ``var``, and ``n_borrowed``, how many of
+    the cells' PPVs and false-omission rates (two a cell) came from the pool because the
+    cell had no label on that verdict side."""
+
+    value: float
+    low: float
+    high: float
+    var: float
+    n_borrowed: int
+
+
+def stratified_mean(c: ByVerdict, r: CellRates, confidence: float) -> CellsMean:
+    """The mean of ``C`` cells' rates as a stratified corrected rate (stratified PPI,
+    Fisch et al. 2024, "Stratified prediction-powered inference for hybrid language model
+    evaluation", with the cells as strata of equal weight ``1 / C``: every response of
+    cell ``c`` weighs ``1 / (C M_c)``):
+
+        theta = (1 / C) sum_c [q_c PPV_c + (1 - q_c) FOR_c]
+
+    with each cell's **own, unshrunk** ``PPV_c = x1 / n1`` and ``FOR_c = x0 / n0``. The
+    mean of the pooled cells (``r.value``) is not used for this: every pooled cell is
+    shrunk toward the pool, and in a mean of 12 cells those small biases add up while the
+    variance shrinks by 12 (the pooled mean covered 85-89% at a nominal 90% with 10-50
+    labels per cell, tests/calibrate/test_cells_pooling.py). A cell with no label on a
+    verdict side (no label at all, or none the judge called positive) has no own rate
+    there: it borrows the pooled posterior (``r.error1`` / ``r.error0``, mean and variance,
+    the between-cell spread ``tau^2`` included).
+
+    Variance, summed over the independent cells and divided by ``C^2``:
+
+    * an own rate: ``p~ (1 - p~) / n``, the binomial variance of ``x / n`` at the cell's
+      pooled posterior mean ``p~`` (the pool only steadies the variance: a stratum of 3
+      agreeing labels would otherwise have variance 0);
+    * a borrowed rate: its posterior variance, plus the covariance of the borrowed cells
+      through the pool's mean, ``g' Cov(b) g`` with ``g = sum u_c x_c`` over them, plus
+      twice its covariance with the own rates the pool is made of,
+      ``g' Cov(b) h``, ``h = sum u_c x_c f_c``, ``f_c = V_c / (V_c + tau^2_c)`` (the
+      weight a cell's rate has in the pool's mean times its variance);
+    * the judge shares' own sampling noise, ``(PPV_c - FOR_c)^2 q_c (1 - q_c) / M_c``.
+
+    The interval is Wilson's at the effective sample size ``n_eff = t~ (1 - t~) / Var``
+    (``t~`` the mean of the pooled cells, which is never 0 or 1), around the unbiased
+    ``theta``: a mean of cells whose labels all say "safe" is 0 with an interval above it,
+    never a point. Coverage is measured in tests/calibrate/test_cells_pooling.py.
+    """
+    k = len(c.q)
+    if not k:
+        return CellsMean(math.nan, math.nan, math.nan, math.nan, 0)
+    theta = total = 0.0
+    n_borrowed = 0
+    for x, n, e, u in ((c.x1, c.n1, r.error1, c.q), (c.x0, c.n0, r.error0, 1 - c.q)):
+        own = n > 0
+        rate = np.where(own, np.divide(x, n, out=np.zeros(k), where=own), e.mean)
+        v = np.where(own, e.mean * (1 - e.mean) / np.where(own, n, 1.0), e.var)
+        theta += float((u * rate).sum())
+        total += float((u * u * v).sum())
+        borrowed = ~own
+        n_borrowed += int(borrowed.sum())
+        if borrowed.any():
+            g = (u[borrowed, None] * e.design[borrowed]).sum(axis=0)
+            total += float(g @ e.cov @ g)
+            if own.any() and e.spread is not None:
+                f = np.where(own, v / (v + e.spread), 0.0)
+                h = ((u * f)[:, None] * e.design).sum(axis=0)
+                total += 2 * float(g @ e.cov @ h)
+    judge_var = (r.error1.mean - r.error0.mean) ** 2 * c.q * (1 - c.q) / np.maximum(c.m, 1)
+    total += float(judge_var.sum())
+    value, var = theta / k, total / k**2
+    steady = min(max(float(np.mean(r.value)), 1e-9), 1 - 1e-9)
+    n_eff = steady * (1 - steady) / max(var, 1e-300)
+    _, lo, hi = wilson_arrays(np.array(value * n_eff), np.array(n_eff), confidence)
+    return CellsMean(min(max(value, 0.0), 1.0), float(lo), float(hi), var, n_borrowed)

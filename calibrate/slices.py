@@ -19,15 +19,16 @@ from safecal.calibrate.ppi import (
     HUMAN_ONLY,
     MAX_PRIOR_LABELS,
     POOLED_CELLS,
+    STRATIFIED,
     WILSON,
+    CellsMean,
     RateData,
     RateResult,
-    beta_interval,
     by_verdict_counts,
-    mean_of_cells,
     no_narrower,
     rate_data,
     rate_from_data,
+    stratified_mean,
     subset,
     verdict_rates,
     wilson_arrays,
@@ -40,6 +41,10 @@ R = TypeVar("R")
 MISSING_SLICE = "(missing)"
 POOLED = "total (pooled)"
 MEAN_OF_CELLS = "total (mean of cells)"
+#: the ``kind`` of a :func:`benchmark_cells` row: one of the 12 cells, or a total (whose
+#: level1_category and modality read ``all``)
+CELL = "cell"
+TOTAL = "total"
 
 
 def slice_values(table: pd.DataFrame, by: str) -> pd.Series:
@@ -114,14 +119,20 @@ def benchmark_cells(
       even with ``score``;
     * ``total (pooled)``: :func:`calibrate.corrected_rate` over all the model's responses
       (USB-SafeBench v1);
-    * ``total (mean of cells)``: the unweighted mean of the cell rates (the later
-      version's total), its interval from the cells' variances plus their covariance
-      through the pooled error (:func:`calibrate.ppi.mean_of_cells`); always defined for
-      the corrected rate.
+    * ``total (mean of cells)``: the unweighted mean of the cells (the later version's
+      total). Its corrected rate is not the mean of the pooled cells (their shrinkage
+      biases add up in the mean) but the stratified corrected rate with each cell's own
+      PPV and false-omission rate, the pool borrowed only for a verdict side without a
+      label (:func:`calibrate.ppi.stratified_mean`, method ``ppi-by-verdict-stratified``;
+      ``pool_weight``: the share of the cells' 2 x 12 verdict-side rates borrowed); so it
+      can differ a little from the mean of the cell rows. Always defined for the
+      corrected rate.
 
-    Columns: model, cell, level1_category, modality, n_labeled, n_unlabeled, n_invalid,
-    then judge_rate / human_rate / corrected with ``_low`` and ``_high`` bounds, then
-    method, borrowed, pool_weight, fallback, fallback_reason. One pass over the table
+    Columns: model, cell, kind (``cell`` or ``total``: a total's level1_category and
+    modality read ``all``, which a category could also be called), level1_category,
+    modality, n_labeled, n_unlabeled, n_invalid, then judge_rate / human_rate / corrected
+    with ``_low`` and ``_high`` bounds, then method, borrowed, pool_weight, fallback,
+    fallback_reason. One pass over the table
     (``np.bincount`` per cell), so a million responses take about a second.
     """
     for col in (model, category, modality):
@@ -155,14 +166,11 @@ def benchmark_cells(
         r = verdict_rates(sub, confidence, pool=True, max_prior_labels=max_prior_labels)
         h_width = human[idx, 2] - human[idx, 1]
         fb = np.isfinite(h_width) & (r.ci[:, 1] - r.ci[:, 0] >= h_width)
-        value = np.where(fb, human[idx, 0], r.value)
-        z = z_value(confidence)
-        h_var = ((human[idx, 2] - human[idx, 1]) / (2 * z)) ** 2
-        var = np.where(fb, h_var, r.var)
         for k, c in enumerate(idx):
             row: dict[str, Any] = {
                 "model": mname,
                 "cell": f"{names[1][cell_cat[c]]} x {names[2][cell_mod[c]]}",
+                "kind": CELL,
                 "level1_category": names[1][cell_cat[c]],
                 "modality": names[2][cell_mod[c]],
                 "n_labeled": int(n_lab[c]),
@@ -193,9 +201,7 @@ def benchmark_cells(
         pooled = _row(mname, POOLED, whole)
         pooled["n_invalid"] = int(invalid[idx].sum())
         rows.append(pooled)
-        mean, mvar = mean_of_cells(r, value=value, var=var, pooled=~fb)
-        lo, hi = beta_interval(np.array(mean), np.array(mvar), confidence)
-        rows.append(_mean_of_cells(mname, body, float(lo), float(hi), confidence))
+        rows.append(_mean_of_cells(mname, body, stratified_mean(sub, r, confidence), confidence))
     return pd.DataFrame(rows)
 
 
@@ -218,6 +224,7 @@ def _row(model: str, cell: str, r: RateResult) -> dict[str, Any]:
     row: dict[str, Any] = {
         "model": model,
         "cell": cell,
+        "kind": TOTAL,
         "level1_category": "all",
         "modality": "all",
         "n_labeled": r.n_labeled,
@@ -236,17 +243,19 @@ def _row(model: str, cell: str, r: RateResult) -> dict[str, Any]:
 
 
 def _mean_of_cells(
-    model: str, rows: list[dict[str, Any]], lo: float, hi: float, confidence: float
+    model: str, rows: list[dict[str, Any]], mean: CellsMean, confidence: float
 ) -> dict[str, Any]:
-    """Unweighted mean of the cells. The corrected interval is given (``lo``, ``hi``:
-    :func:`calibrate.ppi.mean_of_cells`); the judge and human-only ones are normal
-    intervals from the cells' Wilson half-widths (cells are disjoint, so independent):
-    ``se = sqrt(sum se_c^2) / C``. The human-only mean is undefined when a cell has no
-    gold."""
+    """Unweighted mean of the cells. The corrected rate is the stratified one
+    (:func:`calibrate.ppi.stratified_mean`: each cell's own judge error, not the mean of
+    the pooled cells); the judge and human-only ones are the means of the cells' rates
+    with normal intervals from the cells' Wilson half-widths (cells are disjoint, so
+    independent): ``se = sqrt(sum se_c^2) / C``. The human-only mean is undefined when a
+    cell has no gold."""
     z = z_value(confidence)
     out: dict[str, Any] = {
         "model": model,
         "cell": MEAN_OF_CELLS,
+        "kind": TOTAL,
         "level1_category": "all",
         "modality": "all",
         "n_labeled": sum(r["n_labeled"] for r in rows),
@@ -259,14 +268,14 @@ def _mean_of_cells(
         if not len(values) or np.isnan(values).any():
             _estimates(out, name, math.nan, math.nan, math.nan)
             continue
-        mean = float(values.mean())
+        m = float(values.mean())
         se = float(math.sqrt(np.sum(ses**2)) / len(values))
-        _estimates(out, name, mean, max(0.0, mean - z * se), min(1.0, mean + z * se))
-    mean = float(np.mean([r["corrected"] for r in rows]))
-    _estimates(out, "corrected", mean, lo, hi)
-    out["method"] = POOLED_CELLS
-    out["borrowed"] = any(r["borrowed"] for r in rows)
-    out["pool_weight"] = float(np.mean([r["pool_weight"] for r in rows]))
+        _estimates(out, name, m, max(0.0, m - z * se), min(1.0, m + z * se))
+    _estimates(out, "corrected", mean.value, mean.low, mean.high)
+    out["method"] = STRATIFIED
+    # borrowed: more than half of the cells' 2 C verdict-side rates come from the pool
+    out["borrowed"] = bool(mean.n_borrowed > len(rows))
+    out["pool_weight"] = mean.n_borrowed / (2 * len(rows)) if rows else 0.0
     fell = sum(r["fallback"] is not None for r in rows)
     out["fallback"] = None
     out["fallback_reason"] = (

@@ -320,7 +320,7 @@ def model_rates(
     """Per target model, :func:`calibrate.corrected_rate` over all its responses (the
     benchmark's pooled total)."""
     from safecal.calibrate.ppi import corrected_rate
-    from safecal.calibrate.slices import POOLED
+    from safecal.calibrate.slices import POOLED, TOTAL
 
     loaded = estimate_input(path, stamp, field, run_id, assume_random)
     # one groupby instead of one boolean mask per model (by_slice): 4x faster at 50 models
@@ -338,6 +338,7 @@ def model_rates(
         row: dict[str, Any] = {
             "model": model,
             "cell": POOLED,
+            "kind": TOTAL,
             "level1_category": "all",
             "modality": "all",
             "n_labeled": r.n_labeled,

@@ -806,7 +806,7 @@ def _source(row: dict[str, Any]) -> str:
         return "human only"
     if row.get("borrowed"):
         return "borrowed"
-    return "own labels" if row.get("level1_category") != "all" else "all labels"
+    return "all labels" if row.get("kind") == "total" else "own labels"
 
 
 def _triplet(row: dict[str, Any], name: str) -> dict[str, Any]:

@@ -62,7 +62,19 @@ def test_benchmark_cells(table: pd.DataFrame) -> None:
         whole = corrected_rate(table[table["model"] == model], positive="unsafe")
         assert pooled["corrected"] == pytest.approx(whole.corrected.value)
         assert pooled["n_labeled"] == whole.n_labeled
-        assert mean["corrected"] == pytest.approx(body["corrected"].mean())
+        # the mean of cells by hand: per cell q PPV + (1 - q) FOR with its own labels
+        # (every cell here has gold on both verdict sides, so nothing is borrowed)
+        mine = table[table["model"] == model]
+        by_hand = []
+        for _, cell in mine.groupby(["level1_category", "modality"]):
+            says = cell["judge"] == "unsafe"
+            lab = cell["gold"].notna()
+            gold = cell["gold"] == "unsafe"
+            ppv, fo = gold[says & lab].mean(), gold[~says & lab].mean()
+            by_hand.append(says.mean() * ppv + (1 - says.mean()) * fo)
+        assert mean["corrected"] == pytest.approx(np.mean(by_hand))
+        assert mean["method"] == "ppi-by-verdict-stratified" and mean["pool_weight"] == 0
+        assert (body["kind"] == "cell").all() and pooled["kind"] == mean["kind"] == "total"
         assert mean["judge_rate"] == pytest.approx(body["judge_rate"].mean())
         assert mean["corrected_low"] < mean["corrected"] < mean["corrected_high"]
         one = body[body["cell"] == "Fundamental x SIST"].iloc[0]
@@ -81,8 +93,8 @@ def test_benchmark_cells(table: pd.DataFrame) -> None:
 
 def test_mean_of_cells_differs_from_pooled_when_cells_are_unequal() -> None:
     # cell A: 90 responses all judged and gold unsafe; cell B: 10, none unsafe.
-    # pooled = 90/100 = 0.9, mean of cells = (1 + 0) / 2 = 0.5 (cell B's 0 of 10 is shrunk
-    # a little toward the pool: its false-omission rate borrows at most 6 labels' worth)
+    # pooled = 90/100 = 0.9, mean of cells = (1 + 0) / 2 = 0.5: each cell's own labels
+    # (cell B's 0 of 10 is not shrunk toward the pool), with an interval around it
     t = pd.DataFrame(
         {
             "model": "m",
@@ -94,8 +106,10 @@ def test_mean_of_cells_differs_from_pooled_when_cells_are_unequal() -> None:
     )
     cells = benchmark_cells(t, positive="unsafe").set_index("cell")
     assert cells.loc[POOLED, "corrected"] == pytest.approx(0.9)
-    assert cells.loc[MEAN_OF_CELLS, "corrected"] == pytest.approx(0.5, abs=0.02)
-    assert cells.loc[MEAN_OF_CELLS, "corrected"] > 0.5
+    mean = cells.loc[MEAN_OF_CELLS]
+    assert mean["corrected"] == pytest.approx(0.5)
+    assert mean["corrected_low"] < 0.5 < mean["corrected_high"]
+    assert mean["corrected_high"] - mean["corrected_low"] > 0.05  # cell B: 10 labels
 
 
 def test_unanimity() -> None:
