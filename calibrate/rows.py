@@ -54,7 +54,7 @@ import pandas as pd
 
 from safecal.annotate.errors import InputError
 from safecal.annotate.store import Workspace
-from safecal.calibrate.tables import INVALID, judge_table, resolve_runs
+from safecal.calibrate.tables import INVALID, resolve_runs, runs_table
 
 #: the column carrying each response's inclusion probability under the design
 PROB = "inclusion_prob"
@@ -182,7 +182,7 @@ def select_rows(
     sample as a simple random sample (else it is set aside, with a note).
     """
     chosen = resolve_runs(ws, runs, field=field)
-    table, judges = judge_table(ws, field=field, runs=list(chosen.values()))
+    table, judges = runs_table(ws, field=field, columns=chosen)
     table, design = sample_design(table, assume_random=assume_random)
     return Rows(field=field, table=table, judges=judges, runs=chosen, design=design)
 

@@ -92,11 +92,26 @@ def _inclusion(ws: Workspace) -> pd.DataFrame:
 
 def responses_table(ws: Workspace, *, field: str) -> pd.DataFrame:
     """All responses of ``field``'s aspect with gold, unanimity and inclusion probability."""
-    aspect = aspect_of(field)
-    df = store_views.responses_with_gold(ws, field=field, aspect=aspect)
-    df = df.merge(_unanimity(ws, field), on="response_id", how="left")
-    df = df.merge(_inclusion(ws), on="response_id", how="left")
-    return df
+    return _with_design(
+        ws, field, store_views.responses_with_gold(ws, field=field, aspect=aspect_of(field))
+    )
+
+
+def _with_design(ws: Workspace, field: str, df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` (one row per response) with the humans' unanimity and the samples' inclusion
+    probability joined on response_id."""
+    df = _left_join(df, _unanimity(ws, field))
+    return _left_join(df, _inclusion(ws))
+
+
+def _left_join(df: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    """``df`` left-joined with ``right`` on response_id (unique in ``right``); an empty
+    ``right`` (no annotations, no samples: the common case of a large judged workspace)
+    only adds its columns, all missing, without a merge over every row."""
+    if right.empty:
+        empty = right.drop(columns="response_id").reindex(range(len(df)))
+        return pd.concat([df, empty.set_axis(df.index)], axis=1)
+    return df.merge(right, on="response_id", how="left")
 
 
 def judge_runs(ws: Workspace, *, field: str | None = None) -> pd.DataFrame:
@@ -139,14 +154,29 @@ def judge_table(
 
     Returns the table and the verdict column names.
     """
-    df = responses_table(ws, field=field)
-    columns = resolve_runs(ws, runs, field=field)
-    for name, run_id in columns.items():
-        v = store_judging.run_verdicts(ws, run_id=run_id, field=field)
-        v[name] = np.where(v["valid"].astype(int) == 1, v["label"], INVALID)
-        v = v.rename(columns={"score": f"score:{name}"})[["response_id", name, f"score:{name}"]]
-        df = df.merge(v, on="response_id", how="left")
-    return df, list(columns)
+    return runs_table(ws, field=field, columns=resolve_runs(ws, runs, field=field))
+
+
+def runs_table(
+    ws: Workspace, *, field: str, columns: dict[str, str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`judge_table` for runs already resolved (``{column name: run_id}``,
+    :func:`resolve_runs`): one read of responses, gold and every run's verdicts
+    (:func:`annotate.store.views.responses_with_verdicts`)."""
+    df = store_views.responses_with_verdicts(
+        ws, field=field, aspect=aspect_of(field), run_ids=list(columns.values())
+    )
+    for k, name in enumerate(columns):
+        valid = df.pop(f"valid_{k}")
+        label = df.pop(f"verdict_{k}").to_numpy(dtype=object, na_value=None)
+        verdict = np.where(
+            valid.isna().to_numpy(), np.array(None), np.where(valid == 1, label, INVALID)
+        )
+        df[name] = pd.Series(verdict, index=df.index, dtype="str")
+        df[f"score:{name}"] = df.pop(f"score_{k}")
+    extra = [c for name in columns for c in (name, f"score:{name}")]
+    base = _with_design(ws, field, df.drop(columns=extra))
+    return pd.concat([base, df[extra]], axis=1), list(columns)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ model, language, aspect, level1_category, level2_category, level3_category, moda
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from safecal.annotate.store.workspace import Workspace
@@ -57,18 +59,60 @@ def inclusion_probs(ws: Workspace) -> pd.DataFrame:
 def responses_with_gold(ws: Workspace, *, field: str, aspect: str) -> pd.DataFrame:
     """Reads ``responses``, ``items`` and ``gold``: every response whose item has
     ``aspect``, with the slice columns, ``gold`` (the gold label of ``field``, missing where
-    none) and ``gold_method``."""
-    return ws.read_sql(
+    none) and ``gold_method`` (:func:`responses_with_verdicts` without runs)."""
+    return responses_with_verdicts(ws, field=field, aspect=aspect, run_ids=())
+
+
+def responses_with_verdicts(
+    ws: Workspace, *, field: str, aspect: str, run_ids: Sequence[str]
+) -> pd.DataFrame:
+    """Reads ``responses``, ``items``, ``gold`` and ``verdicts``: every response whose item
+    has ``aspect``, ordered by response_id, with the slice columns, ``gold`` and
+    ``gold_method`` (of ``field``; missing where none) and, for the ``k``-th run of
+    ``run_ids``, ``verdict_k``, ``valid_k`` and ``score_k`` (its verdict of ``field``;
+    missing where the run did not judge the response).
+
+    One query, one LEFT JOIN on ``verdicts`` per run, so the rows come back joined (no
+    second read of a million verdicts and no merge on response_id). The item's slice
+    columns are read once per item and spread over its responses by position: repeating
+    five strings on every response row made the read several times slower (the database
+    driver builds one Python string per value).
+    """
+    joins = "".join(
+        f" LEFT JOIN verdicts v{k} ON v{k}.response_id = r.response_id"
+        f" AND v{k}.run_id = ? AND v{k}.field = ?"
+        for k in range(len(run_ids))
+    )
+    verdict_cols = "".join(
+        f", v{k}.label AS verdict_{k}, v{k}.valid AS valid_{k}, v{k}.score AS score_{k}"
+        for k in range(len(run_ids))
+    )
+    params: list[str] = [field]
+    for run_id in run_ids:
+        params += [run_id, field]
+    rows = ws.read_sql(
         f"""
-        SELECT {SLICE_SELECT}, g.label AS gold, g.method AS gold_method
+        SELECT r.response_id, r.item_id, r.model, r.language,
+               g.label AS gold, g.method AS gold_method{verdict_cols}
         FROM responses r
         JOIN items i ON i.item_id = r.item_id
-        LEFT JOIN gold g ON g.response_id = r.response_id AND g.field = ?
+        LEFT JOIN gold g ON g.response_id = r.response_id AND g.field = ?{joins}
         WHERE i.aspect = ?
         ORDER BY r.response_id
         """,
-        (field, aspect),
+        (*params, aspect),
     )
+    items = ws.read_sql(
+        "SELECT item_id, aspect, level1_category, level2_category, level3_category, modality"
+        " FROM items WHERE aspect = ?",
+        (aspect,),
+    )
+    at = pd.Index(items["item_id"]).get_indexer(rows["item_id"])
+    for k, col in enumerate(
+        ("aspect", "level1_category", "level2_category", "level3_category", "modality")
+    ):
+        rows.insert(4 + k, col, items[col].array.take(at))
+    return rows
 
 
 def annotation_activity(ws: Workspace) -> pd.DataFrame:

@@ -4,10 +4,11 @@
 
 Builds (setup, not timed) a workspace of ``--responses`` harmfulness responses:
 ``--models`` target models x 3 level-1 categories x 4 modality combinations (12 cells a
-model) x 2 languages, ``--gold`` gold labels on random responses (a simple random sample:
-no sample table, so the estimate notes it) and one judge run over every response whose
-error differs by cell. Then times, end to end, a child process running
-``python -m safecal calibrate estimate --workspace WS --run bench-judge --cells --json``
+model) x 2 languages, ``--gold`` gold labels on random responses (a simple random sample
+without a sample table, so the command declares it with ``--assume-random``) and one judge
+run over every response whose error differs by cell. Then times, end to end, a child process running
+``python -m safecal calibrate estimate --workspace WS --run bench-judge --cells --json
+--assume-random``
 (interpreter start, imports, workspace read, every estimate, JSON out), best of
 ``--repeat``. In the same run it times, in-process, the two halves of the work: loading
 the table (``calibrate.tables.estimate_table``) and ``benchmark_cells``, against the
@@ -108,7 +109,7 @@ def end_to_end(ws: Workspace, repeat: int) -> tuple[float, float, dict]:
     (the command is single-threaded)."""
     best, cpu, out = float("inf"), float("inf"), {}
     cmd = [sys.executable, "-m", "safecal", "calibrate", "estimate", "--workspace", str(ws.path),
-           "--run", "bench-judge", "--cells", "--json"]  # fmt: skip
+           "--run", "bench-judge", "--cells", "--json", "--assume-random"]  # fmt: skip
     for _ in range(repeat):
         start, start_cpu = time.perf_counter(), _children_cpu()
         done = subprocess.run(
@@ -126,7 +127,7 @@ def in_process(ws: Workspace) -> dict[str, float]:
     from safecal.calibrate.tables import estimate_table
 
     start = time.perf_counter()
-    loaded = estimate_table(ws, field="harmfulness", run="bench-judge")
+    loaded = estimate_table(ws, field="harmfulness", run="bench-judge", assume_random=True)
     t_load = time.perf_counter() - start
     kw = dict(gold="gold", judge=loaded.judge, positive=["unsafe"], weight=loaded.weight)
     start = time.perf_counter()

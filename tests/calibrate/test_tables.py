@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -12,6 +13,7 @@ from safecal.calibrate.tables import (
     SLICE_COLUMNS,
     annotations_table,
     judge_table,
+    resolve_runs,
     responses_table,
 )
 from tests.workspaces import copy_workspace
@@ -54,6 +56,28 @@ def test_judge_table_marks_invalid_and_unjudged(stats_workspace: Workspace) -> N
     assert 0.5 < r.auroc.value <= 1
     one, names = judge_table(stats_workspace, field="harmfulness", runs=["run-strict"])
     assert names == ["strict"] and "example-vlm-judge" not in one.columns
+
+
+def test_judge_table_is_each_runs_verdicts_merged_on_response_id(
+    stats_workspace: Workspace,
+) -> None:
+    """The one-query read (responses, items, gold and every run's verdicts joined in the
+    store) gives what reading each run's verdicts and merging them on response_id gives."""
+    from safecal.annotate.store import judging
+
+    t, names = judge_table(stats_workspace, field="harmfulness")
+    base = responses_table(stats_workspace, field="harmfulness")
+    pd.testing.assert_frame_equal(t[list(base.columns)], base)
+    assert t["response_id"].is_monotonic_increasing and len(t) == t["response_id"].nunique()
+    for name, run_id in resolve_runs(stats_workspace, None, field="harmfulness").items():
+        v = judging.run_verdicts(stats_workspace, run_id=run_id, field="harmfulness")
+        merged = base[["response_id"]].merge(v, on="response_id", how="left")
+        judged = merged["valid"].notna().to_numpy()
+        expected = np.where(merged["valid"] == 1, merged["label"], INVALID)
+        assert t[name].isna().to_numpy().tolist() == (~judged).tolist()
+        assert (t[name].to_numpy()[judged] == expected[judged]).all()
+        got_score = pd.to_numeric(t[f"score:{name}"]).to_numpy(float)
+        assert np.allclose(got_score, pd.to_numeric(merged["score"]), equal_nan=True)
 
 
 def test_unknown_run_is_named(stats_workspace: Workspace) -> None:
