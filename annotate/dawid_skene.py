@@ -17,8 +17,9 @@ three classes, accuracy 0.71 worth 3.5 labels); the class proportions get ``b``
 move the estimates; on a handful they keep the fit from collapsing onto one
 annotator. Plain maximum likelihood (``a`` near 0, ``d = b = 0``) with two annotators
 and no known labels is not identified (either annotator can be "the right one") and
-drives posteriors to 0 or 1. Written by hand because none of the installed libraries
-provides it (crowd-kit is not a dependency).
+drives posteriors to 0 or 1. Written by hand because none of the runtime dependencies
+provides it; crowd-kit's ``DawidSkene`` (a test dependency only) checks it: with the
+priors off, the same EM iterates (tests/annotate/test_dawid_skene_crowdkit.py).
 
 Known labels (``known``, e.g. honeypots): a unit whose true class is known keeps
 ``T_ik = 1[k = known_i]`` from the start and through every E-step (the same idea as
