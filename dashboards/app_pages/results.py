@@ -191,7 +191,8 @@ def page() -> None:
         "`borrowed` = more than half of the cell's judge error comes from the other "
         "cells; `human only` = the judge did not narrow the interval, so the human-only "
         "rate is shown. `total (pooled)`: one rate over all responses; "
-        "`total (mean of cells)`: the unweighted mean of the cells."
+        "`total (mean of cells)`: the unweighted mean of the cells, each with its own "
+        "judge error (stratified), the pool only where a cell has no label on a verdict."
     )
     next_round_section(ws, stamp, confidence)
     _paper(path, stamp, run_id, confidence, assume_random)
