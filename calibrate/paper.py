@@ -127,6 +127,8 @@ def paper_table(
                 "n_unlabeled": d["n_unlabeled"],
                 "n_invalid": d["n_invalid"],
                 **{k: d[k] for k in ESTIMATES},
+                "method": d["method"],
+                "fallback_reason": d["fallback_reason"],
             }
     if not fields:
         raise InputError("no rate to tabulate: " + "; ".join(errors))
@@ -152,7 +154,7 @@ def render_paper(table: PaperTable, *, fmt: str = "text", spec: str = ".3f") -> 
         f"and corrected (PPI++), value [{pct}% interval]; gold n = human gold labels."
     )
     if fmt == "text":
-        return render.render_table(headers, rows, title=caption)
+        return _render_text(table, spec=spec, caption=caption)
     if fmt == "markdown":
         return render.render_markdown(headers, rows, caption=caption)
     if fmt == "latex":
@@ -160,6 +162,37 @@ def render_paper(table: PaperTable, *, fmt: str = "text", spec: str = ".3f") -> 
         sub = ["model"] + ["gold n", *ESTIMATES.values()] * len(table.fields)
         return render.render_latex(sub, rows, groups=groups, caption=caption)
     return render.render_csv(headers, rows)
+
+
+def _render_text(table: PaperTable, *, spec: str, caption: str) -> str:
+    """The terminal's form: one block per rate (model, gold n, the three estimates), so a
+    row fits an 80-100 column terminal, each block followed by its corrected intervals'
+    method and by the models whose corrected rate fell back to the human labels alone."""
+    from safecal.calibrate import render
+
+    blocks = [render.wrap_text(caption)]
+    for f in table.fields:
+        headers = ["model", "gold n", *ESTIMATES.values()]
+        rows, methods, fallbacks = [], [], []
+        for m in table.models:
+            r = m.get(f)
+            if r is None:
+                rows.append([m["model"], *[render.UNDEFINED] * 4])
+                continue
+            rows.append([m["model"], r["n_labeled"], *(_cell(r[k], spec) for k in ESTIMATES)])
+            if r.get("method") and r["method"] not in methods:
+                methods.append(r["method"])
+            if r.get("fallback_reason"):
+                fallbacks.append(f"{m['model']}: {r['fallback_reason']}")
+        title = f"{RATES[f]} (judge {table.judges[f]})"
+        lines = [render.render_table(headers, rows, title=title).rstrip("\n")]
+        if methods:
+            lines.append(
+                f"corrected intervals: {', '.join(sorted(methods))} (README: corrected rates)"
+            )
+        lines += [f"human only reported for {x}" for x in fallbacks]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
 
 
 def _cell(value: Any, spec: str) -> Any:

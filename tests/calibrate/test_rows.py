@@ -287,8 +287,9 @@ def test_paper_table_formats_escape_untrusted_names(stats_copy: Workspace) -> No
         est = cli_json("calibrate", "estimate", "-w", w, "--run", JUDGE, "--by", "model",
                        "--field", field)["estimates"]  # fmt: skip
         for m in data["models"]:
-            for k in ("n_labeled", "judge_rate", "human_rate", "corrected"):
+            for k in ("n_labeled", "judge_rate", "human_rate", "corrected", "method"):
                 assert m[field][k] == est[m["model"]][k]
+            assert m[field]["fallback_reason"] == est[m["model"]]["fallback_reason"]
     latex = cli("calibrate", "table", "-w", w, "--run", JUDGE, "--format", "latex")
     assert latex.returncode == 0, latex.stderr
     line = next(x for x in latex.stdout.splitlines() if "HYPERLINK" in x)
@@ -307,7 +308,17 @@ def test_paper_table_formats_escape_untrusted_names(stats_copy: Workspace) -> No
     back = pd.read_csv(pd.io.common.StringIO(csv), dtype=str)
     assert hostile not in set(back["model"]) and "'" + hostile in set(back["model"])
     text = cli("calibrate", "table", "-w", w, "--run", JUDGE)
-    assert text.returncode == 0 and "over-refusal" in text.stdout
+    assert text.returncode == 0, text.stderr
+    # the terminal's form: a block per rate, each naming its judge and its intervals' method
+    blocks = [b for b in text.stdout.split("\n\n") if "(judge " in b]
+    assert [b.splitlines()[0] for b in blocks] == [
+        f"attack-success rate (judge {data['judges']['harmfulness']})",
+        f"over-refusal rate (judge {data['judges']['refusal']})",
+    ]
+    for block, field in zip(blocks, data["fields"], strict=True):
+        methods = {m[field]["method"] for m in data["models"]}
+        assert f"corrected intervals: {', '.join(sorted(methods))}" in block
+        assert "gold n" in block and "corrected" in block
 
 
 # ---- one default confidence ---------------------------------------------------------------
