@@ -6,10 +6,11 @@ example and walks it through the whole loop:
 1. ingest the example's items, images and three models' responses;
 2. annotation: sample responses, load a few honeypots (known labels) outside the
    sample and the simulated annotators' labels, which stand in for people; the gold
-   set is built from those labels by Dawid-Skene with the honeypots as known labels
-   (the same with and without Label Studio). With Label Studio the sample is also
-   pushed to two demo annotators, and the units whose gold is uncertain go to a review
-   project for a reviewer;
+   set is built from those labels by Dawid-Skene with the honeypots as known labels,
+   and a simulated reviewer decides the units it leaves uncertain. With Label Studio
+   the simulated annotators are its annotators: their labels are saved as their own
+   annotations in their own queues and come back by ``pull``, and the reviewer decides
+   in a review project (the same people, labels and gold as without Label Studio);
 3. judges: the keyword baseline and the example's recorded LLM judge; the judge's
    threshold tuned out-of-fold; the judge card written as HTML and JSON;
 4. corrected attack-success and refusal rates per model, in the benchmark's 12 cells;
@@ -257,18 +258,25 @@ def _annotation(
         pushed = labeling.push
         say(
             f"pushed sample {pushed.sample_id!r}: {pushed.created} tasks created, "
-            f"{pushed.already} already there, in {len(pushed.projects)} projects"
+            f"{pushed.already} already there, in {len(pushed.projects)} projects (one queue "
+            "per annotator and field, each in the annotator's own organization)"
+        )
+        pulled = labeling.pulled
+        say(
+            f"the {labeling.annotated} simulated labels went in as their annotators' own "
+            f"annotations, so the queues are done; `annotate pull` read back {pulled.rows} "
+            f"labels from {pulled.projects} projects"
         )
         if labeling.review is not None:
             review = labeling.review
             projects = ", ".join(f"{fld} #{pid}" for fld, pid in sorted(review.projects.items()))
             say(
-                f"review: {review.pushed} uncertain units pushed to the reviewer's projects "
-                f"({projects}); {review.decided} decided there so far"
+                f"review: the uncertain units went to the reviewer's projects ({projects}); "
+                f"{review.decided} decided there, {review.pending} still pending"
             )
         labeled = labeling.labeled
     else:
-        from safecal.annotate.example.labeling import label_demo_sample
+        from safecal.annotate.example.labeling import label_demo_sample, review_uncertain
 
         labeled = label_demo_sample(
             ws,
@@ -277,10 +285,9 @@ def _annotation(
             n=DEMO_SAMPLE,
             seed=seed,
         )
-    from safecal.annotate.example.labeling import describe, review_uncertain
+        labeled = review_uncertain(ws, labeled, truth=example.truth)
+    from safecal.annotate.example.labeling import describe
     from safecal.annotate.human_labels import import_labels
-
-    labeled = review_uncertain(ws, labeled, truth=example.truth)
 
     import_labels(ws, example.query_quality_labels)
     say(describe(labeled))

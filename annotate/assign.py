@@ -157,6 +157,61 @@ def plan_assignments(
     )
 
 
+def assign_as_labeled(
+    ws: Workspace, sample_id: str, labeled: pd.DataFrame, *, seed: int = 0
+) -> AssignmentPlan:
+    """Queues that give each annotator the units they labeled: one assignment per
+    (annotator, response_id, field) row of ``labeled``, for labels that exist before
+    their queues do (the demo's simulated annotators, whose labels then go into Label
+    Studio as their own annotations, see :mod:`annotate.labelstudio.demo_steps`).
+
+    Every row must be a unit of the sample or a honeypot outside it. Roles: honeypot
+    outside the sample, ``overlap`` for a unit labeled by two or more annotators,
+    ``regular`` otherwise; each queue is shuffled (seeded), as in
+    :func:`plan_assignments`."""
+    units = _sample_units(ws, sample_id)
+    pool = label_rows.honeypot_pool(ws)
+    honey = pool[~pool["response_id"].isin(units["response_id"])]
+    item_of = dict(zip(units["response_id"], units["item_id"], strict=True))
+    item_of.update(zip(honey["response_id"], honey["item_id"], strict=True))
+    rows = labeled.drop_duplicates(["annotator", "response_id", "field"])
+    outside = rows[~rows["response_id"].isin(item_of)]
+    if len(outside):
+        raise InputError(
+            f"{len(outside)} labels are on responses neither in sample {sample_id!r} nor "
+            f"honeypots (first: {outside['response_id'].iloc[0]})"
+        )
+    raters = rows.groupby("response_id")["annotator"].nunique()
+    honey_ids = set(honey["response_id"])
+    plan = pd.DataFrame(
+        {
+            "annotator": rows["annotator"].to_numpy(),
+            "task_type": rows["field"].to_numpy(),
+            "unit_id": rows["response_id"].to_numpy(),
+            "item_id": [item_of[r] for r in rows["response_id"]],
+            "response_id": rows["response_id"].to_numpy(),
+            "role": [
+                "honeypot" if r in honey_ids else "overlap" if raters[r] >= 2 else "regular"
+                for r in rows["response_id"]
+            ],
+        }
+    ).sort_values(["annotator", "task_type", "unit_id"], ignore_index=True)
+    rng = np.random.default_rng(seed)
+    plan["position"] = 0
+    for _name, idx in plan.groupby("annotator").groups.items():
+        plan.loc[idx, "position"] = rng.permutation(len(idx))
+    plan = plan.sort_values(["annotator", "position"]).reset_index(drop=True)
+    overlap_ids = sorted(set(plan.loc[plan["role"] == "overlap", "response_id"]))
+    _store(ws, sample_id, plan, overlap_ids, seed)
+    return AssignmentPlan(
+        sample_id=sample_id,
+        assignments=plan,
+        n_units=int(plan.loc[plan["role"] != "honeypot", "unit_id"].nunique()),
+        n_overlap=len(overlap_ids),
+        n_honeypots=int(plan.loc[plan["role"] == "honeypot", "unit_id"].nunique()),
+    )
+
+
 def _split(total: int, weights: np.ndarray) -> list[int]:
     """``total`` split in proportion to ``weights``, largest remainders first."""
     if total <= 0 or weights.sum() == 0:

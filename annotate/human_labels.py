@@ -155,7 +155,20 @@ def _check_one_label_each(df: pd.DataFrame, path: Path) -> None:
 def import_labels(ws: Workspace, path: str | Path, *, encoding: str = "utf-8") -> int:
     """Validate and load a long table of human labels; returns the rows stored."""
     path = Path(path)
-    df = _read(path, encoding=encoding)
+    return import_label_table(ws, read_labels(path, encoding=encoding), source=path)
+
+
+def read_labels(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
+    """A human-label file as :func:`import_labels` reads it (every value a stripped
+    string, indexed by the file's line numbers), for callers that load part of it."""
+    return _read(Path(path), encoding=encoding)
+
+
+def import_label_table(ws: Workspace, df: pd.DataFrame, *, source: str | Path) -> int:
+    """:func:`import_labels` of rows of a :func:`read_labels` table (``source``: the
+    file, named in the messages). Returns the rows stored."""
+    path = Path(source)
+    df = df.copy()
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise InputError(

@@ -42,7 +42,9 @@ MODELS = {  # name -> (file format, unsafety on vulnerability items, refusal on 
     "cirrus-vl-72b": ("parquet", 0.15, 0.45),
 }
 MODALITY_RISK = {"RIRT": 0.6, "SIRT": 0.7, "RIST": 1.4, "SIST": 1.6}
-ANNOTATORS = {"ann_a": 0.92, "ann_b": 0.86, "ann_c": 0.80}  # accuracy on ordinary responses
+#: the simulated annotators, named by the email they log in to Label Studio with (the demo
+#: makes these accounts), and their accuracy on ordinary responses
+ANNOTATORS = {"ann_a@safecal.local": 0.92, "ann_b@safecal.local": 0.86, "ann_c@safecal.local": 0.80}
 JUDGE = "example-vlm-judge"
 PER_CELL = (8, 2)  # (vulnerability, over-refusal) items per level-1 x modality cell
 
@@ -344,7 +346,7 @@ def _query_quality(
             "image_relevant": "no" if problem == "image_irrelevant" else "yes",
             "category_correct": "no" if problem == "category_wrong" else "yes",
         }
-        for rater in ("ann_a", "ann_b"):
+        for rater in list(ANNOTATORS)[:2]:
             for field, label in truth.items():
                 if problem is None and rng.random() < 0.03:  # ordinary noise on clean items
                     label = "no" if label == "yes" else "yes"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import html
 import json
 import mimetypes
@@ -115,12 +116,28 @@ def task_data(row: Any, image: str) -> dict[str, str]:
 
 def project_title(*, annotator: str, task_type: str, kind: str, sample_id: str) -> str:
     """What people read on Label Studio's home page, e.g. ``Harmfulness · sample s1 ·
-    ann1`` or ``Review: refusal · reviewer`` (at most 50 characters)."""
+    queue of ann1`` or ``Review: refusal · reviewer``: the task, the sample and whose
+    queue it is (the name before the email's @). At most 50 characters, which Label
+    Studio allows: a long sample id is cut (with ``…``), never the person's name."""
     what = task_type.replace("_", " ").capitalize()
     who = annotator.split("@")[0]
     if kind == "review":
-        return f"Review: {what.lower()} · {who}"[:50]
-    return f"{what} · sample {sample_id} · {who}"[:50]
+        return _fit(f"Review: {what.lower()} · ", who)
+    head, tail = f"{what} · sample ", f" · queue of {who}"
+    room = TITLE_MAX - len(head) - len(tail)
+    sample = sample_id if len(sample_id) <= room else sample_id[: max(room - 1, 0)] + "…"
+    return _fit(head + sample, tail)
+
+
+#: the longest project title Label Studio takes
+TITLE_MAX = 50
+
+
+def _fit(text: str, tail: str) -> str:
+    """``text + tail`` in :data:`TITLE_MAX` characters, cutting ``text`` first."""
+    if len(text) + len(tail) <= TITLE_MAX:
+        return text + tail
+    return (text[: max(TITLE_MAX - len(tail) - 1, 0)] + "…" + tail)[:TITLE_MAX]
 
 
 def ensure_project(
@@ -298,6 +315,16 @@ def reconcile(
     return todo, already, recovered
 
 
+def _make_task(
+    row: Any, *, images_dir: Path, images: str, made: Callable[[str], list[dict]] | None
+) -> dict[str, Any]:
+    """The task to import for ``row``: its data, with the annotations ``made`` before
+    the queue when there are any."""
+    data = task_data(row, image_url(images_dir, row.image, mode=images))
+    annotations = made(row.unit_id) if made else []
+    return {"data": data, "annotations": annotations} if annotations else data
+
+
 def push(
     ws: Workspace,
     conn: Connection,
@@ -306,8 +333,15 @@ def push(
     batch_size: int = 10_000,
     images: str = "local",
     progress: Callable[[int], None] | None = None,
+    labeled: Callable[[str, str, str], list[dict]] | None = None,
 ) -> PushReport:
-    """Push every assignment of ``sample_id`` (see the module docstring)."""
+    """Push every assignment of ``sample_id`` (see the module docstring).
+
+    ``labeled(annotator, task_type, unit_id)``: annotations made before the queue
+    (Label Studio's annotation dicts: ``result``, ``completed_by`` the annotator's user
+    id, ``lead_time``, ``ground_truth`` False, which an import otherwise sets),
+    imported with their task as Label Studio imports existing labels, so the queue
+    shows them done; the demo's simulated annotators use it."""
     if images not in ("local", "inline"):
         raise InputError(f"--images {images}: expected local or inline")
     units = _units(ws, sample_id).astype(object)
@@ -334,7 +368,14 @@ def push(
                 todo,
                 batch_size=batch_size,
                 progress=progress,
-                make=lambda r: task_data(r, image_url(images_dir, r.image, mode=images)),
+                make=functools.partial(
+                    _make_task,
+                    images_dir=images_dir,
+                    images=images,
+                    made=functools.partial(labeled, str(annotator), str(task_type))
+                    if labeled
+                    else None,
+                ),
             )
     except httpx.HTTPError as exc:
         raise server_error(conn.url, exc) from None

@@ -192,3 +192,42 @@ def test_gold_without_labels_says_what_to_do_and_writes_nothing(tmp_path):
     with pytest.raises(InputError, match=r"no human labels yet"):
         build_gold(ws)
     assert ws.read_sql("SELECT COUNT(*) AS n FROM gold")["n"].iloc[0] == 0
+
+
+def test_queues_as_labeled_give_each_annotator_what_they_labeled(example_workspace, example):
+    """The demo's queues: each simulated annotator gets exactly the sampled units and
+    honeypots they labeled; a unit with two or more annotators is overlap, a honeypot
+    outside the sample is a honeypot, and a label elsewhere is refused."""
+    from safecal.annotate.assign import assign_as_labeled
+    from safecal.annotate.example.labeling import prepare_demo_sample, split_labels
+
+    ws = example_workspace
+    n_sampled, n_honey = prepare_demo_sample(ws, truth=example.truth, n=60, seed=4)
+    queued, rest = split_labels(ws, example.human_labels)
+    assert (
+        len(queued)
+        and len(rest)
+        and len(queued) + len(rest) == len(pd.read_csv(example.human_labels))
+    )
+    plan = assign_as_labeled(ws, "demo", queued, seed=4)
+    stored = ws.read_sql("SELECT annotator, task_type, unit_id, role, position FROM ls_assignments")
+    assert sorted(stored[["annotator", "task_type", "unit_id"]].itertuples(index=False)) == sorted(
+        queued[["annotator", "field", "response_id"]].itertuples(index=False)
+    )
+    raters = queued.groupby("response_id")["annotator"].nunique()
+    honey = set(ws.read_sql("SELECT response_id FROM honeypots")["response_id"])
+    for r in stored.itertuples():
+        want = (
+            "honeypot" if r.unit_id in honey else "overlap" if raters[r.unit_id] > 1 else "regular"
+        )
+        assert r.role == want, r
+    assert plan.n_units == n_sampled and plan.n_honeypots == n_honey
+    # each queue is a permutation of its positions, shuffled (not in unit order)
+    for _name, q in stored.groupby("annotator"):
+        assert sorted(q["position"]) == list(range(len(q)))
+        assert list(q.sort_values("position")["unit_id"]) != sorted(q["unit_id"])
+    # the roles reach the sample: its honeypots and overlap units
+    roles = ws.read_sql("SELECT role, COUNT(*) AS n FROM samples GROUP BY role")
+    assert dict(zip(roles["role"], roles["n"], strict=True)).get("honeypot") == n_honey
+    with pytest.raises(InputError, match="neither in sample"):
+        assign_as_labeled(ws, "demo", rest.head(3), seed=4)

@@ -243,6 +243,9 @@ def test_in_the_browser_each_person_sees_only_their_own_projects(blind):
         ].iloc[0]
         for email, pid in projects.items()
     }
+    # titles read well: the task, the sample and whose queue (shown on the home page)
+    assert titles[A] == "Harmfulness · sample bl · queue of blind-a"
+    assert titles[REV] == "Review: harmfulness · blind-rev"
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS

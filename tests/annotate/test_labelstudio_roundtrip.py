@@ -251,9 +251,19 @@ def test_images_served_only_from_the_images_folder(live):
 
 
 def test_demo_steps_on_the_example(example, ls_template, tmp_path):
-    """What `safecal demo` calls: a server, two annotators and a reviewer who can log in,
-    the sample pushed, and a gold set built from the simulated annotators' labels."""
+    """What `safecal demo` calls: the example's simulated annotators are the Label Studio
+    annotators (and can log in), their labels go into their own queues as their own
+    annotations and come back by pull, so every queue is done; the reviewer decides the
+    uncertain units in the review project; the gold set equals the demo's without Label
+    Studio, from the same labels by the same people."""
     from safecal.annotate import ingest_items, ingest_responses
+    from safecal.annotate.example.generate import ANNOTATORS
+    from safecal.annotate.example.labeling import (
+        DEMO_REVIEWER,
+        describe,
+        label_demo_sample,
+        review_uncertain,
+    )
     from safecal.annotate.labelstudio.demo_steps import setup_demo_labeling, start_demo_server
     from safecal.annotate.labelstudio.server import stop_server
     from safecal.annotate.store import Workspace
@@ -268,38 +278,72 @@ def test_demo_steps_on_the_example(example, ls_template, tmp_path):
             ws, info, truth=example.truth, human_labels=example.human_labels, n=24
         )
         assert lab.url == info.url and lab.admin_password
-        assert {a.role for a in lab.accounts} == {"annotator", "reviewer"}
+        people = {a.email: a.role for a in lab.accounts}
+        assert people == {**dict.fromkeys(ANNOTATORS, "annotator"), DEMO_REVIEWER: "reviewer"}
         for a in lab.accounts:
             assert (
                 login(lab.url, a.email, a.password).get("/api/current-user/whoami").json()["email"]
                 == a.email
             )
-        n_assigned = len(ws.read_sql("SELECT * FROM ls_assignments WHERE sample_id = 'demo'"))
-        assert lab.push.created == n_assigned > 24  # 24 units twice, plus honeypots
-        honey = ws.read_sql("SELECT COUNT(*) AS n FROM ls_assignments WHERE role = 'honeypot'")
-        assert honey["n"].iloc[0] > 0
-        assert len(lab.gold.gold) > 0 and lab.review is not None
-        assert lab.review.pushed == len(lab.gold.to_review)
+        assigned = ws.read_sql("SELECT * FROM ls_assignments WHERE sample_id = 'demo'")
+        assert lab.push.created == len(assigned) > 24  # 24 units, 2-3 annotators each
+        assert set(assigned["annotator"]) == set(ANNOTATORS)
+        assert (assigned["role"] == "honeypot").sum() > 0
+        # every simulated label on the queues came back by pull, by its own annotator
+        assert lab.annotated == len(assigned) == lab.pulled.rows
+        pulled = ws.read_sql(
+            "SELECT a.annotator, a.response_id, a.field FROM annotations a"
+            " WHERE a.project_id IS NOT NULL"
+        )
+        cols = ["annotator", "response_id", "field"]
+        assert sorted(pulled[cols].itertuples(index=False)) == sorted(
+            assigned.rename(columns={"task_type": "field"})[cols].itertuples(index=False)
+        )
+        # the queues show as done on the server, and their titles read well
+        projects = ws.read_sql(
+            "SELECT project_id, annotator, task_type, kind, title FROM ls_projects"
+        )
+        live_conn = connect(ws.path)
+        for p in projects.itertuples():
+            use_project_organization(ws, live_conn, int(p.project_id))
+            got = live_conn.client.projects.get(int(p.project_id))
+            assert got.num_tasks_with_annotations == got.task_number > 0, p.title
+            who = p.annotator.split("@")[0]
+            if p.kind == "review":
+                assert got.title == f"Review: {p.task_type} · {who}"
+            else:
+                assert got.title == f"{p.task_type.capitalize()} · sample demo · queue of {who}"
+        assert lab.review is not None and lab.review.pending == 0
+        assert lab.review.decided == lab.labeled.n_reviewed == len(lab.gold.to_review) > 0
         assert set(lab.gold.to_review["reason"]) == {"uncertain"}
     finally:
         stop_server(ws.path)
-    # the demo without Label Studio labels the same way: the same gold from the same labels
-    from safecal.annotate.example.labeling import describe, label_demo_sample
-
+    # the demo without Label Studio: the same gold from the same labels by the same people
     plain = Workspace.open(tmp_path / "plain")
     ingest_items(plain, example.items, images=example.images)
     for f in example.responses:
         ingest_responses(plain, f)
     alone = label_demo_sample(plain, truth=example.truth, human_labels=example.human_labels, n=24)
+    alone = review_uncertain(plain, alone, truth=example.truth)
     key = ["field", "response_id"]
 
     def stored(w):
         return w.read_sql("SELECT response_id, field, label, method, soft, adjudicator FROM gold")
 
-    for table in (stored, lambda w: w.read_sql("SELECT response_id, field, reason FROM reviews")):
+    def reviews(w):
+        return w.read_sql("SELECT response_id, field, reason, label, reviewer FROM reviews")
+
+    def labels(w):
+        return w.read_sql(
+            "SELECT item_id, response_id, annotator, field, label, lead_time FROM annotations"
+        ).sort_values(["response_id", "item_id", "annotator", "field"], ignore_index=True)
+
+    for table in (stored, reviews):
         with_ls = table(ws).sort_values(key, ignore_index=True)
         without = table(plain).sort_values(key, ignore_index=True)
         assert len(with_ls) > 0
         pd.testing.assert_frame_equal(with_ls, without)
-    assert set(stored(ws)["method"]) == {"dawid_skene", "honeypot"}
+    pd.testing.assert_frame_equal(labels(ws), labels(plain))
+    assert set(stored(ws)["method"]) == {"dawid_skene", "honeypot", "adjudicated"}
+    assert set(stored(ws).dropna(subset=["adjudicator"])["adjudicator"]) == {DEMO_REVIEWER}
     assert describe(alone) == describe(lab.labeled)

@@ -67,7 +67,8 @@ def hostile_gold(example_workspace, example):
     with ws.transaction() as con:
         con.execute("UPDATE responses SET model = ? WHERE model = 'aurora-vl-7b'", (HOSTILE_MODEL,))
         con.execute(
-            "UPDATE annotations SET annotator = ? WHERE annotator = 'ann_a'", (HOSTILE_ANNOTATOR,)
+            "UPDATE annotations SET annotator = ? WHERE annotator = ?",
+            (HOSTILE_ANNOTATOR, "ann_a@safecal.local"),
         )
     build_gold(ws)
     unit = adjudication_queue(ws).iloc[0]

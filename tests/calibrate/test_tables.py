@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from safecal.annotate import InputError, Workspace
+from safecal.annotate.example.generate import ANNOTATORS
 from safecal.calibrate import agreement, corrected_rate, judge_metrics
 from safecal.calibrate.tables import (
     INVALID,
@@ -23,7 +24,7 @@ def test_annotations_table_is_the_long_exchange_table(stats_workspace: Workspace
     t = annotations_table(stats_workspace, field="harmfulness")
     assert {"unit", "rater", "label", *SLICE_COLUMNS} <= set(t.columns)
     assert set(t["aspect"]) == {"vulnerability"}
-    assert set(t["rater"]) == {"ann_a", "ann_b", "ann_c"}
+    assert set(t["rater"]) == set(ANNOTATORS)
     r = agreement(t, n_boot=50)
     assert r.n_raters == 3 and 0 < r.krippendorff_alpha.value < 1
     assert list(r.prevalence) == ["unsafe", "safe_with_warning", "safe_with_refusal"]

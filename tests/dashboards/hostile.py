@@ -13,7 +13,7 @@ MODEL = f'=HYPERLINK("{TRAP}/m","m") ![m]({TRAP}/model.png) **aurora**'
 ANNOTATOR = f"@SUM(1+1) <img src=x onerror=alert(2)> **ann** ![a]({TRAP}/annotator.png)"
 #: the example's names that the hostile ones replace
 OLD_MODEL = "aurora-vl-7b"
-OLD_ANNOTATOR = "ann_a"
+OLD_ANNOTATOR = "ann_a@safecal.local"
 
 
 def make_hostile(ws: Workspace) -> None:

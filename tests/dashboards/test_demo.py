@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 
 from safecal.annotate import Workspace
+from safecal.annotate.example.generate import ANNOTATORS
+from safecal.annotate.example.labeling import DEMO_REVIEWER
 from safecal.dashboards.launch import STATE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,8 +68,11 @@ def test_demo_runs_the_loop_without_servers(tmp_path):
     assert methods.get("dawid_skene", 0) > 150 and set(methods) <= {
         "dawid_skene", "honeypot", "adjudicated"}  # fmt: skip
     reviewed = gold[gold["method"] == "adjudicated"]
-    assert set(reviewed["adjudicator"]) <= {"simulated reviewer (the example's truth)"}
+    assert set(reviewed["adjudicator"]) <= {DEMO_REVIEWER}
     assert f"{len(reviewed)} uncertain units decided by the simulated reviewer" in out
+    # the people are the example's simulated annotators, by the names they log in with
+    people = ws.read_sql("SELECT DISTINCT annotator FROM annotations")["annotator"]
+    assert set(people) == set(ANNOTATORS)
     assert f"gold set: {len(gold)} gold labels" in out
     assert count("judge_runs") == 2 and count("verdicts") == 2 * 720
     card = target / "reports" / "judge-card.html"

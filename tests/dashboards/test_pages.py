@@ -24,6 +24,8 @@ DASH = Path(__file__).resolve().parents[2] / "dashboards"
 PAGES = ("annotation", "review", "calibration", "results", "curation")
 TITLES = ("Annotation", "Review", "Judge calibration", "Results", "Curation")
 JUDGE = "example-vlm-judge"
+#: the example's first simulated annotator
+ANN_A = "ann_a@safecal.local"
 
 
 def page(name: str, ws: Workspace, *, assume_random: bool = False) -> AppTest:
@@ -71,9 +73,9 @@ def test_annotation_page_progress_agreement_queue(filled_workspace):
     merged = progress.merge(done, on=["annotator", "task"])
     assert len(merged) == len(done) and (merged["done"] == merged["n"]).all()
     med = ws.read_sql(
-        "SELECT lead_time FROM annotations WHERE annotator = 'ann_a' AND field = 'harmfulness'"
+        "SELECT lead_time FROM annotations WHERE annotator = ? AND field = 'harmfulness'", (ANN_A,)
     )["lead_time"].median()
-    row = progress[(progress["annotator"] == "ann_a") & (progress["task"] == "harmfulness")]
+    row = progress[(progress["annotator"] == ANN_A) & (progress["task"] == "harmfulness")]
     assert row["median_seconds"].iloc[0] == pytest.approx(med)
     assert set(honeypots["annotator"]) <= set(progress["annotator"]) and len(honeypots)
     # the overall agreement row shows calibrate.agreement's value and interval
