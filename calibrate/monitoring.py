@@ -36,6 +36,7 @@ PROGRESS_COLUMNS = (
     "project",
     "assigned",
     "done",
+    "outside_queue",
     "remaining",
     "share_done",
     "median_seconds",
@@ -55,7 +56,10 @@ def annotation_progress(ws: Workspace) -> pd.DataFrame:
     ``done``: distinct units (responses, or items for query quality) the annotator
     labeled; ``assigned``: units in the annotator's queue (``ls_assignments``; missing
     when labels were imported without a queue); ``remaining = assigned - done on
-    assigned units``; ``median_seconds``: median lead time per label;
+    assigned units``; ``outside_queue``: of ``done``, the units outside the queue (labels
+    imported from a file beside the queue, e.g. the demo's labels on unsampled responses),
+    so ``done`` may exceed ``assigned`` while the queue itself is complete;
+    ``median_seconds``: median lead time per label;
     ``rate_per_hour = 3600 * labels with a lead time / their summed lead time``;
     ``project``: the Label Studio project titles of the queue (``imported`` for labels
     that came from a file).
@@ -86,6 +90,8 @@ def annotation_progress(ws: Workspace) -> pd.DataFrame:
     out["done"] = out["done"].fillna(0).astype(int)
     out["assigned"] = out["assigned"].astype("Int64")
     out["remaining"] = out["assigned"] - out["done_assigned"].fillna(0).astype(int)
+    out["outside_queue"] = (out["done"] - out["done_assigned"].fillna(0)).astype("Int64")
+    out.loc[out["assigned"].isna(), "outside_queue"] = pd.NA
     with np.errstate(divide="ignore", invalid="ignore"):
         out["share_done"] = (out["assigned"] - out["remaining"]) / out["assigned"]
         out["rate_per_hour"] = np.where(

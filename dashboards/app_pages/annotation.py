@@ -43,6 +43,11 @@ def page() -> None:
                 "share_done": st.column_config.ProgressColumn(
                     "share done", min_value=0, max_value=1, format="percent"
                 ),
+                "done": st.column_config.NumberColumn("done (all units)"),
+                "outside_queue": st.column_config.NumberColumn(
+                    "of which outside the queue",
+                    help="labels on units not in this annotator's queue (imported beside it)",
+                ),
                 "median_seconds": st.column_config.NumberColumn("median s / task", format="%.1f"),
                 "rate_per_hour": st.column_config.NumberColumn("tasks / hour", format="%.0f"),
             },

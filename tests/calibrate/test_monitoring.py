@@ -117,12 +117,25 @@ def test_annotation_progress_counts_done_remaining_time_and_rate(example_workspa
     _seed_labels(ws)
     p = annotation_progress(ws).set_index("annotator")
     a, b = p.loc["ann_a"], p.loc["ann_b"]
-    assert (a["done"], a["assigned"], a["remaining"]) == (4, 6, 2)
+    assert (a["done"], a["assigned"], a["remaining"], a["outside_queue"]) == (4, 6, 2, 0)
     assert a["share_done"] == pytest.approx(4 / 6)
     assert a["median_seconds"] == pytest.approx(11.5)  # median of 10, 11, 12, 13
     assert a["rate_per_hour"] == pytest.approx(3600 * 4 / 46)  # 4 labels in 46 s
     assert a["project"] == "imported"
     assert b["done"] == 4 and pd.isna(b["assigned"]) and pd.isna(b["remaining"])
+    assert pd.isna(b["outside_queue"])  # no queue: nothing is outside it
+    # a label beside the queue counts as done and outside the queue, not as queue progress
+    out = ws.read_sql(
+        "SELECT response_id, item_id FROM responses ORDER BY response_id DESC LIMIT 3"
+    ).iloc[2]
+    with ws.transaction() as con:
+        con.execute(
+            "INSERT INTO annotations (item_id, response_id, annotator, field, label, "
+            "lead_time) VALUES (?, ?, 'ann_a', 'harmfulness', 'unsafe', 5.0)",
+            (out["item_id"], out["response_id"]),
+        )
+    a = annotation_progress(ws).set_index("annotator").loc["ann_a"]
+    assert (a["done"], a["outside_queue"], a["remaining"]) == (5, 1, 2)
 
 
 def test_adjudication_queue_lists_pending_units_with_labels(example_workspace):
