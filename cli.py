@@ -72,7 +72,9 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
         "--workspace",
         "-w",
         default=argparse.SUPPRESS,
-        help="demo workspace folder (default ./safecal-demo; rebuilt each run)",
+        help="demo workspace folder (default ./safecal-demo; rebuilt each run), or "
+        "postgresql://USER@HOST[:PORT]/DB: an empty database (or an earlier demo's), its "
+        "files in $SAFECAL_FILES, else ./safecal-files",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the example (default 0)")
     parser.add_argument(

@@ -18,7 +18,8 @@ example and walks it through the whole loop:
 6. the dashboard, running until Ctrl-C, SIGTERM or SIGHUP.
 
 It ends by printing the commands that explore its workspace: the demo keeps its own
-folder (``./safecal-demo``, rebuilt each run) while every other command defaults to
+folder (``./safecal-demo``, rebuilt each run; or a PostgreSQL database given as
+``--workspace postgresql://...``, empty or an earlier demo's) while every other command defaults to
 ``./safecal-workspace``, so they carry ``-w <demo folder>``. Whatever it stops on (the
 last step with ``--exit``, Ctrl-C, SIGTERM, SIGHUP, an error), the servers it started are
 stopped by their recorded process ids. A folder that holds a workspace not made by the
@@ -43,6 +44,9 @@ import pandas as pd
 from safecal.annotate import InputError, Workspace, ingest_items, ingest_responses
 from safecal.annotate.example import NOTICE, ExamplePaths, write_example
 from safecal.annotate.store import catalog as store_catalog
+from safecal.annotate.store import demo as store_demo
+from safecal.annotate.store import resolve_workspace
+from safecal.annotate.store.backend import is_url
 
 DEFAULT_DEMO = "safecal-demo"
 RECORDED_JUDGE = "example-vlm-judge"
@@ -62,19 +66,46 @@ class DemoResult:
 
 
 def fresh_demo_workspace(path: str | Path) -> Workspace:
-    """An empty workspace at ``path``, removing an earlier demo there (and nothing else)."""
-    path = Path(path)
-    if path.exists():
-        marker = path / ".safecal-demo"
-        if not marker.exists() and any(path.iterdir()):
+    """An empty workspace at ``path``, removing an earlier demo there (and nothing else).
+
+    ``path`` may be a PostgreSQL URL: its files go to the folder every command uses for
+    it (``$SAFECAL_FILES``, else ``./safecal-files``), and the database must be empty or
+    hold an earlier demo (whose tables are dropped)."""
+    url = str(path) if is_url(str(path)) else None
+    folder = resolve_workspace(path)
+    if url is not None:
+        _clear_demo_database(url, folder)
+    if folder.exists():
+        marker = folder / ".safecal-demo"
+        if not marker.exists() and any(folder.iterdir()):
             raise InputError(
-                f"{path}: exists and was not made by `safecal demo`; choose another --workspace"
+                f"{folder}: exists and was not made by `safecal demo`; choose another --workspace"
+                + (" or set SAFECAL_FILES" if url else "")
             )
-        _stop_servers(path)
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    (path / ".safecal-demo").write_text("made by `safecal demo`; safe to delete\n")
-    return Workspace.open(path)
+        _stop_servers(folder)
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / ".safecal-demo").write_text("made by `safecal demo`; safe to delete\n")
+    ws = Workspace.open(url or folder)
+    if url is not None:
+        store_demo.mark_as_demo(ws)
+    return ws
+
+
+def _clear_demo_database(url: str, folder: Path) -> None:
+    """Refuse a database holding a workspace the demo did not make; drop the tables of
+    one it did."""
+    ws = Workspace(folder.absolute(), url=url)
+    if ws.schema_version() == 0:
+        return
+    if not store_demo.made_by_demo(ws):
+        raise InputError(
+            f"{ws.location}: holds a safecal workspace not made by `safecal demo`; give the "
+            "demo an empty database (createdb)"
+        )
+    if folder.exists():
+        _stop_servers(folder)
+    store_demo.drop_demo_tables(ws)
 
 
 def summary(ws: Workspace) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -143,10 +174,10 @@ def _run(
         if dashboard:
             say("\n== 6. dashboard")
             _dashboard(result, say=say)
-        say(f"\nworkspace: {ws.path}")
+        say(f"\nworkspace: {ws.location}")
         for name, url in result.urls.items():
             say(f"{name}: {url}")
-        say(next_commands(path))
+        say(next_commands(ws.path))
         if wait and result.urls:
             say(f"serving; press Ctrl-C (or `kill {os.getpid()}`) to stop")
             while True:
@@ -157,7 +188,8 @@ def _run(
         with _signals_ignored():  # a second signal must not cut the cleanup short
             _stop_servers(ws.path)
     if wait and result.urls:
-        say(f"servers stopped; the workspace stays in {_shown_path(path)} (commands above)")
+        stays = _shown_path(ws.path) if ws.url is None else ws.location
+        say(f"servers stopped; the workspace stays in {stays} (commands above)")
     return result
 
 

@@ -32,6 +32,7 @@ PAGE_LIST = (
 
 def main() -> None:
     st.set_page_config(page_title="safecal", layout="wide")
+    from safecal.annotate.store import Workspace
     from safecal.dashboards.data import workspace_path
 
     workspace = workspace_path()  # each page resolves it the same way when it runs alone
@@ -41,7 +42,7 @@ def main() -> None:
     ]
     nav = st.navigation(pages)
     st.sidebar.caption("workspace")
-    st.sidebar.text(workspace)
+    st.sidebar.text(Workspace.at(workspace).location)  # a database: its URL, no password
     nav.run()
 
 

@@ -37,6 +37,17 @@ def new_database_for(folder: Path) -> None:
     (folder / URL_FILE).write_text(url + "\n", encoding="utf-8")
 
 
+def demo_target(folder: Path) -> tuple[str, dict[str, str]]:
+    """What a test gives ``safecal demo --workspace`` for a demo whose files go to
+    ``folder``, with the environment to add: the folder on SQLite; on PostgreSQL a fresh
+    database's URL, the files in ``folder`` through ``SAFECAL_FILES`` (a user's
+    spelling, so the demo's own PostgreSQL path runs)."""
+    if not POSTGRES:
+        return str(folder), {}
+    assert server is not None
+    return server.create_database(), {"SAFECAL_FILES": str(folder)}
+
+
 def copy_workspace(source: Path, target: Path) -> Workspace:
     """A copy of the workspace at ``source`` (folder and, on PostgreSQL, database)."""
     shutil.copytree(source, target)

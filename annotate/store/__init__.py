@@ -13,8 +13,9 @@
   :mod:`.runs` (what a judge run writes: ``judge_runs``, ``verdicts``,
   ``judge_cache``), :mod:`.batches` (``judge_batches``: the batches a run submitted to a
   batch API), :mod:`.judging` (reads of judge runs and verdicts),
-  :mod:`.curation` (what curation reads and writes) and :mod:`.views` (read-only
-  joins that calibrate and the dashboard report on). Callers import a module, not
+  :mod:`.curation` (what curation reads and writes), :mod:`.views` (read-only
+  joins that calibrate and the dashboard report on) and :mod:`.demo` (the demo's mark
+  on a database workspace, and its rebuild). Callers import a module, not
   its functions, e.g. ``from safecal.annotate.store import labels as label_rows``.
 
 No module outside this package writes SQL (``tests/test_layout.py`` checks it).

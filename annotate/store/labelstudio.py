@@ -111,7 +111,7 @@ def upsert_annotators(
         "INSERT INTO ls_annotators (server_url, email, user_id, role, created_at,"
         " organization_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (server_url, email) DO"
         " UPDATE SET user_id = excluded.user_id,"
-        " organization_id = coalesce(excluded.organization_id, organization_id)",
+        " organization_id = coalesce(excluded.organization_id, ls_annotators.organization_id)",
         rows,
     )
 

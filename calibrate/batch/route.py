@@ -208,7 +208,9 @@ def export_batch(ws: Workspace, judge: Any, *, cases: Iterable[Case], path: Path
                     seen.add(key)
                     fh.write(writer.line(custom_id(config_key, key), case) + "\n")
         if not keyed:
-            raise InputError(f"{ws.path}: no responses to judge; run `safecal ingest responses`")
+            raise InputError(
+                f"{ws.location}: no responses to judge; run `safecal ingest responses`"
+            )
         out.n_cases, out.n_requests = len(keyed), len(seen)
         del seen
         missing, out.n_cached, _ = runs.verdicts_from_cache(

@@ -401,7 +401,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _batch_export(args, ws, judge)
     cases = load_cases(ws, models=args.models, languages=args.languages)
     if not cases:
-        raise InputError(f"{ws.path}: no responses to judge; run `safecal ingest responses` first")
+        raise InputError(
+            f"{ws.location}: no responses to judge; run `safecal ingest responses` first"
+        )
     say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     if args.batch_import or args.batch:
         from pathlib import Path

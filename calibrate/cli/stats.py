@@ -404,11 +404,11 @@ def run_agreement(args: argparse.Namespace) -> int:
         long = _filter(annotations_table(ws, field=args.field), args, "the workspace")
         if long.empty:
             raise InputError(
-                f"{ws.path}: no human labels of the field {args.field!r} yet; "
+                f"{ws.location}: no human labels of the field {args.field!r} yet; "
                 "pull annotations first (or give --table)"
             )
         require_columns(long, [args.by], source="the workspace annotations")
-        source = f"{ws.path} (field {args.field})"
+        source = f"{ws.location} (field {args.field})"
     whole, slices = _sliced(agreement, long, args.by, **kw)
     groups = _with_pooled(whole, slices, args.by)
     if args.json:
@@ -513,7 +513,7 @@ def run_judge(args: argparse.Namespace) -> int:
         # calibrate.rows: the responses with gold that the run judged
         rows_for = {j: selected.validation(j, table) for j in judges}
         extra_by = ["unanimity"] if table["unanimity"].notna().any() else []
-        source = f"{ws.path} (field {args.field})"
+        source = f"{ws.location} (field {args.field})"
     labels = _split(args.labels)
     if labels is None and not args.table:
         from safecal.annotate.labels import SCALES
@@ -698,7 +698,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         score = f"score:{judge}" if args.score is not None else None
         positive = positive or sorted(POSITIVE[args.field])
         require_columns(table, [args.by], source="the workspace")
-        source = f"{ws.path} (field {args.field}, judge {judge})"
+        source = f"{ws.location} (field {args.field}, judge {judge})"
     kw = dict(
         gold=args.gold,
         judge=judge,

@@ -100,7 +100,9 @@ def curate_workspace(ws: Workspace, **options: object) -> CurationResult:
     """:func:`curate` over a workspace's tables (read-only)."""
     inputs = load_inputs(ws)
     if inputs.items.empty:
-        raise InputError(f"{ws.path}: the workspace has no items; run `safecal ingest items` first")
+        raise InputError(
+            f"{ws.location}: the workspace has no items; run `safecal ingest items` first"
+        )
     return curate(inputs, **options)  # type: ignore[arg-type]
 
 

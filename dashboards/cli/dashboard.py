@@ -46,9 +46,9 @@ def _stop(args: argparse.Namespace) -> int:
 
     ws = open_workspace(args)
     if stop(ws.path):
-        print(f"dashboard stopped (workspace {ws.path})")
+        print(f"dashboard stopped (workspace {ws.location})")
     else:
-        print(f"no dashboard was running for {ws.path}")
+        print(f"no dashboard was running for {ws.location}")
     return 0
 
 
@@ -67,7 +67,7 @@ def _dashboard(args: argparse.Namespace) -> int:
             signal.signal(getattr(signal, name), _terminate)
     try:
         running = launch(ws.path, port=args.port, host=args.host, quiet=False)
-        print(f"dashboard: {running.url}  (workspace {ws.path}; Ctrl-C stops it)", flush=True)
+        print(f"dashboard: {running.url}  (workspace {ws.location}; Ctrl-C stops it)", flush=True)
         return running.process.wait()
     except KeyboardInterrupt:
         stop(ws.path)  # the server this process started, by its recorded process id

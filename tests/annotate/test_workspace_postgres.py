@@ -96,6 +96,30 @@ def test_a_password_is_never_written_or_shown(postgres, tmp_path, monkeypatch):
     assert without_password(url) == kept and redact(url).count("***") == 1
 
 
+def test_messages_name_a_database_workspace_by_its_url_without_password(
+    postgres, tmp_path, monkeypatch, capsys
+):
+    """A command's message about a PostgreSQL workspace names the database (the URL with
+    ``***`` for its password), not the files folder beside it."""
+    from safecal.cli import main
+
+    name = postgres.create_database().rsplit("/", 1)[1]
+    url = f"postgresql://{postgres.superuser}:pw-s3cret@127.0.0.1:{postgres.port}/{name}"
+    shown = f"postgresql://{postgres.superuser}:***@127.0.0.1:{postgres.port}/{name}"
+    files = tmp_path / "files"
+    monkeypatch.setenv("SAFECAL_FILES", str(files))
+    Workspace.open(url)  # an empty workspace: no responses, no labels, no dashboard
+    commands = (
+        (["calibrate", "run", "--judge", "keyword"], 2, f"error: {shown}: no responses to judge"),
+        (["dashboard", "stop"], 0, f"no dashboard was running for {shown}"),
+    )
+    for command, code, message in commands:
+        assert main(["-w", url, *command]) == code
+        out = capsys.readouterr()
+        assert message in out.out + out.err, (command, out)
+        assert "s3cret" not in out.out + out.err and str(files) not in out.out + out.err
+
+
 def test_an_unreachable_server_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("SAFECAL_FILES", str(tmp_path / "files"))
     import socket

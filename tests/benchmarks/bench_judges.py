@@ -26,12 +26,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+# ``tests`` is this repository's folder (a site-packages package of that name would
+# otherwise win: the folder has no __init__.py)
+_tests = types.ModuleType("tests")
+_tests.__path__ = [str(ROOT / "tests")]
+sys.modules["tests"] = _tests
 
 from safecal.annotate.store import runs  # noqa: E402
 from safecal.calibrate import cache  # noqa: E402

@@ -22,25 +22,24 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# the helpers by folder: a site-packages package named ``tests`` may shadow ours
-sys.path[:0] = [
-    str(ROOT / "tests"),
-    str(ROOT / "tests" / "benchmarks"),
-    str(ROOT / "tests" / "calibrate"),
-]
-
-import postgres_server  # noqa: E402
-from bench_ingest import make_items, make_responses  # noqa: E402
-from judges_support import make_workspace  # noqa: E402
+# ``tests`` is this repository's folder (a site-packages package of that name would
+# otherwise win: the folder has no __init__.py)
+_tests = types.ModuleType("tests")
+_tests.__path__ = [str(ROOT / "tests")]
+sys.modules["tests"] = _tests
 
 from safecal.annotate.store import URL_FILE, runs  # noqa: E402
 from safecal.calibrate import cache  # noqa: E402
 from safecal.calibrate.judges.base import Verdict  # noqa: E402
 from safecal.calibrate.judges.llm import LLMJudge  # noqa: E402
 from safecal.calibrate.runner import load_cases, run_judge  # noqa: E402
+from tests import postgres_server  # noqa: E402
+from tests.benchmarks.bench_ingest import make_items, make_responses  # noqa: E402
+from tests.calibrate.judges_support import make_workspace  # noqa: E402
 
 
 def timed_ingest(workspace: str, items: Path, responses: Path, files: Path) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import signal
 import socket
@@ -15,18 +16,20 @@ import httpx
 import pandas as pd
 import pytest
 
-from safecal.annotate import Workspace
+from safecal.annotate import SCHEMA_VERSION, Workspace
 from safecal.annotate.example.generate import ANNOTATORS
 from safecal.annotate.example.labeling import DEMO_REVIEWER
 from safecal.dashboards.launch import STATE
+from tests import workspaces
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def demo(*args: str) -> subprocess.CompletedProcess:
+def demo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "safecal", "demo", *args],
         cwd=REPO,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=900,
@@ -35,7 +38,8 @@ def demo(*args: str) -> subprocess.CompletedProcess:
 
 def test_demo_runs_the_loop_without_servers(tmp_path):
     target = tmp_path / "demo"
-    done = demo("--workspace", str(target), "--no-labelstudio", "--no-dashboard", "--exit")
+    given, env = workspaces.demo_target(target)  # on PostgreSQL: a URL, files in target
+    done = demo("--workspace", given, "--no-labelstudio", "--no-dashboard", "--exit", env=env)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "SYNTHETIC" in out
@@ -48,6 +52,7 @@ def test_demo_runs_the_loop_without_servers(tmp_path):
     ):
         assert step in out
     ws = Workspace.open(target, create=False)
+    assert ws.dialect == workspaces.BACKEND
     count = lambda table: int(ws.read_sql(f"SELECT count(*) AS n FROM {table}")["n"][0])  # noqa: E731
     assert (count("items"), count("responses")) == (120, 720)
     assert count("gold") > 0 and count("samples") > 0
@@ -85,7 +90,7 @@ def test_demo_runs_the_loop_without_servers(tmp_path):
     flagged = set(curation.loc[curation["decision"] != "keep", "item_id"])
     assert set(planted["item_id"]) <= flagged
     # a second run rebuilds the demo workspace instead of failing or duplicating
-    again = demo("-w", str(target), "--no-labelstudio", "--no-dashboard", "--exit")
+    again = demo("-w", given, "--no-labelstudio", "--no-dashboard", "--exit", env=env)
     assert again.returncode == 0, again.stderr
     # it ends with the commands exploring its workspace, each with -w, and they work
     printed = [line.strip() for line in out.splitlines() if line.startswith("  safecal ")]
@@ -108,10 +113,15 @@ def test_demo_runs_the_loop_without_servers(tmp_path):
 
 
 def test_demo_never_deletes_a_real_workspace(tmp_path):
-    Workspace.open(tmp_path / "mine")
+    mine = Workspace.open(tmp_path / "mine")
     done = demo("-w", str(tmp_path / "mine"), "--exit")
     assert done.returncode == 2 and "not made by `safecal demo`" in done.stderr
-    assert (tmp_path / "mine" / "safecal.sqlite").exists()
+    assert Workspace.open(tmp_path / "mine", create=False).schema_version() == SCHEMA_VERSION
+    if mine.url is not None:  # PostgreSQL: the database itself, given by URL, is refused too
+        files = tmp_path / "files"
+        done = demo("-w", mine.url, "--exit", env={"SAFECAL_FILES": str(files)})
+        assert done.returncode == 2 and "not made by `safecal demo`" in done.stderr
+        assert mine.schema_version() == SCHEMA_VERSION and not files.exists()
 
 
 def _alive(pid: int) -> bool:
@@ -132,9 +142,11 @@ def _answers(url: str) -> bool:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_demo_stops_its_dashboard_on_a_signal(tmp_path, signum):
     target = tmp_path / "demo"
+    given, env = workspaces.demo_target(target)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "safecal", "demo", "-w", str(target), "--no-labelstudio"],
+        [sys.executable, "-m", "safecal", "demo", "-w", given, "--no-labelstudio"],
         cwd=REPO,
+        env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -83,7 +83,7 @@ def test_page_as_first_request(workspace, browser, path, title, section):
             # script names (app, annotation, ...) would mean Streamlit's folder navigation
             shown = {line.strip() for line in nav.splitlines()}
             assert not shown & SCRIPT_NAMES, nav
-            assert str(workspace.path) in body  # the sidebar names the served workspace
+            assert workspace.location in body  # the sidebar names the served workspace
             assert page.get_by_text("Deploy", exact=True).count() == 0
         finally:
             context.close()
