@@ -94,7 +94,7 @@ def _example_workspace_template(example: ExamplePaths, tmp_path_factory) -> Path
     ingest_items(ws, example.items, images=example.images)
     for file in example.responses:
         ingest_responses(ws, file)
-    return ws.path
+    return workspaces.read_only(ws).path
 
 
 @pytest.fixture

@@ -59,6 +59,21 @@ def copy_workspace(source: Path, target: Path) -> Workspace:
     return Workspace.open(target, create=False)
 
 
+def read_only(ws: Workspace) -> Workspace:
+    """Seal a session fixture that tests share and must not change. On PostgreSQL its
+    database refuses every write from then on (a test that "copies" the folder with
+    ``shutil.copytree`` shares the database, not a copy, and would otherwise change what
+    later tests read); ``copy_workspace`` gives a writable copy (settings stay behind).
+    SQLite's copies are real copies, so nothing is needed there."""
+    kept = ws.path / URL_FILE
+    if not kept.is_file():
+        return ws
+    assert server is not None
+    name = database_name(kept.read_text(encoding="utf-8").strip())
+    server.admin(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    return Workspace.open(ws.path, create=False)
+
+
 def is_new_folder(folder: Path) -> bool:
     return (
         not (folder / DB_NAME).exists()

@@ -10,7 +10,7 @@ import pytest
 
 from safecal.annotate import Workspace, response_id
 from safecal.annotate.example import ExamplePaths
-from tests.workspaces import copy_workspace
+from tests.workspaces import copy_workspace, read_only
 
 NOW = "2026-01-01T00:00:00"
 
@@ -100,4 +100,4 @@ def stats_workspace(
                     " VALUES ('run-strict', ?, ?, ?, 1, ?)",
                     (v.response_id, v.field, strict, score),
                 )
-    return ws
+    return read_only(ws)

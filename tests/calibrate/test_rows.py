@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from safecal.annotate.cli.options import DEFAULT_CONFIDENCE
 from safecal.calibrate.ppi import corrected_rate
 from safecal.calibrate.render import format_estimate
 from safecal.calibrate.rows import sample_design, select_rows
+from tests.workspaces import copy_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 DASH = ROOT / "dashboards"
@@ -47,9 +47,7 @@ def cli_json(*argv: str) -> dict:
 
 @pytest.fixture
 def stats_copy(stats_workspace: Workspace, tmp_path: Path) -> Workspace:
-    target = tmp_path / "ws"
-    shutil.copytree(stats_workspace.path, target)
-    return Workspace.open(target, create=False)
+    return copy_workspace(stats_workspace.path, tmp_path / "ws")
 
 
 # ---- item 7: one selection, three consumers ------------------------------------------
