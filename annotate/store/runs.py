@@ -151,7 +151,9 @@ def verdicts_from_cache(
     statement joins them with the cache once, writes the verdicts and counts: measured on
     a cached rerun of 100,000 verdicts (tests/benchmarks/bench_postgres.py), a separate
     ``ANALYZE`` and a second join sending 100,000 rows back cost about 0.2 s there, while
-    SQLite's temporary table is in process and its second join nearly free."""
+    SQLite's temporary table is in process and its second join nearly free. There the
+    verdicts' references are checked once for the statement, not per row (schema version
+    7, :data:`safecal.annotate.store.schema._POSTGRES_ONLY`)."""
     if con.dialect == "postgresql":
         return _verdicts_from_cache_postgres(con, run_id=run_id, config_key=config_key, keys=keys)
     con.execute(

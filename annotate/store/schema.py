@@ -335,6 +335,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX annotations_task ON annotations (project_id, task_id);
     """,
+    # ---- version 7 -------------------------------------------------------------
+    # PostgreSQL only (:data:`_POSTGRES_ONLY`): the references of ``verdicts`` checked
+    # once per statement instead of once per row. SQLite keeps its foreign keys.
+    "",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -352,10 +356,100 @@ _POSTGRES_STATEMENTS = {
 }
 
 
+#: statements a migration runs on PostgreSQL only, after its own, by version.
+#:
+#: Version 7: ``verdicts`` loses its two foreign keys there; triggers check the same
+#: references. A foreign key in PostgreSQL is a trigger per inserted row (a lookup and a
+#: ``FOR KEY SHARE`` lock on the referenced row): a cached rerun writing 100,000 verdicts
+#: in one statement spent about 0.9 s of its 1.7 s in them (EXPLAIN ANALYZE,
+#: tests/benchmarks/bench_postgres.py), while SQLite checks its foreign keys in process for
+#: almost nothing. Here one trigger per statement reads the inserted rows (a transition
+#: table) and probes the two primary keys: 0.17-0.31 s for the same statement, no slower
+#: for one-row statements. ``OFFSET 0`` keeps each lookup a primary-key probe per row
+#: whatever plan the session cached first (a hash join would read all of ``responses``
+#: for every small insert). Row triggers on ``responses`` and ``judge_runs`` refuse to
+#: delete, or change the key of, a row that verdicts refer to, as the foreign keys did.
+#: What these do not do is lock the referenced rows: a transaction deleting a response
+#: while another inserts its verdict could both commit. safecal never deletes responses or
+#: runs, and its writers queue on one lock (:mod:`safecal.annotate.store.backend`).
+_POSTGRES_ONLY: dict[int, tuple[str, ...]] = {
+    7: (
+        "ALTER TABLE verdicts DROP CONSTRAINT IF EXISTS verdicts_run_id_fkey, "
+        "DROP CONSTRAINT IF EXISTS verdicts_response_id_fkey",
+        """CREATE OR REPLACE FUNCTION safecal_verdicts_refs() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM (SELECT DISTINCT run_id FROM new_rows) n WHERE NOT EXISTS
+                       (SELECT 1 FROM judge_runs r WHERE r.run_id = n.run_id OFFSET 0)) THEN
+                RAISE foreign_key_violation
+                    USING MESSAGE = 'verdicts: a run_id not in judge_runs';
+            END IF;
+            IF EXISTS (SELECT 1 FROM new_rows n WHERE NOT EXISTS
+                       (SELECT 1 FROM responses r WHERE r.response_id = n.response_id OFFSET 0))
+            THEN
+                RAISE foreign_key_violation
+                    USING MESSAGE = 'verdicts: a response_id not in responses';
+            END IF;
+            RETURN NULL;
+        END
+        $$""",
+        "CREATE TRIGGER verdicts_refs AFTER INSERT ON verdicts REFERENCING NEW TABLE AS "
+        "new_rows FOR EACH STATEMENT EXECUTE FUNCTION safecal_verdicts_refs()",
+        """CREATE OR REPLACE FUNCTION safecal_verdict_key_refs() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NOT EXISTS (SELECT 1 FROM judge_runs WHERE run_id = NEW.run_id) THEN
+                RAISE foreign_key_violation
+                    USING MESSAGE = 'verdicts: run_id ' || NEW.run_id || ' not in judge_runs';
+            END IF;
+            IF NOT EXISTS (SELECT 1 FROM responses WHERE response_id = NEW.response_id) THEN
+                RAISE foreign_key_violation USING MESSAGE =
+                    'verdicts: response_id ' || NEW.response_id || ' not in responses';
+            END IF;
+            RETURN NULL;
+        END
+        $$""",
+        "CREATE TRIGGER verdicts_key_update AFTER UPDATE OF run_id, response_id ON verdicts "
+        "FOR EACH ROW EXECUTE FUNCTION safecal_verdict_key_refs()",
+        """CREATE OR REPLACE FUNCTION safecal_response_in_verdicts() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM verdicts WHERE response_id = OLD.response_id) THEN
+                RAISE foreign_key_violation USING MESSAGE =
+                    'responses: verdicts refer to response ' || OLD.response_id;
+            END IF;
+            RETURN NULL;
+        END
+        $$""",
+        "CREATE TRIGGER responses_in_verdicts AFTER DELETE ON responses "
+        "FOR EACH ROW EXECUTE FUNCTION safecal_response_in_verdicts()",
+        "CREATE TRIGGER responses_key_in_verdicts AFTER UPDATE OF response_id ON responses "
+        "FOR EACH ROW WHEN (OLD.response_id <> NEW.response_id) "
+        "EXECUTE FUNCTION safecal_response_in_verdicts()",
+        """CREATE OR REPLACE FUNCTION safecal_run_in_verdicts() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM verdicts WHERE run_id = OLD.run_id) THEN
+                RAISE foreign_key_violation
+                    USING MESSAGE = 'judge_runs: verdicts refer to run ' || OLD.run_id;
+            END IF;
+            RETURN NULL;
+        END
+        $$""",
+        "CREATE TRIGGER judge_runs_in_verdicts AFTER DELETE ON judge_runs "
+        "FOR EACH ROW EXECUTE FUNCTION safecal_run_in_verdicts()",
+        "CREATE TRIGGER judge_runs_key_in_verdicts AFTER UPDATE OF run_id ON judge_runs "
+        "FOR EACH ROW WHEN (OLD.run_id <> NEW.run_id) "
+        "EXECUTE FUNCTION safecal_run_in_verdicts()",
+    ),
+}
+
+
 def migration_statements(version: int, dialect: str) -> list[str]:
     """The statements of migration ``version`` (1-based) for ``dialect`` ("sqlite" or
     "postgresql"): on PostgreSQL, ``REAL`` columns are 8-byte ``DOUBLE PRECISION`` as in
-    SQLite, and the statements of :data:`_POSTGRES_STATEMENTS` are replaced."""
+    SQLite, the statements of :data:`_POSTGRES_STATEMENTS` are replaced and those of
+    :data:`_POSTGRES_ONLY` follow."""
     statements = split_sql(MIGRATIONS[version - 1])
     if dialect == "sqlite":
         return statements
@@ -365,7 +459,7 @@ def migration_statements(version: int, dialect: str) -> list[str]:
             if v == version and statement.startswith(start):
                 statement = replacement
         out.append(re.sub(r"\bREAL\b", "DOUBLE PRECISION", statement))
-    return out
+    return out + list(_POSTGRES_ONLY.get(version, ()))
 
 
 def split_sql(script: str) -> list[str]:

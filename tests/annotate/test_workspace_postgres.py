@@ -164,6 +164,56 @@ def test_version_2_keeps_the_newest_of_duplicate_item_labels(database, tmp_path,
         )
 
 
+def test_version_7_trades_the_verdict_foreign_keys_for_statement_checks(
+    database, tmp_path, monkeypatch
+):
+    """Migration 7 on a version-6 database holding a verdict: the verdict stays, the two
+    foreign keys of ``verdicts`` go, and their triggers take over (what they refuse:
+    test_verdict_references.py, on both backends)."""
+    monkeypatch.setenv("SAFECAL_FILES", str(tmp_path / "files"))
+    with psycopg.connect(database, autocommit=True) as con:
+        for version in range(1, 7):
+            for statement in migration_statements(version, "postgresql"):
+                con.execute(statement)  # type: ignore[arg-type]
+        con.execute("INSERT INTO meta VALUES ('schema_version', '6')")
+        con.execute(
+            "INSERT INTO items (item_id, text, aspect, img_risk, text_risk, modality, source, "
+            "content_hash, ingested_at) VALUES ('i1', 'q', 'vulnerability', 1, 1, 'RIRT', "
+            "'f', 'h', 't')"
+        )
+        con.execute(
+            "INSERT INTO responses (response_id, item_id, model, language, response, source, "
+            "content_hash, ingested_at) VALUES ('a1', 'i1', 'm', 'en', 'text', 'f', 'h', 't')"
+        )
+        con.execute(
+            "INSERT INTO judge_runs (run_id, judge, kind, started_at) VALUES ('r', 'j', 'x', 't')"
+        )
+        con.execute(
+            "INSERT INTO verdicts (run_id, response_id, field, label, valid) "
+            "VALUES ('r', 'a1', 'harmfulness', 'safe', 1)"
+        )
+    ws = Workspace.open(database, create=False)
+    assert ws.schema_version() == SCHEMA_VERSION >= 7
+    assert ws.read_sql("SELECT response_id FROM verdicts")["response_id"].tolist() == ["a1"]
+    keys = ws.read_sql(
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'verdicts'::regclass AND contype = 'f'"
+    )
+    assert keys.empty
+    triggers = ws.read_sql("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname")[
+        "tgname"
+    ].tolist()
+    assert triggers == [
+        "judge_runs_in_verdicts",
+        "judge_runs_key_in_verdicts",
+        "responses_in_verdicts",
+        "responses_key_in_verdicts",
+        "verdicts_key_update",
+        "verdicts_refs",
+    ]
+    with pytest.raises(psycopg.errors.ForeignKeyViolation), ws.transaction() as wcon:
+        wcon.execute("DELETE FROM responses")
+
+
 def test_the_rewrite_of_sqlite_statements():
     assert to_postgres("SELECT a FROM t WHERE b = ? AND c LIKE 'x%?'") == (
         "SELECT a FROM t WHERE b = %s AND c LIKE 'x%%?'"
