@@ -364,8 +364,9 @@ _POSTGRES_STATEMENTS = {
 #: in one statement spent about 0.9 s of its 1.7 s in them (EXPLAIN ANALYZE,
 #: tests/benchmarks/bench_postgres.py), while SQLite checks its foreign keys in process for
 #: almost nothing. Here one trigger per statement reads the inserted rows (a transition
-#: table) and probes the two primary keys: 0.17-0.31 s for the same statement, no slower
-#: for one-row statements. ``OFFSET 0`` keeps each lookup a primary-key probe per row
+#: table) and probes the two primary keys: 0.17-0.31 s for the same statement (small
+#: writes no slower: ``bench_postgres.py --references``, and ``runs.insert_verdicts``
+#: writes a batch as one statement). ``OFFSET 0`` keeps each lookup a primary-key probe per row
 #: whatever plan the session cached first (a hash join would read all of ``responses``
 #: for every small insert). Row triggers on ``responses`` and ``judge_runs`` refuse to
 #: delete, or change the key of, a row that verdicts refer to, as the foreign keys did.

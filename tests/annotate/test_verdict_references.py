@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from safecal.annotate.store import integrity_errors
+from safecal.annotate.store import integrity_errors, runs
 
 COLUMNS = "run_id, response_id, field, label, valid"
 
@@ -99,3 +99,45 @@ def test_what_verdicts_refer_to_cannot_go_or_change_its_key(ws):
     assert _count(ws, "run_id = 'r2'") == 1
     gone = ws.read_sql("SELECT count(*) AS n FROM responses WHERE response_id = ?", (free,))
     assert int(gone["n"].iloc[0]) == 0
+
+
+def test_insert_verdicts_writes_one_checked_statement(ws):
+    """The store's verdict writer (one statement on PostgreSQL): a rerun replaces a
+    verdict, the later of two rows for one response wins, NULLs stay NULL, numbers of
+    mixed Python types (1 beside 0.1) are written, and one row naming an unknown response
+    refuses the whole write."""
+    a, b, c = _responses(ws, 3)
+
+    def row(response, label, score):
+        return (
+            "r1",
+            response,
+            "harmfulness",
+            label,
+            int(label is not None),
+            score,
+            "raw",
+            3,
+            4,
+            0.5,
+        )
+
+    with ws.transaction() as con:
+        runs.insert_verdicts(con, [row(a, "safe", 0.1), row(b, None, None), row(c, "unsafe", 1)])
+    with ws.transaction() as con:
+        runs.insert_verdicts(con, [row(a, "unsafe", 0.7), row(a, "safe", 0.2)])
+    con = ws.connect()
+    try:
+        got = con.execute(
+            "SELECT response_id, label, valid, score, tokens_in FROM verdicts ORDER BY response_id"
+        ).fetchall()
+    finally:
+        con.close()
+    assert [tuple(r) for r in got] == [
+        (a, "safe", 1, 0.2, 3),
+        (b, None, 0, None, 3),
+        (c, "unsafe", 1, 1.0, 3),
+    ]
+    with pytest.raises(integrity_errors()), ws.transaction() as con:
+        runs.insert_verdicts(con, [row(b, "safe", 0.9), row("no-such-response", "safe", 0.9)])
+    assert _count(ws, "label IS NULL") == 1 and _count(ws) == 3
